@@ -1,0 +1,204 @@
+//! The node's events and the controller's acknowledgement of them.
+//!
+//! Every event carries the node's own sequence number, contiguous from 1. The node keeps each
+//! event in its on-disk spool until the controller's retained, signed [`Ack`] covers it: a
+//! broker's PUBACK is not enough, since brokers drop queued messages under load.
+
+use chrono::{DateTime, Utc};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::envelope;
+use crate::error::{check_id, check_size, ProtocolError};
+use crate::limits::{MAX_EVENTS_PER_BATCH, MAX_PACKET_BYTES};
+use crate::vocab::Stage;
+
+/// One message on a node's events topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventBatch {
+    pub node: String,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The node's sequence number: 1, 2, 3… never reused.
+    pub seq: u64,
+    /// When it happened, by the node's clock.
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A delivery moved on the node.
+    Item {
+        item: String,
+        stage: Stage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// For `playing`: the first frame's time minus the planned instant, in milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_error_ms: Option<i64>,
+    },
+    /// The node verified and applied a plan.
+    PlanApplied { version: u64 },
+    /// The node refused a plan; the reason says why.
+    PlanRejected {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<u64>,
+        reason: String,
+    },
+}
+
+impl EventBatch {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("events always serialise")
+    }
+
+    /// Decodes a batch that arrived on `topic_node`'s events topic.
+    pub fn decode(bytes: &[u8], topic_node: &str) -> Result<Self, ProtocolError> {
+        check_size(bytes, MAX_PACKET_BYTES)?;
+        let batch: EventBatch = serde_json::from_slice(bytes)?;
+        check_id("node", &batch.node)?;
+        if batch.node != topic_node {
+            return Err(ProtocolError::OtherNode {
+                expected: topic_node.to_string(),
+                got: batch.node,
+            });
+        }
+        if batch.events.len() > MAX_EVENTS_PER_BATCH {
+            return Err(ProtocolError::Malformed(format!(
+                "{} events in one message; at most {MAX_EVENTS_PER_BATCH}",
+                batch.events.len()
+            )));
+        }
+        for ev in &batch.events {
+            if ev.seq == 0 {
+                return Err(ProtocolError::Malformed("event sequence starts at 1".into()));
+            }
+            if let EventBody::Item { item, .. } = &ev.body {
+                check_id("item id", item)?;
+            }
+        }
+        Ok(batch)
+    }
+}
+
+/// The controller's word that it has stored every event of `node` up to `seq` inclusive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub node: String,
+    pub seq: u64,
+}
+
+impl Ack {
+    pub fn seal(&self, key: &SigningKey) -> Vec<u8> {
+        envelope::seal(self, key)
+    }
+
+    pub fn open(bytes: &[u8], key: &VerifyingKey, node: &str) -> Result<Ack, ProtocolError> {
+        let ack: Ack = envelope::open(bytes, key, MAX_PACKET_BYTES)?;
+        if ack.node != node {
+            return Err(ProtocolError::OtherNode {
+                expected: node.to_string(),
+                got: ack.node,
+            });
+        }
+        Ok(ack)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::generate_key;
+
+    fn batch(node: &str) -> EventBatch {
+        EventBatch {
+            node: node.into(),
+            events: vec![
+                Event {
+                    seq: 1,
+                    at: Utc::now(),
+                    body: EventBody::PlanApplied { version: 4 },
+                },
+                Event {
+                    seq: 2,
+                    at: Utc::now(),
+                    body: EventBody::Item {
+                        item: "b1".into(),
+                        stage: Stage::Playing,
+                        reason: None,
+                        start_error_ms: Some(3),
+                    },
+                },
+                Event {
+                    seq: 3,
+                    at: Utc::now(),
+                    body: EventBody::Item {
+                        item: "b1".into(),
+                        stage: Stage::Failed,
+                        reason: Some("media: connection refused".into()),
+                        start_error_ms: None,
+                    },
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn events_round_trip() {
+        let b = batch("n1");
+        assert_eq!(EventBatch::decode(&b.to_bytes(), "n1").unwrap(), b);
+    }
+
+    #[test]
+    fn events_are_refused_on_another_nodes_topic_or_when_malformed() {
+        let b = batch("n1");
+        assert!(matches!(
+            EventBatch::decode(&b.to_bytes(), "n2"),
+            Err(ProtocolError::OtherNode { .. })
+        ));
+        let mut zero = batch("n1");
+        zero.events[0].seq = 0;
+        assert!(matches!(
+            EventBatch::decode(&zero.to_bytes(), "n1"),
+            Err(ProtocolError::Malformed(_))
+        ));
+        assert!(matches!(
+            EventBatch::decode(br#"{"node":"n1","events":[{"seq":1}]}"#, "n1"),
+            Err(ProtocolError::Malformed(_))
+        ));
+        let mut many = batch("n1");
+        many.events = (1..=MAX_EVENTS_PER_BATCH as u64 + 1)
+            .map(|seq| Event {
+                seq,
+                at: Utc::now(),
+                body: EventBody::PlanApplied { version: 1 },
+            })
+            .collect();
+        assert!(EventBatch::decode(&many.to_bytes(), "n1").is_err());
+    }
+
+    #[test]
+    fn ack_is_signed_and_bound_to_its_node() {
+        let key = generate_key();
+        let ack = Ack {
+            node: "n1".into(),
+            seq: 42,
+        };
+        let bytes = ack.seal(&key);
+        assert_eq!(Ack::open(&bytes, &key.verifying_key(), "n1").unwrap(), ack);
+        assert!(matches!(
+            Ack::open(&bytes, &key.verifying_key(), "n2"),
+            Err(ProtocolError::OtherNode { .. })
+        ));
+        assert_eq!(
+            Ack::open(&bytes, &generate_key().verifying_key(), "n1"),
+            Err(ProtocolError::BadSignature)
+        );
+    }
+}

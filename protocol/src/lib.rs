@@ -1,0 +1,32 @@
+//! loa's wire contract, shared by the controller and the nodes. No I/O lives here.
+//!
+//! A tour:
+//! - [`topics`]: the MQTT topic tree under `loa/v1/{site}` and how to parse a topic back.
+//! - [`vocab`]: the words both sides use: priorities and the delivery stages.
+//! - [`envelope`]: Ed25519 signing and verification over exactly the bytes sent.
+//! - [`plan`]: the per-node plan (the node's whole desired state) and its validation.
+//! - [`state`]: the retained node state, including the `offline` last will.
+//! - [`event`]: the node's numbered events and the controller's signed acknowledgement.
+//! - [`error`]: the typed rejections every decoder returns.
+//! - [`backoff`]: reconnect pacing (exponential, jittered), shared by both sides.
+//! - [`limits`]: the packet limit every MQTT client and broker in loa is set to.
+
+pub mod backoff;
+pub mod envelope;
+pub mod error;
+pub mod event;
+pub mod limits;
+pub mod plan;
+pub mod state;
+pub mod topics;
+pub mod vocab;
+
+pub use backoff::Backoff;
+pub use envelope::{generate_key, public_key_b64, signing_key_from_b64, verifying_key_from_b64};
+pub use error::ProtocolError;
+pub use event::{Ack, Event, EventBatch, EventBody};
+pub use limits::MAX_PACKET_BYTES;
+pub use plan::{MediaRef, Plan, PlanItem};
+pub use state::{NodeState, Presence};
+pub use topics::{Channel, Topics};
+pub use vocab::{Priority, Stage};
