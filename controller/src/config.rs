@@ -1,0 +1,278 @@
+//! The controller's configuration: a TOML file, overridden by environment variables and flags.
+//!
+//! `loa-controller config` prints the defaults as a commented file to start from.
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything `serve` needs. Every field has a default, so an empty file is a valid config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The commune's id: the MQTT topics live under `loa/v1/{site}`.
+    pub site: String,
+    /// Where the database, the signing key and the media live.
+    pub data_dir: PathBuf,
+    /// The address the HTTP API and media server listen on.
+    pub http_listen: SocketAddr,
+    /// The URL nodes use to reach this controller's HTTP server (media downloads).
+    /// Default: `http://{http_listen}`, with 127.0.0.1 for an unspecified address.
+    pub public_url: Option<String>,
+    pub mqtt: MqttConfig,
+    /// The commune's time zone, for times entered by staff.
+    pub time_zone: String,
+    /// Largest upload accepted, in bytes.
+    pub max_upload_bytes: usize,
+    /// How long after its start a broadcast may still play, by default, in minutes.
+    pub default_expiry_minutes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `embedded` runs rumqttd inside the controller; `external` uses the broker at `url`.
+    pub broker: BrokerKind,
+    /// Where the embedded broker listens.
+    pub listen: SocketAddr,
+    /// For an external broker: `mqtt://host:port`.
+    pub url: Option<String>,
+    /// The controller's own account on an external broker.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The broker address written into node configs: `host:port` as nodes reach it.
+    /// Default: the embedded broker's address (127.0.0.1 for an unspecified one), or `url`.
+    pub public_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerKind {
+    Embedded,
+    External,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            site: "xa-demo".into(),
+            data_dir: PathBuf::from("loa-data"),
+            http_listen: "127.0.0.1:8080".parse().expect("valid address"),
+            public_url: None,
+            mqtt: MqttConfig::default(),
+            time_zone: "Asia/Ho_Chi_Minh".into(),
+            max_upload_bytes: 64 * 1024 * 1024,
+            default_expiry_minutes: 60,
+        }
+    }
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            broker: BrokerKind::Embedded,
+            listen: "127.0.0.1:1883".parse().expect("valid address"),
+            url: None,
+            username: None,
+            password: None,
+            public_address: None,
+        }
+    }
+}
+
+/// Overrides on the command line, each with an environment variable.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Overrides {
+    /// A TOML config file (see `loa-controller config`).
+    #[arg(long, short, env = "LOA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long, env = "LOA_SITE")]
+    pub site: Option<String>,
+    #[arg(long, env = "LOA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, env = "LOA_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    #[arg(long, env = "LOA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Run the embedded broker on this address.
+    #[arg(long, env = "LOA_MQTT_LISTEN")]
+    pub mqtt_listen: Option<SocketAddr>,
+    /// Use the external broker at this URL (`mqtt://host:port`) instead of the embedded one.
+    #[arg(long, env = "LOA_MQTT_URL")]
+    pub mqtt_url: Option<String>,
+    #[arg(long, env = "LOA_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+    #[arg(long, env = "LOA_MQTT_PASSWORD", hide_env_values = true)]
+    pub mqtt_password: Option<String>,
+    /// The broker address to write into node configs (`host:port`).
+    #[arg(long, env = "LOA_MQTT_PUBLIC_ADDRESS")]
+    pub mqtt_public_address: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// The file (if any), then environment and flags on top.
+    pub fn load(over: &Overrides) -> Result<Config, ConfigError> {
+        let mut cfg = match &over.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        let o = over.clone();
+        if let Some(v) = o.site {
+            cfg.site = v;
+        }
+        if let Some(v) = o.data_dir {
+            cfg.data_dir = v;
+        }
+        if let Some(v) = o.http_listen {
+            cfg.http_listen = v;
+        }
+        if let Some(v) = o.public_url {
+            cfg.public_url = Some(v);
+        }
+        if let Some(v) = o.mqtt_listen {
+            cfg.mqtt.listen = v;
+            cfg.mqtt.broker = BrokerKind::Embedded;
+        }
+        if let Some(v) = o.mqtt_url {
+            cfg.mqtt.url = Some(v);
+            cfg.mqtt.broker = BrokerKind::External;
+        }
+        if let Some(v) = o.mqtt_username {
+            cfg.mqtt.username = Some(v);
+        }
+        if let Some(v) = o.mqtt_password {
+            cfg.mqtt.password = Some(v);
+        }
+        if let Some(v) = o.mqtt_public_address {
+            cfg.mqtt.public_address = Some(v);
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        loa_protocol::error::check_id("site", &self.site)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if self.mqtt.broker == BrokerKind::External && self.mqtt.url.is_none() {
+            return Err(ConfigError::Invalid(
+                "mqtt.broker = \"external\" needs mqtt.url (mqtt://host:port)".into(),
+            ));
+        }
+        if self.default_expiry_minutes < 1 {
+            return Err(ConfigError::Invalid(
+                "default_expiry_minutes must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The URL nodes use for media.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", loopback_if_unspecified(self.http_listen)),
+        }
+    }
+
+    /// The broker address (`host:port`) nodes use.
+    pub fn public_broker_address(&self) -> String {
+        if let Some(addr) = &self.mqtt.public_address {
+            return addr.clone();
+        }
+        match self.mqtt.broker {
+            BrokerKind::Embedded => loopback_if_unspecified(self.mqtt.listen).to_string(),
+            BrokerKind::External => self
+                .mqtt
+                .url
+                .as_deref()
+                .map(|u| u.trim_start_matches("mqtt://").trim_end_matches('/').to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The defaults as a TOML file.
+    pub fn default_toml() -> String {
+        let body = toml::to_string_pretty(&Config::default()).expect("defaults serialise");
+        format!(
+            "# loa-controller configuration. Every key is optional; these are the defaults.\n\
+             # Environment variables (LOA_SITE, LOA_DATA_DIR, LOA_HTTP_LISTEN, LOA_PUBLIC_URL,\n\
+             # LOA_MQTT_LISTEN, LOA_MQTT_URL, LOA_MQTT_USERNAME, LOA_MQTT_PASSWORD,\n\
+             # LOA_MQTT_PUBLIC_ADDRESS) and flags override the file.\n\
+             # For an external broker (Mosquitto): [mqtt] broker = \"external\",\n\
+             # url = \"mqtt://host:1883\", username and password of the controller's account.\n\n{body}"
+        )
+    }
+}
+
+fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {
+    let mut a = addr;
+    if a.ip().is_unspecified() {
+        a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_defaults_parse_back_to_the_defaults() {
+        let text = Config::default_toml();
+        let cfg: Config = toml::from_str(&text).unwrap();
+        assert_eq!(cfg.site, "xa-demo");
+        assert_eq!(cfg.mqtt.broker, BrokerKind::Embedded);
+    }
+
+    #[test]
+    fn flags_override_the_file_and_an_external_broker_needs_a_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "site = \"xa-a\"\n[mqtt]\nbroker = \"external\"\n").unwrap();
+        let over = Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        assert!(matches!(Config::load(&over), Err(ConfigError::Invalid(m)) if m.contains("mqtt.url")));
+        let over = Overrides {
+            config: Some(path),
+            site: Some("xa-b".into()),
+            mqtt_url: Some("mqtt://10.0.0.2:1883".into()),
+            ..Default::default()
+        };
+        let cfg = Config::load(&over).unwrap();
+        assert_eq!(cfg.site, "xa-b");
+        assert_eq!(cfg.public_broker_address(), "10.0.0.2:1883");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = toml::from_str::<Config>("sitee = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("sitee"), "{err}");
+    }
+}

@@ -1,0 +1,158 @@
+//! `/api/v1/announcements` and `/api/v1/broadcasts`: "play announcement A on zones Z at time T
+//! (or now) with priority P", and each targeted node's delivery record.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use loa_protocol::{Priority, Stage};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+use super::{ApiError, AppState};
+use crate::store::media::Announcement;
+use crate::store::occurrences::{DeliveryView, OccurrenceRow};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/announcements", get(list_announcements).post(create_announcement))
+        .route("/api/v1/broadcasts", get(list).post(create))
+        .route("/api/v1/broadcasts/{id}", get(one))
+        .route("/api/v1/broadcasts/{id}/cancel", post(cancel))
+}
+
+#[derive(Deserialize)]
+struct NewAnnouncement {
+    title: String,
+    media_sha256: String,
+}
+
+async fn create_announcement(
+    State(s): State<AppState>,
+    Json(a): Json<NewAnnouncement>,
+) -> Result<(StatusCode, Json<Announcement>), ApiError> {
+    let a = s.store.create_announcement(&a.title, &a.media_sha256).await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+async fn list_announcements(State(s): State<AppState>) -> Result<Json<Vec<Announcement>>, ApiError> {
+    Ok(Json(s.store.announcements().await?))
+}
+
+#[derive(Deserialize)]
+struct NewBroadcast {
+    announcement_id: i64,
+    /// Zone ids; every node under each is targeted.
+    zones: Vec<i64>,
+    /// When to play, RFC 3339 with an offset (`2026-11-24T06:00:00+07:00`); now when absent.
+    at: Option<DateTime<FixedOffset>>,
+    #[serde(default = "normal")]
+    priority: Priority,
+    /// How long after its start the item may still play; the controller's default when absent.
+    expires_in_minutes: Option<i64>,
+}
+
+fn normal() -> Priority {
+    Priority::Normal
+}
+
+/// A broadcast with every targeted node's delivery, and a count per stage.
+#[derive(Serialize)]
+struct BroadcastView {
+    #[serde(flatten)]
+    occurrence: OccurrenceRow,
+    summary: BTreeMap<Stage, usize>,
+    deliveries: Vec<DeliveryLine>,
+}
+
+#[derive(Serialize)]
+struct DeliveryLine {
+    /// The village (zone path) the node stands in.
+    zone: String,
+    #[serde(flatten)]
+    delivery: DeliveryView,
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Json(b): Json<NewBroadcast>,
+) -> Result<(StatusCode, Json<BroadcastView>), ApiError> {
+    if b.zones.is_empty() {
+        return Err(ApiError::invalid("choose at least one zone"));
+    }
+    s.store.announcement(b.announcement_id).await?;
+    let now = Utc::now();
+    let start = b.at.map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+    let minutes = b.expires_in_minutes.unwrap_or(s.cfg.default_expiry_minutes);
+    if !(1..=7 * 24 * 60).contains(&minutes) {
+        return Err(ApiError::invalid("expires_in_minutes is 1 to 10080 (a week)"));
+    }
+    let expires = start + Duration::minutes(minutes);
+    if expires <= now {
+        return Err(ApiError::invalid("that time is already past its expiry; choose a later time"));
+    }
+    let nodes = s.store.nodes_under(&b.zones).await?;
+    if nodes.is_empty() {
+        return Err(ApiError::invalid("there are no loudspeaker nodes in the chosen zones"));
+    }
+    let occ = s
+        .store
+        .create_occurrence(b.announcement_id, b.priority, start, expires, &b.zones, &nodes)
+        .await?;
+    tracing::info!(broadcast = occ.id, nodes = nodes.len(), priority = %b.priority, start = %start, "broadcast created");
+    s.planner.publish_all(&nodes).await;
+    Ok((StatusCode::CREATED, Json(view(&s, occ).await?)))
+}
+
+async fn view(s: &AppState, occurrence: OccurrenceRow) -> Result<BroadcastView, ApiError> {
+    let deliveries = s.store.deliveries_of(occurrence.id).await?;
+    let mut summary = BTreeMap::new();
+    let mut paths: HashMap<i64, String> = HashMap::new();
+    let mut lines = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        *summary.entry(d.stage).or_insert(0) += 1;
+        let zone = match paths.get(&d.zone_id) {
+            Some(p) => p.clone(),
+            None => {
+                let p = s.store.zone_path(d.zone_id).await?;
+                paths.insert(d.zone_id, p.clone());
+                p
+            }
+        };
+        lines.push(DeliveryLine { zone, delivery: d });
+    }
+    Ok(BroadcastView {
+        occurrence,
+        summary,
+        deliveries: lines,
+    })
+}
+
+async fn one(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<BroadcastView>, ApiError> {
+    let occ = s.store.occurrence(id).await?;
+    Ok(Json(view(&s, occ).await?))
+}
+
+async fn list(State(s): State<AppState>) -> Result<Json<Vec<OccurrenceRow>>, ApiError> {
+    Ok(Json(s.store.occurrences(200).await?))
+}
+
+#[derive(Deserialize, Default)]
+struct CancelRequest {
+    reason: Option<String>,
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    body: Option<Json<CancelRequest>>,
+) -> Result<Json<BroadcastView>, ApiError> {
+    let reason = body
+        .and_then(|Json(r)| r.reason)
+        .unwrap_or_else(|| "withdrawn by staff".into());
+    let touched = s.store.cancel_occurrence(id, &reason).await?;
+    s.planner.publish_all(&touched).await;
+    let occ = s.store.occurrence(id).await?;
+    Ok(Json(view(&s, occ).await?))
+}

@@ -1,0 +1,208 @@
+//! Media: uploads (`POST /api/v1/media`, the file as the request body), the list, and
+//! `GET /media/{sha256}` for nodes, with HTTP Range and the node's media token.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::{ApiError, AppState};
+use crate::media::{probe, MediaError};
+use crate::secrets::hash_secret;
+use crate::store::media::MediaRow;
+
+pub fn router(upload_limit: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/media",
+            get(list)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(upload_limit.saturating_add(1))),
+        )
+        .route("/api/v1/media/{sha256}", get(one))
+        .route("/media/{sha256}", get(download))
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    /// The original file name; its extension helps the probe.
+    name: Option<String>,
+}
+
+async fn upload(
+    State(s): State<AppState>,
+    Query(q): Query<UploadQuery>,
+    body: Body,
+) -> Result<(StatusCode, Json<MediaRow>), ApiError> {
+    let limit = s.cfg.max_upload_bytes;
+    let tmp = s.media.incoming();
+    let result = receive(&s, &tmp, body, limit, q.name.clone()).await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    let row = result?;
+    Ok((StatusCode::CREATED, Json(row)))
+}
+
+async fn receive(
+    s: &AppState,
+    tmp: &std::path::Path,
+    body: Body,
+    limit: usize,
+    name: Option<String>,
+) -> Result<MediaRow, ApiError> {
+    let mut file = tokio::fs::File::create(tmp).await.map_err(MediaError::from)?;
+    let mut hasher = Sha256::new();
+    let mut size: usize = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk: Bytes = chunk.map_err(|e| {
+            if size >= limit {
+                ApiError::from(MediaError::TooLarge { limit_mb: limit / (1024 * 1024) })
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "media.upload_broken", format!("the upload broke off: {e}"))
+            }
+        })?;
+        size += chunk.len();
+        if size > limit {
+            return Err(MediaError::TooLarge { limit_mb: limit / (1024 * 1024) }.into());
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(MediaError::from)?;
+    }
+    file.sync_all().await.map_err(MediaError::from)?;
+    drop(file);
+    if size == 0 {
+        return Err(MediaError::Empty.into());
+    }
+    let sha256 = hex::encode(hasher.finalize());
+    let probe_path = tmp.to_path_buf();
+    let hint = name.clone();
+    let probed = tokio::task::spawn_blocking(move || probe(&probe_path, hint.as_deref()))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    s.media.commit(tmp, &sha256).map_err(MediaError::from)?;
+    let row = MediaRow {
+        sha256,
+        size: size as u64,
+        duration_ms: probed.duration_ms,
+        codec: probed.codec,
+        sample_rate: probed.sample_rate,
+        channels: probed.channels,
+        original_name: name,
+    };
+    s.store.insert_media(&row).await?;
+    tracing::info!(sha256 = %row.sha256, size = row.size, duration_ms = row.duration_ms, codec = %row.codec, "media stored");
+    Ok(row)
+}
+
+async fn list(State(s): State<AppState>) -> Result<Json<Vec<MediaRow>>, ApiError> {
+    Ok(Json(s.store.media_list().await?))
+}
+
+async fn one(State(s): State<AppState>, Path(sha): Path<String>) -> Result<Json<MediaRow>, ApiError> {
+    Ok(Json(s.store.media(&sha).await?))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// Serves a media file to a node holding a valid media token, with `Range: bytes=N-[M]`.
+async fn download(
+    State(s): State<AppState>,
+    Path(sha): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or(q.token);
+    let Some(token) = token else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "media.token_missing", "a node media token is required"));
+    };
+    if s.store.node_by_media_token(&hash_secret(&token)).await?.is_none() {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "media.token_invalid", "this media token is not valid"));
+    }
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such media"));
+    }
+    let path = s.media.path_of(&sha);
+    let mut file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(_) => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such media")),
+    };
+    let len = file.metadata().await.map_err(MediaError::from)?.len();
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (start, end) = match range.map(|r| parse_range(r, len)) {
+        None => (0, len.saturating_sub(1)),
+        Some(Some(r)) => r,
+        Some(None) => {
+            return Ok((
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            )
+                .into_response())
+        }
+    };
+    file.seek(std::io::SeekFrom::Start(start)).await.map_err(MediaError::from)?;
+    let count = if len == 0 { 0 } else { end - start + 1 };
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file.take(count)));
+    let mut resp = Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_LENGTH, count)
+        .header(header::ETAG, format!("\"{sha}\""));
+    if range.is_some() {
+        resp = resp
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
+    }
+    Ok(resp.body(body).expect("valid response"))
+}
+
+/// `bytes=N-`, `bytes=N-M` or `bytes=-K` within a file of `len` bytes; `None` if unsatisfiable.
+fn parse_range(spec: &str, len: u64) -> Option<(u64, u64)> {
+    let r = spec.trim().strip_prefix("bytes=")?;
+    if r.contains(',') {
+        return None;
+    }
+    let (a, b) = r.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", k) => {
+            let k: u64 = k.parse().ok()?;
+            (len.checked_sub(k.min(len))?, len.checked_sub(1)?)
+        }
+        (n, "") => (n.parse().ok()?, len.checked_sub(1)?),
+        (n, m) => (n.parse().ok()?, m.parse::<u64>().ok()?.min(len.checked_sub(1)?)),
+    };
+    (start <= end && start < len).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges_parse_as_rfc_9110_says() {
+        assert_eq!(parse_range("bytes=0-", 10), Some((0, 9)));
+        assert_eq!(parse_range("bytes=4-", 10), Some((4, 9)));
+        assert_eq!(parse_range("bytes=2-5", 10), Some((2, 5)));
+        assert_eq!(parse_range("bytes=2-50", 10), Some((2, 9)));
+        assert_eq!(parse_range("bytes=-3", 10), Some((7, 9)));
+        assert_eq!(parse_range("bytes=10-", 10), None);
+        assert_eq!(parse_range("bytes=5-2", 10), None);
+        assert_eq!(parse_range("bytes=0-1,4-5", 10), None);
+        assert_eq!(parse_range("items=0-1", 10), None);
+    }
+}

@@ -1,0 +1,48 @@
+//! The HTTP side: the REST API under `/api/v1`, media downloads for nodes, health and metrics.
+//!
+//! One router per area, merged in [`app`]; tests call `app(state)` with `oneshot`, no socket.
+
+mod broadcasts;
+mod error;
+mod health;
+mod media;
+mod nodes;
+mod zones;
+
+pub use error::ApiError;
+
+use axum::Router;
+use std::sync::Arc;
+
+use crate::broker::Credentials;
+use crate::config::Config;
+use crate::media::MediaStore;
+use crate::metrics::Counters;
+use crate::planner::Planner;
+use crate::store::Store;
+
+/// What every handler can reach; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub media: MediaStore,
+    pub planner: Arc<Planner>,
+    pub counters: Arc<Counters>,
+    pub cfg: Arc<Config>,
+    /// The controller's public key, base64, as nodes pin it.
+    pub public_key: String,
+    /// The embedded broker's accounts (unused with an external broker).
+    pub broker_accounts: Credentials,
+}
+
+pub fn app(state: AppState) -> Router {
+    let upload_limit = state.cfg.max_upload_bytes;
+    Router::new()
+        .merge(health::router())
+        .merge(zones::router())
+        .merge(nodes::router())
+        .merge(media::router(upload_limit))
+        .merge(broadcasts::router())
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,133 @@
+//! `/api/v1/nodes`: provisioning (which returns the node's config file) and the registry.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState};
+use crate::provision::{AudioSection, MqttSection, NodeConfigFile};
+use crate::secrets::{hash_secret, new_secret};
+use crate::store::nodes::{NodeRow, SecretHashes};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/nodes", get(list).post(create))
+        .route("/api/v1/nodes/{id}", get(one))
+        .route("/api/v1/nodes/{id}/credentials", post(reset_credentials))
+}
+
+#[derive(Deserialize)]
+struct NewNode {
+    /// Letters, digits, '-', '_', '.'; made up when absent.
+    id: Option<String>,
+    name: String,
+    zone_id: i64,
+    /// Where the node keeps its data; `/var/lib/loa-node` when absent.
+    data_dir: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Format {
+    /// `toml` returns the config file alone, ready to save as `node.toml`.
+    format: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Provisioned {
+    node: NodeRow,
+    /// The node's config file. Its secrets are not shown again.
+    config_toml: String,
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Query(f): Query<Format>,
+    Json(n): Json<NewNode>,
+) -> Result<Response, ApiError> {
+    let id = n
+        .id
+        .unwrap_or_else(|| format!("n{}", &hash_secret(&new_secret())[..8]));
+    loa_protocol::error::check_id("node id", &id).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let name = n.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("a node name is 1 to 100 characters"));
+    }
+    let (password, token) = (new_secret(), new_secret());
+    let node = s
+        .store
+        .create_node(&id, name, n.zone_id, &hashes(&password, &token))
+        .await?;
+    s.broker_accounts.set(&id, &hash_secret(&password));
+    let data_dir = n.data_dir.unwrap_or_else(|| "/var/lib/loa-node".into());
+    let text = config_text(&s, &node, &password, &token, &data_dir).await?;
+    tracing::info!(node = %id, zone = n.zone_id, "node provisioned");
+    respond(StatusCode::CREATED, f, node, text)
+}
+
+async fn reset_credentials(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(f): Query<Format>,
+) -> Result<Response, ApiError> {
+    let (password, token) = (new_secret(), new_secret());
+    s.store
+        .reset_node_secrets(&id, &hashes(&password, &token))
+        .await?;
+    s.broker_accounts.set(&id, &hash_secret(&password));
+    let node = s.store.node(&id).await?;
+    let text = config_text(&s, &node, &password, &token, "/var/lib/loa-node").await?;
+    tracing::info!(node = %id, "node secrets reset");
+    respond(StatusCode::OK, f, node, text)
+}
+
+fn hashes(password: &str, token: &str) -> SecretHashes {
+    SecretHashes {
+        mqtt_password: hash_secret(password),
+        media_token: hash_secret(token),
+    }
+}
+
+async fn config_text(
+    s: &AppState,
+    node: &NodeRow,
+    password: &str,
+    token: &str,
+    data_dir: &str,
+) -> Result<String, ApiError> {
+    let zone_path = s.store.zone_path(node.zone_id).await?;
+    let broker = s.cfg.public_broker_address();
+    let url = s.cfg.public_url();
+    Ok(NodeConfigFile {
+        node_id: &node.id,
+        site: &s.cfg.site,
+        controller_url: &url,
+        controller_public_key: &s.public_key,
+        media_token: token,
+        data_dir,
+        mqtt: MqttSection {
+            address: &broker,
+            username: &node.id,
+            password,
+        },
+        audio: AudioSection { sink: "cpal" },
+    }
+    .to_toml(&node.name, &zone_path))
+}
+
+fn respond(status: StatusCode, f: Format, node: NodeRow, text: String) -> Result<Response, ApiError> {
+    if f.format.as_deref() == Some("toml") {
+        return Ok((status, [(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response());
+    }
+    Ok((status, Json(Provisioned { node, config_toml: text })).into_response())
+}
+
+async fn list(State(s): State<AppState>) -> Result<Json<Vec<NodeRow>>, ApiError> {
+    Ok(Json(s.store.nodes().await?))
+}
+
+async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<NodeRow>, ApiError> {
+    Ok(Json(s.store.node(&id).await?))
+}

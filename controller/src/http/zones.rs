@@ -1,0 +1,51 @@
+//! `/api/v1/zones`: the zone tree (commune → village → cluster).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState};
+use crate::store::zones::Zone;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/zones", get(list).post(create))
+}
+
+#[derive(Deserialize)]
+struct NewZone {
+    name: String,
+    parent_id: Option<i64>,
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Json(z): Json<NewZone>,
+) -> Result<(StatusCode, Json<Zone>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.store.create_zone(&z.name, z.parent_id).await?)))
+}
+
+/// A zone with its children, for the tree view.
+#[derive(Serialize)]
+struct ZoneTree {
+    id: i64,
+    name: String,
+    children: Vec<ZoneTree>,
+}
+
+fn subtree(all: &[Zone], parent: Option<i64>) -> Vec<ZoneTree> {
+    all.iter()
+        .filter(|z| z.parent_id == parent)
+        .map(|z| ZoneTree {
+            id: z.id,
+            name: z.name.clone(),
+            children: subtree(all, Some(z.id)),
+        })
+        .collect()
+}
+
+async fn list(State(s): State<AppState>) -> Result<Json<Vec<ZoneTree>>, ApiError> {
+    let all = s.store.zones().await?;
+    Ok(Json(subtree(&all, None)))
+}

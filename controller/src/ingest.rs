@@ -1,0 +1,141 @@
+//! Ingest: what nodes send. State updates the node's record; events are stored once per
+//! (node, seq), move the deliveries along, and are acknowledged with a signed, retained ack
+//! once stored without a gap.
+
+use chrono::Utc;
+use loa_protocol::{Ack, Channel, EventBatch, EventBody, NodeState, Presence, Topics, MAX_PACKET_BYTES};
+use rumqttc::{AsyncClient, Publish, QoS};
+use std::sync::Arc;
+
+use crate::metrics::Counters;
+use crate::planner::{occurrence_of, Planner};
+use crate::store::events::{advance_ack, insert_event};
+use crate::store::occurrences::{load_delivery, save_delivery};
+use crate::store::{Store, StoreError};
+
+pub struct Ingest {
+    pub store: Store,
+    pub topics: Topics,
+    pub client: AsyncClient,
+    pub planner: Arc<Planner>,
+    pub counters: Arc<Counters>,
+}
+
+impl Ingest {
+    /// Handles one incoming message; errors are logged and counted, never fatal.
+    pub async fn handle(&self, p: Publish) {
+        let Some((node, channel)) = self.topics.parse(&p.topic) else {
+            Counters::bump(&self.counters.malformed_messages);
+            tracing::warn!(topic = %p.topic, "message on an unknown topic ignored");
+            return;
+        };
+        let node = node.to_string();
+        if self.store.node(&node).await.is_err() {
+            Counters::bump(&self.counters.unknown_node_messages);
+            tracing::warn!(node = %node, topic = %p.topic, "message from a node the registry does not know ignored");
+            return;
+        }
+        let result = match channel {
+            Channel::State => self.state(&node, &p.payload).await,
+            Channel::Events => self.events(&node, &p.payload).await,
+            Channel::Plan | Channel::Ack => Ok(()),
+        };
+        if let Err(e) = result {
+            match e {
+                IngestError::Protocol(e) => {
+                    Counters::bump(&self.counters.malformed_messages);
+                    tracing::warn!(node = %node, channel = %channel, error = %e, bytes = p.payload.len(), "malformed message ignored");
+                }
+                IngestError::Store(e) => {
+                    tracing::error!(node = %node, channel = %channel, error = %e, "cannot store what a node sent; it will resend")
+                }
+            }
+        }
+    }
+
+    async fn state(&self, node: &str, payload: &[u8]) -> Result<(), IngestError> {
+        let state = NodeState::decode(payload, node, MAX_PACKET_BYTES)?;
+        let presence = match state.presence {
+            Presence::Online => "online",
+            Presence::Offline => "offline",
+        };
+        let text = serde_json::to_string(&state).expect("state serialises");
+        self.store
+            .record_node_state(node, presence, &text, Utc::now())
+            .await?;
+        tracing::debug!(node = %node, presence, "node state");
+        Ok(())
+    }
+
+    async fn events(&self, node: &str, payload: &[u8]) -> Result<(), IngestError> {
+        let batch = EventBatch::decode(payload, node)?;
+        let mut tx = self.store.pool.begin().await.map_err(StoreError::from)?;
+        for ev in &batch.events {
+            if !insert_event(&mut tx, node, ev).await? {
+                Counters::bump(&self.counters.events_duplicate);
+                continue;
+            }
+            Counters::bump(&self.counters.events_stored);
+            match &ev.body {
+                EventBody::Item {
+                    item,
+                    stage,
+                    reason,
+                    start_error_ms,
+                } => {
+                    let Some(occ) = occurrence_of(item) else {
+                        tracing::warn!(node = %node, item = %item, "event for an item id loa never planned");
+                        continue;
+                    };
+                    let Some((mut d, mut err_ms)) = load_delivery(&mut tx, occ, node).await? else {
+                        tracing::warn!(node = %node, item = %item, "event for a delivery this node does not have");
+                        continue;
+                    };
+                    let outcome = d.apply(*stage, ev.seq, ev.at, reason.clone());
+                    if outcome != crate::delivery::Outcome::Ignored {
+                        if start_error_ms.is_some() {
+                            err_ms = *start_error_ms;
+                        }
+                        save_delivery(&mut tx, occ, node, &d, err_ms).await?;
+                    }
+                    tracing::info!(node = %node, item = %item, stage = %stage, now = %d.stage, reason = reason.as_deref().unwrap_or(""), "delivery event");
+                }
+                EventBody::PlanApplied { version } => {
+                    tracing::debug!(node = %node, version, "node applied plan");
+                }
+                EventBody::PlanRejected { version, reason } => {
+                    Counters::bump(&self.counters.plans_rejected_by_nodes);
+                    tracing::warn!(node = %node, version = ?version, reason = %reason, "node refused a plan");
+                }
+            }
+        }
+        let acked = advance_ack(&mut tx, node).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        // Acknowledge even when nothing was new: the node resends until it sees this.
+        let ack = Ack {
+            node: node.to_string(),
+            seq: acked,
+        };
+        if let Err(e) = self
+            .client
+            .publish(
+                self.topics.ack(node),
+                QoS::AtLeastOnce,
+                true,
+                ack.seal(self.planner.signing_key()),
+            )
+            .await
+        {
+            tracing::error!(node = %node, error = %e, "cannot publish ack; the node will resend");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum IngestError {
+    #[error(transparent)]
+    Protocol(#[from] loa_protocol::ProtocolError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

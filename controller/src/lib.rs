@@ -1,0 +1,190 @@
+//! loa-controller: the commune's side of loa. A tour of the rooms:
+//!
+//! - [`config`]: the TOML file, environment and flags `serve` reads.
+//! - [`store`]: SQLite through sqlx: zones, nodes, media, occurrences, deliveries, events.
+//! - [`delivery`]: the delivery lifecycle as a pure state machine.
+//! - [`media`]: the upload probe (symphonia) and the content-addressed file store.
+//! - [`broker`]: the embedded MQTT broker (rumqttd) and its accounts.
+//! - [`link`]: the controller's MQTT session, with backoff.
+//! - [`planner`]: per-node signed plans, published retained.
+//! - [`ingest`]: node state and events in, deliveries moved, acks out.
+//! - [`http`]: the REST API, media downloads for nodes, `/healthz`, `/metrics`.
+//! - [`provision`]: the config file a new node is given.
+//! - [`secrets`]: node secrets and the controller's signing key.
+//! - [`metrics`]: counters about what came in.
+//!
+//! [`run`] wires them together; `main` only parses flags and calls it.
+
+pub mod broker;
+pub mod config;
+pub mod delivery;
+pub mod http;
+pub mod ingest;
+pub mod link;
+pub mod media;
+pub mod metrics;
+pub mod planner;
+pub mod provision;
+pub mod secrets;
+pub mod store;
+
+use anyhow::Context;
+use loa_protocol::Topics;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::broker::Credentials;
+use crate::config::{BrokerKind, Config};
+use crate::link::{BrokerAddress, CONTROLLER_ACCOUNT};
+use crate::secrets::{hash_secret, new_secret};
+
+/// Runs the controller until `shutdown` is cancelled, then drains every task.
+///
+/// Once listening, the actual addresses are written to `data_dir/http.addr` and (for the
+/// embedded broker) `data_dir/mqtt.addr`, so a caller that asked for port 0 can find them.
+pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", cfg.data_dir.display()))?;
+    let store = store::Store::open(&cfg.data_dir)
+        .await
+        .context("cannot open the database")?;
+    let key = Arc::new(secrets::load_or_create_key(&cfg.data_dir)?);
+    let media = media::MediaStore::open(&cfg.data_dir)?;
+    let topics = Topics::for_site(&cfg.site);
+    let counters = Arc::new(metrics::Counters::default());
+    let accounts = Credentials::default();
+
+    let listener = tokio::net::TcpListener::bind(cfg.http_listen)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", cfg.http_listen))?;
+    cfg.http_listen = listener.local_addr()?;
+    write_addr(&cfg, "http.addr", cfg.http_listen)?;
+
+    let broker_addr = match cfg.mqtt.broker {
+        BrokerKind::Embedded => {
+            if cfg.mqtt.listen.port() == 0 {
+                cfg.mqtt.listen = free_port(cfg.mqtt.listen)?;
+            }
+            let password = new_secret();
+            accounts.set(CONTROLLER_ACCOUNT, &hash_secret(&password));
+            for (id, hash) in store.node_credentials().await? {
+                accounts.set(&id, &hash);
+            }
+            broker::start_embedded(cfg.mqtt.listen, accounts.clone())?;
+            write_addr(&cfg, "mqtt.addr", cfg.mqtt.listen)?;
+            let mut local = cfg.mqtt.listen;
+            if local.ip().is_unspecified() {
+                local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            tracing::info!(listen = %cfg.mqtt.listen, "embedded MQTT broker started");
+            BrokerAddress {
+                host: local.ip().to_string(),
+                port: local.port(),
+                username: CONTROLLER_ACCOUNT.into(),
+                password,
+            }
+        }
+        BrokerKind::External => BrokerAddress::from_url(
+            cfg.mqtt.url.as_deref().unwrap_or_default(),
+            cfg.mqtt.username.clone().unwrap_or_else(|| CONTROLLER_ACCOUNT.into()),
+            cfg.mqtt.password.clone().unwrap_or_default(),
+        )?,
+    };
+
+    let (client, eventloop) = link::client(&broker_addr);
+    let planner = Arc::new(planner::Planner::new(
+        store.clone(),
+        key.clone(),
+        topics.clone(),
+        cfg.site.clone(),
+        cfg.public_url(),
+        client.clone(),
+        counters.clone(),
+    ));
+    let (in_tx, mut in_rx) = mpsc::channel(1024);
+    let (connected_tx, mut connected_rx) = mpsc::channel(1);
+    let tracker = TaskTracker::new();
+    tracker.spawn(link::run(
+        client.clone(),
+        eventloop,
+        topics.clone(),
+        in_tx,
+        connected_tx,
+        counters.clone(),
+        shutdown.clone(),
+    ));
+
+    let ingest = ingest::Ingest {
+        store: store.clone(),
+        topics: topics.clone(),
+        client: client.clone(),
+        planner: planner.clone(),
+        counters: counters.clone(),
+    };
+    let stop = shutdown.clone();
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                p = in_rx.recv() => match p {
+                    Some(p) => ingest.handle(p).await,
+                    None => break,
+                },
+            }
+        }
+    });
+
+    let stop = shutdown.clone();
+    let republisher = planner.clone();
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                c = connected_rx.recv() => {
+                    if c.is_none() { break; }
+                    match republisher.republish_stored().await {
+                        Ok(n) => tracing::info!(plans = n, "stored plans republished after connect"),
+                        Err(e) => tracing::error!(error = %e, "cannot republish stored plans"),
+                    }
+                }
+            }
+        }
+    });
+
+    let public_key = loa_protocol::public_key_b64(&key);
+    tracing::info!(site = %cfg.site, http = %cfg.http_listen, public_url = %cfg.public_url(), public_key = %public_key, "controller ready");
+    let state = http::AppState {
+        store,
+        media,
+        planner,
+        counters,
+        cfg: Arc::new(cfg),
+        public_key,
+        broker_accounts: accounts,
+    };
+    axum::serve(listener, http::app(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+    shutdown.cancel();
+    tracker.close();
+    tracker.wait().await;
+    tracing::info!("controller stopped");
+    Ok(())
+}
+
+fn write_addr(cfg: &Config, name: &str, addr: SocketAddr) -> anyhow::Result<()> {
+    let path = cfg.data_dir.join(name);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, addr.to_string())?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
+/// A port the OS says is free now, on the same address (for a broker asked to use port 0).
+fn free_port(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+    let l = std::net::TcpListener::bind(addr)?;
+    Ok(l.local_addr()?)
+}

@@ -1,0 +1,119 @@
+//! The controller's MQTT link: one persistent session that subscribes to every node's state
+//! and events, hands incoming messages to the ingest task, and republishes the stored plans
+//! after each (re)connect.
+
+use loa_protocol::{Backoff, Channel, Topics, MAX_PACKET_BYTES};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Counters;
+
+/// How to reach the broker.
+#[derive(Debug, Clone)]
+pub struct BrokerAddress {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+}
+
+impl BrokerAddress {
+    /// Parses `mqtt://host:port` (or `host:port`).
+    pub fn from_url(url: &str, username: String, password: String) -> anyhow::Result<Self> {
+        let rest = url.strip_prefix("mqtt://").unwrap_or(url).trim_end_matches('/');
+        let (host, port) = rest
+            .rsplit_once(':')
+            .map(|(h, p)| (h, p.parse::<u16>()))
+            .unwrap_or((rest, Ok(1883)));
+        let port = port.map_err(|_| anyhow::anyhow!("bad port in broker URL {url:?}"))?;
+        anyhow::ensure!(!host.is_empty(), "no host in broker URL {url:?}");
+        Ok(BrokerAddress {
+            host: host.to_string(),
+            port,
+            username,
+            password,
+        })
+    }
+}
+
+/// The client id and username of the controller on the broker.
+pub const CONTROLLER_ACCOUNT: &str = "loa-controller";
+
+pub fn client(addr: &BrokerAddress) -> (AsyncClient, EventLoop) {
+    let mut opts = MqttOptions::new(CONTROLLER_ACCOUNT, &addr.host, addr.port);
+    opts.set_credentials(&addr.username, &addr.password);
+    // A persistent session: the broker keeps our subscriptions and queues events while we
+    // restart. The node spool covers whatever it drops.
+    opts.set_clean_session(false);
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    opts.set_inflight(200);
+    AsyncClient::new(opts, 4096)
+}
+
+/// Polls the event loop until shutdown, reconnecting with backoff. Every incoming publish goes
+/// to `incoming`; after each connect, `on_connect` is signalled so stored plans are republished.
+pub async fn run(
+    client: AsyncClient,
+    mut eventloop: EventLoop,
+    topics: Topics,
+    incoming: mpsc::Sender<Publish>,
+    on_connect: mpsc::Sender<()>,
+    counters: Arc<Counters>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Backoff::default();
+    loop {
+        let polled = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            p = eventloop.poll() => p,
+        };
+        match polled {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                backoff.reset();
+                counters.mqtt_connected.store(true, Ordering::Relaxed);
+                tracing::info!(session_present = ack.session_present, "connected to the MQTT broker");
+                for ch in [Channel::State, Channel::Events] {
+                    if let Err(e) = client.try_subscribe(topics.every_node(ch), QoS::AtLeastOnce) {
+                        tracing::error!(error = %e, "cannot queue a subscription");
+                    }
+                }
+                let _ = on_connect.try_send(());
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                if incoming.send(p).await.is_err() {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                counters.mqtt_connected.store(false, Ordering::Relaxed);
+                let delay = backoff.next_delay(&mut rand::thread_rng());
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "MQTT link down");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+    let _ = client.try_disconnect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls_parse() {
+        let a = BrokerAddress::from_url("mqtt://10.1.2.3:1884", "u".into(), "p".into()).unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("10.1.2.3", 1884));
+        let a = BrokerAddress::from_url("broker.local", "u".into(), "p".into()).unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("broker.local", 1883));
+        assert!(BrokerAddress::from_url("mqtt://h:x", "u".into(), "p".into()).is_err());
+    }
+}

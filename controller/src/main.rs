@@ -1,0 +1,62 @@
+//! `loa-controller`: parses the command line, sets up logging and calls the library.
+
+use clap::{Parser, Subcommand};
+use loa_controller::config::{Config, Overrides};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "loa-controller", version, about = "The commune's loa controller")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the controller: API, media, planner and (by default) the embedded MQTT broker.
+    Serve(Overrides),
+    /// Print the default configuration file.
+    Config,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config => {
+            print!("{}", Config::default_toml());
+            Ok(())
+        }
+        Command::Serve(over) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                        "info,rumqttd=warn,sqlx=warn,tower_http=warn".into()
+                    }),
+                )
+                .init();
+            let cfg = Config::load(&over)?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(on_signal(shutdown.clone()));
+            loa_controller::run(cfg, shutdown).await
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM (what systemd sends) starts an orderly shutdown.
+async fn on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("can listen for SIGTERM");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

@@ -1,0 +1,192 @@
+//! The media store: uploads are probed with symphonia (fully decoded once) and kept on disk
+//! by SHA-256. A file that does not decode is refused with a message a clerk understands.
+
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+/// What the probe learnt of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub duration_ms: u64,
+}
+
+/// Why an upload was refused. The texts are for the clerk who uploaded it.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file is larger than the {limit_mb} MB limit")]
+    TooLarge { limit_mb: usize },
+    #[error("this file is not audio loa can play (MP3, M4A/AAC, OGG Vorbis, FLAC or WAV): {0}")]
+    NotAudio(String),
+    #[error("the file contains no audio")]
+    NoAudio,
+    #[error("the file is cut short: it declares {declared_ms} ms of audio but only {decoded_ms} ms could be read; upload the complete file")]
+    Truncated { declared_ms: u64, decoded_ms: u64 },
+    #[error("the file is damaged: {0}")]
+    Damaged(String),
+    #[error("storage error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl MediaError {
+    /// A stable key for the UI's translation files.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MediaError::Empty => "media.empty",
+            MediaError::TooLarge { .. } => "media.too_large",
+            MediaError::NotAudio(_) => "media.not_audio",
+            MediaError::NoAudio => "media.no_audio",
+            MediaError::Truncated { .. } => "media.truncated",
+            MediaError::Damaged(_) => "media.damaged",
+            MediaError::Io(_) => "media.storage",
+        }
+    }
+}
+
+/// Decodes the whole file once: what it is, how long, and whether it is complete.
+pub fn probe(path: &Path, name_hint: Option<&str>) -> Result<Probed, MediaError> {
+    let file = File::open(path)?;
+    if file.metadata()?.len() == 0 {
+        return Err(MediaError::Empty);
+    }
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = name_hint.and_then(|n| Path::new(n).extension()).and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .map_err(|e| MediaError::NotAudio(describe(&e)))?;
+    let mut format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or(MediaError::NoAudio)?
+        .clone();
+    let params = &track.codec_params;
+    let mut decoder = symphonia::default::get_codecs()
+        .make(params, &DecoderOptions::default())
+        .map_err(|e| MediaError::NotAudio(describe(&e)))?;
+    let codec = symphonia::default::get_codecs()
+        .get_codec(params.codec)
+        .map(|d| d.short_name.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let mut frames: u64 = 0;
+    let mut bad_packets = 0u32;
+    let mut good_packets = 0u32;
+    let mut rate = params.sample_rate.unwrap_or(0);
+    let mut channels = params.channels.map(|c| c.count() as u16).unwrap_or(0);
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymError::ResetRequired) => break,
+            Err(e) => return Err(MediaError::Damaged(describe(&e))),
+        };
+        if packet.track_id() != track.id {
+            continue;
+        }
+        match decoder.decode(&packet) {
+            Ok(buf) => {
+                good_packets += 1;
+                frames += buf.frames() as u64;
+                rate = buf.spec().rate;
+                channels = buf.spec().channels.count() as u16;
+            }
+            Err(SymError::DecodeError(_)) => bad_packets += 1,
+            Err(e) => return Err(MediaError::Damaged(describe(&e))),
+        }
+    }
+    if frames == 0 || rate == 0 {
+        return Err(MediaError::NoAudio);
+    }
+    if bad_packets > 2 && bad_packets * 10 > good_packets {
+        return Err(MediaError::Damaged(format!(
+            "{bad_packets} of {} audio packets do not decode",
+            bad_packets + good_packets
+        )));
+    }
+    let duration_ms = frames * 1000 / rate as u64;
+    if let Some(declared) = params.n_frames {
+        // Decoders may trim a few priming frames; a real truncation loses far more.
+        if frames * 100 < declared * 98 {
+            return Err(MediaError::Truncated {
+                declared_ms: declared * 1000 / rate as u64,
+                decoded_ms: duration_ms,
+            });
+        }
+    }
+    Ok(Probed {
+        codec,
+        sample_rate: rate,
+        channels,
+        duration_ms,
+    })
+}
+
+fn describe(e: &SymError) -> String {
+    match e {
+        SymError::Unsupported(what) => format!("unsupported {what}"),
+        SymError::DecodeError(what) => format!("cannot decode: {what}"),
+        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the file ends too early".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Files on disk, named by SHA-256, under `data_dir/media`.
+#[derive(Debug, Clone)]
+pub struct MediaStore {
+    dir: PathBuf,
+}
+
+impl MediaStore {
+    pub fn open(data_dir: &Path) -> std::io::Result<MediaStore> {
+        let dir = data_dir.join("media");
+        std::fs::create_dir_all(&dir)?;
+        Ok(MediaStore { dir })
+    }
+
+    pub fn path_of(&self, sha256: &str) -> PathBuf {
+        self.dir.join(sha256)
+    }
+
+    /// A fresh temporary file for an upload in progress, in the same directory (so the final
+    /// rename is atomic).
+    pub fn incoming(&self) -> PathBuf {
+        self.dir
+            .join(format!(".incoming-{}", crate::secrets::new_secret()))
+    }
+
+    /// Moves a probed upload to its content address.
+    pub fn commit(&self, incoming: &Path, sha256: &str) -> std::io::Result<PathBuf> {
+        let dest = self.path_of(sha256);
+        if dest.exists() {
+            std::fs::remove_file(incoming)?;
+        } else {
+            std::fs::rename(incoming, &dest)?;
+        }
+        Ok(dest)
+    }
+}
+
+/// SHA-256 of a file as lower-case hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}

@@ -1,0 +1,162 @@
+//! The planner: turns a node's open deliveries into its signed, versioned plan and publishes it
+//! retained on the node's plan topic.
+
+use chrono::Utc;
+use ed25519_dalek::SigningKey;
+use loa_protocol::{MediaRef, Plan, PlanItem, Topics, MAX_PACKET_BYTES};
+use rumqttc::{AsyncClient, QoS};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+use crate::metrics::Counters;
+use crate::store::Store;
+
+/// A plan item's id for an occurrence: `o{id}`.
+pub fn item_id(occurrence_id: i64) -> String {
+    format!("o{occurrence_id}")
+}
+
+/// The occurrence id inside a plan item id.
+pub fn occurrence_of(item_id: &str) -> Option<i64> {
+    item_id.strip_prefix('o')?.parse().ok()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("the plan for node {node} would be {size} bytes, over the {limit}-byte MQTT limit")]
+    TooLarge {
+        node: String,
+        size: usize,
+        limit: usize,
+    },
+    #[error("cannot publish the plan: {0}")]
+    Publish(#[from] rumqttc::ClientError),
+}
+
+pub struct Planner {
+    store: Store,
+    key: Arc<SigningKey>,
+    topics: Topics,
+    site: String,
+    public_url: String,
+    client: AsyncClient,
+    counters: Arc<Counters>,
+    /// Plans are built and published one at a time, so a higher version is never published
+    /// before a lower one (the broker retains whichever came last).
+    serial: Mutex<()>,
+}
+
+impl Planner {
+    pub fn new(
+        store: Store,
+        key: Arc<SigningKey>,
+        topics: Topics,
+        site: String,
+        public_url: String,
+        client: AsyncClient,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Planner {
+            store,
+            key,
+            topics,
+            site,
+            public_url,
+            client,
+            counters,
+            serial: Mutex::new(()),
+        }
+    }
+
+    /// Builds, signs, stores and publishes a new plan for `node_id`; returns its version.
+    pub async fn publish(&self, node_id: &str) -> Result<u64, PlanError> {
+        let _turn = self.serial.lock().await;
+        let node = self.store.node(node_id).await?;
+        let now = Utc::now();
+        let items = self
+            .store
+            .plan_items(node_id, now)
+            .await?
+            .into_iter()
+            .map(|r| PlanItem {
+                id: item_id(r.occurrence_id),
+                title: r.title,
+                media: MediaRef {
+                    url: format!("{}/media/{}", self.public_url, r.sha256),
+                    sha256: r.sha256,
+                    size: r.size,
+                    duration_ms: r.duration_ms,
+                },
+                start_at: r.start_at,
+                expires_at: r.expires_at,
+                priority: r.priority,
+                volume: 100,
+            })
+            .collect();
+        let version = self.store.next_plan_version(node_id).await?;
+        let plan = Plan {
+            version,
+            site: self.site.clone(),
+            node: node_id.to_string(),
+            issued_at: now,
+            volume: node.volume,
+            items,
+        };
+        let sealed = plan.seal(&self.key);
+        if sealed.len() > MAX_PACKET_BYTES {
+            return Err(PlanError::TooLarge {
+                node: node_id.to_string(),
+                size: sealed.len(),
+                limit: MAX_PACKET_BYTES,
+            });
+        }
+        self.store.store_sealed_plan(node_id, &sealed).await?;
+        self.client
+            .publish(self.topics.plan(node_id), QoS::AtLeastOnce, true, sealed)
+            .await?;
+        Counters::bump(&self.counters.plans_published);
+        tracing::info!(node = %node_id, version, items = plan.items.len(), "plan published");
+        Ok(version)
+    }
+
+    /// Publishes new plans for several nodes, logging (not failing on) each error.
+    pub async fn publish_all(&self, node_ids: &[String]) {
+        for n in node_ids {
+            if let Err(e) = self.publish(n).await {
+                tracing::error!(node = %n, error = %e, "cannot publish plan");
+            }
+        }
+    }
+
+    /// After a broker (re)connect: publishes every stored plan again, unchanged. A broker that
+    /// restarted without persistence has lost its retained plans; nodes drop the repeats by
+    /// version.
+    pub async fn republish_stored(&self) -> Result<usize, PlanError> {
+        let _turn = self.serial.lock().await;
+        let plans = self.store.sealed_plans().await?;
+        for (node, sealed) in &plans {
+            self.client
+                .publish(self.topics.plan(node), QoS::AtLeastOnce, true, sealed.clone())
+                .await?;
+        }
+        Ok(plans.len())
+    }
+
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_ids_round_trip() {
+        assert_eq!(occurrence_of(&item_id(42)), Some(42));
+        assert_eq!(occurrence_of("x42"), None);
+        assert_eq!(occurrence_of("o"), None);
+    }
+}

@@ -1,0 +1,76 @@
+//! Node provisioning: the config file a node needs, written by the controller.
+//!
+//! The file holds the node's secrets (MQTT password, media token), which the controller keeps
+//! only hashed: it is shown once, when the node is created or its secrets are reset.
+
+use serde::Serialize;
+
+/// Everything a node needs to join the site.
+#[derive(Debug, Serialize)]
+pub struct NodeConfigFile<'a> {
+    pub node_id: &'a str,
+    pub site: &'a str,
+    pub controller_url: &'a str,
+    pub controller_public_key: &'a str,
+    pub media_token: &'a str,
+    pub data_dir: &'a str,
+    pub mqtt: MqttSection<'a>,
+    pub audio: AudioSection,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MqttSection<'a> {
+    /// `host:port` of the broker as the node reaches it.
+    pub address: &'a str,
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AudioSection {
+    pub sink: &'static str,
+}
+
+impl NodeConfigFile<'_> {
+    /// The TOML text, with a header saying what it is and how to keep it.
+    pub fn to_toml(&self, node_name: &str, zone_path: &str) -> String {
+        let body = toml::to_string(self).expect("node config serialises");
+        format!(
+            "# loa node configuration for node {:?} ({node_name}, {zone_path}).\n\
+             # Made by the controller. It holds this node's MQTT password and media token:\n\
+             # keep it readable by the loa-node service only (chmod 600).\n\
+             # Audio: sink = \"cpal\" plays on the sound card (add device = \"NAME\" to pick one;\n\
+             # `loa-node devices` lists them), \"wav\" writes files to wav_dir, \"null\" discards.\n\n{body}",
+            self.node_id
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_names_every_field_the_node_reads() {
+        let text = NodeConfigFile {
+            node_id: "thon-1",
+            site: "xa-demo",
+            controller_url: "http://10.0.0.1:8080",
+            controller_public_key: "KEY",
+            media_token: "TOKEN",
+            data_dir: "/var/lib/loa-node",
+            mqtt: MqttSection {
+                address: "10.0.0.1:1883",
+                username: "thon-1",
+                password: "PW",
+            },
+            audio: AudioSection { sink: "cpal" },
+        }
+        .to_toml("Loa đầu thôn", "Xã Demo / Thôn 1");
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(v["node_id"].as_str(), Some("thon-1"));
+        assert_eq!(v["mqtt"]["address"].as_str(), Some("10.0.0.1:1883"));
+        assert_eq!(v["audio"]["sink"].as_str(), Some("cpal"));
+        assert!(text.starts_with("# loa node configuration"));
+    }
+}

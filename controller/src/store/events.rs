@@ -1,0 +1,55 @@
+//! Node events, stored once per (node, seq), and the acknowledgement high-water mark.
+
+use chrono::Utc;
+use loa_protocol::Event;
+use sqlx::{Row, SqliteConnection};
+
+use super::{ts, Result};
+
+/// Stores an event unless (node, seq) is already stored; true when it is new.
+pub async fn insert_event(conn: &mut SqliteConnection, node_id: &str, ev: &Event) -> Result<bool> {
+    let body = serde_json::to_string(ev).expect("events serialise");
+    let r = sqlx::query(
+        "INSERT OR IGNORE INTO events (node_id, seq, at, stored_at, body) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(node_id)
+    .bind(ev.seq as i64)
+    .bind(ts(ev.at))
+    .bind(ts(Utc::now()))
+    .bind(body)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Moves the node's acknowledged sequence number over every event now stored without a gap,
+/// and returns it. A gap (an event lost on the way) holds the mark until the node resends.
+pub async fn advance_ack(conn: &mut SqliteConnection, node_id: &str) -> Result<u64> {
+    let row = sqlx::query("SELECT acked_seq FROM nodes WHERE id = ?")
+        .bind(node_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut acked: i64 = row.get("acked_seq");
+    let seqs = sqlx::query("SELECT seq FROM events WHERE node_id = ? AND seq > ? ORDER BY seq")
+        .bind(node_id)
+        .bind(acked)
+        .fetch_all(&mut *conn)
+        .await?;
+    let start = acked;
+    for r in seqs {
+        let s: i64 = r.get("seq");
+        if s == acked + 1 {
+            acked = s;
+        } else {
+            break;
+        }
+    }
+    if acked != start {
+        sqlx::query("UPDATE nodes SET acked_seq = ? WHERE id = ?")
+            .bind(acked)
+            .bind(node_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(acked as u64)
+}

@@ -1,0 +1,210 @@
+//! Nodes: the loudspeaker clusters, their secrets (hashed), plan versions and last state.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeRow {
+    pub id: String,
+    pub name: String,
+    pub zone_id: i64,
+    pub volume: u8,
+    pub plan_version: u64,
+    pub acked_seq: u64,
+    /// `online`, `offline`, or `unknown` before the node first spoke.
+    pub presence: String,
+    pub last_seen: Option<DateTime<Utc>>,
+    /// The node's last reported state, as it sent it.
+    pub state: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The hashes of a node's two secrets.
+pub struct SecretHashes {
+    pub mqtt_password: String,
+    pub media_token: String,
+}
+
+const NODE_COLUMNS: &str = "id, name, zone_id, volume, plan_version, acked_seq, presence, \
+                            last_seen, state_json, created_at";
+
+impl Store {
+    pub async fn create_node(
+        &self,
+        id: &str,
+        name: &str,
+        zone_id: i64,
+        secrets: &SecretHashes,
+    ) -> Result<NodeRow> {
+        self.zone(zone_id).await?;
+        let res = sqlx::query(
+            "INSERT INTO nodes (id, name, zone_id, mqtt_password_hash, media_token_hash, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(zone_id)
+        .bind(&secrets.mqtt_password)
+        .bind(&secrets.media_token)
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await;
+        match res {
+            Ok(_) => self.node(id).await,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                format!("a node with id {id:?} already exists"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces a node's secrets (a lost config file, a suspected leak).
+    pub async fn reset_node_secrets(&self, id: &str, secrets: &SecretHashes) -> Result<()> {
+        let r = sqlx::query(
+            "UPDATE nodes SET mqtt_password_hash = ?, media_token_hash = ?
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(&secrets.mqtt_password)
+        .bind(&secrets.media_token)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("node {id}")));
+        }
+        Ok(())
+    }
+
+    pub async fn node(&self, id: &str) -> Result<NodeRow> {
+        let row = sqlx::query(&format!(
+            "SELECT {NODE_COLUMNS} FROM nodes WHERE id = ? AND revoked_at IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
+        node_from(&row)
+    }
+
+    pub async fn nodes(&self) -> Result<Vec<NodeRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {NODE_COLUMNS} FROM nodes WHERE revoked_at IS NULL ORDER BY zone_id, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(node_from).collect()
+    }
+
+    /// Every live node's id and MQTT password hash, for the embedded broker.
+    pub async fn node_credentials(&self) -> Result<Vec<(String, String)>> {
+        let rows =
+            sqlx::query("SELECT id, mqtt_password_hash FROM nodes WHERE revoked_at IS NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("id"), r.get("mqtt_password_hash")))
+            .collect())
+    }
+
+    /// The live node holding this media token hash.
+    pub async fn node_by_media_token(&self, token_hash: &str) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT id FROM nodes WHERE media_token_hash = ? AND revoked_at IS NULL")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| r.get("id")))
+    }
+
+    /// Takes the next plan version for a node: versions only ever grow, across restarts too.
+    pub async fn next_plan_version(&self, id: &str) -> Result<u64> {
+        let row = sqlx::query(
+            "UPDATE nodes SET plan_version = plan_version + 1 WHERE id = ? RETURNING plan_version",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
+        Ok(row.get::<i64, _>("plan_version") as u64)
+    }
+
+    /// Records what a node said about itself.
+    pub async fn record_node_state(
+        &self,
+        id: &str,
+        presence: &str,
+        state_json: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE nodes SET presence = ?, state_json = ?, last_seen = ? WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(presence)
+        .bind(state_json)
+        .bind(ts(at))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn set_node_volume(&self, id: &str, volume: u8) -> Result<()> {
+        if volume > 100 {
+            return Err(StoreError::Invalid("volume is 0 to 100".into()));
+        }
+        let r = sqlx::query("UPDATE nodes SET volume = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(volume as i64)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("node {id}")));
+        }
+        Ok(())
+    }
+}
+
+fn node_from(row: &sqlx::sqlite::SqliteRow) -> Result<NodeRow> {
+    let state: Option<String> = row.get("state_json");
+    Ok(NodeRow {
+        id: row.get("id"),
+        name: row.get("name"),
+        zone_id: row.get("zone_id"),
+        volume: row.get::<i64, _>("volume") as u8,
+        plan_version: row.get::<i64, _>("plan_version") as u64,
+        acked_seq: row.get::<i64, _>("acked_seq") as u64,
+        presence: row.get("presence"),
+        last_seen: parse_opt_ts(row.get("last_seen"))?,
+        state: state.and_then(|s| serde_json::from_str(&s).ok()),
+        created_at: parse_ts(&row.get::<String, _>("created_at"))?,
+    })
+}
+
+impl Store {
+    /// Keeps the last signed plan of a node, to republish after a broker restart.
+    pub async fn store_sealed_plan(&self, id: &str, sealed: &[u8]) -> Result<()> {
+        sqlx::query("UPDATE nodes SET plan_sealed = ? WHERE id = ?")
+            .bind(sealed)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every live node's last signed plan.
+    pub async fn sealed_plans(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT id, plan_sealed FROM nodes WHERE revoked_at IS NULL AND plan_sealed IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("id"), r.get("plan_sealed")))
+            .collect())
+    }
+}

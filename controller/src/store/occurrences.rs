@@ -1,0 +1,338 @@
+//! Occurrences (one airing of an announcement) and their deliveries (one per targeted node).
+
+use chrono::{DateTime, Duration, Utc};
+use loa_protocol::{Priority, Stage};
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection};
+use std::collections::BTreeMap;
+
+use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+use crate::delivery::Delivery;
+
+/// How long after expiry a delivery the node has not settled stays in its plan, so that a node
+/// back from a long outage can still report it `missed`.
+pub const SETTLE_WINDOW_HOURS: i64 = 24;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OccurrenceRow {
+    pub id: i64,
+    pub announcement_id: i64,
+    pub title: String,
+    pub priority: Priority,
+    pub start_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+    pub zone_ids: Vec<i64>,
+}
+
+/// One line of a node's plan, as stored.
+#[derive(Debug, Clone)]
+pub struct PlanItemRow {
+    pub occurrence_id: i64,
+    pub title: String,
+    pub sha256: String,
+    pub size: u64,
+    pub duration_ms: u64,
+    pub start_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub priority: Priority,
+}
+
+/// A delivery as officials read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    pub node_id: String,
+    pub node_name: String,
+    pub zone_id: i64,
+    pub stage: Stage,
+    pub reason: Option<String>,
+    pub start_error_ms: Option<i64>,
+    /// When each step happened, by step name.
+    pub times: BTreeMap<Stage, DateTime<Utc>>,
+}
+
+fn stage_column(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Planned => "planned_at",
+        Stage::Received => "received_at",
+        Stage::Ready => "ready_at",
+        Stage::Playing => "playing_at",
+        Stage::Played => "played_at",
+        Stage::Failed => "failed_at",
+        Stage::Missed => "missed_at",
+        Stage::Preempted => "preempted_at",
+        Stage::Cancelled => "cancelled_at",
+    }
+}
+
+const DELIVERY_COLUMNS: &str = "stage, stage_seq, reason, start_error_ms, planned_at, received_at, \
+     ready_at, playing_at, played_at, failed_at, missed_at, preempted_at, cancelled_at";
+
+fn delivery_from(row: &sqlx::sqlite::SqliteRow) -> Result<(Delivery, Option<i64>)> {
+    let stage: String = row.get("stage");
+    let stage = stage.parse::<Stage>().map_err(StoreError::Invalid)?;
+    let mut times = BTreeMap::new();
+    for st in Stage::ALL {
+        if let Some(t) = parse_opt_ts(row.get(stage_column(st)))? {
+            times.insert(st, t);
+        }
+    }
+    let d = Delivery {
+        stage,
+        stage_seq: row.get::<Option<i64>, _>("stage_seq").map(|s| s as u64),
+        reason: row.get("reason"),
+        times,
+    };
+    Ok((d, row.get("start_error_ms")))
+}
+
+/// Loads one delivery inside a transaction.
+pub async fn load_delivery(
+    conn: &mut SqliteConnection,
+    occurrence_id: i64,
+    node_id: &str,
+) -> Result<Option<(Delivery, Option<i64>)>> {
+    let row = sqlx::query(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE occurrence_id = ? AND node_id = ?"
+    ))
+    .bind(occurrence_id)
+    .bind(node_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(delivery_from).transpose()
+}
+
+/// Writes a delivery back inside a transaction.
+pub async fn save_delivery(
+    conn: &mut SqliteConnection,
+    occurrence_id: i64,
+    node_id: &str,
+    d: &Delivery,
+    start_error_ms: Option<i64>,
+) -> Result<()> {
+    let sql = format!(
+        "UPDATE deliveries SET stage = ?, stage_seq = ?, reason = ?, start_error_ms = ?, {}, updated_at = ?
+         WHERE occurrence_id = ? AND node_id = ?",
+        Stage::ALL
+            .iter()
+            .map(|s| format!("{} = ?", stage_column(*s)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut q = sqlx::query(&sql)
+    .bind(d.stage.as_str())
+    .bind(d.stage_seq.map(|s| s as i64))
+    .bind(&d.reason)
+    .bind(start_error_ms);
+    for st in Stage::ALL {
+        q = q.bind(d.times.get(&st).map(|t| ts(*t)));
+    }
+    q.bind(ts(Utc::now()))
+        .bind(occurrence_id)
+        .bind(node_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Creates an occurrence and a `planned` delivery for each node, in one transaction.
+    pub async fn create_occurrence(
+        &self,
+        announcement_id: i64,
+        priority: Priority,
+        start_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        zone_ids: &[i64],
+        node_ids: &[String],
+    ) -> Result<OccurrenceRow> {
+        if expires_at <= start_at {
+            return Err(StoreError::Invalid("the expiry must be after the start".into()));
+        }
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let id = sqlx::query(
+            "INSERT INTO occurrences (announcement_id, priority, start_at, expires_at, created_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(announcement_id)
+        .bind(priority.as_str())
+        .bind(ts(start_at))
+        .bind(ts(expires_at))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
+        for z in zone_ids {
+            sqlx::query("INSERT OR IGNORE INTO occurrence_zones (occurrence_id, zone_id) VALUES (?, ?)")
+                .bind(id)
+                .bind(z)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for n in node_ids {
+            sqlx::query(
+                "INSERT INTO deliveries (occurrence_id, node_id, stage, planned_at, updated_at)
+                 VALUES (?, ?, 'planned', ?, ?)",
+            )
+            .bind(id)
+            .bind(n)
+            .bind(ts(now))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.occurrence(id).await
+    }
+
+    pub async fn occurrence(&self, id: i64) -> Result<OccurrenceRow> {
+        let row = sqlx::query(
+            "SELECT o.*, a.title FROM occurrences o JOIN announcements a ON a.id = o.announcement_id
+             WHERE o.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("broadcast {id}")))?;
+        self.occurrence_from(&row).await
+    }
+
+    /// The newest occurrences first.
+    pub async fn occurrences(&self, limit: i64) -> Result<Vec<OccurrenceRow>> {
+        let rows = sqlx::query(
+            "SELECT o.*, a.title FROM occurrences o JOIN announcements a ON a.id = o.announcement_id
+             ORDER BY o.id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.occurrence_from(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn occurrence_from(&self, row: &sqlx::sqlite::SqliteRow) -> Result<OccurrenceRow> {
+        let id: i64 = row.get("id");
+        let zones = sqlx::query("SELECT zone_id FROM occurrence_zones WHERE occurrence_id = ? ORDER BY zone_id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let priority: String = row.get("priority");
+        Ok(OccurrenceRow {
+            id,
+            announcement_id: row.get("announcement_id"),
+            title: row.get("title"),
+            priority: priority.parse().map_err(StoreError::Invalid)?,
+            start_at: parse_ts(&row.get::<String, _>("start_at"))?,
+            expires_at: parse_ts(&row.get::<String, _>("expires_at"))?,
+            created_at: parse_ts(&row.get::<String, _>("created_at"))?,
+            cancelled_at: parse_opt_ts(row.get("cancelled_at"))?,
+            cancel_reason: row.get("cancel_reason"),
+            zone_ids: zones.iter().map(|r| r.get("zone_id")).collect(),
+        })
+    }
+
+    /// Withdraws an occurrence: every open delivery ends `cancelled`. Returns the nodes whose
+    /// plans must change.
+    pub async fn cancel_occurrence(&self, id: i64, reason: &str) -> Result<Vec<String>> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "UPDATE occurrences SET cancelled_at = ?, cancel_reason = ? WHERE id = ? AND cancelled_at IS NULL",
+        )
+        .bind(ts(now))
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            // Unknown, or already cancelled: say which.
+            drop(tx);
+            self.occurrence(id).await?;
+            return Err(StoreError::Conflict(format!("broadcast {id} is already cancelled")));
+        }
+        let nodes: Vec<String> = sqlx::query("SELECT node_id FROM deliveries WHERE occurrence_id = ?")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.get("node_id"))
+            .collect();
+        let mut touched = Vec::new();
+        for n in nodes {
+            if let Some((mut d, err)) = load_delivery(&mut tx, id, &n).await? {
+                if d.cancel(now, reason) == crate::delivery::Outcome::Moved {
+                    save_delivery(&mut tx, id, &n, &d, err).await?;
+                    touched.push(n);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    /// What belongs in a node's plan now: its deliveries not yet settled, not cancelled, and
+    /// not long expired.
+    pub async fn plan_items(&self, node_id: &str, now: DateTime<Utc>) -> Result<Vec<PlanItemRow>> {
+        let rows = sqlx::query(
+            "SELECT o.id, a.title, m.sha256, m.size, m.duration_ms, o.start_at, o.expires_at, o.priority
+             FROM deliveries d
+             JOIN occurrences o ON o.id = d.occurrence_id
+             JOIN announcements a ON a.id = o.announcement_id
+             JOIN media m ON m.sha256 = a.media_sha256
+             WHERE d.node_id = ? AND d.stage NOT IN ('played', 'missed', 'cancelled')
+               AND o.cancelled_at IS NULL AND o.expires_at > ?
+             ORDER BY o.start_at, o.id",
+        )
+        .bind(node_id)
+        .bind(ts(now - Duration::hours(SETTLE_WINDOW_HOURS)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let priority: String = r.get("priority");
+                Ok(PlanItemRow {
+                    occurrence_id: r.get("id"),
+                    title: r.get("title"),
+                    sha256: r.get("sha256"),
+                    size: r.get::<i64, _>("size") as u64,
+                    duration_ms: r.get::<i64, _>("duration_ms") as u64,
+                    start_at: parse_ts(&r.get::<String, _>("start_at"))?,
+                    expires_at: parse_ts(&r.get::<String, _>("expires_at"))?,
+                    priority: priority.parse().map_err(StoreError::Invalid)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every delivery of an occurrence, by node.
+    pub async fn deliveries_of(&self, occurrence_id: i64) -> Result<Vec<DeliveryView>> {
+        let rows = sqlx::query(&format!(
+            "SELECT d.node_id, n.name AS node_name, n.zone_id, {DELIVERY_COLUMNS}
+             FROM deliveries d JOIN nodes n ON n.id = d.node_id
+             WHERE d.occurrence_id = ? ORDER BY n.zone_id, d.node_id"
+        ))
+        .bind(occurrence_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let (d, start_error_ms) = delivery_from(r)?;
+                Ok(DeliveryView {
+                    node_id: r.get("node_id"),
+                    node_name: r.get("node_name"),
+                    zone_id: r.get("zone_id"),
+                    stage: d.stage,
+                    reason: d.reason,
+                    start_error_ms,
+                    times: d.times,
+                })
+            })
+            .collect()
+    }
+}

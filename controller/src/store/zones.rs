@@ -1,0 +1,110 @@
+//! Zones: the commune → village → loudspeaker-cluster tree.
+
+use chrono::Utc;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{ts, Result, Store, StoreError};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Zone {
+    pub id: i64,
+    pub name: String,
+    pub parent_id: Option<i64>,
+}
+
+impl Store {
+    pub async fn create_zone(&self, name: &str, parent_id: Option<i64>) -> Result<Zone> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(StoreError::Invalid(
+                "a zone name is 1 to 100 characters".into(),
+            ));
+        }
+        if let Some(p) = parent_id {
+            self.zone(p).await?;
+        }
+        let res = sqlx::query("INSERT INTO zones (name, parent_id, created_at) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(parent_id)
+            .bind(ts(Utc::now()))
+            .execute(&self.pool)
+            .await;
+        match res {
+            Ok(r) => Ok(Zone {
+                id: r.last_insert_rowid(),
+                name: name.to_string(),
+                parent_id,
+            }),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                format!("a zone named {name:?} already exists there"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn zone(&self, id: i64) -> Result<Zone> {
+        let row = sqlx::query("SELECT id, name, parent_id FROM zones WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("zone {id}")))?;
+        Ok(zone_from(&row))
+    }
+
+    pub async fn zones(&self) -> Result<Vec<Zone>> {
+        let rows = sqlx::query("SELECT id, name, parent_id FROM zones ORDER BY parent_id, name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(zone_from).collect())
+    }
+
+    /// The zone's names from the root down: `Xã Demo / Thôn Nà Sài`.
+    pub async fn zone_path(&self, id: i64) -> Result<String> {
+        let rows = sqlx::query(
+            "WITH RECURSIVE up(id, name, parent_id, depth) AS (
+                SELECT id, name, parent_id, 0 FROM zones WHERE id = ?
+                UNION ALL
+                SELECT z.id, z.name, z.parent_id, up.depth + 1 FROM zones z JOIN up ON z.id = up.parent_id
+             ) SELECT name FROM up ORDER BY depth DESC",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let names: Vec<String> = rows.iter().map(|r| r.get("name")).collect();
+        Ok(names.join(" / "))
+    }
+
+    /// Ids of the live nodes anywhere under the given zones.
+    pub async fn nodes_under(&self, zone_ids: &[i64]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for &z in zone_ids {
+            self.zone(z).await?;
+            let rows = sqlx::query(
+                "WITH RECURSIVE down(id) AS (
+                    SELECT id FROM zones WHERE id = ?
+                    UNION SELECT z.id FROM zones z JOIN down ON z.parent_id = down.id
+                 ) SELECT n.id FROM nodes n JOIN down ON n.zone_id = down.id
+                   WHERE n.revoked_at IS NULL ORDER BY n.id",
+            )
+            .bind(z)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in rows {
+                let id: String = r.get("id");
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn zone_from(row: &sqlx::sqlite::SqliteRow) -> Zone {
+    Zone {
+        id: row.get("id"),
+        name: row.get("name"),
+        parent_id: row.get("parent_id"),
+    }
+}
