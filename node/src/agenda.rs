@@ -1,0 +1,233 @@
+//! The agenda: given the plan, the ledger, the cache and the clock, what to do now.
+//!
+//! A pure function, table-tested without network or audio: the runner feeds it the world and
+//! carries out the actions it returns, then sleeps until the wake-up time it names.
+
+use chrono::{DateTime, Duration, Utc};
+use loa_protocol::{Plan, PlanItem, Stage};
+
+use crate::ledger::Ledger;
+
+/// How long before its instant an item is handed to the player, which opens the file and the
+/// device and then waits for the exact instant.
+pub fn prepare_lead() -> Duration {
+    Duration::milliseconds(1500)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Write this event to the spool (and the ledger).
+    Report {
+        item: String,
+        stage: Stage,
+        reason: Option<String>,
+    },
+    /// Download this media into the cache.
+    Fetch { sha256: String, url: String, size: u64 },
+    /// Hand this item to the player.
+    Play(PlanItem),
+}
+
+/// What the agenda needs to know about the world besides plan and ledger.
+pub struct World<'a> {
+    pub now: DateTime<Utc>,
+    /// Is this media in the cache, verified?
+    pub cached: &'a dyn Fn(&str) -> bool,
+    /// Is this media being fetched now, or waiting to retry?
+    pub fetch_busy: &'a dyn Fn(&str) -> bool,
+    /// The item on air (or being prepared), if any.
+    pub playing: Option<&'a str>,
+    /// Is this item waiting to retry after its playback failed (e.g. the device was busy)?
+    pub held: &'a dyn Fn(&str) -> bool,
+}
+
+/// The actions due now, and when to look again (absent: nothing is waiting on the clock).
+pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<DateTime<Utc>>) {
+    let mut actions = Vec::new();
+    let mut wake: Option<DateTime<Utc>> = None;
+    let mut soonest = |t: DateTime<Utc>| {
+        wake = Some(wake.map_or(t, |x: DateTime<Utc>| x.min(t)));
+    };
+    let mut candidates: Vec<&PlanItem> = Vec::new();
+    for item in &plan.items {
+        if ledger.is_done(&item.id) || w.playing == Some(item.id.as_str()) {
+            continue;
+        }
+        let reported = ledger.get(&item.id).map(|e| e.reported);
+        if reported.is_none() {
+            actions.push(report(item, Stage::Received, None));
+        }
+        if w.now >= item.expires_at {
+            let reason = match ledger.get(&item.id).and_then(|e| e.last_failure.as_deref()) {
+                Some(f) => format!("expired before it could play; last error: {f}"),
+                None => "expired before it could play (the node was offline, or busy with other items)".into(),
+            };
+            actions.push(report(item, Stage::Missed, Some(reason)));
+            continue;
+        }
+        soonest(item.expires_at);
+        let cached = (w.cached)(&item.media.sha256);
+        if cached {
+            if reported.is_none_or(|r| r < Stage::Ready) {
+                actions.push(report(item, Stage::Ready, None));
+            }
+            if w.now >= item.start_at - prepare_lead() {
+                if !(w.held)(&item.id) {
+                    candidates.push(item);
+                }
+            } else {
+                soonest(item.start_at - prepare_lead());
+            }
+        } else if !(w.fetch_busy)(&item.media.sha256)
+            && !actions.iter().any(|a| matches!(a, Action::Fetch { sha256, .. } if *sha256 == item.media.sha256))
+        {
+            actions.push(Action::Fetch {
+                sha256: item.media.sha256.clone(),
+                url: item.media.url.clone(),
+                size: item.media.size,
+            });
+        }
+    }
+    if w.playing.is_none() {
+        // Highest priority first; at equal priority the earlier start; then the plan's order.
+        if let Some(best) = candidates
+            .iter()
+            .max_by(|a, b| a.priority.cmp(&b.priority).then(b.start_at.cmp(&a.start_at)))
+        {
+            actions.push(Action::Play((*best).clone()));
+        }
+    }
+    (actions, wake)
+}
+
+fn report(item: &PlanItem, stage: Stage, reason: Option<String>) -> Action {
+    Action::Report {
+        item: item.id.clone(),
+        stage,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use loa_protocol::{MediaRef, Priority};
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 6, 0, 0).unwrap() + Duration::seconds(s)
+    }
+
+    fn item(id: &str, sha: char, start: i64, expires: i64, priority: Priority) -> PlanItem {
+        PlanItem {
+            id: id.into(),
+            title: id.into(),
+            media: MediaRef {
+                sha256: sha.to_string().repeat(64),
+                size: 10,
+                url: format!("http://c/media/{sha}"),
+                duration_ms: 1000,
+            },
+            start_at: t(start),
+            expires_at: t(expires),
+            priority,
+            volume: 100,
+        }
+    }
+
+    fn plan(items: Vec<PlanItem>) -> Plan {
+        Plan {
+            version: 1,
+            site: "s".into(),
+            node: "n".into(),
+            issued_at: t(0),
+            volume: 100,
+            items,
+        }
+    }
+
+    fn run(p: &Plan, l: &Ledger, now: i64, cached: bool, playing: Option<&str>) -> (Vec<Action>, Option<DateTime<Utc>>) {
+        let c = move |_: &str| cached;
+        let no = |_: &str| false;
+        decide(p, l, &World { now: t(now), cached: &c, fetch_busy: &no, playing, held: &no })
+    }
+
+    fn stages(actions: &[Action]) -> Vec<(String, Stage)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Report { item, stage, .. } => Some((item.clone(), *stage)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_item_is_received_and_fetched_once_per_media() {
+        let p = plan(vec![item("o1", 'a', 60, 600, Priority::Normal), item("o2", 'a', 90, 600, Priority::Normal)]);
+        let (actions, wake) = run(&p, &Ledger::default(), 0, false, None);
+        assert_eq!(stages(&actions), [("o1".into(), Stage::Received), ("o2".into(), Stage::Received)]);
+        let fetches = actions.iter().filter(|a| matches!(a, Action::Fetch { .. })).count();
+        assert_eq!(fetches, 1);
+        assert_eq!(wake, Some(t(600)));
+    }
+
+    #[test]
+    fn cached_media_is_ready_and_plays_at_its_instant_not_before() {
+        let p = plan(vec![item("o1", 'a', 60, 600, Priority::Normal)]);
+        let mut l = Ledger::default();
+        l.record("o1", Stage::Received, t(600), None);
+        let (actions, wake) = run(&p, &l, 0, true, None);
+        assert_eq!(stages(&actions), [("o1".into(), Stage::Ready)]);
+        assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))));
+        assert_eq!(wake, Some(t(60) - prepare_lead()));
+        let (actions, _) = run(&p, &l, 59, true, None);
+        assert!(actions.iter().any(|a| matches!(a, Action::Play(i) if i.id == "o1")));
+    }
+
+    #[test]
+    fn higher_priority_plays_first_then_the_earlier_one() {
+        let p = plan(vec![
+            item("early", 'a', 10, 600, Priority::Normal),
+            item("late", 'b', 20, 600, Priority::Normal),
+            item("urgent", 'c', 30, 600, Priority::Emergency),
+        ]);
+        let (actions, _) = run(&p, &Ledger::default(), 40, true, None);
+        assert!(actions.iter().any(|a| matches!(a, Action::Play(i) if i.id == "urgent")));
+        let p = plan(p.items[..2].to_vec());
+        let (actions, _) = run(&p, &Ledger::default(), 40, true, None);
+        assert!(actions.iter().any(|a| matches!(a, Action::Play(i) if i.id == "early")));
+    }
+
+    #[test]
+    fn nothing_new_plays_while_something_plays() {
+        let p = plan(vec![item("a", 'a', 0, 600, Priority::Normal), item("b", 'b', 0, 600, Priority::Normal)]);
+        let (actions, _) = run(&p, &Ledger::default(), 5, true, Some("a"));
+        assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))));
+    }
+
+    #[test]
+    fn expiry_reports_missed_with_the_last_failure() {
+        let p = plan(vec![item("o1", 'a', 0, 60, Priority::Normal)]);
+        let mut l = Ledger::default();
+        l.record("o1", Stage::Received, t(60), None);
+        l.record("o1", Stage::Failed, t(60), Some("media: connection refused"));
+        let (actions, _) = run(&p, &l, 61, false, None);
+        match &actions[..] {
+            [Action::Report { stage: Stage::Missed, reason: Some(r), .. }] => {
+                assert!(r.contains("connection refused"), "{r}")
+            }
+            other => panic!("expected one missed report, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn done_items_are_left_alone() {
+        let p = plan(vec![item("o1", 'a', 0, 60, Priority::Normal)]);
+        let mut l = Ledger::default();
+        l.record("o1", Stage::Played, t(60), None);
+        let (actions, wake) = run(&p, &l, 10, true, None);
+        assert!(actions.is_empty());
+        assert_eq!(wake, None);
+    }
+}

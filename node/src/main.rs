@@ -1,0 +1,110 @@
+//! `loa-node`: parses the command line, sets up logging and calls the library.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use loa_node::audio::{AudioConfig, SinkKind};
+use loa_node::config::NodeConfig;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "loa-node", version, about = "The village loa node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node: keep the plan, fetch media, play on time, report every step.
+    Run {
+        #[arg(long, short, env = "LOA_NODE_CONFIG", default_value = "/etc/loa/node.toml")]
+        config: PathBuf,
+    },
+    /// Play a file through the configured output (or the one given), to test the speakers.
+    Play {
+        file: PathBuf,
+        /// Take the audio output from this node config.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        sink: Option<SinkArg>,
+        /// ALSA device name for the cpal sink (`loa-node devices` lists them).
+        #[arg(long)]
+        device: Option<String>,
+        /// Directory for the wav sink.
+        #[arg(long)]
+        wav_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 80)]
+        volume: u8,
+    },
+    /// List the audio output devices by name.
+    Devices,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SinkArg {
+    Cpal,
+    Wav,
+    Null,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rumqttc=warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Run { config } => {
+            let cfg = NodeConfig::load(&config)?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(on_signal(shutdown.clone()));
+            tracing::info!(node = %cfg.node_id, site = %cfg.site, "node starting");
+            loa_node::run(cfg, shutdown).await
+        }
+        Command::Play { file, config, sink, device, wav_dir, volume } => {
+            let mut audio = match config {
+                Some(path) => NodeConfig::load(&path)?.audio,
+                None => AudioConfig::default(),
+            };
+            if let Some(s) = sink {
+                audio.sink = match s {
+                    SinkArg::Cpal => SinkKind::Cpal,
+                    SinkArg::Wav => SinkKind::Wav,
+                    SinkArg::Null => SinkKind::Null,
+                };
+            }
+            if device.is_some() {
+                audio.device = device;
+            }
+            if wav_dir.is_some() {
+                audio.wav_dir = wav_dir;
+            }
+            let report = tokio::task::spawn_blocking(move || {
+                loa_node::audio::cli::play_file(&file, &audio, volume)
+            })
+            .await??;
+            println!("played {} frames", report.frames);
+            Ok(())
+        }
+        Command::Devices => {
+            for name in loa_node::audio::cli::list_devices()? {
+                println!("{name}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM (what systemd sends) starts an orderly shutdown.
+async fn on_signal(shutdown: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("can listen for SIGTERM");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,420 @@
+//! The runner: the node's main loop. It owns the plan, the ledger and the spool, asks the
+//! [`agenda`](crate::agenda) what is due, carries out its actions (report, fetch, play), and
+//! sleeps until the next deadline or until the link, a download or the player says something.
+
+use chrono::{DateTime, Duration, Utc};
+use loa_protocol::{Ack, EventBody, NodeState, PlanItem, Presence, Stage, Topics};
+use rumqttc::{AsyncClient, QoS};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::agenda::{self, Action, World};
+use crate::audio::{self, AudioError};
+use crate::config::NodeConfig;
+use crate::fetch;
+use crate::intake::{Intake, PlanStore};
+use crate::ledger::Ledger;
+use crate::link::{self, LinkEvent};
+use crate::spool::Spool;
+
+/// How long after a failed download or a failed playback to try again.
+const RETRY_AFTER_SECS: i64 = 5;
+
+/// What the player thread reports.
+enum PlayerMsg {
+    Started { item: String, start_error_ms: i64 },
+    Finished { item: String, result: Result<audio::PlayReport, AudioError> },
+}
+
+/// What a download task reports.
+struct Fetched {
+    sha256: String,
+    result: Result<(), String>,
+}
+
+struct Playing {
+    item: String,
+    stop: Arc<AtomicBool>,
+}
+
+/// Runs the node until `shutdown` is cancelled.
+pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let data = cfg.data_dir.clone();
+    std::fs::create_dir_all(&data)
+        .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", data.display()))?;
+    let cache_dir = data.join("cache");
+    std::fs::create_dir_all(&cache_dir)?;
+    let ledger_path = data.join("ledger.json");
+    let spool = Arc::new(Mutex::new(Spool::open(&data.join("spool"))?));
+    let topics = Topics::for_site(&cfg.site);
+    let (client, eventloop) = link::client(&cfg, &topics)?;
+    let tracker = TaskTracker::new();
+
+    let (link_tx, mut link_rx) = mpsc::channel(64);
+    tracker.spawn(link::run(
+        client.clone(),
+        eventloop,
+        topics.clone(),
+        cfg.node_id.clone(),
+        link_tx,
+        shutdown.clone(),
+    ));
+    let (connected_tx, connected_rx) = watch::channel(false);
+    let wake_sender = Arc::new(Notify::new());
+    tracker.spawn(crate::sender::run(
+        client.clone(),
+        topics.clone(),
+        cfg.node_id.clone(),
+        spool.clone(),
+        wake_sender.clone(),
+        connected_rx,
+        shutdown.clone(),
+    ));
+
+    let mut node = Runner {
+        plans: PlanStore::open(&data, cfg.public_key(), &cfg.node_id),
+        ledger: Ledger::load(&ledger_path),
+        ledger_path,
+        spool,
+        wake_sender,
+        client,
+        topics,
+        http: fetch::http_client(),
+        cache_dir,
+        fetching: HashSet::new(),
+        fetch_retry: HashMap::new(),
+        play_retry: HashMap::new(),
+        playing: None,
+        device_error: None,
+        cfg,
+    };
+    if let Some(v) = node.plans.version() {
+        tracing::info!(version = v, "playing from the plan kept on disk until the broker is reachable");
+    }
+    let (fetch_tx, mut fetch_rx) = mpsc::channel::<Fetched>(64);
+    let (player_tx, mut player_rx) = mpsc::channel::<PlayerMsg>(16);
+
+    loop {
+        let wake = node.step(&fetch_tx, &player_tx, &tracker);
+        let sleep = match wake {
+            Some(t) => (t - Utc::now()).to_std().unwrap_or_default(),
+            None => std::time::Duration::from_secs(60),
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(ev) = link_rx.recv() => match ev {
+                LinkEvent::Connected => {
+                    let _ = connected_tx.send(true);
+                    node.publish_state();
+                }
+                LinkEvent::Disconnected(why) => {
+                    tracing::warn!(reason = %why, "offline; playing from the stored plan");
+                    let _ = connected_tx.send(false);
+                }
+                LinkEvent::Plan(bytes) => node.on_plan(&bytes),
+                LinkEvent::Ack(bytes) => node.on_ack(&bytes),
+            },
+            Some(f) = fetch_rx.recv() => node.on_fetched(f),
+            Some(m) = player_rx.recv() => node.on_player(m),
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+    if let Some(p) = &node.playing {
+        p.stop.store(true, Ordering::Relaxed);
+    }
+    tracker.close();
+    tracker.wait().await;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+struct Runner {
+    cfg: NodeConfig,
+    plans: PlanStore,
+    ledger: Ledger,
+    ledger_path: PathBuf,
+    spool: Arc<Mutex<Spool>>,
+    /// Tells the sender there is something new to send.
+    wake_sender: Arc<Notify>,
+    client: AsyncClient,
+    topics: Topics,
+    http: reqwest::Client,
+    cache_dir: PathBuf,
+    /// Media being downloaded now.
+    fetching: HashSet<String>,
+    /// Media whose download failed, and when to try again.
+    fetch_retry: HashMap<String, DateTime<Utc>>,
+    /// Items whose playback failed for a reason that may pass, and when to try again.
+    play_retry: HashMap<String, DateTime<Utc>>,
+    playing: Option<Playing>,
+    device_error: Option<String>,
+}
+
+impl Runner {
+    /// Asks the agenda what is due and does it; returns when to look again.
+    fn step(
+        &mut self,
+        fetch_tx: &mpsc::Sender<Fetched>,
+        player_tx: &mpsc::Sender<PlayerMsg>,
+        tracker: &TaskTracker,
+    ) -> Option<DateTime<Utc>> {
+        let now = Utc::now();
+        self.fetch_retry.retain(|_, t| *t > now);
+        self.play_retry.retain(|_, t| *t > now);
+        let Some(plan) = self.plans.current().cloned() else {
+            return None;
+        };
+        let cache_dir = self.cache_dir.clone();
+        let cached = |sha: &str| cache_dir.join(sha).is_file();
+        let busy = |sha: &str| self.fetching.contains(sha) || self.fetch_retry.contains_key(sha);
+        let held = |item: &str| self.play_retry.contains_key(item);
+        let playing = self.playing.as_ref().map(|p| p.item.clone());
+        let (actions, mut wake) = agenda::decide(
+            &plan,
+            &self.ledger,
+            &World {
+                now,
+                cached: &cached,
+                fetch_busy: &busy,
+                playing: playing.as_deref(),
+                held: &held,
+            },
+        );
+        for action in actions {
+            match action {
+                Action::Report { item, stage, reason } => {
+                    let expires = plan.items.iter().find(|i| i.id == item).map(|i| i.expires_at);
+                    self.report(&item, stage, reason, None, expires.unwrap_or(now));
+                }
+                Action::Fetch { sha256, url, .. } => self.start_fetch(sha256, url, fetch_tx, tracker),
+                Action::Play(item) => self.start_play(item, plan.volume, player_tx),
+            }
+        }
+        for t in self.fetch_retry.values().chain(self.play_retry.values()) {
+            wake = Some(wake.map_or(*t, |w| w.min(*t)));
+        }
+        wake
+    }
+
+    /// Writes an item event to the spool and the ledger, and wakes the sender.
+    fn report(
+        &mut self,
+        item: &str,
+        stage: Stage,
+        reason: Option<String>,
+        start_error_ms: Option<i64>,
+        expires_at: DateTime<Utc>,
+    ) {
+        tracing::info!(item, stage = %stage, reason = reason.as_deref().unwrap_or(""), "delivery step");
+        self.ledger.record(item, stage, expires_at, reason.as_deref());
+        self.append(EventBody::Item {
+            item: item.to_string(),
+            stage,
+            reason,
+            start_error_ms,
+        });
+        if let Err(e) = self.ledger.save(&self.ledger_path) {
+            tracing::error!(error = %e, file = %self.ledger_path.display(), "cannot save the ledger");
+        }
+    }
+
+    fn append(&mut self, body: EventBody) {
+        let r = self.spool.lock().expect("spool lock").append(Utc::now(), body);
+        match r {
+            Ok(_) => self.wake_sender.notify_one(),
+            Err(e) => tracing::error!(error = %e, "cannot write an event to the spool"),
+        }
+    }
+
+    fn on_plan(&mut self, bytes: &[u8]) {
+        match self.plans.offer(bytes) {
+            Ok(Intake::Applied) => {
+                let plan = self.plans.current().expect("just applied");
+                let version = plan.version;
+                tracing::info!(version, items = plan.items.len(), "plan applied");
+                // An item withdrawn from the plan stops if it is on air.
+                if let Some(p) = &self.playing {
+                    if !plan.items.iter().any(|i| i.id == p.item) {
+                        tracing::info!(item = %p.item, "item withdrawn while playing; stopping");
+                        p.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                let in_plan: HashSet<&str> = plan.items.iter().map(|i| i.id.as_str()).collect();
+                self.ledger.prune(Utc::now(), &in_plan);
+                self.append(EventBody::PlanApplied { version });
+                self.publish_state();
+            }
+            Ok(Intake::Same) => {}
+            Ok(Intake::Rejected(e)) => {
+                tracing::warn!(error = %e, "plan refused");
+                self.append(EventBody::PlanRejected {
+                    version: None,
+                    reason: e.to_string(),
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "cannot keep the plan on disk"),
+        }
+    }
+
+    fn on_ack(&mut self, bytes: &[u8]) {
+        match Ack::open(bytes, &self.cfg.public_key(), &self.cfg.node_id) {
+            Ok(ack) => {
+                let r = self.spool.lock().expect("spool lock").ack(ack.seq);
+                match r {
+                    Ok(n) if n > 0 => {
+                        tracing::debug!(seq = ack.seq, removed = n, "controller acknowledged events");
+                        self.wake_sender.notify_one();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot clear acknowledged events"),
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "ack refused"),
+        }
+    }
+
+    fn start_fetch(&mut self, sha256: String, url: String, tx: &mpsc::Sender<Fetched>, tracker: &TaskTracker) {
+        self.fetching.insert(sha256.clone());
+        let (http, token, dir, tx) = (self.http.clone(), self.cfg.media_token.clone(), self.cache_dir.clone(), tx.clone());
+        tracker.spawn(async move {
+            let result = fetch::fetch(&http, &url, &token, &sha256, &dir)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            let _ = tx.send(Fetched { sha256, result }).await;
+        });
+    }
+
+    fn on_fetched(&mut self, f: Fetched) {
+        self.fetching.remove(&f.sha256);
+        let Err(reason) = f.result else {
+            tracing::info!(sha256 = %f.sha256, "media cached and verified");
+            return;
+        };
+        let now = Utc::now();
+        self.fetch_retry
+            .insert(f.sha256.clone(), now + Duration::seconds(RETRY_AFTER_SECS));
+        let Some(plan) = self.plans.current().cloned() else { return };
+        for item in plan.items.iter().filter(|i| i.media.sha256 == f.sha256) {
+            let entry = self.ledger.get(&item.id);
+            let already = entry.is_some_and(|e| e.done || e.last_failure.as_deref() == Some(reason.as_str()));
+            if !already && now < item.expires_at {
+                // Reported once per distinct reason; retried until the item expires.
+                self.report(&item.id, Stage::Failed, Some(reason.clone()), None, item.expires_at);
+            }
+        }
+    }
+
+    fn start_play(&mut self, item: PlanItem, node_volume: u8, tx: &mpsc::Sender<PlayerMsg>) {
+        let stop = Arc::new(AtomicBool::new(false));
+        self.playing = Some(Playing {
+            item: item.id.clone(),
+            stop: stop.clone(),
+        });
+        let path = self.cache_dir.join(&item.media.sha256);
+        let audio_cfg = self.cfg.audio.clone();
+        let gain = audio::volume_to_gain(node_volume) * audio::volume_to_gain(item.volume);
+        let tx = tx.clone();
+        let label = format!("{}-{}", item.start_at.format("%Y%m%dT%H%M%S"), item.id);
+        tracing::info!(item = %item.id, title = %item.title, start_at = %item.start_at, "preparing playback");
+        // The player owns a thread: decoding and the device are blocking work.
+        std::thread::spawn(move || {
+            let result = audio::open_sink(&audio_cfg, &label).and_then(|mut sink| {
+                wait_until(item.start_at, &stop);
+                let mut on_first = || {
+                    let err = (Utc::now() - item.start_at).num_milliseconds();
+                    let _ = tx.blocking_send(PlayerMsg::Started {
+                        item: item.id.clone(),
+                        start_error_ms: err,
+                    });
+                };
+                audio::play(&path, sink.as_mut(), gain, &stop, &mut on_first)
+            });
+            let _ = tx.blocking_send(PlayerMsg::Finished { item: item.id, result });
+        });
+        self.publish_state();
+    }
+
+    fn on_player(&mut self, m: PlayerMsg) {
+        let expires = |s: &Self, id: &str| {
+            s.plans
+                .current()
+                .and_then(|p| p.items.iter().find(|i| i.id == id))
+                .map_or_else(Utc::now, |i| i.expires_at)
+        };
+        match m {
+            PlayerMsg::Started { item, start_error_ms } => {
+                let exp = expires(self, &item);
+                self.report(&item, Stage::Playing, None, Some(start_error_ms), exp);
+                self.device_error = None;
+                self.publish_state();
+            }
+            PlayerMsg::Finished { item, result } => {
+                let exp = expires(self, &item);
+                self.playing = None;
+                match result {
+                    Ok(r) if !r.interrupted => self.report(&item, Stage::Played, None, None, exp),
+                    Ok(_) => tracing::info!(item, "playback stopped: the item was withdrawn"),
+                    Err(AudioError::Decode(why)) => {
+                        // The file will not decode next time either.
+                        self.report(&item, Stage::Failed, Some(format!("cannot decode the media: {why}")), None, exp);
+                        self.ledger.finish(&item);
+                        let _ = self.ledger.save(&self.ledger_path);
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        self.device_error = Some(why.clone());
+                        self.report(&item, Stage::Failed, Some(why), None, exp);
+                        self.play_retry
+                            .insert(item, Utc::now() + Duration::seconds(RETRY_AFTER_SECS));
+                    }
+                }
+                self.publish_state();
+            }
+        }
+    }
+
+    /// Publishes the retained node state; never blocks the loop (dropped if the queue is full).
+    fn publish_state(&self) {
+        let state = NodeState {
+            node: self.cfg.node_id.clone(),
+            presence: Presence::Online,
+            at: Some(Utc::now()),
+            software: Some(env!("CARGO_PKG_VERSION").to_string()),
+            plan_version: self.plans.version(),
+            playing: self.playing.as_ref().map(|p| p.item.clone()),
+            volume: self.plans.current().map(|p| p.volume),
+            cache_bytes: Some(fetch::cache_bytes(&self.cache_dir)),
+            unacked_events: self.spool.lock().ok().and_then(|s| s.pending_count().ok()).map(|n| n as u64),
+            device_error: self.device_error.clone(),
+        };
+        if let Err(e) = self.client.try_publish(
+            self.topics.state(&self.cfg.node_id),
+            QoS::AtLeastOnce,
+            true,
+            state.to_bytes(),
+        ) {
+            tracing::debug!(error = %e, "state not queued");
+        }
+    }
+}
+
+/// Sleeps until `t` (coarsely, then finely), or until `stop` is set.
+fn wait_until(t: DateTime<Utc>, stop: &AtomicBool) {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let left = (t - Utc::now()).num_microseconds().unwrap_or(0);
+        if left <= 0 {
+            return;
+        }
+        let nap = if left > 20_000 { left - 10_000 } else { left.min(1_000) };
+        std::thread::sleep(std::time::Duration::from_micros(nap.min(50_000) as u64));
+    }
+}
