@@ -27,8 +27,14 @@ const RETRY_AFTER_SECS: i64 = 5;
 
 /// What the player thread reports.
 enum PlayerMsg {
-    Started { item: String, start_error_ms: i64 },
-    Finished { item: String, result: Result<audio::PlayReport, AudioError> },
+    Started {
+        item: String,
+        start_error_ms: i64,
+    },
+    Finished {
+        item: String,
+        result: Result<audio::PlayReport, AudioError>,
+    },
 }
 
 /// What a download task reports.
@@ -94,7 +100,10 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         cfg,
     };
     if let Some(v) = node.plans.version() {
-        tracing::info!(version = v, "playing from the plan kept on disk until the broker is reachable");
+        tracing::info!(
+            version = v,
+            "playing from the plan kept on disk until the broker is reachable"
+        );
     }
     let (fetch_tx, mut fetch_rx) = mpsc::channel::<Fetched>(64);
     let (player_tx, mut player_rx) = mpsc::channel::<PlayerMsg>(16);
@@ -187,11 +196,21 @@ impl Runner {
         );
         for action in actions {
             match action {
-                Action::Report { item, stage, reason } => {
-                    let expires = plan.items.iter().find(|i| i.id == item).map(|i| i.expires_at);
+                Action::Report {
+                    item,
+                    stage,
+                    reason,
+                } => {
+                    let expires = plan
+                        .items
+                        .iter()
+                        .find(|i| i.id == item)
+                        .map(|i| i.expires_at);
                     self.report(&item, stage, reason, None, expires.unwrap_or(now));
                 }
-                Action::Fetch { sha256, url, .. } => self.start_fetch(sha256, url, fetch_tx, tracker),
+                Action::Fetch { sha256, url, .. } => {
+                    self.start_fetch(sha256, url, fetch_tx, tracker)
+                }
                 Action::Play(item) => self.start_play(item, plan.volume, player_tx),
             }
         }
@@ -211,7 +230,8 @@ impl Runner {
         expires_at: DateTime<Utc>,
     ) {
         tracing::info!(item, stage = %stage, reason = reason.as_deref().unwrap_or(""), "delivery step");
-        self.ledger.record(item, stage, expires_at, reason.as_deref());
+        self.ledger
+            .record(item, stage, expires_at, reason.as_deref());
         self.append(EventBody::Item {
             item: item.to_string(),
             stage,
@@ -224,7 +244,11 @@ impl Runner {
     }
 
     fn append(&mut self, body: EventBody) {
-        let r = self.spool.lock().expect("spool lock").append(Utc::now(), body);
+        let r = self
+            .spool
+            .lock()
+            .expect("spool lock")
+            .append(Utc::now(), body);
         match r {
             Ok(_) => self.wake_sender.notify_one(),
             Err(e) => tracing::error!(error = %e, "cannot write an event to the spool"),
@@ -267,7 +291,11 @@ impl Runner {
                 let r = self.spool.lock().expect("spool lock").ack(ack.seq);
                 match r {
                     Ok(n) if n > 0 => {
-                        tracing::debug!(seq = ack.seq, removed = n, "controller acknowledged events");
+                        tracing::debug!(
+                            seq = ack.seq,
+                            removed = n,
+                            "controller acknowledged events"
+                        );
                         self.wake_sender.notify_one();
                     }
                     Ok(_) => {}
@@ -278,9 +306,20 @@ impl Runner {
         }
     }
 
-    fn start_fetch(&mut self, sha256: String, url: String, tx: &mpsc::Sender<Fetched>, tracker: &TaskTracker) {
+    fn start_fetch(
+        &mut self,
+        sha256: String,
+        url: String,
+        tx: &mpsc::Sender<Fetched>,
+        tracker: &TaskTracker,
+    ) {
         self.fetching.insert(sha256.clone());
-        let (http, token, dir, tx) = (self.http.clone(), self.cfg.media_token.clone(), self.cache_dir.clone(), tx.clone());
+        let (http, token, dir, tx) = (
+            self.http.clone(),
+            self.cfg.media_token.clone(),
+            self.cache_dir.clone(),
+            tx.clone(),
+        );
         tracker.spawn(async move {
             let result = fetch::fetch(&http, &url, &token, &sha256, &dir)
                 .await
@@ -297,15 +336,25 @@ impl Runner {
             return;
         };
         let now = Utc::now();
+        tracing::warn!(sha256 = %f.sha256, reason = %reason, retry_in_s = RETRY_AFTER_SECS, "media download failed; will retry");
         self.fetch_retry
             .insert(f.sha256.clone(), now + Duration::seconds(RETRY_AFTER_SECS));
-        let Some(plan) = self.plans.current().cloned() else { return };
+        let Some(plan) = self.plans.current().cloned() else {
+            return;
+        };
         for item in plan.items.iter().filter(|i| i.media.sha256 == f.sha256) {
             let entry = self.ledger.get(&item.id);
-            let already = entry.is_some_and(|e| e.done || e.last_failure.as_deref() == Some(reason.as_str()));
+            let already =
+                entry.is_some_and(|e| e.done || e.last_failure.as_deref() == Some(reason.as_str()));
             if !already && now < item.expires_at {
                 // Reported once per distinct reason; retried until the item expires.
-                self.report(&item.id, Stage::Failed, Some(reason.clone()), None, item.expires_at);
+                self.report(
+                    &item.id,
+                    Stage::Failed,
+                    Some(reason.clone()),
+                    None,
+                    item.expires_at,
+                );
             }
         }
     }
@@ -335,7 +384,10 @@ impl Runner {
                 };
                 audio::play(&path, sink.as_mut(), gain, &stop, &mut on_first)
             });
-            let _ = tx.blocking_send(PlayerMsg::Finished { item: item.id, result });
+            let _ = tx.blocking_send(PlayerMsg::Finished {
+                item: item.id,
+                result,
+            });
         });
         self.publish_state();
     }
@@ -348,7 +400,10 @@ impl Runner {
                 .map_or_else(Utc::now, |i| i.expires_at)
         };
         match m {
-            PlayerMsg::Started { item, start_error_ms } => {
+            PlayerMsg::Started {
+                item,
+                start_error_ms,
+            } => {
                 let exp = expires(self, &item);
                 self.report(&item, Stage::Playing, None, Some(start_error_ms), exp);
                 self.device_error = None;
@@ -362,7 +417,13 @@ impl Runner {
                     Ok(_) => tracing::info!(item, "playback stopped: the item was withdrawn"),
                     Err(AudioError::Decode(why)) => {
                         // The file will not decode next time either.
-                        self.report(&item, Stage::Failed, Some(format!("cannot decode the media: {why}")), None, exp);
+                        self.report(
+                            &item,
+                            Stage::Failed,
+                            Some(format!("cannot decode the media: {why}")),
+                            None,
+                            exp,
+                        );
                         self.ledger.finish(&item);
                         let _ = self.ledger.save(&self.ledger_path);
                     }
@@ -390,7 +451,12 @@ impl Runner {
             playing: self.playing.as_ref().map(|p| p.item.clone()),
             volume: self.plans.current().map(|p| p.volume),
             cache_bytes: Some(fetch::cache_bytes(&self.cache_dir)),
-            unacked_events: self.spool.lock().ok().and_then(|s| s.pending_count().ok()).map(|n| n as u64),
+            unacked_events: self
+                .spool
+                .lock()
+                .ok()
+                .and_then(|s| s.pending_count().ok())
+                .map(|n| n as u64),
             device_error: self.device_error.clone(),
         };
         if let Err(e) = self.client.try_publish(
@@ -414,7 +480,11 @@ fn wait_until(t: DateTime<Utc>, stop: &AtomicBool) {
         if left <= 0 {
             return;
         }
-        let nap = if left > 20_000 { left - 10_000 } else { left.min(1_000) };
+        let nap = if left > 20_000 {
+            left - 10_000
+        } else {
+            left.min(1_000)
+        };
         std::thread::sleep(std::time::Duration::from_micros(nap.min(50_000) as u64));
     }
 }

@@ -1,0 +1,130 @@
+//! A small client of the controller's REST API, as a script or the web UI would use it.
+
+use serde_json::{json, Value};
+use std::path::Path;
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Api {
+        Api {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let resp = req.send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        anyhow::ensure!(status.is_success(), "{status}: {text}");
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
+    /// Creates a zone and returns its id.
+    pub async fn zone(&self, name: &str, parent: Option<i64>) -> anyhow::Result<i64> {
+        let v = self
+            .post("/api/v1/zones", json!({"name": name, "parent_id": parent}))
+            .await?;
+        v["id"]
+            .as_i64()
+            .ok_or_else(|| anyhow::anyhow!("no zone id in {v}"))
+    }
+
+    /// Provisions a node and returns its config file.
+    pub async fn provision(
+        &self,
+        id: &str,
+        name: &str,
+        zone: i64,
+        data_dir: &Path,
+    ) -> anyhow::Result<String> {
+        let v = self
+            .post(
+                "/api/v1/nodes",
+                json!({"id": id, "name": name, "zone_id": zone, "data_dir": data_dir}),
+            )
+            .await?;
+        v["config_toml"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("no config in {v}"))
+    }
+
+    /// Uploads a media file; returns the response (with `sha256`), or the refusal.
+    pub async fn upload(&self, path: &Path) -> anyhow::Result<Value> {
+        let bytes = std::fs::read(path)?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("upload");
+        self.upload_bytes(name, bytes).await
+    }
+
+    pub async fn upload_bytes(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<Value> {
+        self.send(
+            self.http
+                .post(format!("{}/api/v1/media?name={name}", self.base))
+                .body(bytes),
+        )
+        .await
+    }
+
+    /// Uploads a file and makes an announcement of it; returns the announcement id.
+    pub async fn announcement(&self, title: &str, path: &Path) -> anyhow::Result<i64> {
+        let media = self.upload(path).await?;
+        let a = self
+            .post(
+                "/api/v1/announcements",
+                json!({"title": title, "media_sha256": media["sha256"]}),
+            )
+            .await?;
+        a["id"]
+            .as_i64()
+            .ok_or_else(|| anyhow::anyhow!("no announcement id in {a}"))
+    }
+
+    /// Broadcasts; returns the broadcast id.
+    pub async fn broadcast(&self, body: Value) -> anyhow::Result<i64> {
+        let b = self.post("/api/v1/broadcasts", body).await?;
+        b["id"]
+            .as_i64()
+            .ok_or_else(|| anyhow::anyhow!("no broadcast id in {b}"))
+    }
+
+    pub async fn broadcast_status(&self, id: i64) -> anyhow::Result<Value> {
+        self.get(&format!("/api/v1/broadcasts/{id}")).await
+    }
+
+    /// The stage of every delivery of a broadcast, by node id.
+    pub async fn stages(&self, id: i64) -> anyhow::Result<Vec<(String, String)>> {
+        let v = self.broadcast_status(id).await?;
+        Ok(v["deliveries"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|d| {
+                        (
+                            d["node_id"].as_str().unwrap_or_default().to_string(),
+                            d["stage"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}

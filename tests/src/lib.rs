@@ -1,0 +1,16 @@
+//! loa's end-to-end harness: real controller and node processes, a real broker (the embedded
+//! rumqttd or a Mosquitto started here), and real ALSA capture of what nodes play.
+//!
+//! - [`procs`]: find the built binaries; start, kill (SIGKILL) and restart controller and nodes.
+//! - [`api`]: a small client of the controller's REST API.
+//! - [`mosquitto`]: a throwaway Mosquitto on a free port.
+//! - [`alsa`]: the capture pcm and WAV statistics.
+//! - [`wait`]: waiting for a condition with a deadline (never a bare sleep).
+//!
+//! The `loa-demo` binary uses the same pieces to show the whole path to a newcomer.
+
+pub mod alsa;
+pub mod api;
+pub mod mosquitto;
+pub mod procs;
+pub mod wait;

@@ -1,0 +1,268 @@
+//! Controller and node processes, started from the workspace's built binaries.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::wait;
+
+/// The directory holding the built binaries (`target/debug` or `target/release`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// A built binary of the workspace, or a clear error saying how to build it.
+pub fn bin(name: &str) -> anyhow::Result<PathBuf> {
+    let p = bin_dir().join(name);
+    anyhow::ensure!(
+        p.is_file(),
+        "{} is not built; run `cargo build --workspace --bins` first",
+        p.display()
+    );
+    Ok(p)
+}
+
+/// A TCP port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Where a child's output goes: a log file beside its data.
+fn log_to(path: &Path) -> anyhow::Result<(Stdio, Stdio)> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    Ok((Stdio::from(f.try_clone()?), Stdio::from(f)))
+}
+
+/// How the controller reaches its broker.
+#[derive(Debug, Clone)]
+pub enum Broker {
+    /// The embedded rumqttd on this port.
+    Embedded { port: u16 },
+    /// An external broker (Mosquitto), anonymous or with the controller's account.
+    External {
+        url: String,
+        username: Option<String>,
+        password: Option<String>,
+    },
+}
+
+/// A running `loa-controller serve`.
+pub struct Controller {
+    child: Option<Child>,
+    pub data_dir: PathBuf,
+    pub broker: Broker,
+    /// `http://127.0.0.1:PORT`, stable across restarts.
+    pub url: String,
+    http_port: u16,
+    /// Extra environment for the process.
+    pub env: Vec<(String, String)>,
+}
+
+impl Controller {
+    pub async fn start(data_dir: &Path, broker: Broker) -> anyhow::Result<Controller> {
+        let http_port = free_port();
+        let mut c = Controller {
+            child: None,
+            data_dir: data_dir.to_path_buf(),
+            broker,
+            url: format!("http://127.0.0.1:{http_port}"),
+            http_port,
+            env: Vec::new(),
+        };
+        c.spawn().await?;
+        Ok(c)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.data_dir)?;
+        let _ = std::fs::remove_file(self.data_dir.join("http.addr"));
+        let (out, err) = log_to(&self.data_dir.join("controller.log"))?;
+        let mut cmd = Command::new(bin("loa-controller")?);
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--http-listen")
+            .arg(format!("127.0.0.1:{}", self.http_port))
+            .env("RUST_LOG", "info,rumqttd=warn,sqlx=warn")
+            .stdout(out)
+            .stderr(err);
+        match &self.broker {
+            Broker::Embedded { port } => {
+                cmd.arg("--mqtt-listen").arg(format!("127.0.0.1:{port}"));
+            }
+            Broker::External {
+                url,
+                username,
+                password,
+            } => {
+                cmd.arg("--mqtt-url").arg(url);
+                if let Some(u) = username {
+                    cmd.arg("--mqtt-username").arg(u);
+                }
+                if let Some(p) = password {
+                    cmd.env("LOA_MQTT_PASSWORD", p);
+                }
+            }
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn()?);
+        let health = format!("{}/healthz", self.url);
+        let http = reqwest::Client::new();
+        let child = self.child.as_mut().expect("just spawned");
+        wait::until(
+            "the controller to answer /healthz with MQTT connected",
+            Duration::from_secs(30),
+            || {
+                let exited = child.try_wait().ok().flatten();
+                let (http, health) = (http.clone(), health.clone());
+                async move {
+                    if let Some(status) = exited {
+                        anyhow::bail!("the controller exited: {status}");
+                    }
+                    let Ok(r) = http.get(&health).send().await else {
+                        return Ok(None);
+                    };
+                    let v: serde_json::Value = r.json().await?;
+                    Ok((v["mqtt"] == "connected").then_some(()))
+                }
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; log: {}", self.log_tail()))
+    }
+
+    /// Kills the process at once (SIGKILL): no shutdown, as a power cut would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.spawn().await
+    }
+
+    pub fn log_tail(&self) -> String {
+        tail(&self.data_dir.join("controller.log"), 40)
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running `loa-node run`.
+pub struct Node {
+    child: Option<Child>,
+    pub id: String,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    /// The `.asoundrc` folder given as HOME, when the node plays through ALSA capture.
+    pub home: Option<PathBuf>,
+}
+
+impl Node {
+    /// Writes `config_toml` into `dir/node.toml` and starts the node.
+    pub fn start(
+        id: &str,
+        dir: &Path,
+        config_toml: &str,
+        home: Option<&Path>,
+    ) -> anyhow::Result<Node> {
+        std::fs::create_dir_all(dir)?;
+        let config = dir.join("node.toml");
+        std::fs::write(&config, config_toml)?;
+        let mut n = Node {
+            child: None,
+            id: id.to_string(),
+            dir: dir.to_path_buf(),
+            config,
+            home: home.map(Path::to_path_buf),
+        };
+        n.spawn()?;
+        Ok(n)
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let (out, err) = log_to(&self.dir.join("node.log"))?;
+        let mut cmd = Command::new(bin("loa-node")?);
+        cmd.arg("run")
+            .arg("--config")
+            .arg(&self.config)
+            .env("RUST_LOG", "info,rumqttc=warn")
+            .stdout(out)
+            .stderr(err);
+        if let Some(h) = &self.home {
+            cmd.env("HOME", h);
+        }
+        self.child = Some(cmd.spawn()?);
+        Ok(())
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.spawn()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    pub fn log_tail(&self) -> String {
+        tail(&self.dir.join("node.log"), 40)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The last `n` lines of a log file.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Rewrites the `[audio]` table of a provisioned node config.
+pub fn with_audio(config_toml: &str, audio: toml::Table) -> anyhow::Result<String> {
+    let mut v: toml::Table = toml::from_str(config_toml)?;
+    v.insert("audio".into(), toml::Value::Table(audio));
+    Ok(toml::to_string(&v)?)
+}
+
+/// Sets a top-level key of a provisioned node config.
+pub fn with_key(config_toml: &str, key: &str, value: toml::Value) -> anyhow::Result<String> {
+    let mut v: toml::Table = toml::from_str(config_toml)?;
+    v.insert(key.into(), value);
+    Ok(toml::to_string(&v)?)
+}

@@ -1,0 +1,125 @@
+//! Shared setup for the end-to-end tests: a commune with villages and capturing nodes.
+
+#![allow(dead_code)]
+
+use loa_e2e::alsa::{self, CAPTURE_PCM};
+use loa_e2e::api::Api;
+use loa_e2e::procs::{with_audio, Node};
+use loa_e2e::wait;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The repository's test audio.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../node/tests/fixtures")
+        .join(name)
+}
+
+/// The tone every broadcast test plays: 2.0 s, 44.1 kHz stereo MP3, audible throughout.
+pub const TONE: &str = "tone-44100-stereo.mp3";
+pub const TONE_SECS: f64 = 2.0;
+
+/// How a node in a test plays.
+pub enum Output {
+    /// Real ALSA through cpal, captured by the `file` plugin into `{dir}/home/capture.wav`.
+    AlsaCapture,
+    /// One WAV file per playback in `{dir}/wav`.
+    WavFiles,
+}
+
+/// Provisions node `id` in `zone` and starts it.
+pub async fn start_node(
+    api: &Api,
+    root: &Path,
+    id: &str,
+    zone: i64,
+    output: Output,
+) -> anyhow::Result<Node> {
+    let dir = root.join(id);
+    let cfg = api
+        .provision(id, &format!("Cụm loa {id}"), zone, &dir.join("data"))
+        .await?;
+    let (cfg, home) = match output {
+        Output::AlsaCapture => {
+            let home = dir.join("home");
+            std::fs::create_dir_all(&home)?;
+            alsa::write_capture_asoundrc(&home, &home.join("capture.wav"))?;
+            let audio = toml::toml! { sink = "cpal" };
+            let mut audio = audio;
+            audio.insert("device".into(), CAPTURE_PCM.into());
+            (with_audio(&cfg, audio)?, Some(home))
+        }
+        Output::WavFiles => {
+            let mut audio = toml::toml! { sink = "wav" };
+            audio.insert(
+                "wav_dir".into(),
+                dir.join("wav").display().to_string().into(),
+            );
+            (with_audio(&cfg, audio)?, None)
+        }
+    };
+    Node::start(id, &dir, &cfg, home.as_deref())
+}
+
+/// The capture file of a node started with [`Output::AlsaCapture`].
+pub fn capture_of(node: &Node) -> PathBuf {
+    node.home
+        .as_ref()
+        .expect("an ALSA node")
+        .join("capture.wav")
+}
+
+/// The WAV files a node started with [`Output::WavFiles`] has written.
+pub fn wav_files(node: &Node) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(node.dir.join("wav"))
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Waits until every delivery of `broadcast` is in one of `stages`; returns the status.
+pub async fn wait_settled(
+    api: &Api,
+    broadcast: i64,
+    stages: &[&str],
+    timeout: Duration,
+) -> anyhow::Result<serde_json::Value> {
+    let what = format!("broadcast {broadcast} to reach {stages:?} everywhere");
+    let r = wait::until(&what, timeout, || async {
+        let v = api.broadcast_status(broadcast).await?;
+        let all = v["deliveries"].as_array().is_some_and(|d| {
+            !d.is_empty()
+                && d.iter()
+                    .all(|d| stages.contains(&d["stage"].as_str().unwrap_or("")))
+        });
+        Ok(all.then_some(v))
+    })
+    .await;
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let now = api.broadcast_status(broadcast).await.unwrap_or_default();
+            anyhow::bail!("{e}\nstatus now: {now:#}")
+        }
+    }
+}
+
+/// Asserts a captured WAV holds the 2-second tone: audible length within 5 %, not silence.
+pub fn assert_heard_tone(path: &Path) {
+    let s = alsa::wav_stats(path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+    let secs = s.audible_secs();
+    assert!(
+        (secs - TONE_SECS).abs() <= TONE_SECS * 0.05,
+        "{}: heard {secs:.3} s of audio, the announcement is {TONE_SECS} s",
+        path.display()
+    );
+    assert!(s.rms > 0.05, "{}: rms {} is silence", path.display(), s.rms);
+}
+
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0)
+}
