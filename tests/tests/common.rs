@@ -28,6 +28,20 @@ pub enum Output {
     WavFiles,
 }
 
+/// A provisioned node, not started yet.
+pub struct Prepared {
+    pub id: String,
+    pub dir: PathBuf,
+    pub config: String,
+    pub home: Option<PathBuf>,
+}
+
+impl Prepared {
+    pub fn start(&self) -> anyhow::Result<Node> {
+        Node::start(&self.id, &self.dir, &self.config, self.home.as_deref())
+    }
+}
+
 /// Provisions node `id` in `zone` and starts it.
 pub async fn start_node(
     api: &Api,
@@ -36,6 +50,17 @@ pub async fn start_node(
     zone: i64,
     output: Output,
 ) -> anyhow::Result<Node> {
+    prepare_node(api, root, id, zone, output).await?.start()
+}
+
+/// Provisions node `id` in `zone` and writes its config for the chosen output.
+pub async fn prepare_node(
+    api: &Api,
+    root: &Path,
+    id: &str,
+    zone: i64,
+    output: Output,
+) -> anyhow::Result<Prepared> {
     let dir = root.join(id);
     let cfg = api
         .provision(id, &format!("Cụm loa {id}"), zone, &dir.join("data"))
@@ -59,7 +84,48 @@ pub async fn start_node(
             (with_audio(&cfg, audio)?, None)
         }
     };
-    Node::start(id, &dir, &cfg, home.as_deref())
+    Ok(Prepared {
+        id: id.to_string(),
+        dir,
+        config: cfg,
+        home,
+    })
+}
+
+/// Events the node has numbered so far (its spool's next sequence number minus one).
+pub fn events_numbered(node: &Node) -> u64 {
+    std::fs::read_to_string(node.dir.join("data/spool/next_seq"))
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map_or(0, |n| n - 1)
+}
+
+/// Events still in the node's spool, not yet acknowledged by the controller.
+pub fn events_unacked(node: &Node) -> usize {
+    std::fs::read_dir(node.dir.join("data/spool"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits until the controller has stored every event the node numbered, and the node has
+/// emptied its spool: nothing lost, nothing left owing.
+pub async fn wait_all_events_stored(api: &Api, node: &Node, timeout: Duration) -> anyhow::Result<u64> {
+    wait::until(&format!("every event of {} stored and acknowledged", node.id), timeout, || async {
+        let v = api.get(&format!("/api/v1/nodes/{}", node.id)).await?;
+        let acked = v["acked_seq"].as_u64().unwrap_or(0);
+        let numbered = events_numbered(node);
+        Ok((numbered > 0 && acked == numbered && events_unacked(node) == 0).then_some(acked))
+    })
+    .await
+}
+
+/// An RFC 3339 instant `secs` from now (negative: in the past).
+pub fn in_secs(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
 }
 
 /// The capture file of a node started with [`Output::AlsaCapture`].
