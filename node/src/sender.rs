@@ -25,9 +25,13 @@ pub async fn run(
     mut connected: watch::Receiver<bool>,
     shutdown: CancellationToken,
 ) {
-    // Highest seq published in this connection, and when.
+    // Highest seq published in this connection.
     let mut sent_upto: u64 = 0;
-    let mut sent_at = Instant::now();
+    // The oldest event still owed, and since when it has been the oldest (or last resent):
+    // when the controller's ack has not moved past it for RESEND_AFTER, everything owed is
+    // sent again. New events do not postpone this, so a busy node still fills its gaps.
+    let mut oldest: Option<u64> = None;
+    let mut oldest_since = Instant::now();
     loop {
         if !*connected.borrow() {
             sent_upto = 0;
@@ -36,8 +40,23 @@ pub async fn run(
                 r = connected.changed() => { if r.is_err() { return; } continue; }
             }
         }
-        let stale = sent_at.elapsed() >= RESEND_AFTER;
-        let after = if stale { 0 } else { sent_upto };
+        let first = spool
+            .lock()
+            .expect("spool lock")
+            .pending(0, 1)
+            .ok()
+            .and_then(|v| v.first().map(|e| e.seq));
+        if first != oldest {
+            oldest = first;
+            oldest_since = Instant::now();
+        }
+        let stale = first.is_some() && oldest_since.elapsed() >= RESEND_AFTER;
+        let after = if stale {
+            oldest_since = Instant::now();
+            0
+        } else {
+            sent_upto
+        };
         let pending = {
             let s = spool.lock().expect("spool lock");
             s.pending(after, MAX_EVENTS_PER_BATCH * BATCHES_PER_ROUND)
@@ -69,7 +88,6 @@ pub async fn run(
                 }
                 sent_upto = sent_upto.max(chunk.last().map_or(0, |e| e.seq));
             }
-            sent_at = Instant::now();
             // More may be waiting beyond this round: go again at once.
             continue;
         }
