@@ -67,7 +67,7 @@ impl Delivery {
             // Only the controller plans and cancels.
             return Outcome::Ignored;
         }
-        let recorded = self.times.get(&stage).is_none();
+        let recorded = !self.times.contains_key(&stage);
         if recorded {
             self.times.insert(stage, at);
         }
@@ -127,11 +127,13 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 24, 6, 0, 0).unwrap() + chrono::Duration::seconds(s as i64)
     }
 
-    /// Each case: the events (stage, seq) applied in order, then the expected stage and the
-    /// steps that must carry a timestamp.
+    /// A case: its name, the events (stage, seq) applied in order, then the expected stage
+    /// and the steps that must carry a timestamp.
+    type Case<'a> = (&'a str, &'a [(Stage, u64)], Stage, &'a [Stage]);
+
     #[test]
     fn lifecycle_table() {
-        let cases: &[(&str, &[(Stage, u64)], Stage, &[Stage])] = &[
+        let cases: &[Case] = &[
             ("in order", &[(Received, 1), (Ready, 2), (Playing, 3), (Played, 4)], Played,
              &[Planned, Received, Ready, Playing, Played]),
             ("duplicates change nothing", &[(Received, 1), (Received, 1), (Ready, 2), (Ready, 2)], Ready,

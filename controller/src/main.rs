@@ -14,7 +14,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller: API, media, planner and (by default) the embedded MQTT broker.
-    Serve(Overrides),
+    Serve(Box<Overrides>),
     /// Print the default configuration file.
     Config,
 }

@@ -67,7 +67,14 @@ pub fn probe(path: &Path, name_hint: Option<&str>) -> Result<Probed, MediaError>
     }
     let probed = symphonia::default::get_probe()
         .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
-        .map_err(|e| MediaError::NotAudio(describe(&e)))?;
+        .map_err(|e| match e {
+            // The probe reads to the end looking for a format's marker: here an early end
+            // means no marker was found, not that the file was cut short.
+            SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                MediaError::NotAudio("no known audio format was found in it".into())
+            }
+            e => MediaError::NotAudio(describe(&e)),
+        })?;
     let mut format = probed.format;
     let track = format
         .tracks()

@@ -175,9 +175,7 @@ impl Runner {
         let now = Utc::now();
         self.fetch_retry.retain(|_, t| *t > now);
         self.play_retry.retain(|_, t| *t > now);
-        let Some(plan) = self.plans.current().cloned() else {
-            return None;
-        };
+        let plan = self.plans.current().cloned()?;
         let cache_dir = self.cache_dir.clone();
         let cached = |sha: &str| cache_dir.join(sha).is_file();
         let busy = |sha: &str| self.fetching.contains(sha) || self.fetch_retry.contains_key(sha);

@@ -50,7 +50,11 @@ async fn create(
     let id = n
         .id
         .unwrap_or_else(|| format!("n{}", &hash_secret(&new_secret())[..8]));
-    loa_protocol::error::check_id("node id", &id).map_err(|e| ApiError::invalid(e.to_string()))?;
+    // The check speaks of wire messages ("malformed message: …"); a clerk needs only the rule.
+    loa_protocol::error::check_id("node id", &id).map_err(|e| match e {
+        loa_protocol::ProtocolError::Malformed(rule) => ApiError::invalid(rule),
+        other => ApiError::invalid(other.to_string()),
+    })?;
     let name = n.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("a node name is 1 to 100 characters"));
