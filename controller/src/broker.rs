@@ -97,7 +97,10 @@ mod tests {
         c.set("n1", &hash_secret("pw1"));
         assert!(c.check("n1", "n1", "pw1"));
         assert!(!c.check("n1", "n1", "pw2"));
-        assert!(!c.check("n2", "n1", "pw1"), "n1's password must not open n2's session");
+        assert!(
+            !c.check("n2", "n1", "pw1"),
+            "n1's password must not open n2's session"
+        );
         assert!(!c.check("x", "nobody", ""));
         c.remove("n1");
         assert!(!c.check("n1", "n1", "pw1"));

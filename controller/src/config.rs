@@ -176,8 +176,10 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        loa_protocol::error::check_id("site", &self.site)
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        loa_protocol::error::check_id("site", &self.site).map_err(|e| match e {
+            loa_protocol::ProtocolError::Malformed(rule) => ConfigError::Invalid(rule),
+            other => ConfigError::Invalid(other.to_string()),
+        })?;
         if self.mqtt.broker == BrokerKind::External && self.mqtt.url.is_none() {
             return Err(ConfigError::Invalid(
                 "mqtt.broker = \"external\" needs mqtt.url (mqtt://host:port)".into(),
@@ -210,7 +212,11 @@ impl Config {
                 .mqtt
                 .url
                 .as_deref()
-                .map(|u| u.trim_start_matches("mqtt://").trim_end_matches('/').to_string())
+                .map(|u| {
+                    u.trim_start_matches("mqtt://")
+                        .trim_end_matches('/')
+                        .to_string()
+                })
                 .unwrap_or_default(),
         }
     }
@@ -258,7 +264,9 @@ mod tests {
             config: Some(path.clone()),
             ..Default::default()
         };
-        assert!(matches!(Config::load(&over), Err(ConfigError::Invalid(m)) if m.contains("mqtt.url")));
+        assert!(
+            matches!(Config::load(&over), Err(ConfigError::Invalid(m)) if m.contains("mqtt.url"))
+        );
         let over = Overrides {
             config: Some(path),
             site: Some("xa-b".into()),
@@ -272,7 +280,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named() {
-        let err = toml::from_str::<Config>("sitee = \"x\"").unwrap_err().to_string();
+        let err = toml::from_str::<Config>("sitee = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("sitee"), "{err}");
     }
 }

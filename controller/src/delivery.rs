@@ -134,27 +134,84 @@ mod tests {
     #[test]
     fn lifecycle_table() {
         let cases: &[Case] = &[
-            ("in order", &[(Received, 1), (Ready, 2), (Playing, 3), (Played, 4)], Played,
-             &[Planned, Received, Ready, Playing, Played]),
-            ("duplicates change nothing", &[(Received, 1), (Received, 1), (Ready, 2), (Ready, 2)], Ready,
-             &[Planned, Received, Ready]),
-            ("played before playing still records playing", &[(Received, 1), (Played, 4), (Playing, 3), (Ready, 2)], Played,
-             &[Planned, Received, Ready, Playing, Played]),
-            ("never backwards", &[(Playing, 3), (Received, 1)], Playing, &[Planned, Received, Playing]),
-            ("failed then retried to played", &[(Received, 1), (Failed, 2), (Ready, 3), (Playing, 4), (Played, 5)], Played,
-             &[Planned, Received, Failed, Ready, Playing, Played]),
-            ("a stale failure does not undo progress", &[(Received, 1), (Ready, 3), (Failed, 2)], Ready,
-             &[Planned, Received, Ready, Failed]),
-            ("a newer failure does", &[(Received, 1), (Ready, 2), (Failed, 3)], Failed,
-             &[Planned, Received, Ready, Failed]),
-            ("a stale progress step after a failure stays failed", &[(Failed, 5), (Ready, 4)], Failed,
-             &[Planned, Ready, Failed]),
-            ("missed is final", &[(Received, 1), (Missed, 2), (Played, 3)], Missed,
-             &[Planned, Received, Missed, Played]),
-            ("played is final", &[(Played, 4), (Failed, 5)], Played, &[Planned, Played, Failed]),
-            ("preempted then replayed", &[(Playing, 3), (Preempted, 4), (Playing, 5), (Played, 6)], Played,
-             &[Planned, Playing, Preempted, Played]),
-            ("a node cannot plan or cancel", &[(Planned, 1), (Cancelled, 2)], Planned, &[Planned]),
+            (
+                "in order",
+                &[(Received, 1), (Ready, 2), (Playing, 3), (Played, 4)],
+                Played,
+                &[Planned, Received, Ready, Playing, Played],
+            ),
+            (
+                "duplicates change nothing",
+                &[(Received, 1), (Received, 1), (Ready, 2), (Ready, 2)],
+                Ready,
+                &[Planned, Received, Ready],
+            ),
+            (
+                "played before playing still records playing",
+                &[(Received, 1), (Played, 4), (Playing, 3), (Ready, 2)],
+                Played,
+                &[Planned, Received, Ready, Playing, Played],
+            ),
+            (
+                "never backwards",
+                &[(Playing, 3), (Received, 1)],
+                Playing,
+                &[Planned, Received, Playing],
+            ),
+            (
+                "failed then retried to played",
+                &[
+                    (Received, 1),
+                    (Failed, 2),
+                    (Ready, 3),
+                    (Playing, 4),
+                    (Played, 5),
+                ],
+                Played,
+                &[Planned, Received, Failed, Ready, Playing, Played],
+            ),
+            (
+                "a stale failure does not undo progress",
+                &[(Received, 1), (Ready, 3), (Failed, 2)],
+                Ready,
+                &[Planned, Received, Ready, Failed],
+            ),
+            (
+                "a newer failure does",
+                &[(Received, 1), (Ready, 2), (Failed, 3)],
+                Failed,
+                &[Planned, Received, Ready, Failed],
+            ),
+            (
+                "a stale progress step after a failure stays failed",
+                &[(Failed, 5), (Ready, 4)],
+                Failed,
+                &[Planned, Ready, Failed],
+            ),
+            (
+                "missed is final",
+                &[(Received, 1), (Missed, 2), (Played, 3)],
+                Missed,
+                &[Planned, Received, Missed, Played],
+            ),
+            (
+                "played is final",
+                &[(Played, 4), (Failed, 5)],
+                Played,
+                &[Planned, Played, Failed],
+            ),
+            (
+                "preempted then replayed",
+                &[(Playing, 3), (Preempted, 4), (Playing, 5), (Played, 6)],
+                Played,
+                &[Planned, Playing, Preempted, Played],
+            ),
+            (
+                "a node cannot plan or cancel",
+                &[(Planned, 1), (Cancelled, 2)],
+                Planned,
+                &[Planned],
+            ),
         ];
         for (name, events, want, stamped) in cases {
             let mut d = Delivery::planned(t(0));
@@ -186,7 +243,10 @@ mod tests {
         d.apply(Ready, 2, t(2), None);
         assert_eq!(d.reason, None);
         d.apply(Missed, 3, t(3), Some("expired before it could play".into()));
-        assert_eq!((d.stage, d.reason.as_deref()), (Missed, Some("expired before it could play")));
+        assert_eq!(
+            (d.stage, d.reason.as_deref()),
+            (Missed, Some("expired before it could play"))
+        );
     }
 
     #[test]

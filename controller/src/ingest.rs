@@ -3,7 +3,9 @@
 //! once stored without a gap.
 
 use chrono::Utc;
-use loa_protocol::{Ack, Channel, EventBatch, EventBody, NodeState, Presence, Topics, MAX_PACKET_BYTES};
+use loa_protocol::{
+    Ack, Channel, EventBatch, EventBody, NodeState, Presence, Topics, MAX_PACKET_BYTES,
+};
 use rumqttc::{AsyncClient, Publish, QoS};
 use std::sync::Arc;
 

@@ -46,8 +46,12 @@ use crate::secrets::{hash_secret, new_secret};
 /// Once listening, the actual addresses are written to `data_dir/http.addr` and (for the
 /// embedded broker) `data_dir/mqtt.addr`, so a caller that asked for port 0 can find them.
 pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            cfg.data_dir.display()
+        )
+    })?;
     let store = store::Store::open(&cfg.data_dir)
         .await
         .context("cannot open the database")?;
@@ -89,7 +93,10 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         }
         BrokerKind::External => BrokerAddress::from_url(
             cfg.mqtt.url.as_deref().unwrap_or_default(),
-            cfg.mqtt.username.clone().unwrap_or_else(|| CONTROLLER_ACCOUNT.into()),
+            cfg.mqtt
+                .username
+                .clone()
+                .unwrap_or_else(|| CONTROLLER_ACCOUNT.into()),
             cfg.mqtt.password.clone().unwrap_or_default(),
         )?,
     };

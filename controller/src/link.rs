@@ -24,7 +24,10 @@ pub struct BrokerAddress {
 impl BrokerAddress {
     /// Parses `mqtt://host:port` (or `host:port`).
     pub fn from_url(url: &str, username: String, password: String) -> anyhow::Result<Self> {
-        let rest = url.strip_prefix("mqtt://").unwrap_or(url).trim_end_matches('/');
+        let rest = url
+            .strip_prefix("mqtt://")
+            .unwrap_or(url)
+            .trim_end_matches('/');
         let (host, port) = rest
             .rsplit_once(':')
             .map(|(h, p)| (h, p.parse::<u16>()))
@@ -76,7 +79,10 @@ pub async fn run(
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 backoff.reset();
                 counters.mqtt_connected.store(true, Ordering::Relaxed);
-                tracing::info!(session_present = ack.session_present, "connected to the MQTT broker");
+                tracing::info!(
+                    session_present = ack.session_present,
+                    "connected to the MQTT broker"
+                );
                 for ch in [Channel::State, Channel::Events] {
                     if let Err(e) = client.try_subscribe(topics.every_node(ch), QoS::AtLeastOnce) {
                         tracing::error!(error = %e, "cannot queue a subscription");

@@ -5,7 +5,11 @@ use loa_controller::config::{Config, Overrides};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "loa-controller", version, about = "The commune's loa controller")]
+#[command(
+    name = "loa-controller",
+    version,
+    about = "The commune's loa controller"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,9 +34,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(over) => {
             tracing_subscriber::fmt()
                 .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                        "info,rumqttd=warn,sqlx=warn,tower_http=warn".into()
-                    }),
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info,rumqttd=warn,sqlx=warn,tower_http=warn".into()),
                 )
                 .init();
             let cfg = Config::load(&over)?;

@@ -62,11 +62,23 @@ pub fn probe(path: &Path, name_hint: Option<&str>) -> Result<Probed, MediaError>
     }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
-    if let Some(ext) = name_hint.and_then(|n| Path::new(n).extension()).and_then(|e| e.to_str()) {
+    if let Some(ext) = name_hint
+        .and_then(|n| Path::new(n).extension())
+        .and_then(|e| e.to_str())
+    {
         hint.with_extension(ext);
     }
     let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .format(
+            &hint,
+            mss,
+            // Gapless: the stored length is the audio's, without encoder padding, as nodes play it.
+            &FormatOptions {
+                enable_gapless: true,
+                ..Default::default()
+            },
+            &MetadataOptions::default(),
+        )
         .map_err(|e| match e {
             // The probe reads to the end looking for a format's marker: here an early end
             // means no marker was found, not that the file was cut short.

@@ -28,17 +28,30 @@ impl Counters {
         let mut out = String::new();
         let rows = [
             ("loa_malformed_messages_total", &self.malformed_messages),
-            ("loa_unknown_node_messages_total", &self.unknown_node_messages),
+            (
+                "loa_unknown_node_messages_total",
+                &self.unknown_node_messages,
+            ),
             ("loa_events_stored_total", &self.events_stored),
             ("loa_events_duplicate_total", &self.events_duplicate),
             ("loa_plans_published_total", &self.plans_published),
-            ("loa_plans_rejected_by_nodes_total", &self.plans_rejected_by_nodes),
+            (
+                "loa_plans_rejected_by_nodes_total",
+                &self.plans_rejected_by_nodes,
+            ),
         ];
         for (name, c) in rows {
-            let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", c.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# TYPE {name} counter\n{name} {}",
+                c.load(Ordering::Relaxed)
+            );
         }
         let up = self.mqtt_connected.load(Ordering::Relaxed) as u8;
-        let _ = writeln!(out, "# TYPE loa_mqtt_connected gauge\nloa_mqtt_connected {up}");
+        let _ = writeln!(
+            out,
+            "# TYPE loa_mqtt_connected gauge\nloa_mqtt_connected {up}"
+        );
         out
     }
 }

@@ -138,7 +138,12 @@ impl Planner {
         let plans = self.store.sealed_plans().await?;
         for (node, sealed) in &plans {
             self.client
-                .publish(self.topics.plan(node), QoS::AtLeastOnce, true, sealed.clone())
+                .publish(
+                    self.topics.plan(node),
+                    QoS::AtLeastOnce,
+                    true,
+                    sealed.clone(),
+                )
                 .await?;
         }
         Ok(plans.len())

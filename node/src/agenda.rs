@@ -23,7 +23,11 @@ pub enum Action {
         reason: Option<String>,
     },
     /// Download this media into the cache.
-    Fetch { sha256: String, url: String, size: u64 },
+    Fetch {
+        sha256: String,
+        url: String,
+        size: u64,
+    },
     /// Hand this item to the player.
     Play(PlanItem),
 }
@@ -60,7 +64,10 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
         if w.now >= item.expires_at {
             let reason = match ledger.get(&item.id).and_then(|e| e.last_failure.as_deref()) {
                 Some(f) => format!("expired before it could play; last error: {f}"),
-                None => "expired before it could play (the node was offline, or busy with other items)".into(),
+                None => {
+                    "expired before it could play (the node was offline, or busy with other items)"
+                        .into()
+                }
             };
             actions.push(report(item, Stage::Missed, Some(reason)));
             continue;
@@ -79,7 +86,9 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
                 soonest(item.start_at - prepare_lead());
             }
         } else if !(w.fetch_busy)(&item.media.sha256)
-            && !actions.iter().any(|a| matches!(a, Action::Fetch { sha256, .. } if *sha256 == item.media.sha256))
+            && !actions
+                .iter()
+                .any(|a| matches!(a, Action::Fetch { sha256, .. } if *sha256 == item.media.sha256))
         {
             actions.push(Action::Fetch {
                 sha256: item.media.sha256.clone(),
@@ -90,10 +99,11 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
     }
     if w.playing.is_none() {
         // Highest priority first; at equal priority the earlier start; then the plan's order.
-        if let Some(best) = candidates
-            .iter()
-            .max_by(|a, b| a.priority.cmp(&b.priority).then(b.start_at.cmp(&a.start_at)))
-        {
+        if let Some(best) = candidates.iter().max_by(|a, b| {
+            a.priority
+                .cmp(&b.priority)
+                .then(b.start_at.cmp(&a.start_at))
+        }) {
             actions.push(Action::Play((*best).clone()));
         }
     }
@@ -146,10 +156,26 @@ mod tests {
         }
     }
 
-    fn run(p: &Plan, l: &Ledger, now: i64, cached: bool, playing: Option<&str>) -> (Vec<Action>, Option<DateTime<Utc>>) {
+    fn run(
+        p: &Plan,
+        l: &Ledger,
+        now: i64,
+        cached: bool,
+        playing: Option<&str>,
+    ) -> (Vec<Action>, Option<DateTime<Utc>>) {
         let c = move |_: &str| cached;
         let no = |_: &str| false;
-        decide(p, l, &World { now: t(now), cached: &c, fetch_busy: &no, playing, held: &no })
+        decide(
+            p,
+            l,
+            &World {
+                now: t(now),
+                cached: &c,
+                fetch_busy: &no,
+                playing,
+                held: &no,
+            },
+        )
     }
 
     fn stages(actions: &[Action]) -> Vec<(String, Stage)> {
@@ -164,10 +190,22 @@ mod tests {
 
     #[test]
     fn a_new_item_is_received_and_fetched_once_per_media() {
-        let p = plan(vec![item("o1", 'a', 60, 600, Priority::Normal), item("o2", 'a', 90, 600, Priority::Normal)]);
+        let p = plan(vec![
+            item("o1", 'a', 60, 600, Priority::Normal),
+            item("o2", 'a', 90, 600, Priority::Normal),
+        ]);
         let (actions, wake) = run(&p, &Ledger::default(), 0, false, None);
-        assert_eq!(stages(&actions), [("o1".into(), Stage::Received), ("o2".into(), Stage::Received)]);
-        let fetches = actions.iter().filter(|a| matches!(a, Action::Fetch { .. })).count();
+        assert_eq!(
+            stages(&actions),
+            [
+                ("o1".into(), Stage::Received),
+                ("o2".into(), Stage::Received)
+            ]
+        );
+        let fetches = actions
+            .iter()
+            .filter(|a| matches!(a, Action::Fetch { .. }))
+            .count();
         assert_eq!(fetches, 1);
         assert_eq!(wake, Some(t(600)));
     }
@@ -182,7 +220,9 @@ mod tests {
         assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))));
         assert_eq!(wake, Some(t(60) - prepare_lead()));
         let (actions, _) = run(&p, &l, 59, true, None);
-        assert!(actions.iter().any(|a| matches!(a, Action::Play(i) if i.id == "o1")));
+        assert!(actions
+            .iter()
+            .any(|a| matches!(a, Action::Play(i) if i.id == "o1")));
     }
 
     #[test]
@@ -193,15 +233,22 @@ mod tests {
             item("urgent", 'c', 30, 600, Priority::Emergency),
         ]);
         let (actions, _) = run(&p, &Ledger::default(), 40, true, None);
-        assert!(actions.iter().any(|a| matches!(a, Action::Play(i) if i.id == "urgent")));
+        assert!(actions
+            .iter()
+            .any(|a| matches!(a, Action::Play(i) if i.id == "urgent")));
         let p = plan(p.items[..2].to_vec());
         let (actions, _) = run(&p, &Ledger::default(), 40, true, None);
-        assert!(actions.iter().any(|a| matches!(a, Action::Play(i) if i.id == "early")));
+        assert!(actions
+            .iter()
+            .any(|a| matches!(a, Action::Play(i) if i.id == "early")));
     }
 
     #[test]
     fn nothing_new_plays_while_something_plays() {
-        let p = plan(vec![item("a", 'a', 0, 600, Priority::Normal), item("b", 'b', 0, 600, Priority::Normal)]);
+        let p = plan(vec![
+            item("a", 'a', 0, 600, Priority::Normal),
+            item("b", 'b', 0, 600, Priority::Normal),
+        ]);
         let (actions, _) = run(&p, &Ledger::default(), 5, true, Some("a"));
         assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))));
     }
@@ -211,10 +258,19 @@ mod tests {
         let p = plan(vec![item("o1", 'a', 0, 60, Priority::Normal)]);
         let mut l = Ledger::default();
         l.record("o1", Stage::Received, t(60), None);
-        l.record("o1", Stage::Failed, t(60), Some("media: connection refused"));
+        l.record(
+            "o1",
+            Stage::Failed,
+            t(60),
+            Some("media: connection refused"),
+        );
         let (actions, _) = run(&p, &l, 61, false, None);
         match &actions[..] {
-            [Action::Report { stage: Stage::Missed, reason: Some(r), .. }] => {
+            [Action::Report {
+                stage: Stage::Missed,
+                reason: Some(r),
+                ..
+            }] => {
                 assert!(r.contains("connection refused"), "{r}")
             }
             other => panic!("expected one missed report, got {other:?}"),

@@ -82,7 +82,9 @@ impl NodeConfig {
         loa_protocol::verifying_key_from_b64(&self.controller_public_key)
             .map_err(|e| format!("controller_public_key: {e}"))?;
         self.broker_host_port()?;
-        if !self.controller_url.starts_with("http://") && !self.controller_url.starts_with("https://") {
+        if !self.controller_url.starts_with("http://")
+            && !self.controller_url.starts_with("https://")
+        {
             return Err("controller_url must start with http:// or https://".into());
         }
         Ok(())

@@ -41,22 +41,34 @@ pub async fn fetch(
     }
     tokio::fs::create_dir_all(cache_dir).await?;
     let part = cache_dir.join(format!("{sha256}.part"));
-    let offset = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
+    let offset = tokio::fs::metadata(&part)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
     let mut req = http.get(url).bearer_auth(token);
     if offset > 0 {
         req = req.header(reqwest::header::RANGE, format!("bytes={offset}-"));
     }
-    let resp = req.send().await.map_err(|e| FetchError::Unreachable(describe(&e)))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| FetchError::Unreachable(describe(&e)))?;
     let status = resp.status();
     let mut file = match status.as_u16() {
         206 => {
             tracing::info!(sha256, offset, "resuming media download");
-            tokio::fs::OpenOptions::new().append(true).open(&part).await?
+            tokio::fs::OpenOptions::new()
+                .append(true)
+                .open(&part)
+                .await?
         }
         200 => tokio::fs::File::create(&part).await?,
         416 => {
             // The part file is already whole (or bigger than the file): check it as it is.
-            tokio::fs::OpenOptions::new().append(true).open(&part).await?
+            tokio::fs::OpenOptions::new()
+                .append(true)
+                .open(&part)
+                .await?
         }
         _ => {
             let message = resp.text().await.unwrap_or_default();

@@ -32,7 +32,9 @@ impl PlanStore {
         let path = dir.join("plan.signed.json");
         let current = std::fs::read(&path).ok().and_then(|bytes| {
             Plan::open(&bytes, &key, node, None)
-                .map_err(|e| tracing::error!(error = %e, "the stored plan does not verify; ignoring it"))
+                .map_err(
+                    |e| tracing::error!(error = %e, "the stored plan does not verify; ignoring it"),
+                )
                 .ok()
         });
         PlanStore {
@@ -87,8 +89,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = generate_key();
         let mut s = PlanStore::open(dir.path(), key.verifying_key(), "n1");
-        assert!(matches!(s.offer(&plan(2, "n1").seal(&key)).unwrap(), Intake::Applied));
-        assert!(matches!(s.offer(&plan(2, "n1").seal(&key)).unwrap(), Intake::Same));
+        assert!(matches!(
+            s.offer(&plan(2, "n1").seal(&key)).unwrap(),
+            Intake::Applied
+        ));
+        assert!(matches!(
+            s.offer(&plan(2, "n1").seal(&key)).unwrap(),
+            Intake::Same
+        ));
         assert!(matches!(
             s.offer(&plan(1, "n1").seal(&key)).unwrap(),
             Intake::Rejected(ProtocolError::OlderVersion { got: 1, current: 2 })
@@ -103,10 +111,18 @@ mod tests {
         let key = generate_key();
         let mut s = PlanStore::open(dir.path(), key.verifying_key(), "n1");
         let forged = plan(5, "n1").seal(&generate_key());
-        assert!(matches!(s.offer(&forged).unwrap(), Intake::Rejected(ProtocolError::BadSignature)));
+        assert!(matches!(
+            s.offer(&forged).unwrap(),
+            Intake::Rejected(ProtocolError::BadSignature)
+        ));
         let foreign = plan(5, "n2").seal(&key);
-        assert!(matches!(s.offer(&foreign).unwrap(), Intake::Rejected(ProtocolError::OtherNode { .. })));
+        assert!(matches!(
+            s.offer(&foreign).unwrap(),
+            Intake::Rejected(ProtocolError::OtherNode { .. })
+        ));
         assert_eq!(s.version(), None);
-        assert!(PlanStore::open(dir.path(), key.verifying_key(), "n1").current().is_none());
+        assert!(PlanStore::open(dir.path(), key.verifying_key(), "n1")
+            .current()
+            .is_none());
     }
 }

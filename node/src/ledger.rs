@@ -55,7 +55,13 @@ impl Ledger {
     }
 
     /// Records that `stage` was reported for `item`.
-    pub fn record(&mut self, item: &str, stage: Stage, expires_at: DateTime<Utc>, reason: Option<&str>) {
+    pub fn record(
+        &mut self,
+        item: &str,
+        stage: Stage,
+        expires_at: DateTime<Utc>,
+        reason: Option<&str>,
+    ) {
         let e = self.items.entry(item.to_string()).or_insert(Entry {
             reported: Stage::Received,
             done: false,
@@ -101,7 +107,10 @@ mod tests {
         l.record("o1", Stage::Received, t, None);
         assert_eq!(l.get("o1").unwrap().reported, Stage::Ready);
         l.record("o1", Stage::Failed, t, Some("device busy"));
-        assert_eq!(l.get("o1").unwrap().last_failure.as_deref(), Some("device busy"));
+        assert_eq!(
+            l.get("o1").unwrap().last_failure.as_deref(),
+            Some("device busy")
+        );
         assert!(!l.is_done("o1"));
         l.record("o1", Stage::Played, t, None);
         assert!(l.is_done("o1"));

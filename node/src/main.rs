@@ -17,7 +17,12 @@ struct Cli {
 enum Command {
     /// Run the node: keep the plan, fetch media, play on time, report every step.
     Run {
-        #[arg(long, short, env = "LOA_NODE_CONFIG", default_value = "/etc/loa/node.toml")]
+        #[arg(
+            long,
+            short,
+            env = "LOA_NODE_CONFIG",
+            default_value = "/etc/loa/node.toml"
+        )]
         config: PathBuf,
     },
     /// Play a file through the configured output (or the one given), to test the speakers.
@@ -64,7 +69,14 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(node = %cfg.node_id, site = %cfg.site, "node starting");
             loa_node::run(cfg, shutdown).await
         }
-        Command::Play { file, config, sink, device, wav_dir, volume } => {
+        Command::Play {
+            file,
+            config,
+            sink,
+            device,
+            wav_dir,
+            volume,
+        } => {
             let mut audio = match config {
                 Some(path) => NodeConfig::load(&path)?.audio,
                 None => AudioConfig::default(),

@@ -71,14 +71,22 @@ pub async fn run(
         let to_send = pending;
         if !to_send.is_empty() {
             if stale && to_send[0].seq <= sent_upto {
-                tracing::info!(from = to_send[0].seq, "resending events the controller has not acknowledged");
+                tracing::info!(
+                    from = to_send[0].seq,
+                    "resending events the controller has not acknowledged"
+                );
             }
             for chunk in to_send.chunks(MAX_EVENTS_PER_BATCH) {
                 let batch = EventBatch {
                     node: node.clone(),
                     events: chunk.to_vec(),
                 };
-                let publish = client.publish(topics.events(&node), QoS::AtLeastOnce, false, batch.to_bytes());
+                let publish = client.publish(
+                    topics.events(&node),
+                    QoS::AtLeastOnce,
+                    false,
+                    batch.to_bytes(),
+                );
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     r = publish => if let Err(e) = r {

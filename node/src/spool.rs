@@ -101,7 +101,9 @@ impl Spool {
             let p = self.path_of(s);
             match fs::read(&p).map(|b| serde_json::from_slice::<Event>(&b)) {
                 Ok(Ok(ev)) => out.push(ev),
-                Ok(Err(e)) => tracing::warn!(file = %p.display(), error = %e, "unreadable spooled event skipped"),
+                Ok(Err(e)) => {
+                    tracing::warn!(file = %p.display(), error = %e, "unreadable spooled event skipped")
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io(&p)(e)),
             }

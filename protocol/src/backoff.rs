@@ -60,7 +60,11 @@ mod tests {
         for _ in 0..8 {
             let ceiling = b.ceiling();
             let d = b.next_delay(&mut rng);
-            assert!(d >= ceiling / 2 && d <= ceiling, "{d:?} outside [{:?}, {ceiling:?}]", ceiling / 2);
+            assert!(
+                d >= ceiling / 2 && d <= ceiling,
+                "{d:?} outside [{:?}, {ceiling:?}]",
+                ceiling / 2
+            );
             ceilings.push(ceiling.as_millis());
         }
         assert_eq!(ceilings, [100, 200, 400, 800, 1600, 2000, 2000, 2000]);
@@ -74,6 +78,10 @@ mod tests {
         let delays: std::collections::HashSet<u128> = (0..20)
             .map(|_| Backoff::default().next_delay(&mut rng).as_micros())
             .collect();
-        assert!(delays.len() > 15, "jitter gave {} distinct delays of 20", delays.len());
+        assert!(
+            delays.len() > 15,
+            "jitter gave {} distinct delays of 20",
+            delays.len()
+        );
     }
 }

@@ -117,7 +117,13 @@ mod tests {
     #[test]
     fn signature_covers_exactly_the_bytes_sent() {
         let key = generate_key();
-        let bytes = seal(&Body { n: 1, s: "a".into() }, &key);
+        let bytes = seal(
+            &Body {
+                n: 1,
+                s: "a".into(),
+            },
+            &key,
+        );
         let mut env: Envelope = serde_json::from_slice(&bytes).unwrap();
         // Same meaning, different bytes: an extra space inside the payload.
         env.payload = env.payload.replacen(':', ": ", 1);
@@ -131,7 +137,13 @@ mod tests {
     #[test]
     fn oversize_is_refused_before_parsing() {
         let key = generate_key();
-        let bytes = seal(&Body { n: 1, s: "x".repeat(100) }, &key);
+        let bytes = seal(
+            &Body {
+                n: 1,
+                s: "x".repeat(100),
+            },
+            &key,
+        );
         let err = open::<Body>(&bytes, &key.verifying_key(), 50).unwrap_err();
         assert!(matches!(err, ProtocolError::Oversize { limit: 50, .. }));
     }

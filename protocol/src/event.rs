@@ -77,7 +77,9 @@ impl EventBatch {
         }
         for ev in &batch.events {
             if ev.seq == 0 {
-                return Err(ProtocolError::Malformed("event sequence starts at 1".into()));
+                return Err(ProtocolError::Malformed(
+                    "event sequence starts at 1".into(),
+                ));
             }
             if let EventBody::Item { item, .. } = &ev.body {
                 check_id("item id", item)?;

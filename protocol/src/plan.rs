@@ -127,9 +127,7 @@ impl Plan {
 
 fn check_volume(v: u8) -> Result<(), ProtocolError> {
     if v > 100 {
-        return Err(ProtocolError::Malformed(format!(
-            "volume {v} is over 100"
-        )));
+        return Err(ProtocolError::Malformed(format!("volume {v} is over 100")));
     }
     Ok(())
 }

@@ -111,14 +111,23 @@ mod tests {
         assert_eq!(t.state("n1"), "loa/v1/xa-ta-lung/node/n1/state");
         assert_eq!(t.events("n1"), "loa/v1/xa-ta-lung/node/n1/events");
         assert_eq!(t.ack("n1"), "loa/v1/xa-ta-lung/node/n1/ack");
-        assert_eq!(t.every_node(Channel::Events), "loa/v1/xa-ta-lung/node/+/events");
+        assert_eq!(
+            t.every_node(Channel::Events),
+            "loa/v1/xa-ta-lung/node/+/events"
+        );
     }
 
     #[test]
     fn parse_recovers_node_and_channel_and_refuses_strangers() {
         let t = Topics::for_site("s");
-        assert_eq!(t.parse("loa/v1/s/node/n-7/events"), Some(("n-7", Channel::Events)));
-        assert_eq!(t.parse("loa/v1/s/node/n-7/state"), Some(("n-7", Channel::State)));
+        assert_eq!(
+            t.parse("loa/v1/s/node/n-7/events"),
+            Some(("n-7", Channel::Events))
+        );
+        assert_eq!(
+            t.parse("loa/v1/s/node/n-7/state"),
+            Some(("n-7", Channel::State))
+        );
         assert_eq!(t.parse("loa/v1/other/node/n-7/state"), None);
         assert_eq!(t.parse("loa/v1/s/node/a/b/state"), None);
         assert_eq!(t.parse("loa/v1/s/node//state"), None);

@@ -16,9 +16,12 @@ use std::time::Duration;
 const LONG: Duration = Duration::from_secs(90);
 
 async fn embedded(dir: &std::path::Path) -> (Controller, Api) {
-    let c = Controller::start(&dir.join("controller"), Broker::Embedded { port: free_port() })
-        .await
-        .unwrap();
+    let c = Controller::start(
+        &dir.join("controller"),
+        Broker::Embedded { port: free_port() },
+    )
+    .await
+    .unwrap();
     let api = Api::new(&c.url);
     (c, api)
 }
@@ -28,19 +31,29 @@ async fn an_offline_node_plays_on_return_before_expiry_and_reports_missed_after_
     let dir = tempfile::tempdir().unwrap();
     let (_c, api) = embedded(dir.path()).await;
     let village = api.zone("Bản Mù", None).await.unwrap();
-    let node = prepare_node(&api, dir.path(), "ban-mu", village, Output::WavFiles).await.unwrap();
+    let node = prepare_node(&api, dir.path(), "ban-mu", village, Output::WavFiles)
+        .await
+        .unwrap();
     let a = api.announcement("Họp thôn", &fixture(TONE)).await.unwrap();
     // Expires 6 s from now: gone by the time the node is back.
     let late = api
         .broadcast(json!({"announcement_id": a, "zones": [village], "at": in_secs(-54), "expires_in_minutes": 1}))
         .await
         .unwrap();
-    let ok = api.broadcast(json!({"announcement_id": a, "zones": [village]})).await.unwrap();
-    let expiry = api.broadcast_status(late).await.unwrap()["expires_at"].as_str().unwrap().to_string();
+    let ok = api
+        .broadcast(json!({"announcement_id": a, "zones": [village]}))
+        .await
+        .unwrap();
+    let expiry = api.broadcast_status(late).await.unwrap()["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let expiry = chrono::DateTime::parse_from_rfc3339(&expiry).unwrap();
-    wait::until("the short broadcast to expire", Duration::from_secs(20), || async move {
-        Ok((chrono::Utc::now() > expiry).then_some(()))
-    })
+    wait::until(
+        "the short broadcast to expire",
+        Duration::from_secs(20),
+        || async move { Ok((chrono::Utc::now() > expiry).then_some(())) },
+    )
     .await
     .unwrap();
 
@@ -58,8 +71,13 @@ async fn no_event_is_lost_when_node_and_controller_lose_power() {
     let dir = tempfile::tempdir().unwrap();
     let (mut controller, api) = embedded(dir.path()).await;
     let village = api.zone("Thôn Phố Mới", None).await.unwrap();
-    let mut node = start_node(&api, dir.path(), "pho-moi", village, Output::WavFiles).await.unwrap();
-    let a = api.announcement("Lịch tiêm chủng", &fixture(TONE)).await.unwrap();
+    let mut node = start_node(&api, dir.path(), "pho-moi", village, Output::WavFiles)
+        .await
+        .unwrap();
+    let a = api
+        .announcement("Lịch tiêm chủng", &fixture(TONE))
+        .await
+        .unwrap();
     let b = api
         .broadcast(json!({"announcement_id": a, "zones": [village], "at": in_secs(5)}))
         .await
@@ -69,9 +87,11 @@ async fn no_event_is_lost_when_node_and_controller_lose_power() {
     // The controller (and its embedded broker) dies before the item's instant.
     controller.kill();
     let n = &node;
-    wait::until("the node to play from its stored plan while cut off", LONG, || async move {
-        Ok((wav_files(n).len() == 1).then_some(()))
-    })
+    wait::until(
+        "the node to play from its stored plan while cut off",
+        LONG,
+        || async move { Ok((wav_files(n).len() == 1).then_some(())) },
+    )
     .await
     .unwrap();
     // Then the node loses power too, and comes back while the controller is still down.
@@ -85,7 +105,11 @@ async fn no_event_is_lost_when_node_and_controller_lose_power() {
         assert!(times.contains_key(step), "{step} was lost: {status:#}");
     }
     wait_all_events_stored(&api, &node, LONG).await.unwrap();
-    assert_eq!(wav_files(&node).len(), 1, "the reboot must not replay a played item");
+    assert_eq!(
+        wav_files(&node).len(),
+        1,
+        "the reboot must not replay a played item"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -97,37 +121,65 @@ async fn a_burst_beyond_the_brokers_queue_while_the_controller_is_down_loses_not
         .unwrap();
     let mut controller = Controller::start(
         &dir.path().join("controller"),
-        Broker::External { url: mosquitto.url(), username: None, password: None },
+        Broker::External {
+            url: mosquitto.url(),
+            username: None,
+            password: None,
+        },
     )
     .await
     .unwrap();
     let api = Api::new(&controller.url);
     let village = api.zone("Bản Sáng", None).await.unwrap();
-    let node = start_node(&api, dir.path(), "ban-sang", village, Output::WavFiles).await.unwrap();
-    let a = api.announcement("Tin ngắn", &fixture("tone-48000-stereo.flac")).await.unwrap();
-    let at = in_secs(8);
+    let node = start_node(&api, dir.path(), "ban-sang", village, Output::WavFiles)
+        .await
+        .unwrap();
+    let a = api
+        .announcement("Tin ngắn", &fixture("tone-48000-stereo.flac"))
+        .await
+        .unwrap();
+    // Far enough ahead that the node has everything, and the controller is down, by then.
+    let start = chrono::Utc::now() + chrono::Duration::seconds(30);
     let mut ids = Vec::new();
     for _ in 0..40 {
-        ids.push(api.broadcast(json!({"announcement_id": a, "zones": [village], "at": at})).await.unwrap());
+        ids.push(
+            api.broadcast(
+                json!({"announcement_id": a, "zones": [village], "at": start.to_rfc3339()}),
+            )
+            .await
+            .unwrap(),
+        );
     }
     for id in &ids {
         wait_settled(&api, *id, &["ready"], LONG).await.unwrap();
     }
     controller.kill();
+    assert!(
+        chrono::Utc::now() < start,
+        "test precondition: the controller must be down before the items start"
+    );
     let n = &node;
-    wait::until("the node to play all 40 while the controller is down", LONG, || async move {
-        Ok((wav_files(n).len() == 40).then_some(()))
-    })
+    wait::until(
+        "the node to play all 40 while the controller is down",
+        LONG,
+        || async move { Ok((wav_files(n).len() == 40).then_some(())) },
+    )
     .await
     .unwrap();
-    assert!(events_unacked(&node) >= 80, "the node owes its playing and played events");
+    assert!(
+        events_unacked(&node) >= 80,
+        "the node owes its 40 playing and 40 played events"
+    );
     controller.restart().await.unwrap();
 
     for id in &ids {
         wait_settled(&api, *id, &["played"], LONG).await.unwrap();
     }
     let stored = wait_all_events_stored(&api, &node, LONG).await.unwrap();
-    assert!(stored >= 200, "40 × (received, ready, playing, played) and the plans: {stored}");
+    assert!(
+        stored >= 200,
+        "40 × (received, ready, playing, played) and the plans: {stored}"
+    );
     let log = std::fs::read_to_string(node.dir.join("node.log")).unwrap();
     assert!(
         log.contains("resending events the controller has not acknowledged"),
@@ -138,16 +190,24 @@ async fn a_burst_beyond_the_brokers_queue_while_the_controller_is_down_loses_not
 #[tokio::test(flavor = "multi_thread")]
 async fn garbage_on_any_topic_is_counted_and_ignored_and_a_forged_plan_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mosquitto = Mosquitto::start(&dir.path().join("mosquitto"), "").await.unwrap();
+    let mosquitto = Mosquitto::start(&dir.path().join("mosquitto"), "")
+        .await
+        .unwrap();
     let controller = Controller::start(
         &dir.path().join("controller"),
-        Broker::External { url: mosquitto.url(), username: None, password: None },
+        Broker::External {
+            url: mosquitto.url(),
+            username: None,
+            password: None,
+        },
     )
     .await
     .unwrap();
     let api = Api::new(&controller.url);
     let village = api.zone("Thôn Tân Lập", None).await.unwrap();
-    let node = start_node(&api, dir.path(), "tan-lap", village, Output::WavFiles).await.unwrap();
+    let node = start_node(&api, dir.path(), "tan-lap", village, Output::WavFiles)
+        .await
+        .unwrap();
     let media = api.upload(&fixture(TONE)).await.unwrap();
 
     // An attacker (or a broken device) on the anonymous broker.
@@ -170,7 +230,11 @@ async fn garbage_on_any_topic_is_counted_and_ignored_and_a_forged_plan_is_refuse
             media: loa_protocol::MediaRef {
                 sha256: media["sha256"].as_str().unwrap().into(),
                 size: media["size"].as_u64().unwrap(),
-                url: format!("{}/media/{}", controller.url, media["sha256"].as_str().unwrap()),
+                url: format!(
+                    "{}/media/{}",
+                    controller.url,
+                    media["sha256"].as_str().unwrap()
+                ),
                 duration_ms: 2000,
             },
             start_at: chrono::Utc::now(),
@@ -181,38 +245,67 @@ async fn garbage_on_any_topic_is_counted_and_ignored_and_a_forged_plan_is_refuse
     }
     .seal(&loa_protocol::generate_key());
     let messages: Vec<(String, Vec<u8>)> = vec![
-        (format!("{root}/tan-lap/events"), b"\x00\xffgarbage".to_vec()),
+        (
+            format!("{root}/tan-lap/events"),
+            b"\x00\xffgarbage".to_vec(),
+        ),
         (format!("{root}/tan-lap/state"), b"{not json".to_vec()),
-        (format!("{root}/tan-lap/events"), other_nodes_batch.into_bytes()),
+        (
+            format!("{root}/tan-lap/events"),
+            other_nodes_batch.into_bytes(),
+        ),
         (format!("{root}/ghost/events"), ghost_batch.into_bytes()),
         (format!("{root}/tan-lap/plan"), forged),
     ];
     for (topic, payload) in messages {
         let retain = topic.ends_with("/plan");
-        client.publish(topic, QoS::AtLeastOnce, retain, payload).await.unwrap();
+        client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await
+            .unwrap();
     }
     let url = format!("{}/metrics", controller.url);
-    let text = wait::until("the controller to count the garbage and the refused plan", LONG, || {
-        let url = url.clone();
-        async move {
-            let text = reqwest::get(&url).await?.text().await?;
-            let ok = metric(&text, "loa_malformed_messages_total") >= 3
-                && metric(&text, "loa_unknown_node_messages_total") >= 1
-                && metric(&text, "loa_plans_rejected_by_nodes_total") >= 1;
-            Ok(ok.then_some(text))
-        }
-    })
+    let text = wait::until(
+        "the controller to count the garbage and the refused plan",
+        LONG,
+        || {
+            let url = url.clone();
+            async move {
+                let text = reqwest::get(&url).await?.text().await?;
+                let ok = metric(&text, "loa_malformed_messages_total") >= 3
+                    && metric(&text, "loa_unknown_node_messages_total") >= 1
+                    && metric(&text, "loa_plans_rejected_by_nodes_total") >= 1;
+                Ok(ok.then_some(text))
+            }
+        },
+    )
     .await
     .unwrap();
     assert!(metric(&text, "loa_malformed_messages_total") >= 3, "{text}");
 
     // Still working: a real broadcast plays, the forged emergency never did.
-    let a = api.post("/api/v1/announcements", json!({"title": "Thật", "media_sha256": media["sha256"]})).await.unwrap();
-    let b = api.broadcast(json!({"announcement_id": a["id"], "zones": [village]})).await.unwrap();
+    let a = api
+        .post(
+            "/api/v1/announcements",
+            json!({"title": "Thật", "media_sha256": media["sha256"]}),
+        )
+        .await
+        .unwrap();
+    let b = api
+        .broadcast(json!({"announcement_id": a["id"], "zones": [village]}))
+        .await
+        .unwrap();
     wait_settled(&api, b, &["played"], LONG).await.unwrap();
-    assert_eq!(wav_files(&node).len(), 1, "only the controller's broadcast played");
+    assert_eq!(
+        wav_files(&node).len(),
+        1,
+        "only the controller's broadcast played"
+    );
     let log = std::fs::read_to_string(node.dir.join("node.log")).unwrap();
-    assert!(log.contains("bad signature"), "the node says why it refused the plan");
+    assert!(
+        log.contains("bad signature"),
+        "the node says why it refused the plan"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -220,7 +313,9 @@ async fn a_node_that_cannot_fetch_the_media_reports_failed_retries_and_ends_miss
     let dir = tempfile::tempdir().unwrap();
     let (_c, api) = embedded(dir.path()).await;
     let village = api.zone("Bản Khoang", None).await.unwrap();
-    let mut prepared = prepare_node(&api, dir.path(), "ban-khoang", village, Output::WavFiles).await.unwrap();
+    let mut prepared = prepare_node(&api, dir.path(), "ban-khoang", village, Output::WavFiles)
+        .await
+        .unwrap();
     prepared.config = with_key(&prepared.config, "media_token", "not-the-token".into()).unwrap();
     let node = prepared.start().unwrap();
     let a = api.announcement("Thông báo", &fixture(TONE)).await.unwrap();
@@ -229,13 +324,25 @@ async fn a_node_that_cannot_fetch_the_media_reports_failed_retries_and_ends_miss
         .await
         .unwrap();
     let failed = wait_settled(&api, b, &["failed"], LONG).await.unwrap();
-    let reason = failed["deliveries"][0]["reason"].as_str().unwrap().to_string();
-    assert!(reason.contains("403") && reason.contains("token"), "the reason names the cause: {reason}");
+    let reason = failed["deliveries"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("403") && reason.contains("token"),
+        "the reason names the cause: {reason}"
+    );
     let missed = wait_settled(&api, b, &["missed"], LONG).await.unwrap();
     let reason = missed["deliveries"][0]["reason"].as_str().unwrap();
-    assert!(reason.contains("expired") && reason.contains("token"), "{reason}");
+    assert!(
+        reason.contains("expired") && reason.contains("token"),
+        "{reason}"
+    );
     let log = std::fs::read_to_string(node.dir.join("node.log")).unwrap();
     let attempts = log.matches("media download failed; will retry").count();
-    assert!(attempts >= 2, "the node retried until expiry ({attempts} attempts)");
+    assert!(
+        attempts >= 2,
+        "the node retried until expiry ({attempts} attempts)"
+    );
     assert!(wav_files(&node).is_empty());
 }

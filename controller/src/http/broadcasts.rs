@@ -16,7 +16,10 @@ use crate::store::occurrences::{DeliveryView, OccurrenceRow};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/announcements", get(list_announcements).post(create_announcement))
+        .route(
+            "/api/v1/announcements",
+            get(list_announcements).post(create_announcement),
+        )
         .route("/api/v1/broadcasts", get(list).post(create))
         .route("/api/v1/broadcasts/{id}", get(one))
         .route("/api/v1/broadcasts/{id}/cancel", post(cancel))
@@ -32,11 +35,16 @@ async fn create_announcement(
     State(s): State<AppState>,
     Json(a): Json<NewAnnouncement>,
 ) -> Result<(StatusCode, Json<Announcement>), ApiError> {
-    let a = s.store.create_announcement(&a.title, &a.media_sha256).await?;
+    let a = s
+        .store
+        .create_announcement(&a.title, &a.media_sha256)
+        .await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 
-async fn list_announcements(State(s): State<AppState>) -> Result<Json<Vec<Announcement>>, ApiError> {
+async fn list_announcements(
+    State(s): State<AppState>,
+) -> Result<Json<Vec<Announcement>>, ApiError> {
     Ok(Json(s.store.announcements().await?))
 }
 
@@ -86,19 +94,32 @@ async fn create(
     let start = b.at.map(|t| t.with_timezone(&Utc)).unwrap_or(now);
     let minutes = b.expires_in_minutes.unwrap_or(s.cfg.default_expiry_minutes);
     if !(1..=7 * 24 * 60).contains(&minutes) {
-        return Err(ApiError::invalid("expires_in_minutes is 1 to 10080 (a week)"));
+        return Err(ApiError::invalid(
+            "expires_in_minutes is 1 to 10080 (a week)",
+        ));
     }
     let expires = start + Duration::minutes(minutes);
     if expires <= now {
-        return Err(ApiError::invalid("that time is already past its expiry; choose a later time"));
+        return Err(ApiError::invalid(
+            "that time is already past its expiry; choose a later time",
+        ));
     }
     let nodes = s.store.nodes_under(&b.zones).await?;
     if nodes.is_empty() {
-        return Err(ApiError::invalid("there are no loudspeaker nodes in the chosen zones"));
+        return Err(ApiError::invalid(
+            "there are no loudspeaker nodes in the chosen zones",
+        ));
     }
     let occ = s
         .store
-        .create_occurrence(b.announcement_id, b.priority, start, expires, &b.zones, &nodes)
+        .create_occurrence(
+            b.announcement_id,
+            b.priority,
+            start,
+            expires,
+            &b.zones,
+            &nodes,
+        )
         .await?;
     tracing::info!(broadcast = occ.id, nodes = nodes.len(), priority = %b.priority, start = %start, "broadcast created");
     s.planner.publish_all(&nodes).await;
@@ -129,7 +150,10 @@ async fn view(s: &AppState, occurrence: OccurrenceRow) -> Result<BroadcastView, 
     })
 }
 
-async fn one(State(s): State<AppState>, Path(id): Path<i64>) -> Result<Json<BroadcastView>, ApiError> {
+async fn one(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<BroadcastView>, ApiError> {
     let occ = s.store.occurrence(id).await?;
     Ok(Json(view(&s, occ).await?))
 }

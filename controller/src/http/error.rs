@@ -51,9 +51,11 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(what) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
-            }
+            StoreError::NotFound(what) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Invalid(m) => ApiError::invalid(m),
             other => ApiError::internal(other),
@@ -76,9 +78,11 @@ impl From<PlanError> for ApiError {
     fn from(e: PlanError) -> Self {
         match e {
             PlanError::Store(s) => s.into(),
-            PlanError::TooLarge { .. } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plan.too_large", e.to_string())
-            }
+            PlanError::TooLarge { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "plan.too_large",
+                e.to_string(),
+            ),
             other => ApiError::internal(other),
         }
     }

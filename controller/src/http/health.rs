@@ -17,7 +17,11 @@ pub fn router() -> Router<AppState> {
 async fn healthz(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let db = s.store.ping().await.is_ok();
     let mqtt = s.counters.mqtt_connected.load(Ordering::Relaxed);
-    let status = if db { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
         Json(serde_json::json!({

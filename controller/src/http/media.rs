@@ -2,7 +2,7 @@
 //! `GET /media/{sha256}` for nodes, with HTTP Range and the node's media token.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,13 +17,12 @@ use crate::media::{probe, MediaError};
 use crate::secrets::hash_secret;
 use crate::store::media::MediaRow;
 
-pub fn router(upload_limit: usize) -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/media",
-            get(list)
-                .post(upload)
-                .layer(DefaultBodyLimit::max(upload_limit.saturating_add(1))),
+            // The upload streams to disk and counts its own bytes against the limit.
+            get(list).post(upload),
         )
         .route("/api/v1/media/{sha256}", get(one))
         .route("/media/{sha256}", get(download))
@@ -38,9 +37,21 @@ struct UploadQuery {
 async fn upload(
     State(s): State<AppState>,
     Query(q): Query<UploadQuery>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<MediaRow>), ApiError> {
     let limit = s.cfg.max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        // Refused before a byte is read.
+        return Err(MediaError::TooLarge {
+            limit_mb: limit / (1024 * 1024),
+        }
+        .into());
+    }
     let tmp = s.media.incoming();
     let result = receive(&s, &tmp, body, limit, q.name.clone()).await;
     if result.is_err() {
@@ -57,21 +68,26 @@ async fn receive(
     limit: usize,
     name: Option<String>,
 ) -> Result<MediaRow, ApiError> {
-    let mut file = tokio::fs::File::create(tmp).await.map_err(MediaError::from)?;
+    let mut file = tokio::fs::File::create(tmp)
+        .await
+        .map_err(MediaError::from)?;
     let mut hasher = Sha256::new();
     let mut size: usize = 0;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk: Bytes = chunk.map_err(|e| {
-            if size >= limit {
-                ApiError::from(MediaError::TooLarge { limit_mb: limit / (1024 * 1024) })
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "media.upload_broken", format!("the upload broke off: {e}"))
-            }
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "media.upload_broken",
+                format!("the upload broke off: {e}"),
+            )
         })?;
         size += chunk.len();
         if size > limit {
-            return Err(MediaError::TooLarge { limit_mb: limit / (1024 * 1024) }.into());
+            return Err(MediaError::TooLarge {
+                limit_mb: limit / (1024 * 1024),
+            }
+            .into());
         }
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(MediaError::from)?;
@@ -86,7 +102,9 @@ async fn receive(
     let hint = name.clone();
     let probed = tokio::task::spawn_blocking(move || probe(&probe_path, hint.as_deref()))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
     s.media.commit(tmp, &sha256).map_err(MediaError::from)?;
     let row = MediaRow {
         sha256,
@@ -106,41 +124,60 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<MediaRow>>, ApiError
     Ok(Json(s.store.media_list().await?))
 }
 
-async fn one(State(s): State<AppState>, Path(sha): Path<String>) -> Result<Json<MediaRow>, ApiError> {
+async fn one(
+    State(s): State<AppState>,
+    Path(sha): Path<String>,
+) -> Result<Json<MediaRow>, ApiError> {
     Ok(Json(s.store.media(&sha).await?))
-}
-
-#[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
 }
 
 /// Serves a media file to a node holding a valid media token, with `Range: bytes=N-[M]`.
 async fn download(
     State(s): State<AppState>,
     Path(sha): Path<String>,
-    Query(q): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // Only in the header: a token in the URL would end up in access logs.
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string)
-        .or(q.token);
+        .map(str::to_string);
     let Some(token) = token else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "media.token_missing", "a node media token is required"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "media.token_missing",
+            "a node media token is required",
+        ));
     };
-    if s.store.node_by_media_token(&hash_secret(&token)).await?.is_none() {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "media.token_invalid", "this media token is not valid"));
+    if s.store
+        .node_by_media_token(&hash_secret(&token))
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "media.token_invalid",
+            "this media token is not valid",
+        ));
     }
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such media"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such media",
+        ));
     }
     let path = s.media.path_of(&sha);
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
-        Err(_) => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such media")),
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such media",
+            ))
+        }
     };
     let len = file.metadata().await.map_err(MediaError::from)?.len();
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -155,7 +192,9 @@ async fn download(
                 .into_response())
         }
     };
-    file.seek(std::io::SeekFrom::Start(start)).await.map_err(MediaError::from)?;
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(MediaError::from)?;
     let count = if len == 0 { 0 } else { end - start + 1 };
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file.take(count)));
     let mut resp = Response::builder()
@@ -184,7 +223,10 @@ fn parse_range(spec: &str, len: u64) -> Option<(u64, u64)> {
             (len.checked_sub(k.min(len))?, len.checked_sub(1)?)
         }
         (n, "") => (n.parse().ok()?, len.checked_sub(1)?),
-        (n, m) => (n.parse().ok()?, m.parse::<u64>().ok()?.min(len.checked_sub(1)?)),
+        (n, m) => (
+            n.parse().ok()?,
+            m.parse::<u64>().ok()?.min(len.checked_sub(1)?),
+        ),
     };
     (start <= end && start < len).then_some((start, end))
 }

@@ -36,12 +36,11 @@ pub struct AppState {
 }
 
 pub fn app(state: AppState) -> Router {
-    let upload_limit = state.cfg.max_upload_bytes;
     Router::new()
         .merge(health::router())
         .merge(zones::router())
         .merge(nodes::router())
-        .merge(media::router(upload_limit))
+        .merge(media::router())
         .merge(broadcasts::router())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -47,9 +47,8 @@ async fn create(
     Query(f): Query<Format>,
     Json(n): Json<NewNode>,
 ) -> Result<Response, ApiError> {
-    let id = n
-        .id
-        .unwrap_or_else(|| format!("n{}", &hash_secret(&new_secret())[..8]));
+    let id =
+        n.id.unwrap_or_else(|| format!("n{}", &hash_secret(&new_secret())[..8]));
     // The check speaks of wire messages ("malformed message: …"); a clerk needs only the rule.
     loa_protocol::error::check_id("node id", &id).map_err(|e| match e {
         loa_protocol::ProtocolError::Malformed(rule) => ApiError::invalid(rule),
@@ -121,11 +120,28 @@ async fn config_text(
     .to_toml(&node.name, &zone_path))
 }
 
-fn respond(status: StatusCode, f: Format, node: NodeRow, text: String) -> Result<Response, ApiError> {
+fn respond(
+    status: StatusCode,
+    f: Format,
+    node: NodeRow,
+    text: String,
+) -> Result<Response, ApiError> {
     if f.format.as_deref() == Some("toml") {
-        return Ok((status, [(header::CONTENT_TYPE, "application/toml; charset=utf-8")], text).into_response());
+        return Ok((
+            status,
+            [(header::CONTENT_TYPE, "application/toml; charset=utf-8")],
+            text,
+        )
+            .into_response());
     }
-    Ok((status, Json(Provisioned { node, config_toml: text })).into_response())
+    Ok((
+        status,
+        Json(Provisioned {
+            node,
+            config_toml: text,
+        }),
+    )
+        .into_response())
 }
 
 async fn list(State(s): State<AppState>) -> Result<Json<Vec<NodeRow>>, ApiError> {

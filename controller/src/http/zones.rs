@@ -23,7 +23,10 @@ async fn create(
     State(s): State<AppState>,
     Json(z): Json<NewZone>,
 ) -> Result<(StatusCode, Json<Zone>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.store.create_zone(&z.name, z.parent_id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_zone(&z.name, z.parent_id).await?),
+    ))
 }
 
 /// A zone with its children, for the tree view.

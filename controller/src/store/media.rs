@@ -61,7 +61,11 @@ impl Store {
         Ok(rows.iter().map(media_from).collect())
     }
 
-    pub async fn create_announcement(&self, title: &str, media_sha256: &str) -> Result<Announcement> {
+    pub async fn create_announcement(
+        &self,
+        title: &str,
+        media_sha256: &str,
+    ) -> Result<Announcement> {
         let title = title.trim();
         if title.is_empty() || title.chars().count() > 200 {
             return Err(StoreError::Invalid(
@@ -70,12 +74,14 @@ impl Store {
         }
         self.media(media_sha256).await?;
         let now = Utc::now();
-        let r = sqlx::query("INSERT INTO announcements (title, media_sha256, created_at) VALUES (?, ?, ?)")
-            .bind(title)
-            .bind(media_sha256)
-            .bind(ts(now))
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "INSERT INTO announcements (title, media_sha256, created_at) VALUES (?, ?, ?)",
+        )
+        .bind(title)
+        .bind(media_sha256)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
         self.announcement(r.last_insert_rowid()).await
     }
 

@@ -100,10 +100,9 @@ impl Store {
 
     /// Every live node's id and MQTT password hash, for the embedded broker.
     pub async fn node_credentials(&self) -> Result<Vec<(String, String)>> {
-        let rows =
-            sqlx::query("SELECT id, mqtt_password_hash FROM nodes WHERE revoked_at IS NULL")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query("SELECT id, mqtt_password_hash FROM nodes WHERE revoked_at IS NULL")
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .iter()
             .map(|r| (r.get("id"), r.get("mqtt_password_hash")))

@@ -67,7 +67,8 @@ fn stage_column(stage: Stage) -> &'static str {
     }
 }
 
-const DELIVERY_COLUMNS: &str = "stage, stage_seq, reason, start_error_ms, planned_at, received_at, \
+const DELIVERY_COLUMNS: &str =
+    "stage, stage_seq, reason, start_error_ms, planned_at, received_at, \
      ready_at, playing_at, played_at, failed_at, missed_at, preempted_at, cancelled_at";
 
 fn delivery_from(row: &sqlx::sqlite::SqliteRow) -> Result<(Delivery, Option<i64>)> {
@@ -122,10 +123,10 @@ pub async fn save_delivery(
             .join(", ")
     );
     let mut q = sqlx::query(&sql)
-    .bind(d.stage.as_str())
-    .bind(d.stage_seq.map(|s| s as i64))
-    .bind(&d.reason)
-    .bind(start_error_ms);
+        .bind(d.stage.as_str())
+        .bind(d.stage_seq.map(|s| s as i64))
+        .bind(&d.reason)
+        .bind(start_error_ms);
     for st in Stage::ALL {
         q = q.bind(d.times.get(&st).map(|t| ts(*t)));
     }
@@ -149,7 +150,9 @@ impl Store {
         node_ids: &[String],
     ) -> Result<OccurrenceRow> {
         if expires_at <= start_at {
-            return Err(StoreError::Invalid("the expiry must be after the start".into()));
+            return Err(StoreError::Invalid(
+                "the expiry must be after the start".into(),
+            ));
         }
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
@@ -166,11 +169,13 @@ impl Store {
         .await?
         .last_insert_rowid();
         for z in zone_ids {
-            sqlx::query("INSERT OR IGNORE INTO occurrence_zones (occurrence_id, zone_id) VALUES (?, ?)")
-                .bind(id)
-                .bind(z)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO occurrence_zones (occurrence_id, zone_id) VALUES (?, ?)",
+            )
+            .bind(id)
+            .bind(z)
+            .execute(&mut *tx)
+            .await?;
         }
         for n in node_ids {
             sqlx::query(
@@ -218,10 +223,12 @@ impl Store {
 
     async fn occurrence_from(&self, row: &sqlx::sqlite::SqliteRow) -> Result<OccurrenceRow> {
         let id: i64 = row.get("id");
-        let zones = sqlx::query("SELECT zone_id FROM occurrence_zones WHERE occurrence_id = ? ORDER BY zone_id")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+        let zones = sqlx::query(
+            "SELECT zone_id FROM occurrence_zones WHERE occurrence_id = ? ORDER BY zone_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         let priority: String = row.get("priority");
         Ok(OccurrenceRow {
             id,
@@ -254,15 +261,18 @@ impl Store {
             // Unknown, or already cancelled: say which.
             drop(tx);
             self.occurrence(id).await?;
-            return Err(StoreError::Conflict(format!("broadcast {id} is already cancelled")));
+            return Err(StoreError::Conflict(format!(
+                "broadcast {id} is already cancelled"
+            )));
         }
-        let nodes: Vec<String> = sqlx::query("SELECT node_id FROM deliveries WHERE occurrence_id = ?")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.get("node_id"))
-            .collect();
+        let nodes: Vec<String> =
+            sqlx::query("SELECT node_id FROM deliveries WHERE occurrence_id = ?")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.get("node_id"))
+                .collect();
         let mut touched = Vec::new();
         for n in nodes {
             if let Some((mut d, err)) = load_delivery(&mut tx, id, &n).await? {

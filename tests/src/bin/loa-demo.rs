@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "loa-demo", about = "A controller and three village nodes, on this machine")]
+#[command(
+    name = "loa-demo",
+    about = "A controller and three village nodes, on this machine"
+)]
 struct Args {
     /// Play on the sound card (ALSA's default device) instead of writing WAV files.
     #[arg(long)]
@@ -42,8 +45,16 @@ async fn main() -> anyhow::Result<()> {
     let dir = std::fs::canonicalize(&args.dir)?;
 
     println!("loa demo — một trung tâm điều khiển, ba cụm loa thôn bản / a controller, three village nodes\n");
-    let controller = Controller::start(&dir.join("controller"), Broker::Embedded { port: free_port() }).await?;
-    println!("controller   {} (embedded MQTT broker, SQLite in {})", controller.url, controller.data_dir.display());
+    let controller = Controller::start(
+        &dir.join("controller"),
+        Broker::Embedded { port: free_port() },
+    )
+    .await?;
+    println!(
+        "controller   {} (embedded MQTT broker, SQLite in {})",
+        controller.url,
+        controller.data_dir.display()
+    );
     let api = Api::new(&controller.url);
     let commune = api.zone("Xã Demo", None).await?;
     let mut nodes = Vec::new();
@@ -51,16 +62,29 @@ async fn main() -> anyhow::Result<()> {
     for (id, village) in VILLAGES {
         let zone = api.zone(village, Some(commune)).await?;
         let node_dir = dir.join(id);
-        let config = api.provision(id, &format!("Cụm loa {village}"), zone, &node_dir.join("data")).await?;
+        let config = api
+            .provision(
+                id,
+                &format!("Cụm loa {village}"),
+                zone,
+                &node_dir.join("data"),
+            )
+            .await?;
         let mut audio = toml::Table::new();
         if args.speaker {
             audio.insert("sink".into(), "cpal".into());
         } else {
             audio.insert("sink".into(), "wav".into());
-            audio.insert("wav_dir".into(), node_dir.join("wav").display().to_string().into());
+            audio.insert(
+                "wav_dir".into(),
+                node_dir.join("wav").display().to_string().into(),
+            );
         }
         let node = Node::start(id, &node_dir, &with_audio(&config, audio)?, None)?;
-        println!("node         {id:<13} {village} (config {})", node.config.display());
+        println!(
+            "node         {id:<13} {village} (config {})",
+            node.config.display()
+        );
         nodes.push(node);
         zones.push(zone);
     }
@@ -74,11 +98,19 @@ async fn main() -> anyhow::Result<()> {
         &media["sha256"].as_str().unwrap_or("")[..12]
     );
     let a = api
-        .post("/api/v1/announcements", json!({"title": "Thông báo phòng chống lũ", "media_sha256": media["sha256"]}))
+        .post(
+            "/api/v1/announcements",
+            json!({"title": "Thông báo phòng chống lũ", "media_sha256": media["sha256"]}),
+        )
         .await?;
 
-    println!("\n1) phát ngay cho {} / play now in {}", VILLAGES[0].1, VILLAGES[0].1);
-    let first = api.broadcast(json!({"announcement_id": a["id"], "zones": [zones[0]]})).await?;
+    println!(
+        "\n1) phát ngay cho {} / play now in {}",
+        VILLAGES[0].1, VILLAGES[0].1
+    );
+    let first = api
+        .broadcast(json!({"announcement_id": a["id"], "zones": [zones[0]]}))
+        .await?;
     follow(&api, first).await?;
 
     println!("\n2) phát ngay cho toàn xã / play now in the whole commune (priority)");
@@ -97,7 +129,10 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    println!("\nlogs, databases and node configs are in {}", dir.display());
+    println!(
+        "\nlogs, databases and node configs are in {}",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -110,7 +145,13 @@ async fn follow(api: &Api, broadcast: i64) -> anyhow::Result<Value> {
         let deliveries = v["deliveries"].as_array().cloned().unwrap_or_default();
         for d in &deliveries {
             let node = d["node_id"].as_str().unwrap_or("?").to_string();
-            let village = d["zone"].as_str().unwrap_or("?").rsplit(" / ").next().unwrap_or("?").to_string();
+            let village = d["zone"]
+                .as_str()
+                .unwrap_or("?")
+                .rsplit(" / ")
+                .next()
+                .unwrap_or("?")
+                .to_string();
             let times = d["times"].as_object().cloned().unwrap_or_default();
             let mut steps: Vec<(&String, &Value)> = times.iter().collect();
             steps.sort_by_key(|(_, t)| t.as_str().unwrap_or("").to_string());
@@ -122,7 +163,10 @@ async fn follow(api: &Api, broadcast: i64) -> anyhow::Result<Value> {
                         ("failed" | "missed", _, Value::String(r)) => format!(" ({r})"),
                         _ => String::new(),
                     };
-                    println!("  {at}  {village:<14} {node:<13} {:<24}{extra}", label(step));
+                    println!(
+                        "  {at}  {village:<14} {node:<13} {:<24}{extra}",
+                        label(step)
+                    );
                 }
             }
         }

@@ -113,13 +113,21 @@ pub fn events_unacked(node: &Node) -> usize {
 
 /// Waits until the controller has stored every event the node numbered, and the node has
 /// emptied its spool: nothing lost, nothing left owing.
-pub async fn wait_all_events_stored(api: &Api, node: &Node, timeout: Duration) -> anyhow::Result<u64> {
-    wait::until(&format!("every event of {} stored and acknowledged", node.id), timeout, || async {
-        let v = api.get(&format!("/api/v1/nodes/{}", node.id)).await?;
-        let acked = v["acked_seq"].as_u64().unwrap_or(0);
-        let numbered = events_numbered(node);
-        Ok((numbered > 0 && acked == numbered && events_unacked(node) == 0).then_some(acked))
-    })
+pub async fn wait_all_events_stored(
+    api: &Api,
+    node: &Node,
+    timeout: Duration,
+) -> anyhow::Result<u64> {
+    wait::until(
+        &format!("every event of {} stored and acknowledged", node.id),
+        timeout,
+        || async {
+            let v = api.get(&format!("/api/v1/nodes/{}", node.id)).await?;
+            let acked = v["acked_seq"].as_u64().unwrap_or(0);
+            let numbered = events_numbered(node);
+            Ok((numbered > 0 && acked == numbered && events_unacked(node) == 0).then_some(acked))
+        },
+    )
     .await
 }
 

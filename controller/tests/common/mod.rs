@@ -1,0 +1,290 @@
+//! The harness for the controller's in-process HTTP tests: a real [`AppState`] (SQLite store,
+//! media store and signing key in a temporary directory, a real planner) behind
+//! `loa_controller::http::app`, called with `tower::ServiceExt::oneshot`, no socket.
+//!
+//! The MQTT side is not exercised here. The planner's `rumqttc` client points at an address
+//! nobody listens on and its event loop is only held, never polled, so plans are signed, stored
+//! and queued in the client's channel (4096 deep) without blocking and without reaching any
+//! broker. What happens on the wire is tested end to end in `tests/tests/*.rs`, which start
+//! real controller and node processes and a real broker.
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use loa_controller::config::Config;
+use loa_controller::http::{app, AppState};
+use loa_controller::link::{self, BrokerAddress};
+use loa_controller::media::MediaStore;
+use loa_controller::metrics::Counters;
+use loa_controller::planner::Planner;
+use loa_controller::store::Store;
+use loa_controller::{broker, secrets};
+use loa_protocol::Topics;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+/// The site every test controller serves.
+pub const SITE: &str = "xa-test";
+
+/// The broker address written into node configs; nothing listens there.
+pub const PUBLIC_BROKER: &str = "127.0.0.1:1";
+
+/// One controller's HTTP side over its own temporary data directory.
+pub struct Harness {
+    pub app: Router,
+    pub state: AppState,
+    /// Kept so the client's channel stays open; never polled (see the module comment).
+    _eventloop: rumqttc::EventLoop,
+    /// Removed when the harness is dropped.
+    dir: tempfile::TempDir,
+}
+
+/// What came back from one request.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON; panics, showing the body, if it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an API error: its status, its stable `code`, and that its `error` text names
+    /// the problem (every fragment in `says`, case-insensitively).
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, code: &str, says: &[&str]) {
+        assert_eq!(self.status, status, "{}", self.text());
+        let v = self.json();
+        assert_eq!(v["code"], code, "{v}");
+        let message = v["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error text: {v}"));
+        for s in says {
+            assert!(
+                message.to_lowercase().contains(&s.to_lowercase()),
+                "the error {message:?} should say {s:?}"
+            );
+        }
+    }
+}
+
+impl Harness {
+    /// A controller with the default configuration.
+    pub async fn new() -> Harness {
+        Harness::with_config(|_| {}).await
+    }
+
+    /// A controller whose configuration `tweak` adjusts (after the test defaults are set).
+    pub async fn with_config(tweak: impl FnOnce(&mut Config)) -> Harness {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut cfg = Config {
+            site: SITE.into(),
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        cfg.public_url = Some("http://controller.test:8080".into());
+        cfg.mqtt.public_address = Some(PUBLIC_BROKER.into());
+        tweak(&mut cfg);
+        cfg.validate().expect("a valid test config");
+
+        let store = Store::open(dir.path()).await.expect("the store opens");
+        let media = MediaStore::open(dir.path()).expect("the media store opens");
+        let key = Arc::new(secrets::load_or_create_key(dir.path()).expect("a signing key"));
+        let counters = Arc::new(Counters::default());
+        let (client, eventloop) = link::client(&BrokerAddress {
+            host: "127.0.0.1".into(),
+            port: 1,
+            username: link::CONTROLLER_ACCOUNT.into(),
+            password: "unused".into(),
+        });
+        let planner = Arc::new(Planner::new(
+            store.clone(),
+            key.clone(),
+            Topics::for_site(&cfg.site),
+            cfg.site.clone(),
+            cfg.public_url(),
+            client,
+            counters.clone(),
+        ));
+        let state = AppState {
+            store,
+            media,
+            planner,
+            counters,
+            cfg: Arc::new(cfg),
+            public_key: loa_protocol::public_key_b64(&key),
+            broker_accounts: broker::Credentials::default(),
+        };
+        Harness {
+            app: app(state.clone()),
+            state,
+            _eventloop: eventloop,
+            dir,
+        }
+    }
+
+    /// The directory uploads are kept in.
+    pub fn media_dir(&self) -> PathBuf {
+        self.dir.path().join("media")
+    }
+
+    /// Every file name in the media directory, hidden ones (uploads in progress) included.
+    pub fn media_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.media_dir())
+            .expect("the media directory exists")
+            .map(|e| {
+                e.expect("a directory entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub async fn call(&self, req: Request<Body>) -> Reply {
+        let resp = self
+            .app
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("the router is infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("the body reads");
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.call(request(Method::GET, uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    pub async fn post_json(&self, uri: &str, body: Value) -> Reply {
+        self.call(
+            request(Method::POST, uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/media?name=…` with the bytes as the body.
+    pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> Reply {
+        self.call(
+            request(Method::POST, &format!("/api/v1/media?name={name}"))
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(Body::from(bytes))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// `GET /media/{sha}` with `Authorization: Bearer {token}` (if any) and `Range` (if any).
+    pub async fn download(&self, sha: &str, token: Option<&str>, range: Option<&str>) -> Reply {
+        let mut req = request(Method::GET, &format!("/media/{sha}"));
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if let Some(r) = range {
+            req = req.header(header::RANGE, r);
+        }
+        self.call(req.body(Body::empty()).unwrap()).await
+    }
+
+    /// Creates a zone and returns its id.
+    pub async fn zone(&self, name: &str, parent_id: Option<i64>) -> i64 {
+        let r = self
+            .post_json(
+                "/api/v1/zones",
+                serde_json::json!({ "name": name, "parent_id": parent_id }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()["id"].as_i64().expect("a zone id")
+    }
+
+    /// Provisions a node and returns its config file, parsed.
+    pub async fn node(&self, id: &str, zone_id: i64) -> toml::Value {
+        let r = self
+            .post_json(
+                "/api/v1/nodes",
+                serde_json::json!({ "id": id, "name": format!("Loa {id}"), "zone_id": zone_id }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let text = r.json()["config_toml"]
+            .as_str()
+            .expect("a config_toml string")
+            .to_string();
+        toml::from_str(&text).expect("the node config parses")
+    }
+
+    /// Uploads a fixture and returns its SHA-256.
+    pub async fn uploaded(&self, name: &str) -> String {
+        let r = self.upload(name, fixture(name)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()["sha256"].as_str().expect("a sha256").to_string()
+    }
+
+    /// Uploads the MP3 fixture, makes an announcement of it and returns the announcement's id.
+    pub async fn announcement(&self, title: &str) -> i64 {
+        let sha = self.uploaded("tone-44100-stereo.mp3").await;
+        let r = self
+            .post_json(
+                "/api/v1/announcements",
+                serde_json::json!({ "title": title, "media_sha256": sha }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()["id"].as_i64().expect("an announcement id")
+    }
+}
+
+fn request(method: Method, uri: &str) -> axum::http::request::Builder {
+    Request::builder().method(method).uri(uri)
+}
+
+/// The audio fixtures shared with the node's tests.
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../node/tests/fixtures")
+        .join(name)
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = fixture_path(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
