@@ -346,3 +346,46 @@ async fn a_node_that_cannot_fetch_the_media_reports_failed_retries_and_ends_miss
     );
     assert!(wav_files(&node).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_registry_shows_a_node_online_then_offline_by_its_last_will_when_it_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_c, api) = embedded(dir.path()).await;
+    let village = api.zone("Bản Lìm", None).await.unwrap();
+    let mut prepared = prepare_node(&api, dir.path(), "ban-lim", village, Output::WavFiles)
+        .await
+        .unwrap();
+    // A short keep-alive, so the broker notices the dead link in seconds.
+    let mut cfg: toml::Table = toml::from_str(&prepared.config).unwrap();
+    cfg["mqtt"]
+        .as_table_mut()
+        .unwrap()
+        .insert("keep_alive_secs".into(), 5.into());
+    prepared.config = toml::to_string(&cfg).unwrap();
+    let mut node = prepared.start().unwrap();
+
+    let presence = |want: &'static str| {
+        let api = api.clone();
+        move || {
+            let api = api.clone();
+            async move {
+                let v = api.get("/api/v1/nodes/ban-lim").await?;
+                Ok((v["presence"] == want).then_some(v))
+            }
+        }
+    };
+    let online = wait::until("the node to report itself online", LONG, presence("online"))
+        .await
+        .unwrap();
+    assert_eq!(online["state"]["software"], env!("CARGO_PKG_VERSION"));
+    assert!(online["last_seen"].is_string());
+
+    node.kill();
+    wait::until(
+        "the broker to publish the node's last will",
+        LONG,
+        presence("offline"),
+    )
+    .await
+    .unwrap();
+}
