@@ -15,6 +15,23 @@ use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(90);
 
+/// A controller on a Mosquitto of its own, with `extra` lines of broker config.
+async fn through_mosquitto(dir: &std::path::Path, extra: &str) -> (Mosquitto, Controller, Api) {
+    let mosquitto = Mosquitto::start(&dir.join("mosquitto"), extra)
+        .await
+        .unwrap();
+    let broker = Broker::External {
+        url: mosquitto.url(),
+        username: None,
+        password: None,
+    };
+    let c = Controller::start(&dir.join("controller"), broker)
+        .await
+        .unwrap();
+    let api = Api::new(&c.url);
+    (mosquitto, c, api)
+}
+
 async fn embedded(dir: &std::path::Path) -> (Controller, Api) {
     let c = Controller::start(
         &dir.join("controller"),
@@ -116,20 +133,8 @@ async fn no_event_is_lost_when_node_and_controller_lose_power() {
 async fn a_burst_beyond_the_brokers_queue_while_the_controller_is_down_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // A broker that queues only 20 messages for an offline client: most of the burst is dropped.
-    let mosquitto = Mosquitto::start(&dir.path().join("mosquitto"), "max_queued_messages 20")
-        .await
-        .unwrap();
-    let mut controller = Controller::start(
-        &dir.path().join("controller"),
-        Broker::External {
-            url: mosquitto.url(),
-            username: None,
-            password: None,
-        },
-    )
-    .await
-    .unwrap();
-    let api = Api::new(&controller.url);
+    let (_mosquitto, mut controller, api) =
+        through_mosquitto(dir.path(), "max_queued_messages 20").await;
     let village = api.zone("Bản Sáng", None).await.unwrap();
     let node = start_node(&api, dir.path(), "ban-sang", village, Output::WavFiles)
         .await
@@ -190,20 +195,7 @@ async fn a_burst_beyond_the_brokers_queue_while_the_controller_is_down_loses_not
 #[tokio::test(flavor = "multi_thread")]
 async fn garbage_on_any_topic_is_counted_and_ignored_and_a_forged_plan_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mosquitto = Mosquitto::start(&dir.path().join("mosquitto"), "")
-        .await
-        .unwrap();
-    let controller = Controller::start(
-        &dir.path().join("controller"),
-        Broker::External {
-            url: mosquitto.url(),
-            username: None,
-            password: None,
-        },
-    )
-    .await
-    .unwrap();
-    let api = Api::new(&controller.url);
+    let (mosquitto, controller, api) = through_mosquitto(dir.path(), "").await;
     let village = api.zone("Thôn Tân Lập", None).await.unwrap();
     let node = start_node(&api, dir.path(), "tan-lap", village, Output::WavFiles)
         .await
