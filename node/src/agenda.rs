@@ -4,7 +4,7 @@
 //! carries out the actions it returns, then sleeps until the wake-up time it names.
 
 use chrono::{DateTime, Duration, Utc};
-use loa_protocol::{Plan, PlanItem, Stage};
+use loa_protocol::{Plan, PlanItem, Priority, Stage};
 
 use crate::ledger::Ledger;
 
@@ -30,6 +30,9 @@ pub enum Action {
     },
     /// Hand this item to the player.
     Play(PlanItem),
+    /// Stop the item on air: an emergency is due. It is reported `preempted` and plays again
+    /// from the start afterwards if it has not expired.
+    Preempt { item: String, by: String },
 }
 
 /// What the agenda needs to know about the world besides plan and ledger.
@@ -39,8 +42,9 @@ pub struct World<'a> {
     pub cached: &'a dyn Fn(&str) -> bool,
     /// Is this media being fetched now, or waiting to retry?
     pub fetch_busy: &'a dyn Fn(&str) -> bool,
-    /// The item on air (or being prepared), if any.
+    /// The item on air (or being prepared), if any, and its priority.
     pub playing: Option<&'a str>,
+    pub playing_priority: Option<Priority>,
     /// Is this item waiting to retry after its playback failed (e.g. the device was busy)?
     pub held: &'a dyn Fn(&str) -> bool,
 }
@@ -97,6 +101,17 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
             });
         }
     }
+    if let (Some(on_air), Some(p)) = (w.playing, w.playing_priority) {
+        // Only an emergency interrupts; a priority item waits for its turn.
+        if p < Priority::Emergency {
+            if let Some(e) = candidates.iter().find(|c| c.priority == Priority::Emergency) {
+                actions.push(Action::Preempt {
+                    item: on_air.to_string(),
+                    by: e.id.clone(),
+                });
+            }
+        }
+    }
     if w.playing.is_none() {
         // Highest priority first; at equal priority the earlier start; then the plan's order.
         if let Some(best) = candidates.iter().max_by(|a, b| {
@@ -122,7 +137,7 @@ fn report(item: &PlanItem, stage: Stage, reason: Option<String>) -> Action {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use loa_protocol::{MediaRef, Priority};
+    use loa_protocol::MediaRef;
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 24, 6, 0, 0).unwrap() + Duration::seconds(s)
@@ -165,6 +180,9 @@ mod tests {
     ) -> (Vec<Action>, Option<DateTime<Utc>>) {
         let c = move |_: &str| cached;
         let no = |_: &str| false;
+        let playing_priority = playing
+            .and_then(|id| p.items.iter().find(|i| i.id == id))
+            .map(|i| i.priority);
         decide(
             p,
             l,
@@ -173,6 +191,7 @@ mod tests {
                 cached: &c,
                 fetch_busy: &no,
                 playing,
+                playing_priority,
                 held: &no,
             },
         )
@@ -285,5 +304,69 @@ mod tests {
         let (actions, wake) = run(&p, &l, 10, true, None);
         assert!(actions.is_empty());
         assert_eq!(wake, None);
+    }
+
+    fn preempts(actions: &[Action]) -> Vec<(String, String)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Preempt { item, by } => Some((item.clone(), by.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Arbitration on one node: (what plays, what is due, its priority) → interrupted or not.
+    #[test]
+    fn only_an_emergency_interrupts_what_plays() {
+        let cases = [
+            (Priority::Normal, Priority::Emergency, true),
+            (Priority::Priority, Priority::Emergency, true),
+            (Priority::Normal, Priority::Priority, false),
+            (Priority::Normal, Priority::Normal, false),
+            (Priority::Emergency, Priority::Emergency, false),
+        ];
+        for (on_air, due, interrupts) in cases {
+            let p = plan(vec![item("air", 'a', 0, 600, on_air), item("due", 'b', 10, 600, due)]);
+            let (actions, _) = run(&p, &Ledger::default(), 20, true, Some("air"));
+            let want = if interrupts { vec![("air".to_string(), "due".to_string())] } else { vec![] };
+            assert_eq!(preempts(&actions), want, "{on_air:?} on air, {due:?} due");
+            assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))), "nothing starts while the device is busy");
+        }
+    }
+
+    #[test]
+    fn overlapping_items_play_by_priority_then_start_and_the_late_one_waits_or_is_missed() {
+        // Three items due at once on one node: emergency first, then priority, then the
+        // earlier of two normals; a normal that expires while it waits is missed.
+        let mut p = plan(vec![
+            item("n-late", 'a', 20, 90, Priority::Normal),
+            item("n-early", 'b', 10, 600, Priority::Normal),
+            item("prio", 'c', 30, 600, Priority::Priority),
+            item("emerg", 'd', 40, 600, Priority::Emergency),
+        ]);
+        let mut l = Ledger::default();
+        let mut order = Vec::new();
+        let mut now = 45;
+        loop {
+            let (actions, _) = run(&p, &l, now, true, None);
+            for a in &actions {
+                if let Action::Report { item, stage, .. } = a {
+                    let exp = p.items.iter().find(|i| &i.id == item).unwrap().expires_at;
+                    l.record(item, *stage, exp, None);
+                    if *stage == Stage::Missed {
+                        order.push(format!("{item} missed"));
+                    }
+                }
+            }
+            let Some(Action::Play(next)) = actions.iter().find(|a| matches!(a, Action::Play(_))) else {
+                break;
+            };
+            order.push(next.id.clone());
+            l.record(&next.id, Stage::Played, next.expires_at, None);
+            p.items.retain(|i| i.id != next.id);
+            now += 30; // each takes half a minute
+        }
+        assert_eq!(order, ["emerg", "prio", "n-late missed", "n-early"]);
     }
 }

@@ -45,7 +45,10 @@ struct Fetched {
 
 struct Playing {
     item: String,
+    priority: loa_protocol::Priority,
     stop: Arc<AtomicBool>,
+    /// The emergency that interrupted it, once one has.
+    preempted_by: Option<String>,
 }
 
 /// Runs the node until `shutdown` is cancelled.
@@ -181,6 +184,7 @@ impl Runner {
         let busy = |sha: &str| self.fetching.contains(sha) || self.fetch_retry.contains_key(sha);
         let held = |item: &str| self.play_retry.contains_key(item);
         let playing = self.playing.as_ref().map(|p| p.item.clone());
+        let playing_priority = self.playing.as_ref().map(|p| p.priority);
         let (actions, mut wake) = agenda::decide(
             &plan,
             &self.ledger,
@@ -189,6 +193,7 @@ impl Runner {
                 cached: &cached,
                 fetch_busy: &busy,
                 playing: playing.as_deref(),
+                playing_priority,
                 held: &held,
             },
         );
@@ -210,6 +215,13 @@ impl Runner {
                     self.start_fetch(sha256, url, fetch_tx, tracker)
                 }
                 Action::Play(item) => self.start_play(item, plan.volume, player_tx),
+                Action::Preempt { item, by } => {
+                    if let Some(p) = self.playing.as_mut().filter(|p| p.item == item && p.preempted_by.is_none()) {
+                        tracing::warn!(item = %item, emergency = %by, "emergency: interrupting what plays");
+                        p.preempted_by = Some(by);
+                        p.stop.store(true, Ordering::Relaxed);
+                    }
+                }
             }
         }
         for t in self.fetch_retry.values().chain(self.play_retry.values()) {
@@ -361,7 +373,9 @@ impl Runner {
         let stop = Arc::new(AtomicBool::new(false));
         self.playing = Some(Playing {
             item: item.id.clone(),
+            priority: item.priority,
             stop: stop.clone(),
+            preempted_by: None,
         });
         let path = self.cache_dir.join(&item.media.sha256);
         let audio_cfg = self.cfg.audio.clone();
@@ -409,10 +423,20 @@ impl Runner {
             }
             PlayerMsg::Finished { item, result } => {
                 let exp = expires(self, &item);
-                self.playing = None;
+                let preempted_by = self.playing.take().and_then(|p| p.preempted_by);
                 match result {
                     Ok(r) if !r.interrupted => self.report(&item, Stage::Played, None, None, exp),
-                    Ok(_) => tracing::info!(item, "playback stopped: the item was withdrawn"),
+                    Ok(_) => match preempted_by {
+                        // It plays again from the start after the emergency, if still in time.
+                        Some(by) => self.report(
+                            &item,
+                            Stage::Preempted,
+                            Some(format!("interrupted by emergency item {by}")),
+                            None,
+                            exp,
+                        ),
+                        None => tracing::info!(item, "playback stopped: the item was withdrawn"),
+                    },
                     Err(AudioError::Decode(why)) => {
                         // The file will not decode next time either.
                         self.report(
