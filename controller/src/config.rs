@@ -27,6 +27,13 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// How long after its start a broadcast may still play, by default, in minutes.
     pub default_expiry_minutes: i64,
+    /// How far ahead schedules are materialised into plans, in seconds (48 h): a node cut off
+    /// from the controller keeps playing this much of its programme.
+    pub plan_horizon_secs: i64,
+    /// How late an occurrence missed while the controller was down may still play, in seconds.
+    pub late_grace_secs: i64,
+    /// The standing programme files (`*.toml`) loaded at start; none when absent.
+    pub schedules_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +71,9 @@ impl Default for Config {
             time_zone: "Asia/Ho_Chi_Minh".into(),
             max_upload_bytes: 64 * 1024 * 1024,
             default_expiry_minutes: 60,
+            plan_horizon_secs: 48 * 3600,
+            late_grace_secs: 600,
+            schedules_dir: None,
         }
     }
 }
@@ -108,6 +118,15 @@ pub struct Overrides {
     /// The broker address to write into node configs (`host:port`).
     #[arg(long, env = "LOA_MQTT_PUBLIC_ADDRESS")]
     pub mqtt_public_address: Option<String>,
+    /// Load the standing programme from this directory's `*.toml` files.
+    #[arg(long, env = "LOA_SCHEDULES_DIR")]
+    pub schedules_dir: Option<PathBuf>,
+    /// How far ahead plans reach, in seconds.
+    #[arg(long, env = "LOA_PLAN_HORIZON_SECS")]
+    pub plan_horizon_secs: Option<i64>,
+    /// How late an occurrence missed during downtime may still play, in seconds.
+    #[arg(long, env = "LOA_LATE_GRACE_SECS")]
+    pub late_grace_secs: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +179,15 @@ impl Config {
         if let Some(v) = o.mqtt_public_address {
             cfg.mqtt.public_address = Some(v);
         }
+        if let Some(v) = o.schedules_dir {
+            cfg.schedules_dir = Some(v);
+        }
+        if let Some(v) = o.plan_horizon_secs {
+            cfg.plan_horizon_secs = v;
+        }
+        if let Some(v) = o.late_grace_secs {
+            cfg.late_grace_secs = v;
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -183,6 +211,13 @@ impl Config {
         if self.mqtt.broker == BrokerKind::External && self.mqtt.url.is_none() {
             return Err(ConfigError::Invalid(
                 "mqtt.broker = \"external\" needs mqtt.url (mqtt://host:port)".into(),
+            ));
+        }
+        crate::schedule::rule::parse_tz(&self.time_zone)
+            .map_err(|e| ConfigError::Invalid(format!("time_zone: {e}")))?;
+        if self.plan_horizon_secs < 1 || self.late_grace_secs < 0 {
+            return Err(ConfigError::Invalid(
+                "plan_horizon_secs must be positive and late_grace_secs not negative".into(),
             ));
         }
         if self.default_expiry_minutes < 1 {
@@ -228,7 +263,8 @@ impl Config {
             "# loa-controller configuration. Every key is optional; these are the defaults.\n\
              # Environment variables (LOA_SITE, LOA_DATA_DIR, LOA_HTTP_LISTEN, LOA_PUBLIC_URL,\n\
              # LOA_MQTT_LISTEN, LOA_MQTT_URL, LOA_MQTT_USERNAME, LOA_MQTT_PASSWORD,\n\
-             # LOA_MQTT_PUBLIC_ADDRESS) and flags override the file.\n\
+             # LOA_MQTT_PUBLIC_ADDRESS, LOA_SCHEDULES_DIR, LOA_PLAN_HORIZON_SECS,\n\
+             # LOA_LATE_GRACE_SECS) and flags override the file.\n\
              # For an external broker (Mosquitto): [mqtt] broker = \"external\",\n\
              # url = \"mqtt://host:1883\", username and password of the controller's account.\n\n{body}"
         )

@@ -3,6 +3,10 @@
 //! - [`config`]: the TOML file, environment and flags `serve` reads.
 //! - [`store`]: SQLite through sqlx: zones, nodes, media, occurrences, deliveries, events.
 //! - [`delivery`]: the delivery lifecycle as a pure state machine.
+//! - [`schedule`]: time rules (once, cron, RRULE, repeats, validity, quiet hours) and the
+//!   standing-programme files; [`programmes`] loads those files into the store.
+//! - [`materializer`]: schedules → occurrences up to the plan horizon, idempotently.
+//! - [`conflicts`]: which schedules and broadcasts a new schedule would overlap.
 //! - [`media`]: the upload probe (symphonia) and the content-addressed file store.
 //! - [`broker`]: the embedded MQTT broker (rumqttd) and its accounts.
 //! - [`link`]: the controller's MQTT session, with backoff.
@@ -17,14 +21,18 @@
 
 pub mod broker;
 pub mod config;
+pub mod conflicts;
 pub mod delivery;
 pub mod http;
 pub mod ingest;
 pub mod link;
+pub mod materializer;
 pub mod media;
 pub mod metrics;
 pub mod planner;
+pub mod programmes;
 pub mod provision;
+pub mod schedule;
 pub mod secrets;
 pub mod store;
 
@@ -161,6 +169,24 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         }
     });
 
+    let tz = schedule::rule::parse_tz(&cfg.time_zone)?;
+    if let Some(dir) = &cfg.schedules_dir {
+        let (errors, touched) = programmes::sync(&store, &media, dir).await;
+        if !errors.is_empty() {
+            tracing::warn!(errors = errors.len(), dir = %dir.display(), "some programme files were not loaded; see the errors above");
+        }
+        planner.publish_all(&touched).await;
+    }
+    let materializer = Arc::new(materializer::Materializer {
+        store: store.clone(),
+        planner: planner.clone(),
+        tz,
+        horizon: chrono::Duration::seconds(cfg.plan_horizon_secs),
+        grace: chrono::Duration::seconds(cfg.late_grace_secs),
+        wake: tokio::sync::Notify::new(),
+    });
+    tracker.spawn(materializer.clone().run(shutdown.clone()));
+
     let public_key = loa_protocol::public_key_b64(&key);
     tracing::info!(site = %cfg.site, http = %cfg.http_listen, public_url = %cfg.public_url(), public_key = %public_key, "controller ready");
     let state = http::AppState {
@@ -171,6 +197,8 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         cfg: Arc::new(cfg),
         public_key,
         broker_accounts: accounts,
+        tz,
+        materializer,
     };
     axum::serve(listener, http::app(state))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())

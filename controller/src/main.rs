@@ -21,6 +21,19 @@ enum Command {
     Serve(Box<Overrides>),
     /// Print the default configuration file.
     Config,
+    /// The standing programme files.
+    #[command(subcommand)]
+    Schedules(SchedulesCommand),
+}
+
+#[derive(Subcommand)]
+enum SchedulesCommand {
+    /// Check every `*.toml` in DIR: syntax, time rules, recordings. Each error names the file
+    /// and the line; the exit status is 1 if there is any.
+    Check {
+        #[arg(default_value = "schedules")]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -30,6 +43,22 @@ async fn main() -> anyhow::Result<()> {
         Command::Config => {
             print!("{}", Config::default_toml());
             Ok(())
+        }
+        Command::Schedules(SchedulesCommand::Check { dir }) => {
+            let errors = loa_controller::schedule::file::check_dir(&dir);
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            if errors.is_empty() {
+                let n = loa_controller::schedule::file::load_dir(&dir)
+                    .map(|v| v.len())
+                    .unwrap_or(0);
+                println!("{}: {n} programme(s), no errors", dir.display());
+                Ok(())
+            } else {
+                eprintln!("{} error(s)", errors.len());
+                std::process::exit(1);
+            }
         }
         Command::Serve(over) => {
             tracing_subscriber::fmt()

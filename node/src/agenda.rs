@@ -104,7 +104,10 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
     if let (Some(on_air), Some(p)) = (w.playing, w.playing_priority) {
         // Only an emergency interrupts; a priority item waits for its turn.
         if p < Priority::Emergency {
-            if let Some(e) = candidates.iter().find(|c| c.priority == Priority::Emergency) {
+            if let Some(e) = candidates
+                .iter()
+                .find(|c| c.priority == Priority::Emergency)
+            {
                 actions.push(Action::Preempt {
                     item: on_air.to_string(),
                     by: e.id.clone(),
@@ -327,11 +330,21 @@ mod tests {
             (Priority::Emergency, Priority::Emergency, false),
         ];
         for (on_air, due, interrupts) in cases {
-            let p = plan(vec![item("air", 'a', 0, 600, on_air), item("due", 'b', 10, 600, due)]);
+            let p = plan(vec![
+                item("air", 'a', 0, 600, on_air),
+                item("due", 'b', 10, 600, due),
+            ]);
             let (actions, _) = run(&p, &Ledger::default(), 20, true, Some("air"));
-            let want = if interrupts { vec![("air".to_string(), "due".to_string())] } else { vec![] };
+            let want = if interrupts {
+                vec![("air".to_string(), "due".to_string())]
+            } else {
+                vec![]
+            };
             assert_eq!(preempts(&actions), want, "{on_air:?} on air, {due:?} due");
-            assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))), "nothing starts while the device is busy");
+            assert!(
+                !actions.iter().any(|a| matches!(a, Action::Play(_))),
+                "nothing starts while the device is busy"
+            );
         }
     }
 
@@ -359,7 +372,8 @@ mod tests {
                     }
                 }
             }
-            let Some(Action::Play(next)) = actions.iter().find(|a| matches!(a, Action::Play(_))) else {
+            let Some(Action::Play(next)) = actions.iter().find(|a| matches!(a, Action::Play(_)))
+            else {
                 break;
             };
             order.push(next.id.clone());

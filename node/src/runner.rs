@@ -216,7 +216,11 @@ impl Runner {
                 }
                 Action::Play(item) => self.start_play(item, plan.volume, player_tx),
                 Action::Preempt { item, by } => {
-                    if let Some(p) = self.playing.as_mut().filter(|p| p.item == item && p.preempted_by.is_none()) {
+                    if let Some(p) = self
+                        .playing
+                        .as_mut()
+                        .filter(|p| p.item == item && p.preempted_by.is_none())
+                    {
                         tracing::warn!(item = %item, emergency = %by, "emergency: interrupting what plays");
                         p.preempted_by = Some(by);
                         p.stop.store(true, Ordering::Relaxed);

@@ -72,6 +72,16 @@ pub struct Controller {
 
 impl Controller {
     pub async fn start(data_dir: &Path, broker: Broker) -> anyhow::Result<Controller> {
+        Controller::start_with(data_dir, broker, &[]).await
+    }
+
+    /// Starts with extra environment (`LOA_PLAN_HORIZON_SECS`, `LOA_SCHEDULES_DIR`, …), kept
+    /// for restarts.
+    pub async fn start_with(
+        data_dir: &Path,
+        broker: Broker,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Controller> {
         let http_port = free_port();
         let mut c = Controller {
             child: None,
@@ -79,7 +89,10 @@ impl Controller {
             broker,
             url: format!("http://127.0.0.1:{http_port}"),
             http_port,
-            env: Vec::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         c.spawn().await?;
         Ok(c)

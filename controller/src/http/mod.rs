@@ -7,6 +7,8 @@ mod error;
 mod health;
 mod media;
 mod nodes;
+mod schedules;
+mod settings;
 mod zones;
 
 pub use error::ApiError;
@@ -16,6 +18,7 @@ use std::sync::Arc;
 
 use crate::broker::Credentials;
 use crate::config::Config;
+use crate::materializer::Materializer;
 use crate::media::MediaStore;
 use crate::metrics::Counters;
 use crate::planner::Planner;
@@ -33,6 +36,9 @@ pub struct AppState {
     pub public_key: String,
     /// The embedded broker's accounts (unused with an external broker).
     pub broker_accounts: Credentials,
+    /// The commune's time zone, for times staff enter and read.
+    pub tz: chrono_tz::Tz,
+    pub materializer: Arc<Materializer>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -42,6 +48,8 @@ pub fn app(state: AppState) -> Router {
         .merge(nodes::router())
         .merge(media::router())
         .merge(broadcasts::router())
+        .merge(schedules::router())
+        .merge(settings::router())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -67,6 +67,17 @@ async fn create(
     let data_dir = n.data_dir.unwrap_or_else(|| "/var/lib/loa-node".into());
     let text = config_text(&s, &node, &password, &token, &data_dir).await?;
     tracing::info!(node = %id, zone = n.zone_id, "node provisioned");
+    // Its zone's schedules already materialised reach it too.
+    match s.materializer.attach_node(&id).await {
+        Ok(0) => {}
+        Ok(added) => {
+            tracing::info!(node = %id, occurrences = added, "new node joins its zone's programme");
+            s.planner.publish_all(std::slice::from_ref(&id)).await;
+        }
+        Err(e) => {
+            tracing::error!(node = %id, error = %e, "cannot attach the new node to its zone's programme")
+        }
+    }
     respond(StatusCode::CREATED, f, node, text)
 }
 

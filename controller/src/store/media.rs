@@ -122,3 +122,25 @@ fn announcement_from(row: &sqlx::sqlite::SqliteRow) -> Result<Announcement> {
         created_at: parse_ts(&row.get::<String, _>("created_at"))?,
     })
 }
+
+impl Store {
+    /// The announcement with this title and recording, made if there is none yet (schedule
+    /// files load at every start and must not pile up copies).
+    pub async fn find_or_create_announcement(
+        &self,
+        title: &str,
+        media_sha256: &str,
+    ) -> Result<Announcement> {
+        let row = sqlx::query(
+            "SELECT * FROM announcements WHERE title = ? AND media_sha256 = ? ORDER BY id LIMIT 1",
+        )
+        .bind(title.trim())
+        .bind(media_sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => announcement_from(&r),
+            None => self.create_announcement(title, media_sha256).await,
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod events;
 pub mod media;
 pub mod nodes;
 pub mod occurrences;
+pub mod schedules;
 pub mod zones;
 
 use chrono::{DateTime, SecondsFormat, Utc};

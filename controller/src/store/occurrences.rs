@@ -25,6 +25,8 @@ pub struct OccurrenceRow {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
     pub zone_ids: Vec<i64>,
+    /// The schedule that made it; absent for a one-off broadcast.
+    pub schedule_id: Option<i64>,
 }
 
 /// One line of a node's plan, as stored.
@@ -205,11 +207,32 @@ impl Store {
         self.occurrence_from(&row).await
     }
 
-    /// The newest occurrences first.
+    /// The occurrences of a schedule, by start.
+    pub async fn schedule_occurrences(
+        &self,
+        schedule_id: i64,
+        limit: i64,
+    ) -> Result<Vec<OccurrenceRow>> {
+        let rows = sqlx::query(
+            "SELECT o.*, a.title FROM occurrences o JOIN announcements a ON a.id = o.announcement_id
+             WHERE o.schedule_id = ? ORDER BY o.start_at, o.id LIMIT ?",
+        )
+        .bind(schedule_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.occurrence_from(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// The newest one-off broadcasts first.
     pub async fn occurrences(&self, limit: i64) -> Result<Vec<OccurrenceRow>> {
         let rows = sqlx::query(
             "SELECT o.*, a.title FROM occurrences o JOIN announcements a ON a.id = o.announcement_id
-             ORDER BY o.id DESC LIMIT ?",
+             WHERE o.schedule_id IS NULL ORDER BY o.id DESC LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -240,6 +263,7 @@ impl Store {
             created_at: parse_ts(&row.get::<String, _>("created_at"))?,
             cancelled_at: parse_opt_ts(row.get("cancelled_at"))?,
             cancel_reason: row.get("cancel_reason"),
+            schedule_id: row.get("schedule_id"),
             zone_ids: zones.iter().map(|r| r.get("zone_id")).collect(),
         })
     }
@@ -247,41 +271,15 @@ impl Store {
     /// Withdraws an occurrence: every open delivery ends `cancelled`. Returns the nodes whose
     /// plans must change.
     pub async fn cancel_occurrence(&self, id: i64, reason: &str) -> Result<Vec<String>> {
-        let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        let r = sqlx::query(
-            "UPDATE occurrences SET cancelled_at = ?, cancel_reason = ? WHERE id = ? AND cancelled_at IS NULL",
-        )
-        .bind(ts(now))
-        .bind(reason)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() == 0 {
+        let Some(touched) = cancel_in(&mut tx, id, reason, Utc::now()).await? else {
             // Unknown, or already cancelled: say which.
             drop(tx);
             self.occurrence(id).await?;
             return Err(StoreError::Conflict(format!(
                 "broadcast {id} is already cancelled"
             )));
-        }
-        let nodes: Vec<String> =
-            sqlx::query("SELECT node_id FROM deliveries WHERE occurrence_id = ?")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| r.get("node_id"))
-                .collect();
-        let mut touched = Vec::new();
-        for n in nodes {
-            if let Some((mut d, err)) = load_delivery(&mut tx, id, &n).await? {
-                if d.cancel(now, reason) == crate::delivery::Outcome::Moved {
-                    save_delivery(&mut tx, id, &n, &d, err).await?;
-                    touched.push(n);
-                }
-            }
-        }
+        };
         tx.commit().await?;
         Ok(touched)
     }
@@ -345,4 +343,42 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Cancels an occurrence inside a transaction: every open delivery ends `cancelled`. Returns
+/// the nodes whose plans change, or `None` if it was unknown or already cancelled.
+pub async fn cancel_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<String>>> {
+    let r = sqlx::query(
+        "UPDATE occurrences SET cancelled_at = ?, cancel_reason = ? WHERE id = ? AND cancelled_at IS NULL",
+    )
+    .bind(ts(now))
+    .bind(reason)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let nodes: Vec<String> = sqlx::query("SELECT node_id FROM deliveries WHERE occurrence_id = ?")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.get("node_id"))
+        .collect();
+    let mut touched = Vec::new();
+    for n in nodes {
+        if let Some((mut d, err)) = load_delivery(conn, id, &n).await? {
+            if d.cancel(now, reason) == crate::delivery::Outcome::Moved {
+                save_delivery(conn, id, &n, &d, err).await?;
+                touched.push(n);
+            }
+        }
+    }
+    Ok(Some(touched))
 }

@@ -108,3 +108,40 @@ fn zone_from(row: &sqlx::sqlite::SqliteRow) -> Zone {
         parent_id: row.get("parent_id"),
     }
 }
+
+impl Store {
+    /// The zone a clerk or a file names: a name (`Thôn Nà Sài`, which must be unique) or a
+    /// path from the top (`Xã Demo / Thôn Nà Sài`).
+    pub async fn zone_by_name(&self, name: &str) -> Result<Zone> {
+        let parts: Vec<&str> = name
+            .split('/')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        let all = self.zones().await?;
+        if parts.len() == 1 {
+            let found: Vec<&Zone> = all.iter().filter(|z| z.name == parts[0]).collect();
+            return match found.as_slice() {
+                [one] => Ok((*one).clone()),
+                [] => Err(StoreError::NotFound(format!("zone named {name:?}"))),
+                _ => Err(StoreError::Invalid(format!(
+                    "{} zones are named {name:?}; give the path, e.g. \"Xã … / {name}\"",
+                    found.len()
+                ))),
+            };
+        }
+        let mut parent = None;
+        let mut current = None;
+        for part in &parts {
+            let z = all
+                .iter()
+                .find(|z| z.parent_id == parent && z.name == *part)
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!("zone {name:?} (no {part:?} there)"))
+                })?;
+            parent = Some(z.id);
+            current = Some(z.clone());
+        }
+        current.ok_or_else(|| StoreError::NotFound(format!("zone {name:?}")))
+    }
+}

@@ -8,6 +8,9 @@
 //! broker. What happens on the wire is tested end to end in `tests/tests/*.rs`, which start
 //! real controller and node processes and a real broker.
 
+// Each test file uses a different part of the harness.
+#![allow(dead_code)]
+
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
@@ -126,6 +129,17 @@ impl Harness {
             client,
             counters.clone(),
         ));
+        let tz = loa_controller::schedule::rule::parse_tz(&cfg.time_zone).expect("time zone");
+        // Passes are run by the tests themselves (`materializer.pass(now)`), with the time
+        // they choose; no background loop runs here.
+        let materializer = Arc::new(loa_controller::materializer::Materializer {
+            store: store.clone(),
+            planner: planner.clone(),
+            tz,
+            horizon: chrono::Duration::seconds(cfg.plan_horizon_secs),
+            grace: chrono::Duration::seconds(cfg.late_grace_secs),
+            wake: tokio::sync::Notify::new(),
+        });
         let state = AppState {
             store,
             media,
@@ -134,6 +148,8 @@ impl Harness {
             cfg: Arc::new(cfg),
             public_key: loa_protocol::public_key_b64(&key),
             broker_accounts: broker::Credentials::default(),
+            tz,
+            materializer,
         };
         Harness {
             app: app(state.clone()),
@@ -190,6 +206,16 @@ impl Harness {
     pub async fn post_json(&self, uri: &str, body: Value) -> Reply {
         self.call(
             request(Method::POST, uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn put_json(&self, uri: &str, body: Value) -> Reply {
+        self.call(
+            request(Method::PUT, uri)
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from(body.to_string()))
                 .unwrap(),

@@ -1,0 +1,9 @@
+//! Scheduling: when announcements air, and the standing programme kept as files.
+//!
+//! - [`rule`]: the time rules (one-shot, cron, RRULE), repeats, validity windows and quiet
+//!   hours, as pure functions of the times the caller passes.
+//! - [`file`]: `schedules/*.toml`, the commune's standing programme, with errors that name the
+//!   file, the line and what is wrong.
+
+pub mod file;
+pub mod rule;
