@@ -71,6 +71,7 @@ impl Ingest {
 
     async fn events(&self, node: &str, payload: &[u8]) -> Result<(), IngestError> {
         let batch = EventBatch::decode(payload, node)?;
+        let mut settled_any = false;
         let mut tx = self.store.pool.begin().await.map_err(StoreError::from)?;
         for ev in &batch.events {
             if !insert_event(&mut tx, node, ev).await? {
@@ -94,6 +95,7 @@ impl Ingest {
                         continue;
                     };
                     let outcome = d.apply(*stage, ev.seq, ev.at, reason.clone());
+                    settled_any |= outcome == crate::delivery::Outcome::Moved && d.stage.is_final();
                     if outcome != crate::delivery::Outcome::Ignored {
                         if start_error_ms.is_some() {
                             err_ms = *start_error_ms;
@@ -113,6 +115,12 @@ impl Ingest {
         }
         let acked = advance_ack(&mut tx, node).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        if settled_any && self.planner.is_truncated(node) {
+            // Its plan was cut short: settled items make room for the next ones.
+            if let Err(e) = self.planner.publish(node).await {
+                tracing::error!(node = %node, error = %e, "cannot send the rest of a cut plan");
+            }
+        }
         // Acknowledge even when nothing was new: the node resends until it sees this.
         let ack = Ack {
             node: node.to_string(),

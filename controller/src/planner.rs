@@ -5,11 +5,16 @@ use chrono::Utc;
 use ed25519_dalek::SigningKey;
 use loa_protocol::{MediaRef, Plan, PlanItem, Topics, MAX_PACKET_BYTES};
 use rumqttc::{AsyncClient, QoS};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use crate::metrics::Counters;
 use crate::store::Store;
+
+/// Most items in one plan. A plan holding more would near the MQTT packet limit; the rest
+/// follow in later plans as the first ones are settled.
+pub const MAX_PLAN_ITEMS: usize = 400;
 
 /// A plan item's id for an occurrence: `o{id}`.
 pub fn item_id(occurrence_id: i64) -> String {
@@ -46,6 +51,8 @@ pub struct Planner {
     /// Plans are built and published one at a time, so a higher version is never published
     /// before a lower one (the broker retains whichever came last).
     serial: Mutex<()>,
+    /// Nodes whose last plan was cut short: they get a new plan as items are settled.
+    truncated: std::sync::Mutex<HashSet<String>>,
 }
 
 impl Planner {
@@ -67,6 +74,7 @@ impl Planner {
             client,
             counters,
             serial: Mutex::new(()),
+            truncated: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
@@ -75,7 +83,7 @@ impl Planner {
         let _turn = self.serial.lock().await;
         let node = self.store.node(node_id).await?;
         let now = Utc::now();
-        let items = self
+        let mut items: Vec<PlanItem> = self
             .store
             .plan_items(node_id, now)
             .await?
@@ -95,8 +103,10 @@ impl Planner {
                 volume: 100,
             })
             .collect();
+        let wanted = items.len();
+        items.truncate(MAX_PLAN_ITEMS);
         let version = self.store.next_plan_version(node_id).await?;
-        let plan = Plan {
+        let mut plan = Plan {
             version,
             site: self.site.clone(),
             node: node_id.to_string(),
@@ -104,13 +114,28 @@ impl Planner {
             volume: node.volume,
             items,
         };
-        let sealed = plan.seal(&self.key);
+        // Items come in start order: keep the soonest that fit in a packet.
+        let mut sealed = plan.seal(&self.key);
+        while sealed.len() > MAX_PACKET_BYTES && plan.items.len() > 1 {
+            let keep = plan.items.len() * MAX_PACKET_BYTES / sealed.len();
+            plan.items.truncate(keep.clamp(1, plan.items.len() - 1));
+            sealed = plan.seal(&self.key);
+        }
         if sealed.len() > MAX_PACKET_BYTES {
             return Err(PlanError::TooLarge {
                 node: node_id.to_string(),
                 size: sealed.len(),
                 limit: MAX_PACKET_BYTES,
             });
+        }
+        {
+            let mut cut = self.truncated.lock().expect("truncated lock");
+            if plan.items.len() < wanted {
+                tracing::warn!(node = %node_id, sent = plan.items.len(), wanted, "plan cut to its soonest items; the rest follow as these are settled");
+                cut.insert(node_id.to_string());
+            } else {
+                cut.remove(node_id);
+            }
         }
         self.store.store_sealed_plan(node_id, &sealed).await?;
         self.client
@@ -147,6 +172,14 @@ impl Planner {
                 .await?;
         }
         Ok(plans.len())
+    }
+
+    /// Whether the node's last plan was cut short (so settling an item should send more).
+    pub fn is_truncated(&self, node_id: &str) -> bool {
+        self.truncated
+            .lock()
+            .expect("truncated lock")
+            .contains(node_id)
     }
 
     pub fn signing_key(&self) -> &SigningKey {

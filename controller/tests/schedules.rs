@@ -407,3 +407,109 @@ async fn a_bad_time_rule_is_refused_with_what_is_wrong() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
 }
+
+#[tokio::test]
+async fn a_rule_that_airs_more_often_than_a_plan_can_carry_is_refused() {
+    let h = Harness::new().await;
+    let (_, village, a) = commune(&h).await;
+    let every_minute = json!({"rule": {"kind": "cron", "expr": "0 * * * * *"}});
+    let r = h
+        .post_json(
+            "/api/v1/schedules",
+            body("Mỗi phút", a, &[village], every_minute),
+        )
+        .await;
+    r.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        &["more than 400 times in 48 hours"],
+    );
+}
+
+#[tokio::test]
+async fn a_plan_too_long_for_one_message_carries_the_soonest_items_and_the_rest_follow() {
+    use loa_controller::ingest::Ingest;
+    use loa_protocol::{Event, EventBatch, EventBody, Plan, Priority, Stage, Topics};
+
+    let h = Harness::new().await;
+    let (_, village, a) = commune(&h).await;
+    let store = &h.state.store;
+    // Whole seconds: the store keeps milliseconds.
+    let start = chrono::SubsecRound::trunc_subsecs(Utc::now() + Duration::hours(1), 0);
+    for i in 0..450 {
+        let at = start + Duration::minutes(i);
+        store
+            .create_occurrence(
+                a,
+                Priority::Normal,
+                at,
+                at + Duration::minutes(30),
+                &[village],
+                &["na-sai-1".to_string()],
+            )
+            .await
+            .unwrap();
+    }
+    let key = h.state.planner.signing_key().verifying_key();
+    let current = || async {
+        let sealed = store.sealed_plans().await.unwrap();
+        Plan::open(&sealed[0].1, &key, "na-sai-1", None).unwrap()
+    };
+    h.state.planner.publish("na-sai-1").await.unwrap();
+    let plan = current().await;
+    assert_eq!(plan.items.len(), loa_controller::planner::MAX_PLAN_ITEMS);
+    assert_eq!(plan.items[0].start_at, start, "the soonest first");
+    assert!(h.state.planner.is_truncated("na-sai-1"));
+
+    // The node reports the first item played: a new plan follows with the next one in.
+    let (client, _eventloop) = loa_controller::link::client(&loa_controller::link::BrokerAddress {
+        host: "127.0.0.1".into(),
+        port: 1,
+        username: "t".into(),
+        password: "t".into(),
+    });
+    let ingest = Ingest {
+        store: store.clone(),
+        topics: Topics::for_site(&h.state.cfg.site),
+        client,
+        planner: h.state.planner.clone(),
+        counters: h.state.counters.clone(),
+    };
+    let first = plan.items[0].id.clone();
+    let batch = EventBatch {
+        node: "na-sai-1".into(),
+        events: vec![Event {
+            seq: 1,
+            at: Utc::now(),
+            body: EventBody::Item {
+                item: first.clone(),
+                stage: Stage::Played,
+                reason: None,
+                start_error_ms: Some(1),
+            },
+        }],
+    };
+    let topic = Topics::for_site(&h.state.cfg.site).events("na-sai-1");
+    ingest
+        .handle(rumqttc::Publish::new(
+            topic,
+            rumqttc::QoS::AtLeastOnce,
+            batch.to_bytes(),
+        ))
+        .await;
+    let next = current().await;
+    assert!(next.version > plan.version);
+    assert!(
+        !next.items.iter().any(|i| i.id == first),
+        "the played item left the plan"
+    );
+    assert_eq!(
+        next.items.len(),
+        loa_controller::planner::MAX_PLAN_ITEMS,
+        "the next one came in"
+    );
+    assert_eq!(
+        next.items.last().unwrap().start_at,
+        start + Duration::minutes(400)
+    );
+}

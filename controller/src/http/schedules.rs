@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
 use crate::conflicts::{self, Conflict};
+use crate::planner::MAX_PLAN_ITEMS;
 use crate::schedule::rule::Recurrence;
 use crate::store::occurrences::OccurrenceRow;
 use crate::store::schedules::{ScheduleRow, ScheduleSpec, Source, Status};
@@ -104,15 +105,31 @@ fn conflicts_response(conflicts: Vec<Conflict>) -> Response {
         .into_response()
 }
 
+/// Refuses a rule that fires more often than a node's plan can carry within the horizon.
+fn check_rate(s: &AppState, r: &Recurrence) -> Result<(), ApiError> {
+    r.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
+    let now = Utc::now();
+    let horizon = chrono::Duration::seconds(s.cfg.plan_horizon_secs);
+    let n = r
+        .fires_between(s.tz, now, now + horizon, MAX_PLAN_ITEMS + 1)
+        .map_err(|e| ApiError::invalid(e.to_string()))?
+        .len();
+    if n > MAX_PLAN_ITEMS {
+        return Err(ApiError::invalid(format!(
+            "this rule airs more than {MAX_PLAN_ITEMS} times in {} hours; space the airings out",
+            s.cfg.plan_horizon_secs / 3600
+        )));
+    }
+    Ok(())
+}
+
 async fn create(
     State(s): State<AppState>,
     Query(q): Query<DryRun>,
     Json(body): Json<ScheduleBody>,
 ) -> Result<Response, ApiError> {
     let spec = body.spec();
-    spec.recurrence
-        .validate()
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    check_rate(&s, &spec.recurrence)?;
     let found = conflicts::find(&s.store, s.tz, &spec, None, Utc::now()).await?;
     if q.dry_run {
         return Ok(Json(serde_json::json!({
@@ -161,9 +178,7 @@ async fn update(
     let current = s.store.schedule(id).await?;
     refuse_file(&current)?;
     let spec = body.spec();
-    spec.recurrence
-        .validate()
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    check_rate(&s, &spec.recurrence)?;
     let found = conflicts::find(&s.store, s.tz, &spec, Some(id), Utc::now()).await?;
     if !found.is_empty() && !body.accept_conflicts {
         return Ok(conflicts_response(found));
