@@ -1,9 +1,12 @@
 //! The media store: uploads are probed with symphonia (fully decoded once) and kept on disk
 //! by SHA-256. A file that does not decode is refused with a message a clerk understands.
+//! The same pass measures the recording's loudness (EBU R128 integrated, with the `ebur128`
+//! crate), so nodes can play every announcement at the same level.
 
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatOptions;
@@ -18,6 +21,8 @@ pub struct Probed {
     pub sample_rate: u32,
     pub channels: u16,
     pub duration_ms: u64,
+    /// EBU R128 integrated loudness in LUFS; `None` for audio too short or too quiet to gate.
+    pub loudness_lufs: Option<f64>,
 }
 
 /// Why an upload was refused. The texts are for the clerk who uploaded it.
@@ -52,6 +57,16 @@ impl MediaError {
             MediaError::Io(_) => "media.storage",
         }
     }
+}
+
+/// The level every announcement is brought to on the nodes, in LUFS. Speech for outdoor
+/// loudspeakers sits well above the −23 LUFS of broadcast programmes.
+pub const TARGET_LUFS: f64 = -16.0;
+
+/// The gain, in dB, that brings a recording of `loudness` LUFS to [`TARGET_LUFS`]: cut as much
+/// as needed, boost at most 6 dB (more would clip loud peaks); none when it could not be measured.
+pub fn normalising_gain_db(loudness: Option<f64>) -> f32 {
+    loudness.map_or(0.0, |l| (TARGET_LUFS - l).clamp(-30.0, 6.0) as f32)
 }
 
 /// Decodes the whole file once: what it is, how long, and whether it is complete.
@@ -107,6 +122,8 @@ pub fn probe(path: &Path, name_hint: Option<&str>) -> Result<Probed, MediaError>
     let mut good_packets = 0u32;
     let mut rate = params.sample_rate.unwrap_or(0);
     let mut channels = params.channels.map(|c| c.count() as u16).unwrap_or(0);
+    let mut meter: Option<ebur128::EbuR128> = None;
+    let mut samples: Option<SampleBuffer<f32>> = None;
     loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
@@ -121,8 +138,24 @@ pub fn probe(path: &Path, name_hint: Option<&str>) -> Result<Probed, MediaError>
             Ok(buf) => {
                 good_packets += 1;
                 frames += buf.frames() as u64;
-                rate = buf.spec().rate;
-                channels = buf.spec().channels.count() as u16;
+                let spec = *buf.spec();
+                rate = spec.rate;
+                channels = spec.channels.count() as u16;
+                if buf.frames() == 0 {
+                    continue;
+                }
+                if meter.is_none() {
+                    meter = ebur128::EbuR128::new(channels as u32, rate, ebur128::Mode::I).ok();
+                }
+                let cap = buf.capacity() as u64;
+                let sb = match &mut samples {
+                    Some(sb) if sb.capacity() >= buf.capacity() * spec.channels.count() => sb,
+                    _ => samples.insert(SampleBuffer::new(cap, spec)),
+                };
+                sb.copy_interleaved_ref(buf);
+                if let Some(m) = meter.as_mut() {
+                    let _ = m.add_frames_f32(sb.samples());
+                }
             }
             Err(SymError::DecodeError(_)) => bad_packets += 1,
             Err(e) => return Err(MediaError::Damaged(describe(&e))),
@@ -147,11 +180,15 @@ pub fn probe(path: &Path, name_hint: Option<&str>) -> Result<Probed, MediaError>
             });
         }
     }
+    let loudness_lufs = meter
+        .and_then(|m| m.loudness_global().ok())
+        .filter(|l| l.is_finite());
     Ok(Probed {
         codec,
         sample_rate: rate,
         channels,
         duration_ms,
+        loudness_lufs,
     })
 }
 

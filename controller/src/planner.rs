@@ -101,6 +101,7 @@ impl Planner {
                 expires_at: r.expires_at,
                 priority: r.priority,
                 volume: 100,
+                gain_db: crate::media::normalising_gain_db(r.loudness_lufs),
             })
             .collect();
         let wanted = items.len();

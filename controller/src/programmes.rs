@@ -181,6 +181,7 @@ async fn store_media(store: &Store, media: &MediaStore, path: &Path) -> Result<S
             sample_rate: probed.sample_rate,
             channels: probed.channels,
             original_name: name,
+            loudness_lufs: probed.loudness_lufs,
         })
         .await
         .map_err(|e| e.to_string())?;

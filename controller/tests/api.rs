@@ -813,3 +813,72 @@ async fn metrics_start_with_no_malformed_messages() {
     );
     assert!(text.lines().any(|l| l == "loa_mqtt_connected 0"), "{text}");
 }
+
+// ---- loudness ----------------------------------------------------------------------------
+
+/// A 3-second stereo 1 kHz sine at `dbfs` (peak), as 16-bit 48 kHz WAV: EBU Tech 3341's first
+/// test signal, which reads −23.0 LUFS at −23 dBFS.
+fn sine_wav(dbfs: f64) -> Vec<u8> {
+    let (rate, secs, amp) = (48_000u32, 3u32, 10f64.powf(dbfs / 20.0));
+    let frames = rate * secs;
+    let data_len = frames * 4;
+    let mut w = Vec::with_capacity(44 + data_len as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    w.extend_from_slice(&2u16.to_le_bytes()); // stereo
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * 4).to_le_bytes());
+    w.extend_from_slice(&4u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..frames {
+        let v = (amp
+            * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / rate as f64).sin()
+            * 32767.0) as i16;
+        w.extend_from_slice(&v.to_le_bytes());
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w
+}
+
+#[tokio::test]
+async fn uploads_are_measured_for_loudness_and_plans_carry_the_gain_that_evens_them_out() {
+    let h = Harness::new().await;
+    let zone = h.zone("Thôn Nà Sài", None).await;
+    h.node("na-sai-1", zone).await;
+    let mut gains = Vec::new();
+    for (dbfs, want_lufs) in [(-23.0, -23.0), (-10.0, -10.0)] {
+        let r = h.upload(&format!("sine{dbfs}.wav"), sine_wav(dbfs)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let lufs = r.json()["loudness_lufs"].as_f64().expect("measured");
+        assert!(
+            (lufs - want_lufs).abs() < 0.2,
+            "{dbfs} dBFS sine measured {lufs} LUFS"
+        );
+        let a = h
+            .post_json(
+                "/api/v1/announcements",
+                json!({"title": "sine", "media_sha256": r.json()["sha256"]}),
+            )
+            .await
+            .json();
+        let b = h
+            .post_json(
+                "/api/v1/broadcasts",
+                json!({"announcement_id": a["id"], "zones": [zone]}),
+            )
+            .await;
+        assert_eq!(b.status, StatusCode::CREATED, "{}", b.text());
+        let sealed = h.state.store.sealed_plans().await.unwrap();
+        let key = h.state.planner.signing_key().verifying_key();
+        let plan = loa_protocol::Plan::open(&sealed[0].1, &key, "na-sai-1", None).unwrap();
+        gains.push(plan.items.last().unwrap().gain_db);
+    }
+    // Towards −16 LUFS: the quiet one boosted (at most 6 dB), the loud one cut.
+    assert_eq!(gains[0], 6.0, "{gains:?}");
+    assert!((gains[1] + 6.0).abs() < 0.2, "{gains:?}");
+}

@@ -44,6 +44,10 @@ pub struct PlanItem {
     pub priority: Priority,
     /// The item's volume, 0–100, applied on top of the node's.
     pub volume: u8,
+    /// Loudness normalisation, in dB, measured by the controller (EBU R128): applied before the
+    /// volumes so every announcement plays at the same level. Absent in older plans: 0.
+    #[serde(default)]
+    pub gain_db: f32,
 }
 
 /// Where and what the audio is.
@@ -107,6 +111,12 @@ impl Plan {
                 )));
             }
             check_volume(item.volume)?;
+            if !(item.gain_db.is_finite() && (-40.0..=20.0).contains(&item.gain_db)) {
+                return Err(ProtocolError::Malformed(format!(
+                    "item {:?}: gain_db {} is outside -40 to 20",
+                    item.id, item.gain_db
+                )));
+            }
             if item.expires_at <= item.start_at {
                 return Err(ProtocolError::Malformed(format!(
                     "item {:?} expires before it starts",
@@ -159,6 +169,7 @@ mod tests {
                 expires_at: t0 + chrono::Duration::hours(1),
                 priority: Priority::Normal,
                 volume: 100,
+                gain_db: 0.0,
             }],
         }
     }

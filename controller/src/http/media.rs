@@ -114,6 +114,7 @@ async fn receive(
         sample_rate: probed.sample_rate,
         channels: probed.channels,
         original_name: name,
+        loudness_lufs: probed.loudness_lufs,
     };
     s.store.insert_media(&row).await?;
     tracing::info!(sha256 = %row.sha256, size = row.size, duration_ms = row.duration_ms, codec = %row.codec, "media stored");

@@ -15,6 +15,8 @@ pub struct MediaRow {
     pub sample_rate: u32,
     pub channels: u16,
     pub original_name: Option<String>,
+    /// EBU R128 integrated loudness, LUFS.
+    pub loudness_lufs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -29,8 +31,8 @@ impl Store {
     /// Records a probed file; the same content uploaded twice is one record.
     pub async fn insert_media(&self, m: &MediaRow) -> Result<()> {
         sqlx::query(
-            "INSERT OR IGNORE INTO media (sha256, size, duration_ms, codec, sample_rate, channels, original_name, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO media (sha256, size, duration_ms, codec, sample_rate, channels, original_name, created_at, loudness_lufs)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&m.sha256)
         .bind(m.size as i64)
@@ -40,6 +42,7 @@ impl Store {
         .bind(m.channels as i64)
         .bind(&m.original_name)
         .bind(ts(Utc::now()))
+        .bind(m.loudness_lufs)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -111,6 +114,7 @@ fn media_from(row: &sqlx::sqlite::SqliteRow) -> MediaRow {
         sample_rate: row.get::<i64, _>("sample_rate") as u32,
         channels: row.get::<i64, _>("channels") as u16,
         original_name: row.get("original_name"),
+        loudness_lufs: row.get("loudness_lufs"),
     }
 }
 

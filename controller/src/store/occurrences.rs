@@ -37,6 +37,7 @@ pub struct PlanItemRow {
     pub sha256: String,
     pub size: u64,
     pub duration_ms: u64,
+    pub loudness_lufs: Option<f64>,
     pub start_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub priority: Priority,
@@ -288,7 +289,7 @@ impl Store {
     /// not long expired.
     pub async fn plan_items(&self, node_id: &str, now: DateTime<Utc>) -> Result<Vec<PlanItemRow>> {
         let rows = sqlx::query(
-            "SELECT o.id, a.title, m.sha256, m.size, m.duration_ms, o.start_at, o.expires_at, o.priority
+            "SELECT o.id, a.title, m.sha256, m.size, m.duration_ms, m.loudness_lufs, o.start_at, o.expires_at, o.priority
              FROM deliveries d
              JOIN occurrences o ON o.id = d.occurrence_id
              JOIN announcements a ON a.id = o.announcement_id
@@ -310,6 +311,7 @@ impl Store {
                     sha256: r.get("sha256"),
                     size: r.get::<i64, _>("size") as u64,
                     duration_ms: r.get::<i64, _>("duration_ms") as u64,
+                    loudness_lufs: r.get("loudness_lufs"),
                     start_at: parse_ts(&r.get::<String, _>("start_at"))?,
                     expires_at: parse_ts(&r.get::<String, _>("expires_at"))?,
                     priority: priority.parse().map_err(StoreError::Invalid)?,
