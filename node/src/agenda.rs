@@ -8,10 +8,11 @@ use loa_protocol::{Plan, PlanItem, Priority, Stage};
 
 use crate::ledger::Ledger;
 
-/// How long before its instant an item is handed to the player, which opens the file and the
-/// device and then waits for the exact instant.
-pub fn prepare_lead() -> Duration {
-    Duration::milliseconds(1500)
+/// How long before its instant an item is handed to the player, which checks the file, opens
+/// the device and then waits for the exact instant: 1.5 s, or the amplifier relay's lead when
+/// that is longer (the relay is switched on while the player waits).
+pub fn prepare_lead(relay_lead: Duration) -> Duration {
+    Duration::milliseconds(1500).max(relay_lead)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +48,8 @@ pub struct World<'a> {
     pub playing_priority: Option<Priority>,
     /// Is this item waiting to retry after its playback failed (e.g. the device was busy)?
     pub held: &'a dyn Fn(&str) -> bool,
+    /// How long before its instant an item goes to the player ([`prepare_lead`]).
+    pub prepare_lead: Duration,
 }
 
 /// The actions due now, and when to look again (absent: nothing is waiting on the clock).
@@ -82,12 +85,12 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
             if reported.is_none_or(|r| r < Stage::Ready) {
                 actions.push(report(item, Stage::Ready, None));
             }
-            if w.now >= item.start_at - prepare_lead() {
+            if w.now >= item.start_at - w.prepare_lead {
                 if !(w.held)(&item.id) {
                     candidates.push(item);
                 }
             } else {
-                soonest(item.start_at - prepare_lead());
+                soonest(item.start_at - w.prepare_lead);
             }
         } else if !(w.fetch_busy)(&item.media.sha256)
             && !actions
@@ -160,6 +163,7 @@ mod tests {
             expires_at: t(expires),
             priority,
             volume: 100,
+            gain_db: 0.0,
         }
     }
 
@@ -196,6 +200,7 @@ mod tests {
                 playing,
                 playing_priority,
                 held: &no,
+                prepare_lead: prepare_lead(Duration::zero()),
             },
         )
     }
@@ -240,11 +245,43 @@ mod tests {
         let (actions, wake) = run(&p, &l, 0, true, None);
         assert_eq!(stages(&actions), [("o1".into(), Stage::Ready)]);
         assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))));
-        assert_eq!(wake, Some(t(60) - prepare_lead()));
+        assert_eq!(wake, Some(t(60) - Duration::milliseconds(1500)));
         let (actions, _) = run(&p, &l, 59, true, None);
         assert!(actions
             .iter()
             .any(|a| matches!(a, Action::Play(i) if i.id == "o1")));
+    }
+
+    #[test]
+    fn a_longer_relay_lead_hands_the_item_over_earlier() {
+        assert_eq!(prepare_lead(Duration::zero()), Duration::milliseconds(1500));
+        let lead = prepare_lead(Duration::seconds(5));
+        assert_eq!(lead, Duration::seconds(5));
+        let p = plan(vec![item("o1", 'a', 60, 600, Priority::Normal)]);
+        let mut l = Ledger::default();
+        l.record("o1", Stage::Ready, t(600), None);
+        let c = |_: &str| true;
+        let no = |_: &str| false;
+        let at = |now| {
+            decide(
+                &p,
+                &l,
+                &World {
+                    now: t(now),
+                    cached: &c,
+                    fetch_busy: &no,
+                    playing: None,
+                    playing_priority: None,
+                    held: &no,
+                    prepare_lead: lead,
+                },
+            )
+        };
+        let (actions, wake) = at(50);
+        assert!(actions.is_empty());
+        assert_eq!(wake, Some(t(55)));
+        let (actions, _) = at(55);
+        assert!(matches!(&actions[..], [Action::Play(i)] if i.id == "o1"));
     }
 
     #[test]

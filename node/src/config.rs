@@ -4,6 +4,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 use crate::audio::AudioConfig;
+use crate::relay::RelayConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -13,6 +14,8 @@ pub struct NodeConfig {
     /// The controller's HTTP base URL (media downloads).
     pub controller_url: String,
     /// The controller's Ed25519 public key, base64: plans and acks must be signed by it.
+    /// (Defaulted only so that `loa-node check` can say it is missing; `load` refuses that.)
+    #[serde(default)]
     pub controller_public_key: String,
     /// Sent as `Authorization: Bearer …` on media downloads.
     pub media_token: String,
@@ -24,6 +27,9 @@ pub struct NodeConfig {
     /// Bytes of media the cache may hold (default 512 MiB).
     #[serde(default = "default_cache_budget")]
     pub cache_budget_bytes: u64,
+    /// The amplifier relay (a GPIO line); absent, no relay is switched. See [`RelayConfig`].
+    #[serde(default)]
+    pub relay: Option<RelayConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,15 +66,9 @@ pub enum ConfigError {
 }
 
 impl NodeConfig {
+    /// Reads, parses and validates the file.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let cfg: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let cfg = NodeConfig::parse(path)?;
         cfg.validate().map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
@@ -76,18 +76,59 @@ impl NodeConfig {
         Ok(cfg)
     }
 
+    /// Reads and parses the file without checking the values (a TOML error names the line).
+    pub fn parse(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: toml_error(&text, &e),
+        })
+    }
+
     fn validate(&self) -> Result<(), String> {
+        self.validate_fields()?;
+        self.check_public_key()
+    }
+
+    /// Everything but the controller's key: ids, the broker address, the controller URL.
+    pub fn validate_fields(&self) -> Result<(), String> {
         loa_protocol::error::check_id("node_id", &self.node_id).map_err(|e| e.to_string())?;
         loa_protocol::error::check_id("site", &self.site).map_err(|e| e.to_string())?;
-        loa_protocol::verifying_key_from_b64(&self.controller_public_key)
-            .map_err(|e| format!("controller_public_key: {e}"))?;
         self.broker_host_port()?;
         if !self.controller_url.starts_with("http://")
             && !self.controller_url.starts_with("https://")
         {
             return Err("controller_url must start with http:// or https://".into());
         }
+        if let Some(r) = &self.relay {
+            // The player is handed an item this long ahead and holds the device meanwhile.
+            if r.lead_ms > 60_000 {
+                return Err(format!(
+                    "relay.lead_ms is {} ms; at most 60000 (one minute) is allowed",
+                    r.lead_ms
+                ));
+            }
+            if r.hold_ms > 3_600_000 {
+                return Err(format!(
+                    "relay.hold_ms is {} ms; at most 3600000 (one hour) is allowed",
+                    r.hold_ms
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The controller's public key is there and is an Ed25519 key.
+    pub fn check_public_key(&self) -> Result<(), String> {
+        if self.controller_public_key.trim().is_empty() {
+            return Err("controller_public_key is missing".into());
+        }
+        loa_protocol::verifying_key_from_b64(&self.controller_public_key)
+            .map(drop)
+            .map_err(|e| format!("controller_public_key: {e}"))
     }
 
     /// The broker's host and port.
@@ -106,5 +147,80 @@ impl NodeConfig {
     pub fn public_key(&self) -> ed25519_dalek::VerifyingKey {
         loa_protocol::verifying_key_from_b64(&self.controller_public_key)
             .expect("checked when the config was loaded")
+    }
+}
+
+/// A TOML error on one line, with the line and column it points at.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+node_id = "thon-1"
+site = "xa-demo"
+controller_url = "http://10.0.0.1:8080"
+controller_public_key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+media_token = "t"
+data_dir = "/var/lib/loa-node"
+
+[mqtt]
+address = "10.0.0.1:1883"
+username = "thon-1"
+password = "pw"
+"#;
+
+    fn load_text(text: &str) -> Result<NodeConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, text).unwrap();
+        NodeConfig::load(&path)
+    }
+
+    #[test]
+    fn a_toml_error_names_the_line_on_one_line() {
+        let text = GOOD.replace("media_token = \"t\"", "media_token = t");
+        let e = load_text(&text).unwrap_err().to_string();
+        assert!(e.contains("node.toml: line 6, column 15: "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn relay_is_optional_with_defaults_and_rejects_unknown_keys() {
+        assert_eq!(load_text(GOOD).unwrap().relay, None);
+        let cfg = load_text(&format!("{GOOD}\n[relay]\nline = 17\n")).unwrap();
+        let relay = cfg.relay.unwrap();
+        assert_eq!((relay.line, relay.lead_ms, relay.hold_ms), (17, 1500, 3000));
+        let e = load_text(&format!("{GOOD}\n[relay]\nline = 17\npin = 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `pin`"), "{e}");
+        let e = load_text(&format!("{GOOD}\n[relay]\nline = 17\nlead_ms = 600000\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("relay.lead_ms"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_controller_key_is_named() {
+        let text = GOOD
+            .lines()
+            .filter(|l| !l.starts_with("controller_public_key"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let e = load_text(&text).unwrap_err().to_string();
+        assert!(e.contains("controller_public_key is missing"), "{e}");
     }
 }

@@ -2,7 +2,6 @@
 //! `Range: bytes=N-`, the whole is checked against its SHA-256, and only then moved into the
 //! cache under its hash.
 
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -105,18 +104,13 @@ pub async fn fetch(
 
 async fn hash_file(path: &Path) -> std::io::Result<String> {
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let mut f = std::fs::File::open(path)?;
-        let mut h = Sha256::new();
-        std::io::copy(&mut f, &mut h)?;
-        Ok(hex::encode(h.finalize()))
-    })
-    .await
-    .expect("hashing does not panic")
+    tokio::task::spawn_blocking(move || crate::cache::sha256_of(&path))
+        .await
+        .expect("hashing does not panic")
 }
 
 /// reqwest's errors, with their causes, in one line.
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(cause) = src {
@@ -125,16 +119,4 @@ fn describe(e: &reqwest::Error) -> String {
         src = cause.source();
     }
     s
-}
-
-/// Bytes of media held in the cache directory (finished files and partial downloads).
-pub fn cache_bytes(cache_dir: &Path) -> u64 {
-    std::fs::read_dir(cache_dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
 }

@@ -7,18 +7,27 @@
 //! - [`ledger`]: what was already reported per item, kept on disk.
 //! - [`spool`]: every event on disk until the controller acknowledges it; [`sender`] sends them.
 //! - [`fetch`]: media download with resume and SHA-256 check.
+//! - [`cache`]: the media cache: byte budget, least-recently-used eviction that spares the
+//!   plan's media, and a hash check before each playback.
 //! - [`audio`]: decode → resample → sink (`cpal`, `wav`, `null`), and the installer tools.
+//! - [`relay`]: the amplifier relay (a GPIO line): on a lead time before playing, off a hold
+//!   time after.
+//! - [`check`]: `loa-node check`, the installer's test of config, key, disk, broker, controller,
+//!   media token and audio output.
 //! - [`runner`]: the main loop tying them together; [`run`] is its entry point.
 //! - [`disk`]: atomic writes for the small files above.
 
 pub mod agenda;
 pub mod audio;
+pub mod cache;
+pub mod check;
 pub mod config;
 pub mod disk;
 pub mod fetch;
 pub mod intake;
 pub mod ledger;
 pub mod link;
+pub mod relay;
 pub mod runner;
 pub mod sender;
 pub mod spool;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use loa_node::audio::{AudioConfig, SinkKind};
 use loa_node::config::NodeConfig;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -26,6 +27,7 @@ enum Command {
         config: PathBuf,
     },
     /// Play a file through the configured output (or the one given), to test the speakers.
+    /// With --config, the amplifier relay (if configured) is switched on for it.
     Play {
         file: PathBuf,
         /// Take the audio output from this node config.
@@ -44,6 +46,20 @@ enum Command {
     },
     /// List the audio output devices by name.
     Devices,
+    /// Check the installation: config, controller key, data directory, broker login,
+    /// controller, media token, audio output, amplifier relay. Exit status 1 if any fails.
+    ///
+    /// The broker check logs in as this node: a running node service is disconnected for a
+    /// moment and reconnects by itself.
+    Check {
+        #[arg(
+            long,
+            short,
+            env = "LOA_NODE_CONFIG",
+            default_value = "/etc/loa/node.toml"
+        )]
+        config: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -54,20 +70,28 @@ enum SinkArg {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    // The check speaks for itself, one line per check; logs only for what goes wrong.
+    let default_filter = match cli.command {
+        Command::Check { .. } => "error",
+        _ => "info,rumqttc=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rumqttc=warn".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
+        .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match cli.command {
         Command::Run { config } => {
             let cfg = NodeConfig::load(&config)?;
             let shutdown = CancellationToken::new();
             tokio::spawn(on_signal(shutdown.clone()));
             tracing::info!(node = %cfg.node_id, site = %cfg.site, "node starting");
-            loa_node::run(cfg, shutdown).await
+            loa_node::run(cfg, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Play {
             file,
@@ -77,9 +101,12 @@ async fn main() -> anyhow::Result<()> {
             wav_dir,
             volume,
         } => {
-            let mut audio = match config {
-                Some(path) => NodeConfig::load(&path)?.audio,
-                None => AudioConfig::default(),
+            let (mut audio, relay) = match config {
+                Some(path) => {
+                    let cfg = NodeConfig::load(&path)?;
+                    (cfg.audio, cfg.relay)
+                }
+                None => (AudioConfig::default(), None),
             };
             if let Some(s) = sink {
                 audio.sink = match s {
@@ -94,18 +121,31 @@ async fn main() -> anyhow::Result<()> {
             if wav_dir.is_some() {
                 audio.wav_dir = wav_dir;
             }
+            // The amplifier is switched as for a scheduled item, so the installer hears it.
             let report = tokio::task::spawn_blocking(move || {
-                loa_node::audio::cli::play_file(&file, &audio, volume)
+                loa_node::relay::around(relay.as_ref(), || {
+                    loa_node::audio::cli::play_file(&file, &audio, volume)
+                })
             })
             .await??;
             println!("played {} frames", report.frames);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Devices => {
             for name in loa_node::audio::cli::list_devices()? {
                 println!("{name}");
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => {
+            let ok = loa_node::check::run(&config, |o| println!("{o}")).await;
+            if ok {
+                println!("all checks passed");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("some checks failed: see the lines marked ✗");
+                Ok(ExitCode::FAILURE)
+            }
         }
     }
 }

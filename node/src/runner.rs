@@ -15,11 +15,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::agenda::{self, Action, World};
 use crate::audio::{self, AudioError};
+use crate::cache::{self, Cache, CORRUPT_REASON};
 use crate::config::NodeConfig;
 use crate::fetch;
 use crate::intake::{Intake, PlanStore};
 use crate::ledger::Ledger;
 use crate::link::{self, LinkEvent};
+use crate::relay::Relay;
 use crate::spool::Spool;
 
 /// How long after a failed download or a failed playback to try again.
@@ -35,6 +37,10 @@ enum PlayerMsg {
         item: String,
         result: Result<audio::PlayReport, AudioError>,
     },
+    /// The cached file failed its hash check and was deleted; nothing was played.
+    Corrupt {
+        item: String,
+    },
 }
 
 /// What a download task reports.
@@ -45,6 +51,8 @@ struct Fetched {
 
 struct Playing {
     item: String,
+    /// Its media, kept from eviction even if the item leaves the plan while it plays.
+    sha256: String,
     priority: loa_protocol::Priority,
     stop: Arc<AtomicBool>,
     /// The emergency that interrupted it, once one has.
@@ -57,7 +65,10 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
     std::fs::create_dir_all(&data)
         .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", data.display()))?;
     let cache_dir = data.join("cache");
-    std::fs::create_dir_all(&cache_dir)?;
+    let cache = Cache::open(&cache_dir).map_err(|e| {
+        anyhow::anyhow!("cannot create the media cache {}: {e}", cache_dir.display())
+    })?;
+    let relay = Relay::from_config(cfg.relay.as_ref());
     let ledger_path = data.join("ledger.json");
     let spool = Arc::new(Mutex::new(Spool::open(&data.join("spool"))?));
     let topics = Topics::for_site(&cfg.site);
@@ -94,7 +105,8 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         client,
         topics,
         http: fetch::http_client(),
-        cache_dir,
+        cache,
+        relay,
         fetching: HashSet::new(),
         fetch_retry: HashMap::new(),
         play_retry: HashMap::new(),
@@ -108,6 +120,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
             "playing from the plan kept on disk until the broker is reachable"
         );
     }
+    node.evict();
     let (fetch_tx, mut fetch_rx) = mpsc::channel::<Fetched>(64);
     let (player_tx, mut player_rx) = mpsc::channel::<PlayerMsg>(16);
 
@@ -139,6 +152,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
     if let Some(p) = &node.playing {
         p.stop.store(true, Ordering::Relaxed);
     }
+    node.relay.off(Utc::now());
     tracker.close();
     tracker.wait().await;
     tracing::info!("node stopped");
@@ -156,7 +170,9 @@ struct Runner {
     client: AsyncClient,
     topics: Topics,
     http: reqwest::Client,
-    cache_dir: PathBuf,
+    cache: Cache,
+    /// The amplifier relay (a no-op without `[relay]` in the config).
+    relay: Relay,
     /// Media being downloaded now.
     fetching: HashSet<String>,
     /// Media whose download failed, and when to try again.
@@ -178,9 +194,12 @@ impl Runner {
         let now = Utc::now();
         self.fetch_retry.retain(|_, t| *t > now);
         self.play_retry.retain(|_, t| *t > now);
-        let plan = self.plans.current().cloned()?;
-        let cache_dir = self.cache_dir.clone();
-        let cached = |sha: &str| cache_dir.join(sha).is_file();
+        let relay_wake = self.relay.drive(now);
+        let Some(plan) = self.plans.current().cloned() else {
+            return relay_wake;
+        };
+        let cache = &self.cache;
+        let cached = |sha: &str| cache.contains(sha);
         let busy = |sha: &str| self.fetching.contains(sha) || self.fetch_retry.contains_key(sha);
         let held = |item: &str| self.play_retry.contains_key(item);
         let playing = self.playing.as_ref().map(|p| p.item.clone());
@@ -195,6 +214,7 @@ impl Runner {
                 playing: playing.as_deref(),
                 playing_priority,
                 held: &held,
+                prepare_lead: agenda::prepare_lead(self.relay.lead()),
             },
         );
         for action in actions {
@@ -228,7 +248,14 @@ impl Runner {
                 }
             }
         }
-        for t in self.fetch_retry.values().chain(self.play_retry.values()) {
+        // A Play above may have made the relay due now.
+        let relay_wake = self.relay.drive(Utc::now());
+        for t in self
+            .fetch_retry
+            .values()
+            .chain(self.play_retry.values())
+            .chain(relay_wake.as_ref())
+        {
             wake = Some(wake.map_or(*t, |w| w.min(*t)));
         }
         wake
@@ -285,6 +312,7 @@ impl Runner {
                 let in_plan: HashSet<&str> = plan.items.iter().map(|i| i.id.as_str()).collect();
                 self.ledger.prune(Utc::now(), &in_plan);
                 self.append(EventBody::PlanApplied { version });
+                self.evict();
                 self.publish_state();
             }
             Ok(Intake::Same) => {}
@@ -331,7 +359,7 @@ impl Runner {
         let (http, token, dir, tx) = (
             self.http.clone(),
             self.cfg.media_token.clone(),
-            self.cache_dir.clone(),
+            self.cache.dir().to_path_buf(),
             tx.clone(),
         );
         tracker.spawn(async move {
@@ -347,6 +375,8 @@ impl Runner {
         self.fetching.remove(&f.sha256);
         let Err(reason) = f.result else {
             tracing::info!(sha256 = %f.sha256, "media cached and verified");
+            self.evict();
+            self.publish_state();
             return;
         };
         let now = Utc::now();
@@ -377,18 +407,29 @@ impl Runner {
         let stop = Arc::new(AtomicBool::new(false));
         self.playing = Some(Playing {
             item: item.id.clone(),
+            sha256: item.media.sha256.clone(),
             priority: item.priority,
             stop: stop.clone(),
             preempted_by: None,
         });
-        let path = self.cache_dir.join(&item.media.sha256);
+        self.cache.touch(&item.media.sha256, Utc::now());
+        self.relay.prepare(item.start_at);
+        let path = self.cache.path(&item.media.sha256);
         let audio_cfg = self.cfg.audio.clone();
-        let gain = audio::volume_to_gain(node_volume) * audio::volume_to_gain(item.volume);
+        // Loudness normalisation first (the controller measured it), then the volumes.
+        let gain = audio::db_to_gain(item.gain_db)
+            * audio::volume_to_gain(node_volume)
+            * audio::volume_to_gain(item.volume);
         let tx = tx.clone();
         let label = format!("{}-{}", item.start_at.format("%Y%m%dT%H%M%S"), item.id);
         tracing::info!(item = %item.id, title = %item.title, start_at = %item.start_at, "preparing playback");
-        // The player owns a thread: decoding and the device are blocking work.
+        // The player owns a thread: hashing, decoding and the device are blocking work.
         std::thread::spawn(move || {
+            // A file damaged on the card since it was fetched is deleted here, and fetched again.
+            if !cache::verify_file(&path, &item.media.sha256) {
+                let _ = tx.blocking_send(PlayerMsg::Corrupt { item: item.id });
+                return;
+            }
             let result = audio::open_sink(&audio_cfg, &label).and_then(|mut sink| {
                 wait_until(item.start_at, &stop);
                 let mut on_first = || {
@@ -425,8 +466,17 @@ impl Runner {
                 self.device_error = None;
                 self.publish_state();
             }
+            PlayerMsg::Corrupt { item } => {
+                let exp = expires(self, &item);
+                self.playing = None;
+                self.relay.ended(Utc::now());
+                // The agenda sees the file gone and fetches it; it plays if still in time.
+                self.report(&item, Stage::Failed, Some(CORRUPT_REASON.into()), None, exp);
+                self.publish_state();
+            }
             PlayerMsg::Finished { item, result } => {
                 let exp = expires(self, &item);
+                self.relay.ended(Utc::now());
                 let preempted_by = self.playing.take().and_then(|p| p.preempted_by);
                 match result {
                     Ok(r) if !r.interrupted => self.report(&item, Stage::Played, None, None, exp),
@@ -476,14 +526,14 @@ impl Runner {
             plan_version: self.plans.version(),
             playing: self.playing.as_ref().map(|p| p.item.clone()),
             volume: self.plans.current().map(|p| p.volume),
-            cache_bytes: Some(fetch::cache_bytes(&self.cache_dir)),
+            cache_bytes: Some(self.cache.total_bytes()),
             unacked_events: self
                 .spool
                 .lock()
                 .ok()
                 .and_then(|s| s.pending_count().ok())
                 .map(|n| n as u64),
-            device_error: self.device_error.clone(),
+            device_error: self.device_errors(),
         };
         if let Err(e) = self.client.try_publish(
             self.topics.state(&self.cfg.node_id),
@@ -493,6 +543,28 @@ impl Runner {
         ) {
             tracing::debug!(error = %e, "state not queued");
         }
+    }
+}
+
+impl Runner {
+    /// Keeps the cache within its budget, sparing the media of the plan and of what plays.
+    fn evict(&mut self) {
+        let mut keep: HashSet<String> = self
+            .plans
+            .current()
+            .map(|p| p.items.iter().map(|i| i.media.sha256.clone()).collect())
+            .unwrap_or_default();
+        keep.extend(self.playing.as_ref().map(|p| p.sha256.clone()));
+        self.cache.evict(self.cfg.cache_budget_bytes, &keep);
+    }
+
+    /// The audio device's and the relay's last errors, for the node state.
+    fn device_errors(&self) -> Option<String> {
+        let errors: Vec<&str> = [self.device_error.as_deref(), self.relay.error()]
+            .into_iter()
+            .flatten()
+            .collect();
+        (!errors.is_empty()).then(|| errors.join("; "))
     }
 }
 

@@ -103,8 +103,9 @@ fn the_stop_flag_interrupts_playback() {
     )
     .unwrap();
     assert!(report.interrupted);
+    // It fades out over 200 ms rather than cutting: at least that much more, not the whole file.
     assert!(
-        report.frames > 0 && report.frames < 48_000 / 10,
+        report.frames >= 48_000 / 5 && report.frames < 48_000 / 2,
         "{report:?}"
     );
 }

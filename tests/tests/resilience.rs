@@ -171,10 +171,14 @@ async fn a_burst_beyond_the_brokers_queue_while_the_controller_is_down_loses_not
     )
     .await
     .unwrap();
-    assert!(
-        events_unacked(&node) >= 80,
-        "the node owes its 40 playing and 40 played events"
-    );
+    // The last item's playing and played events follow its file by a moment.
+    wait::until(
+        "the node to owe its 40 playing and 40 played events",
+        LONG,
+        || async move { Ok((events_unacked(n) >= 80).then_some(())) },
+    )
+    .await
+    .unwrap();
     controller.restart().await.unwrap();
 
     for id in &ids {

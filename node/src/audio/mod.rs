@@ -13,13 +13,14 @@ pub mod cli;
 mod cpal_queue;
 mod decode;
 pub mod player;
+mod ramp;
 mod resample;
 pub mod sink;
 mod sink_cpal;
 mod sink_null;
 mod sink_wav;
 
-pub use player::{play, probe, volume_to_gain, MediaInfo, PlayReport};
+pub use player::{db_to_gain, play, probe, volume_to_gain, MediaInfo, PlayReport};
 pub use sink::{open_sink, AudioConfig, Sink, SinkKind};
 
 /// Everything that can go wrong between a media file and the loudspeaker.

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::decode::Decoder;
+use super::ramp::Ramp;
 use super::resample::{map_channels, Resampler};
 use super::{AudioError, Sink};
 
@@ -31,10 +32,11 @@ pub struct MediaInfo {
 }
 
 /// Blocking. Decodes `path` with symphonia, resamples (rubato) to the sink's rate, maps
-/// channels (mono→both, stereo→mono by averaging, more→first two), applies `gain` (linear
-/// 0.0..=1.0), writes to the sink, then `finish()`. Calls `on_first_frame` right after the first
-/// samples are handed to the sink. Checks `stop` between chunks; if set, stops early
-/// (`interrupted`), still finishing the sink so what was queued (≤ 200 ms on cpal) plays out.
+/// channels (mono→both, stereo→mono by averaging, more→first two), applies `gain` (linear,
+/// up to ×4 so loudness normalisation can lift a quiet recording; faded in over 10 ms), writes
+/// to the sink, then `finish()`. Calls `on_first_frame` right after the first samples are
+/// handed to the sink. Checks `stop` between chunks; if set, fades out over 200 ms and stops
+/// early (`interrupted`), still finishing the sink so what was queued plays out.
 ///
 /// On an error the sink is left unfinished; dropping it closes it.
 pub fn play(
@@ -49,11 +51,7 @@ pub fn play(
     // Resample as few channels as possible: downmix before, upmix after.
     let work_channels = src_channels.min(out_channels);
     let mut resampler = Resampler::new(decoder.rate(), sink.rate(), work_channels)?;
-    let gain = if gain.is_nan() {
-        0.0
-    } else {
-        gain.clamp(0.0, 1.0)
-    };
+    let mut ramp = Ramp::new(gain, sink.rate(), out_channels);
     let (mut work, mut resampled, mut out) = (Vec::new(), Vec::new(), Vec::new());
     let mut report = PlayReport {
         frames: 0,
@@ -61,7 +59,14 @@ pub fn play(
     };
     loop {
         if stop.load(Ordering::Relaxed) {
+            // Fade out rather than cut mid-waveform; nothing at all if nothing played yet.
             report.interrupted = true;
+            if report.frames == 0 {
+                break;
+            }
+            ramp.stop();
+        }
+        if ramp.done() {
             break;
         }
         work.clear();
@@ -80,9 +85,7 @@ pub fn play(
         if !resampled.is_empty() {
             out.clear();
             map_channels(&resampled, work_channels, out_channels, &mut out);
-            if gain != 1.0 {
-                out.iter_mut().for_each(|s| *s *= gain);
-            }
+            ramp.apply(&mut out);
             sink.write(&out)?;
             if report.frames == 0 {
                 on_first_frame();
@@ -108,6 +111,15 @@ pub fn probe(path: &Path) -> Result<MediaInfo, AudioError> {
         duration_ms: decoder.frames() * 1000 / u64::from(decoder.rate()),
         codec: decoder.codec().to_owned(),
     })
+}
+
+/// A gain in decibels (the plan's loudness normalisation) as a linear factor for [`play`].
+pub fn db_to_gain(db: f32) -> f32 {
+    if db.is_finite() {
+        10f32.powf(db / 20.0)
+    } else {
+        1.0
+    }
 }
 
 /// A volume in percent (0–100, as plans and the CLI give it) as a linear gain for [`play`].

@@ -1,0 +1,88 @@
+//! Shared setup for the node's tests against a real controller: one village, one node writing
+//! WAV files, started from the workspace's built binaries (`cargo build --workspace --bins`).
+
+#![allow(dead_code)]
+
+use loa_e2e::api::Api;
+use loa_e2e::procs::{free_port, with_audio, Broker, Controller, Node};
+use loa_e2e::wait;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const LONG: Duration = Duration::from_secs(60);
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A controller on its built-in broker, with one village and its node.
+pub struct Village {
+    pub controller: Controller,
+    pub api: Api,
+    pub zone: i64,
+    pub node: Node,
+    /// Where the node's wav sink writes each playback.
+    pub wav_dir: PathBuf,
+}
+
+impl Village {
+    /// Starts it all; `extra` is TOML appended to the node's config (e.g. a `[relay]` table).
+    pub async fn start(dir: &Path, node_id: &str, extra: &str) -> Village {
+        let controller = Controller::start(
+            &dir.join("controller"),
+            Broker::Embedded { port: free_port() },
+        )
+        .await
+        .unwrap();
+        let api = Api::new(&controller.url);
+        let zone = api.zone("Bản Phiêng", None).await.unwrap();
+        let node_dir = dir.join(node_id);
+        let wav_dir = node_dir.join("wav");
+        let cfg = api
+            .provision(node_id, "Loa bản", zone, &node_dir.join("data"))
+            .await
+            .unwrap();
+        let mut audio = toml::toml! { sink = "wav" };
+        audio.insert("wav_dir".into(), wav_dir.display().to_string().into());
+        let cfg = format!("{}\n{extra}", with_audio(&cfg, audio).unwrap());
+        let node = Node::start(node_id, &node_dir, &cfg, None).unwrap();
+        Village {
+            controller,
+            api,
+            zone,
+            node,
+            wav_dir,
+        }
+    }
+
+    /// The WAV files the node has written, one per playback.
+    pub fn wavs(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(&self.wav_dir)
+            .map(|rd| rd.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Waits until the broadcast's only delivery is at `stage`; returns it.
+    pub async fn wait_stage(&self, broadcast: i64, stage: &str) -> Value {
+        let api = &self.api;
+        wait::until(
+            &format!("broadcast {broadcast} to reach {stage}"),
+            LONG,
+            || async move {
+                let v = api.broadcast_status(broadcast).await?;
+                let d = v["deliveries"][0].clone();
+                Ok((d["stage"] == stage).then_some(d))
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nnode log:\n{}", self.node.log_tail()))
+    }
+}
+
+/// Seconds of audible sound in a WAV file the node wrote.
+pub fn audible_secs(path: &Path) -> f64 {
+    loa_e2e::alsa::wav_stats(path).unwrap().audible_secs()
+}
