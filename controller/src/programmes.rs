@@ -173,16 +173,7 @@ async fn store_media(store: &Store, media: &MediaStore, path: &Path) -> Result<S
     std::fs::copy(path, &incoming).map_err(|e| format!("cannot store {}: {e}", path.display()))?;
     media.commit(&incoming, &sha).map_err(|e| e.to_string())?;
     store
-        .insert_media(&MediaRow {
-            sha256: sha.clone(),
-            size,
-            duration_ms: probed.duration_ms,
-            codec: probed.codec,
-            sample_rate: probed.sample_rate,
-            channels: probed.channels,
-            original_name: name,
-            loudness_lufs: probed.loudness_lufs,
-        })
+        .insert_media(&MediaRow::probed(sha.clone(), size, probed, name))
         .await
         .map_err(|e| e.to_string())?;
     Ok(sha)

@@ -106,16 +106,7 @@ async fn receive(
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
         })??;
     s.media.commit(tmp, &sha256).map_err(MediaError::from)?;
-    let row = MediaRow {
-        sha256,
-        size: size as u64,
-        duration_ms: probed.duration_ms,
-        codec: probed.codec,
-        sample_rate: probed.sample_rate,
-        channels: probed.channels,
-        original_name: name,
-        loudness_lufs: probed.loudness_lufs,
-    };
+    let row = MediaRow::probed(sha256, size as u64, probed, name);
     s.store.insert_media(&row).await?;
     tracing::info!(sha256 = %row.sha256, size = row.size, duration_ms = row.duration_ms, codec = %row.codec, "media stored");
     Ok(row)

@@ -27,6 +27,27 @@ pub struct Announcement {
     pub created_at: DateTime<Utc>,
 }
 
+impl MediaRow {
+    /// The record of a file the probe accepted.
+    pub fn probed(
+        sha256: String,
+        size: u64,
+        p: crate::media::Probed,
+        original_name: Option<String>,
+    ) -> MediaRow {
+        MediaRow {
+            sha256,
+            size,
+            duration_ms: p.duration_ms,
+            codec: p.codec,
+            sample_rate: p.sample_rate,
+            channels: p.channels,
+            original_name,
+            loudness_lufs: p.loudness_lufs,
+        }
+    }
+}
+
 impl Store {
     /// Records a probed file; the same content uploaded twice is one record.
     pub async fn insert_media(&self, m: &MediaRow) -> Result<()> {

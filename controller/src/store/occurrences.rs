@@ -222,11 +222,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.occurrence_from(r).await?);
-        }
-        Ok(out)
+        self.occurrences_from(&rows).await
     }
 
     /// The newest one-off broadcasts first.
@@ -238,8 +234,15 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
+        self.occurrences_from(&rows).await
+    }
+
+    async fn occurrences_from(
+        &self,
+        rows: &[sqlx::sqlite::SqliteRow],
+    ) -> Result<Vec<OccurrenceRow>> {
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows {
             out.push(self.occurrence_from(r).await?);
         }
         Ok(out)

@@ -135,15 +135,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
-        for z in &spec.zone_ids {
-            sqlx::query(
-                "INSERT OR IGNORE INTO schedule_zones (schedule_id, zone_id) VALUES (?, ?)",
-            )
-            .bind(id)
-            .bind(z)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_zones(&mut tx, id, &spec.zone_ids).await?;
         tx.commit().await?;
         self.schedule(id).await
     }
@@ -204,15 +196,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        for z in &spec.zone_ids {
-            sqlx::query(
-                "INSERT OR IGNORE INTO schedule_zones (schedule_id, zone_id) VALUES (?, ?)",
-            )
-            .bind(id)
-            .bind(z)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_zones(&mut tx, id, &spec.zone_ids).await?;
         tx.commit().await?;
         Ok(touched)
     }
@@ -502,6 +486,21 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+async fn insert_zones(
+    conn: &mut sqlx::SqliteConnection,
+    schedule_id: i64,
+    zone_ids: &[i64],
+) -> Result<()> {
+    for z in zone_ids {
+        sqlx::query("INSERT OR IGNORE INTO schedule_zones (schedule_id, zone_id) VALUES (?, ?)")
+            .bind(schedule_id)
+            .bind(z)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn insert_delivery(
