@@ -14,6 +14,7 @@
 //!   time after.
 //! - [`check`]: `loa-node check`, the installer's test of config, key, disk, broker, controller,
 //!   media token and audio output.
+//! - [`clock`]: the node clock against the controller's (an NTP-style exchange over HTTP).
 //! - [`runner`]: the main loop tying them together; [`run`] is its entry point.
 //! - [`disk`]: atomic writes for the small files above.
 
@@ -21,6 +22,7 @@ pub mod agenda;
 pub mod audio;
 pub mod cache;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub mod disk;
 pub mod fetch;

@@ -112,6 +112,8 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         play_retry: HashMap::new(),
         playing: None,
         device_error: None,
+        clock_offset_ms: None,
+        started: std::time::Instant::now(),
         cfg,
     };
     if let Some(v) = node.plans.version() {
@@ -123,6 +125,13 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
     node.evict();
     let (fetch_tx, mut fetch_rx) = mpsc::channel::<Fetched>(64);
     let (player_tx, mut player_rx) = mpsc::channel::<PlayerMsg>(16);
+    let (clock_tx, mut clock_rx) = mpsc::channel::<i64>(4);
+    tracker.spawn(measure_clock(
+        node.http.clone(),
+        node.cfg.controller_url.clone(),
+        clock_tx,
+        shutdown.clone(),
+    ));
 
     loop {
         let wake = node.step(&fetch_tx, &player_tx, &tracker);
@@ -146,6 +155,13 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
             },
             Some(f) = fetch_rx.recv() => node.on_fetched(f),
             Some(m) = player_rx.recv() => node.on_player(m),
+            Some(offset) = clock_rx.recv() => {
+                if node.clock_offset_ms.is_none_or(|o| (o - offset).abs() >= 10) {
+                    tracing::info!(offset_ms = offset, "clock offset against the controller");
+                }
+                node.clock_offset_ms = Some(offset);
+                node.publish_state();
+            }
             _ = tokio::time::sleep(sleep) => {}
         }
     }
@@ -181,6 +197,9 @@ struct Runner {
     play_retry: HashMap<String, DateTime<Utc>>,
     playing: Option<Playing>,
     device_error: Option<String>,
+    /// The controller's clock minus ours, last measured.
+    clock_offset_ms: Option<i64>,
+    started: std::time::Instant,
 }
 
 impl Runner {
@@ -534,6 +553,8 @@ impl Runner {
                 .and_then(|s| s.pending_count().ok())
                 .map(|n| n as u64),
             device_error: self.device_errors(),
+            clock_offset_ms: self.clock_offset_ms,
+            uptime_secs: Some(self.started.elapsed().as_secs()),
         };
         if let Err(e) = self.client.try_publish(
             self.topics.state(&self.cfg.node_id),
@@ -584,5 +605,34 @@ fn wait_until(t: DateTime<Utc>, stop: &AtomicBool) {
             left.min(1_000)
         };
         std::thread::sleep(std::time::Duration::from_micros(nap.min(50_000) as u64));
+    }
+}
+
+/// Measures the clock against the controller at start and every ten minutes (every ten
+/// seconds until a first measurement succeeds).
+async fn measure_clock(
+    http: reqwest::Client,
+    controller_url: String,
+    tx: mpsc::Sender<i64>,
+    shutdown: CancellationToken,
+) {
+    let mut measured = false;
+    loop {
+        match crate::clock::measure(&http, &controller_url, 3).await {
+            Ok(offset) => {
+                measured = true;
+                if tx.send(offset.num_milliseconds()).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot measure the clock against the controller")
+            }
+        }
+        let pause = if measured { 600 } else { 10 };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(pause)) => {}
+        }
     }
 }

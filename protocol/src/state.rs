@@ -42,6 +42,12 @@ pub struct NodeState {
     /// The last audio device error, if the device is failing now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_error: Option<String>,
+    /// The controller's clock minus the node's, in milliseconds, measured over HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_ms: Option<i64>,
+    /// Seconds since the node started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime_secs: Option<u64>,
 }
 
 impl NodeState {
@@ -58,6 +64,8 @@ impl NodeState {
             cache_bytes: None,
             unacked_events: None,
             device_error: None,
+            clock_offset_ms: None,
+            uptime_secs: None,
         }
     }
 

@@ -376,6 +376,25 @@ async fn the_registry_shows_a_node_online_then_offline_by_its_last_will_when_it_
         .unwrap();
     assert_eq!(online["state"]["software"], env!("CARGO_PKG_VERSION"));
     assert!(online["last_seen"].is_string());
+    // Telemetry: its clock measured against the controller's (same machine here: near 0).
+    let api2 = api.clone();
+    let state = wait::until("the node to report its clock offset", LONG, || {
+        let api = api2.clone();
+        async move {
+            let v = api.get("/api/v1/nodes/ban-lim").await?;
+            Ok(v["state"]["clock_offset_ms"]
+                .is_i64()
+                .then(|| v["state"].clone()))
+        }
+    })
+    .await
+    .unwrap();
+    let offset = state["clock_offset_ms"].as_i64().unwrap();
+    assert!(
+        offset.abs() < 1000,
+        "offset {offset} ms between two clocks of one machine"
+    );
+    assert!(state["uptime_secs"].is_u64(), "{state}");
 
     node.kill();
     wait::until(

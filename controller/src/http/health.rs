@@ -1,4 +1,5 @@
-//! `/healthz` (is the controller able to work) and `/metrics` (Prometheus text).
+//! `/healthz` (is the controller able to work), `/metrics` (Prometheus text) and `/time` (the
+//! controller's clock, for the nodes' offset measurement).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,6 +13,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/time", get(time))
 }
 
 async fn healthz(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
@@ -32,6 +34,11 @@ async fn healthz(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Val
             "version": env!("CARGO_PKG_VERSION"),
         })),
     )
+}
+
+/// The controller's clock, for nodes to measure their offset (an NTP-style exchange over HTTP).
+async fn time() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "unix_micros": chrono::Utc::now().timestamp_micros() }))
 }
 
 async fn metrics(State(s): State<AppState>) -> String {
