@@ -177,14 +177,12 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         }
         planner.publish_all(&touched).await;
     }
-    let materializer = Arc::new(materializer::Materializer {
-        store: store.clone(),
-        planner: planner.clone(),
+    let materializer = Arc::new(materializer::Materializer::new(
+        store.clone(),
+        planner.clone(),
         tz,
-        horizon: chrono::Duration::seconds(cfg.plan_horizon_secs),
-        grace: chrono::Duration::seconds(cfg.late_grace_secs),
-        wake: tokio::sync::Notify::new(),
-    });
+        &cfg,
+    ));
     tracker.spawn(materializer.clone().run(shutdown.clone()));
 
     let public_key = loa_protocol::public_key_b64(&key);

@@ -36,6 +36,18 @@ pub struct Materializer {
 }
 
 impl Materializer {
+    /// A materialiser with the horizon and grace window of `cfg`.
+    pub fn new(store: Store, planner: Arc<Planner>, tz: Tz, cfg: &crate::config::Config) -> Self {
+        Materializer {
+            store,
+            planner,
+            tz,
+            horizon: Duration::seconds(cfg.plan_horizon_secs),
+            grace: Duration::seconds(cfg.late_grace_secs),
+            wake: Notify::new(),
+        }
+    }
+
     /// Runs passes until shutdown: at start, whenever woken, and often enough to keep the
     /// horizon ahead.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {

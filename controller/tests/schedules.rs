@@ -249,14 +249,12 @@ async fn materialising_twice_or_after_a_restart_never_duplicates_and_downtime_is
     h.state.materializer.pass(back).await.unwrap();
     // A controller started afresh (a new materialiser over the same store) writes nothing twice.
     let m = &h.state.materializer;
-    let restarted = loa_controller::materializer::Materializer {
-        store: m.store.clone(),
-        planner: m.planner.clone(),
-        tz: m.tz,
-        horizon: m.horizon,
-        grace: m.grace,
-        wake: tokio::sync::Notify::new(),
-    };
+    let restarted = loa_controller::materializer::Materializer::new(
+        m.store.clone(),
+        m.planner.clone(),
+        m.tz,
+        &h.state.cfg,
+    );
     restarted.pass(back).await.unwrap();
     assert_eq!(
         occurrences(&h, id).await.len(),

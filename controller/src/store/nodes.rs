@@ -150,21 +150,6 @@ impl Store {
         .await?;
         Ok(r.rows_affected() == 1)
     }
-
-    pub async fn set_node_volume(&self, id: &str, volume: u8) -> Result<()> {
-        if volume > 100 {
-            return Err(StoreError::Invalid("volume is 0 to 100".into()));
-        }
-        let r = sqlx::query("UPDATE nodes SET volume = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(volume as i64)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("node {id}")));
-        }
-        Ok(())
-    }
 }
 
 fn node_from(row: &sqlx::sqlite::SqliteRow) -> Result<NodeRow> {

@@ -132,14 +132,12 @@ impl Harness {
         let tz = loa_controller::schedule::rule::parse_tz(&cfg.time_zone).expect("time zone");
         // Passes are run by the tests themselves (`materializer.pass(now)`), with the time
         // they choose; no background loop runs here.
-        let materializer = Arc::new(loa_controller::materializer::Materializer {
-            store: store.clone(),
-            planner: planner.clone(),
+        let materializer = Arc::new(loa_controller::materializer::Materializer::new(
+            store.clone(),
+            planner.clone(),
             tz,
-            horizon: chrono::Duration::seconds(cfg.plan_horizon_secs),
-            grace: chrono::Duration::seconds(cfg.late_grace_secs),
-            wake: tokio::sync::Notify::new(),
-        });
+            &cfg,
+        ));
         let state = AppState {
             store,
             media,
