@@ -134,9 +134,8 @@ fn fires(
 }
 
 async fn length_of(store: &Store, announcement_id: i64) -> Result<Duration, StoreError> {
-    let a = store.announcement(announcement_id).await?;
-    let m = store.media(&a.media_sha256).await?;
-    Ok(Duration::milliseconds(m.duration_ms as i64))
+    let ms = store.announcement_duration_ms(announcement_id).await?;
+    Ok(Duration::milliseconds(ms as i64))
 }
 
 fn common_nodes(mine: &HashSet<String>, theirs: Vec<String>) -> Vec<String> {

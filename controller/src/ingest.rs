@@ -13,6 +13,7 @@ use crate::metrics::Counters;
 use crate::planner::{occurrence_of, Planner};
 use crate::store::events::{advance_ack, insert_event};
 use crate::store::occurrences::{load_delivery, save_delivery};
+use crate::store::parts::part_played;
 use crate::store::{Store, StoreError};
 
 pub struct Ingest {
@@ -103,6 +104,18 @@ impl Ingest {
                         save_delivery(&mut tx, occ, node, &d, err_ms).await?;
                     }
                     tracing::info!(node = %node, item = %item, stage = %stage, now = %d.stage, reason = reason.as_deref().unwrap_or(""), "delivery event");
+                }
+                EventBody::PartPlayed { item, part, label } => {
+                    let Some(occ) = occurrence_of(item) else {
+                        tracing::warn!(node = %node, item = %item, "part played for an item id loa never planned");
+                        continue;
+                    };
+                    if load_delivery(&mut tx, occ, node).await?.is_none() {
+                        tracing::warn!(node = %node, item = %item, "part played for a delivery this node does not have");
+                        continue;
+                    }
+                    part_played(&mut tx, occ, node, *part, label, ev.at).await?;
+                    tracing::info!(node = %node, item = %item, part, label = %label, "part played");
                 }
                 EventBody::PlanApplied { version } => {
                     tracing::debug!(node = %node, version, "node applied plan");

@@ -10,7 +10,8 @@
 //! - [`media`]: the upload probe (symphonia) and the content-addressed file store.
 //! - [`broker`]: the embedded MQTT broker (rumqttd) and its accounts.
 //! - [`link`]: the controller's MQTT session, with backoff.
-//! - [`planner`]: per-node signed plans, published retained.
+//! - [`planner`]: per-node signed plans, published retained; [`item_parts`] decides what an
+//!   item holds on a node (chime, then the zone's languages).
 //! - [`ingest`]: node state and events in, deliveries moved, acks out.
 //! - [`http`]: the REST API, media downloads for nodes, `/healthz`, `/metrics`.
 //! - [`provision`]: the config file a new node is given.
@@ -25,6 +26,7 @@ pub mod conflicts;
 pub mod delivery;
 pub mod http;
 pub mod ingest;
+pub mod item_parts;
 pub mod link;
 pub mod materializer;
 pub mod media;

@@ -3,12 +3,13 @@
 
 use chrono::Utc;
 use ed25519_dalek::SigningKey;
-use loa_protocol::{MediaRef, Plan, PlanItem, Topics, MAX_PACKET_BYTES};
+use loa_protocol::{Plan, PlanItem, Topics, MAX_PACKET_BYTES};
 use rumqttc::{AsyncClient, QoS};
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
+use crate::item_parts::PartsBuilder;
 use crate::metrics::Counters;
 use crate::store::Store;
 
@@ -83,29 +84,26 @@ impl Planner {
         let _turn = self.serial.lock().await;
         let node = self.store.node(node_id).await?;
         let now = Utc::now();
-        let mut items: Vec<PlanItem> = self
-            .store
-            .plan_items(node_id, now)
-            .await?
-            .into_iter()
-            .map(|r| PlanItem {
+        let mut builder = PartsBuilder::for_node(&self.store, &self.public_url, node_id).await?;
+        let rows = self.store.plan_items(node_id, now).await?;
+        let wanted = rows.len();
+        let mut items = Vec::with_capacity(rows.len().min(MAX_PLAN_ITEMS));
+        for r in rows.into_iter().take(MAX_PLAN_ITEMS) {
+            let parts = builder.parts(&r).await?;
+            if parts.is_empty() {
+                tracing::error!(node = %node_id, occurrence = r.occurrence_id, "announcement without a recording left out of the plan");
+                continue;
+            }
+            items.push(PlanItem {
                 id: item_id(r.occurrence_id),
                 title: r.title,
-                media: MediaRef {
-                    url: format!("{}/media/{}", self.public_url, r.sha256),
-                    sha256: r.sha256,
-                    size: r.size,
-                    duration_ms: r.duration_ms,
-                },
+                parts,
                 start_at: r.start_at,
                 expires_at: r.expires_at,
                 priority: r.priority,
-                volume: 100,
-                gain_db: crate::media::normalising_gain_db(r.loudness_lufs),
-            })
-            .collect();
-        let wanted = items.len();
-        items.truncate(MAX_PLAN_ITEMS);
+                volume: r.volume,
+            });
+        }
         let version = self.store.next_plan_version(node_id).await?;
         let mut plan = Plan {
             version,
@@ -113,6 +111,7 @@ impl Planner {
             node: node_id.to_string(),
             issued_at: now,
             volume: node.volume,
+            after_preempt: builder.after_preempt,
             items,
         };
         // Items come in start order: keep the soonest that fit in a packet.
@@ -138,6 +137,17 @@ impl Planner {
                 cut.remove(node_id);
             }
         }
+        let parts: Vec<(i64, Vec<&str>)> = plan
+            .items
+            .iter()
+            .filter_map(|i| {
+                Some((
+                    occurrence_of(&i.id)?,
+                    i.parts.iter().map(|p| p.label()).collect(),
+                ))
+            })
+            .collect();
+        self.store.plan_parts(node_id, &parts).await?;
         self.store.store_sealed_plan(node_id, &sealed).await?;
         self.client
             .publish(self.topics.plan(node_id), QoS::AtLeastOnce, true, sealed)

@@ -876,7 +876,7 @@ async fn uploads_are_measured_for_loudness_and_plans_carry_the_gain_that_evens_t
         let sealed = h.state.store.sealed_plans().await.unwrap();
         let key = h.state.planner.signing_key().verifying_key();
         let plan = loa_protocol::Plan::open(&sealed[0].1, &key, "na-sai-1", None).unwrap();
-        gains.push(plan.items.last().unwrap().gain_db);
+        gains.push(plan.items.last().unwrap().parts[0].gain_db);
     }
     // Towards −16 LUFS: the quiet one boosted (at most 6 dB), the loud one cut.
     assert_eq!(gains[0], 6.0, "{gains:?}");

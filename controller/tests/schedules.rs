@@ -433,6 +433,7 @@ async fn a_rule_that_airs_more_often_than_a_plan_can_carry_is_refused() {
 #[tokio::test]
 async fn a_plan_too_long_for_one_message_carries_the_soonest_items_and_the_rest_follow() {
     use loa_controller::ingest::Ingest;
+    use loa_controller::store::occurrences::NewOccurrence;
     use loa_protocol::{Event, EventBatch, EventBody, Plan, Priority, Stage, Topics};
 
     let h = Harness::new().await;
@@ -444,10 +445,14 @@ async fn a_plan_too_long_for_one_message_carries_the_soonest_items_and_the_rest_
         let at = start + Duration::minutes(i);
         store
             .create_occurrence(
-                a,
-                Priority::Normal,
-                at,
-                at + Duration::minutes(30),
+                &NewOccurrence {
+                    announcement_id: a,
+                    priority: Priority::Normal,
+                    start_at: at,
+                    expires_at: at + Duration::minutes(30),
+                    chime: None,
+                    volume: None,
+                },
                 &[village],
                 &["na-sai-1".to_string()],
             )

@@ -4,7 +4,7 @@
 //! carries out the actions it returns, then sleeps until the wake-up time it names.
 
 use chrono::{DateTime, Duration, Utc};
-use loa_protocol::{Plan, PlanItem, Priority, Stage};
+use loa_protocol::{MediaRef, Plan, PlanItem, Priority, Stage};
 
 use crate::ledger::Ledger;
 
@@ -31,8 +31,8 @@ pub enum Action {
     },
     /// Hand this item to the player.
     Play(PlanItem),
-    /// Stop the item on air: an emergency is due. It is reported `preempted` and plays again
-    /// from the start afterwards if it has not expired.
+    /// Stop the item on air: an emergency is due. It is reported `preempted` and afterwards
+    /// replays or resumes (the plan's `after_preempt`) if it has not expired.
     Preempt { item: String, by: String },
 }
 
@@ -80,8 +80,8 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
             continue;
         }
         soonest(item.expires_at);
-        let cached = (w.cached)(&item.media.sha256);
-        if cached {
+        let missing: Vec<&MediaRef> = item.media().filter(|m| !(w.cached)(&m.sha256)).collect();
+        if missing.is_empty() {
             if reported.is_none_or(|r| r < Stage::Ready) {
                 actions.push(report(item, Stage::Ready, None));
             }
@@ -92,16 +92,18 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
             } else {
                 soonest(item.start_at - w.prepare_lead);
             }
-        } else if !(w.fetch_busy)(&item.media.sha256)
-            && !actions
+        }
+        for media in missing {
+            let queued = actions
                 .iter()
-                .any(|a| matches!(a, Action::Fetch { sha256, .. } if *sha256 == item.media.sha256))
-        {
-            actions.push(Action::Fetch {
-                sha256: item.media.sha256.clone(),
-                url: item.media.url.clone(),
-                size: item.media.size,
-            });
+                .any(|a| matches!(a, Action::Fetch { sha256, .. } if *sha256 == media.sha256));
+            if !(w.fetch_busy)(&media.sha256) && !queued {
+                actions.push(Action::Fetch {
+                    sha256: media.sha256.clone(),
+                    url: media.url.clone(),
+                    size: media.size,
+                });
+            }
         }
     }
     if let (Some(on_air), Some(p)) = (w.playing, w.playing_priority) {
@@ -143,7 +145,7 @@ fn report(item: &PlanItem, stage: Stage, reason: Option<String>) -> Action {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use loa_protocol::MediaRef;
+    use loa_protocol::{AfterPreempt, Part, PartKind};
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 24, 6, 0, 0).unwrap() + Duration::seconds(s)
@@ -153,16 +155,24 @@ mod tests {
         PlanItem {
             id: id.into(),
             title: id.into(),
+            parts: vec![part(sha)],
+            start_at: t(start),
+            expires_at: t(expires),
+            priority,
+            volume: 100,
+        }
+    }
+
+    fn part(sha: char) -> Part {
+        Part {
+            kind: PartKind::Recording,
+            language: Some("vi".into()),
             media: MediaRef {
                 sha256: sha.to_string().repeat(64),
                 size: 10,
                 url: format!("http://c/media/{sha}"),
                 duration_ms: 1000,
             },
-            start_at: t(start),
-            expires_at: t(expires),
-            priority,
-            volume: 100,
             gain_db: 0.0,
         }
     }
@@ -174,6 +184,7 @@ mod tests {
             node: "n".into(),
             issued_at: t(0),
             volume: 100,
+            after_preempt: AfterPreempt::Replay,
             items,
         }
     }
@@ -213,6 +224,43 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn an_item_in_several_languages_waits_for_every_part() {
+        let mut multi = item("o1", 'a', 60, 600, Priority::Normal);
+        multi.parts = vec![part('c'), part('a'), part('b'), part('a')];
+        let p = plan(vec![multi]);
+        fn world<'a>(cached: &'a dyn Fn(&str) -> bool, no: &'a dyn Fn(&str) -> bool) -> World<'a> {
+            World {
+                now: t(60),
+                cached,
+                fetch_busy: no,
+                playing: None,
+                playing_priority: None,
+                held: no,
+                prepare_lead: prepare_lead(Duration::zero()),
+            }
+        }
+        let only_a = |sha: &str| sha.starts_with('a');
+        let no = |_: &str| false;
+        let (actions, _) = decide(&p, &Ledger::default(), &world(&only_a, &no));
+        let fetched: Vec<&str> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Fetch { sha256, .. } => Some(&sha256[..1]),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fetched, ["c", "b"], "each missing file once, in order");
+        assert!(!actions.iter().any(|a| matches!(a, Action::Play(_))));
+        assert_eq!(stages(&actions), [("o1".into(), Stage::Received)]);
+
+        let all = |_: &str| true;
+        let (actions, _) = decide(&p, &Ledger::default(), &world(&all, &no));
+        assert!(actions
+            .iter()
+            .any(|a| matches!(a, Action::Play(i) if i.id == "o1")));
     }
 
     #[test]

@@ -80,6 +80,7 @@ mod tests {
             node: node.into(),
             issued_at: Utc::now(),
             volume: 80,
+            after_preempt: Default::default(),
             items: vec![],
         }
     }

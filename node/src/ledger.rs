@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+use crate::audio::Position;
 use crate::disk::write_atomic;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,9 @@ pub struct Entry {
     /// The last failure, quoted when the item is finally reported `missed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<String>,
+    /// Where an emergency cut the item, when the plan says interrupted items resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<Position>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -67,6 +71,7 @@ impl Ledger {
             done: false,
             expires_at,
             last_failure: None,
+            resume_from: None,
         });
         match stage {
             Stage::Received | Stage::Ready | Stage::Playing => {
@@ -77,6 +82,13 @@ impl Ledger {
             Stage::Failed => e.last_failure = reason.map(str::to_string),
             Stage::Played | Stage::Missed | Stage::Cancelled => e.done = true,
             Stage::Preempted | Stage::Planned => {}
+        }
+    }
+
+    /// Remembers where an interrupted item goes on from (`None`: from the start).
+    pub fn set_resume(&mut self, item: &str, at: Option<Position>) {
+        if let Some(e) = self.items.get_mut(item) {
+            e.resume_from = at;
         }
     }
 
@@ -124,11 +136,14 @@ mod tests {
         let mut l = Ledger::default();
         l.record("old", Stage::Played, now - Duration::days(10), None);
         l.record("new", Stage::Playing, now, None);
+        let cut = Position { part: 2, ms: 1234 };
+        l.set_resume("new", Some(cut));
         l.save(&path).unwrap();
         let mut back = Ledger::load(&path);
         assert!(back.is_done("old"));
         back.prune(now, &HashSet::new());
         assert!(back.get("old").is_none());
         assert_eq!(back.get("new").unwrap().reported, Stage::Playing);
+        assert_eq!(back.get("new").unwrap().resume_from, Some(cut));
     }
 }

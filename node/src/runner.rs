@@ -3,7 +3,9 @@
 //! sleeps until the next deadline or until the link, a download or the player says something.
 
 use chrono::{DateTime, Duration, Utc};
-use loa_protocol::{Ack, EventBody, NodeState, PlanItem, Presence, Stage, Topics};
+use loa_protocol::{
+    Ack, AfterPreempt, EventBody, NodeState, Plan, PlanItem, Presence, Stage, Topics, PART_GAP_MS,
+};
 use rumqttc::{AsyncClient, QoS};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -29,18 +31,24 @@ const RETRY_AFTER_SECS: i64 = 5;
 
 /// What the player thread reports.
 enum PlayerMsg {
+    /// The first frame reached the device; no start error when the item was restarted after
+    /// an emergency (its planned instant is long past).
     Started {
         item: String,
-        start_error_ms: i64,
+        start_error_ms: Option<i64>,
+    },
+    /// One part (the chime, one language) played to its end.
+    PartDone {
+        item: String,
+        part: usize,
+        label: String,
     },
     Finished {
         item: String,
-        result: Result<audio::PlayReport, AudioError>,
+        result: Result<audio::ItemReport, AudioError>,
     },
     /// The cached file failed its hash check and was deleted; nothing was played.
-    Corrupt {
-        item: String,
-    },
+    Corrupt { item: String },
 }
 
 /// What a download task reports.
@@ -52,7 +60,7 @@ struct Fetched {
 struct Playing {
     item: String,
     /// Its media, kept from eviction even if the item leaves the plan while it plays.
-    sha256: String,
+    media: Vec<String>,
     priority: loa_protocol::Priority,
     stop: Arc<AtomicBool>,
     /// The emergency that interrupted it, once one has.
@@ -253,7 +261,7 @@ impl Runner {
                 Action::Fetch { sha256, url, .. } => {
                     self.start_fetch(sha256, url, fetch_tx, tracker)
                 }
-                Action::Play(item) => self.start_play(item, plan.volume, player_tx),
+                Action::Play(item) => self.start_play(item, &plan, player_tx),
                 Action::Preempt { item, by } => {
                     if let Some(p) = self
                         .playing
@@ -405,7 +413,11 @@ impl Runner {
         let Some(plan) = self.plans.current().cloned() else {
             return;
         };
-        for item in plan.items.iter().filter(|i| i.media.sha256 == f.sha256) {
+        for item in plan
+            .items
+            .iter()
+            .filter(|i| i.media().any(|m| m.sha256 == f.sha256))
+        {
             let entry = self.ledger.get(&item.id);
             let already =
                 entry.is_some_and(|e| e.done || e.last_failure.as_deref() == Some(reason.as_str()));
@@ -422,30 +434,54 @@ impl Runner {
         }
     }
 
-    fn start_play(&mut self, item: PlanItem, node_volume: u8, tx: &mpsc::Sender<PlayerMsg>) {
+    fn start_play(&mut self, item: PlanItem, plan: &Plan, tx: &mpsc::Sender<PlayerMsg>) {
         let stop = Arc::new(AtomicBool::new(false));
+        let media: Vec<String> = item.media().map(|m| m.sha256.clone()).collect();
+        let now = Utc::now();
+        for sha in &media {
+            self.cache.touch(sha, now);
+        }
         self.playing = Some(Playing {
             item: item.id.clone(),
-            sha256: item.media.sha256.clone(),
+            media: media.clone(),
             priority: item.priority,
             stop: stop.clone(),
             preempted_by: None,
         });
-        self.cache.touch(&item.media.sha256, Utc::now());
         self.relay.prepare(item.start_at);
-        let path = self.cache.path(&item.media.sha256);
-        let audio_cfg = self.cfg.audio.clone();
         // Loudness normalisation first (the controller measured it), then the volumes.
-        let gain = audio::db_to_gain(item.gain_db)
-            * audio::volume_to_gain(node_volume)
-            * audio::volume_to_gain(item.volume);
+        let volumes = audio::volume_to_gain(plan.volume) * audio::volume_to_gain(item.volume);
+        let tracks: Vec<audio::Track> = item
+            .parts
+            .iter()
+            .map(|p| audio::Track {
+                path: self.cache.path(&p.media.sha256),
+                gain: audio::db_to_gain(p.gain_db) * volumes,
+            })
+            .collect();
+        let labels: Vec<String> = item.parts.iter().map(|p| p.label().to_owned()).collect();
+        let entry = self.ledger.get(&item.id);
+        // Played before and cut by an emergency: a restart, not an on-time start.
+        let restart = entry.is_some_and(|e| e.reported >= Stage::Playing);
+        let from = match plan.after_preempt {
+            AfterPreempt::Resume => entry.and_then(|e| e.resume_from).unwrap_or_default(),
+            AfterPreempt::Replay => audio::Position::default(),
+        };
+        let files: Vec<(PathBuf, String)> = media
+            .iter()
+            .map(|sha| (self.cache.path(sha), sha.clone()))
+            .collect();
+        let audio_cfg = self.cfg.audio.clone();
         let tx = tx.clone();
         let label = format!("{}-{}", item.start_at.format("%Y%m%dT%H%M%S"), item.id);
-        tracing::info!(item = %item.id, title = %item.title, start_at = %item.start_at, "preparing playback");
+        tracing::info!(item = %item.id, title = %item.title, start_at = %item.start_at, parts = ?labels, from_part = from.part, from_ms = from.ms, "preparing playback");
         // The player owns a thread: hashing, decoding and the device are blocking work.
         std::thread::spawn(move || {
             // A file damaged on the card since it was fetched is deleted here, and fetched again.
-            if !cache::verify_file(&path, &item.media.sha256) {
+            if !files
+                .iter()
+                .all(|(path, sha)| cache::verify_file(path, sha))
+            {
                 let _ = tx.blocking_send(PlayerMsg::Corrupt { item: item.id });
                 return;
             }
@@ -455,10 +491,25 @@ impl Runner {
                     let err = (Utc::now() - item.start_at).num_milliseconds();
                     let _ = tx.blocking_send(PlayerMsg::Started {
                         item: item.id.clone(),
-                        start_error_ms: err,
+                        start_error_ms: (!restart).then_some(err),
                     });
                 };
-                audio::play(&path, sink.as_mut(), gain, &stop, &mut on_first)
+                let mut on_part = |part: usize| {
+                    let _ = tx.blocking_send(PlayerMsg::PartDone {
+                        item: item.id.clone(),
+                        part,
+                        label: labels[part].clone(),
+                    });
+                };
+                audio::play_item(
+                    &tracks,
+                    from,
+                    PART_GAP_MS,
+                    sink.as_mut(),
+                    &stop,
+                    &mut on_first,
+                    &mut on_part,
+                )
             });
             let _ = tx.blocking_send(PlayerMsg::Finished {
                 item: item.id,
@@ -481,9 +532,17 @@ impl Runner {
                 start_error_ms,
             } => {
                 let exp = expires(self, &item);
-                self.report(&item, Stage::Playing, None, Some(start_error_ms), exp);
+                self.report(&item, Stage::Playing, None, start_error_ms, exp);
                 self.device_error = None;
                 self.publish_state();
+            }
+            PlayerMsg::PartDone { item, part, label } => {
+                tracing::info!(item, part, label, "part played");
+                self.append(EventBody::PartPlayed {
+                    item,
+                    part: part as u32,
+                    label,
+                });
             }
             PlayerMsg::Corrupt { item } => {
                 let exp = expires(self, &item);
@@ -498,16 +557,34 @@ impl Runner {
                 self.relay.ended(Utc::now());
                 let preempted_by = self.playing.take().and_then(|p| p.preempted_by);
                 match result {
-                    Ok(r) if !r.interrupted => self.report(&item, Stage::Played, None, None, exp),
-                    Ok(_) => match preempted_by {
-                        // It plays again from the start after the emergency, if still in time.
-                        Some(by) => self.report(
-                            &item,
-                            Stage::Preempted,
-                            Some(format!("interrupted by emergency item {by}")),
-                            None,
-                            exp,
-                        ),
+                    Ok(audio::ItemReport {
+                        stopped_at: None, ..
+                    }) => self.report(&item, Stage::Played, None, None, exp),
+                    Ok(audio::ItemReport {
+                        stopped_at: Some(at),
+                        ..
+                    }) => match preempted_by {
+                        // It replays or resumes after the emergency, if still in time.
+                        Some(by) => {
+                            let resume = self.plans.current().map(|p| p.after_preempt)
+                                == Some(AfterPreempt::Resume);
+                            let (how, from) = if resume {
+                                ("resumes", Some(at))
+                            } else {
+                                ("replays from the start", None)
+                            };
+                            self.report(
+                                &item,
+                                Stage::Preempted,
+                                Some(format!(
+                                    "interrupted by emergency item {by}; {how} after it"
+                                )),
+                                None,
+                                exp,
+                            );
+                            self.ledger.set_resume(&item, from);
+                            let _ = self.ledger.save(&self.ledger_path);
+                        }
                         None => tracing::info!(item, "playback stopped: the item was withdrawn"),
                     },
                     Err(AudioError::Decode(why)) => {
@@ -573,9 +650,14 @@ impl Runner {
         let mut keep: HashSet<String> = self
             .plans
             .current()
-            .map(|p| p.items.iter().map(|i| i.media.sha256.clone()).collect())
+            .map(|p| {
+                p.items
+                    .iter()
+                    .flat_map(|i| i.media().map(|m| m.sha256.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
-        keep.extend(self.playing.as_ref().map(|p| p.sha256.clone()));
+        keep.extend(self.playing.iter().flat_map(|p| p.media.iter().cloned()));
         self.cache.evict(self.cfg.cache_budget_bytes, &keep);
     }
 

@@ -43,6 +43,15 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         start_error_ms: Option<i64>,
     },
+    /// One part of an item (the chime, or the recording in one language) played to its end.
+    /// The item's own `played` follows its last part.
+    PartPlayed {
+        item: String,
+        /// The part's index in the plan item, from 0.
+        part: u32,
+        /// `chime`, or the recording's language.
+        label: String,
+    },
     /// The node verified and applied a plan.
     PlanApplied { version: u64 },
     /// The node refused a plan; the reason says why.
@@ -81,8 +90,13 @@ impl EventBatch {
                     "event sequence starts at 1".into(),
                 ));
             }
-            if let EventBody::Item { item, .. } = &ev.body {
-                check_id("item id", item)?;
+            match &ev.body {
+                EventBody::Item { item, .. } => check_id("item id", item)?,
+                EventBody::PartPlayed { item, label, .. } => {
+                    check_id("item id", item)?;
+                    check_id("part label", label)?;
+                }
+                _ => {}
             }
         }
         Ok(batch)
@@ -147,6 +161,15 @@ mod tests {
                         start_error_ms: None,
                     },
                 },
+                Event {
+                    seq: 4,
+                    at: Utc::now(),
+                    body: EventBody::PartPlayed {
+                        item: "b1".into(),
+                        part: 1,
+                        label: "hmn".into(),
+                    },
+                },
             ],
         }
     }
@@ -172,6 +195,16 @@ mod tests {
         ));
         assert!(matches!(
             EventBatch::decode(br#"{"node":"n1","events":[{"seq":1}]}"#, "n1"),
+            Err(ProtocolError::Malformed(_))
+        ));
+        let mut label = batch("n1");
+        label.events[3].body = EventBody::PartPlayed {
+            item: "b1".into(),
+            part: 0,
+            label: "a b".into(),
+        };
+        assert!(matches!(
+            EventBatch::decode(&label.to_bytes(), "n1"),
             Err(ProtocolError::Malformed(_))
         ));
         let mut many = batch("n1");

@@ -26,7 +26,9 @@ pub use envelope::{generate_key, public_key_b64, signing_key_from_b64, verifying
 pub use error::ProtocolError;
 pub use event::{Ack, Event, EventBatch, EventBody};
 pub use limits::MAX_PACKET_BYTES;
-pub use plan::{MediaRef, Plan, PlanItem};
+pub use plan::{
+    check_language, AfterPreempt, MediaRef, Part, PartKind, Plan, PlanItem, MAX_PARTS, PART_GAP_MS,
+};
 pub use state::{NodeState, Presence};
 pub use topics::{Channel, Topics};
 pub use vocab::{Priority, Stage};

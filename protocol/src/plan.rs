@@ -26,7 +26,21 @@ pub struct Plan {
     pub issued_at: DateTime<Utc>,
     /// The node's volume, 0–100.
     pub volume: u8,
+    /// What an item interrupted by an emergency does afterwards. Absent in older plans: replay.
+    #[serde(default)]
+    pub after_preempt: AfterPreempt,
     pub items: Vec<PlanItem>,
+}
+
+/// What an interrupted item does once the emergency has played.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterPreempt {
+    /// Plays again from the start (the chime included), if it has not expired.
+    #[default]
+    Replay,
+    /// Goes on from where it was cut (the part and the position in it).
+    Resume,
 }
 
 /// One thing to play: a delivery of an announcement occurrence on this node.
@@ -36,7 +50,9 @@ pub struct PlanItem {
     pub id: String,
     /// A human title, for logs and the node's state.
     pub title: String,
-    pub media: MediaRef,
+    /// What plays, in order, as one item: a chime if there is one, then the recording in each
+    /// of the zone's languages. At least one, at most [`MAX_PARTS`].
+    pub parts: Vec<Part>,
     /// The planned instant of the first frame.
     pub start_at: DateTime<Utc>,
     /// After this the item is not played any more and is reported `missed`.
@@ -44,11 +60,64 @@ pub struct PlanItem {
     pub priority: Priority,
     /// The item's volume, 0–100, applied on top of the node's.
     pub volume: u8,
+}
+
+/// Most parts in one item: a chime and up to seven languages.
+pub const MAX_PARTS: usize = 8;
+
+/// One recording inside an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub kind: PartKind,
+    /// The recording's language (`vi`, `hmn`, `tai`…); absent for a chime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    pub media: MediaRef,
     /// Loudness normalisation, in dB, measured by the controller (EBU R128): applied before the
-    /// volumes so every announcement plays at the same level. Absent in older plans: 0.
+    /// volumes so every recording plays at the same level.
     #[serde(default)]
     pub gain_db: f32,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartKind {
+    /// The attention signal before an announcement.
+    Chime,
+    /// The announcement itself, in one language.
+    Recording,
+}
+
+impl Part {
+    /// How the delivery record names this part: `chime`, or the language.
+    pub fn label(&self) -> &str {
+        match (self.kind, &self.language) {
+            (PartKind::Chime, _) => "chime",
+            (PartKind::Recording, Some(l)) => l,
+            (PartKind::Recording, None) => "recording",
+        }
+    }
+}
+
+impl PlanItem {
+    /// How long all parts last together, gaps between them included.
+    pub fn duration_ms(&self) -> u64 {
+        let gaps = PART_GAP_MS * self.parts.len().saturating_sub(1) as u64;
+        self.parts.iter().map(|p| p.media.duration_ms).sum::<u64>() + gaps
+    }
+
+    /// Every media file the item needs, each once.
+    pub fn media(&self) -> impl Iterator<Item = &MediaRef> {
+        let mut seen = HashSet::new();
+        self.parts
+            .iter()
+            .map(|p| &p.media)
+            .filter(move |m| seen.insert(m.sha256.as_str()))
+    }
+}
+
+/// The silence between two parts of an item, so languages do not run into each other.
+pub const PART_GAP_MS: u64 = 400;
 
 /// Where and what the audio is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,27 +180,56 @@ impl Plan {
                 )));
             }
             check_volume(item.volume)?;
-            if !(item.gain_db.is_finite() && (-40.0..=20.0).contains(&item.gain_db)) {
-                return Err(ProtocolError::Malformed(format!(
-                    "item {:?}: gain_db {} is outside -40 to 20",
-                    item.id, item.gain_db
-                )));
-            }
             if item.expires_at <= item.start_at {
                 return Err(ProtocolError::Malformed(format!(
                     "item {:?} expires before it starts",
                     item.id
                 )));
             }
-            let sha = &item.media.sha256;
-            if sha.len() != 64 || !sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            if item.parts.is_empty() || item.parts.len() > MAX_PARTS {
                 return Err(ProtocolError::Malformed(format!(
-                    "item {:?}: sha256 must be 64 lower-case hex digits",
-                    item.id
+                    "item {:?} has {} parts; 1 to {MAX_PARTS}",
+                    item.id,
+                    item.parts.len()
                 )));
+            }
+            for part in &item.parts {
+                check_part(&item.id, part)?;
             }
         }
         Ok(())
+    }
+}
+
+fn check_part(item: &str, part: &Part) -> Result<(), ProtocolError> {
+    if !(part.gain_db.is_finite() && (-40.0..=20.0).contains(&part.gain_db)) {
+        return Err(ProtocolError::Malformed(format!(
+            "item {item:?}: gain_db {} is outside -40 to 20",
+            part.gain_db
+        )));
+    }
+    if let Some(lang) = &part.language {
+        check_language(lang)?;
+    }
+    let sha = &part.media.sha256;
+    if sha.len() != 64 || !sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(ProtocolError::Malformed(format!(
+            "item {item:?}: sha256 must be 64 lower-case hex digits"
+        )));
+    }
+    Ok(())
+}
+
+/// A language code as loa uses it: 1 to 16 letters, digits or `-` (`vi`, `hmn`, `tai-dam`).
+pub fn check_language(code: &str) -> Result<(), ProtocolError> {
+    let ok = (1..=16).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ProtocolError::Malformed(format!(
+            "language {code:?} must be 1 to 16 letters, digits or '-' (e.g. vi, hmn)"
+        )))
     }
 }
 
@@ -156,22 +254,54 @@ mod tests {
             node: node.into(),
             issued_at: t0,
             volume: 80,
+            after_preempt: AfterPreempt::Resume,
             items: vec![PlanItem {
                 id: "b1".into(),
                 title: "Bản tin sáng".into(),
-                media: MediaRef {
-                    sha256: "ab".repeat(32),
-                    size: 1234,
-                    url: "http://c/media/abab".into(),
-                    duration_ms: 5000,
-                },
+                parts: vec![
+                    part(PartKind::Chime, None, "cd", 1500),
+                    part(PartKind::Recording, Some("vi"), "ab", 5000),
+                    part(PartKind::Recording, Some("hmn"), "ef", 6000),
+                ],
                 start_at: t0,
                 expires_at: t0 + chrono::Duration::hours(1),
                 priority: Priority::Normal,
                 volume: 100,
-                gain_db: 0.0,
             }],
         }
+    }
+
+    fn part(kind: PartKind, language: Option<&str>, sha: &str, duration_ms: u64) -> Part {
+        Part {
+            kind,
+            language: language.map(str::to_owned),
+            media: MediaRef {
+                sha256: sha.repeat(32),
+                size: 1234,
+                url: format!("http://c/media/{sha}"),
+                duration_ms,
+            },
+            gain_db: -3.5,
+        }
+    }
+
+    #[test]
+    fn an_item_lasts_as_long_as_its_parts_and_the_gaps() {
+        let item = &sample(1, "n1").items[0];
+        assert_eq!(item.duration_ms(), 1500 + 5000 + 6000 + 2 * PART_GAP_MS);
+        let labels: Vec<&str> = item.parts.iter().map(Part::label).collect();
+        assert_eq!(labels, ["chime", "vi", "hmn"]);
+        let mut twice = item.clone();
+        twice.parts.push(item.parts[1].clone());
+        assert_eq!(twice.media().count(), 3, "each file once");
+    }
+
+    #[test]
+    fn a_plan_without_a_policy_replays() {
+        let mut v = serde_json::to_value(sample(1, "n1")).unwrap();
+        v.as_object_mut().unwrap().remove("after_preempt");
+        let plan: Plan = serde_json::from_value(v).unwrap();
+        assert_eq!(plan.after_preempt, AfterPreempt::Replay);
     }
 
     #[test]
@@ -235,13 +365,22 @@ mod tests {
             Err(ProtocolError::Malformed(m)) if m.contains("twice")
         ));
         let mut p = sample(1, "n1");
-        p.items[0].media.sha256 = "XYZ".into();
+        p.items[0].parts[1].media.sha256 = "XYZ".into();
         assert!(matches!(
             Plan::open(&p.seal(&key), &vk, "n1", None),
             Err(ProtocolError::Malformed(m)) if m.contains("sha256")
         ));
         let mut p = sample(1, "n1");
         p.items[0].expires_at = p.items[0].start_at;
+        assert!(Plan::open(&p.seal(&key), &vk, "n1", None).is_err());
+        let mut p = sample(1, "n1");
+        p.items[0].parts.clear();
+        assert!(matches!(
+            Plan::open(&p.seal(&key), &vk, "n1", None),
+            Err(ProtocolError::Malformed(m)) if m.contains("parts")
+        ));
+        let mut p = sample(1, "n1");
+        p.items[0].parts[2].language = Some("../x".into());
         assert!(Plan::open(&p.seal(&key), &vk, "n1", None).is_err());
         let mut p = sample(1, "n1/../x");
         p.volume = 50;

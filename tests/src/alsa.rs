@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::Path;
 
-use anyhow::{bail, ensure, Context as _};
+use anyhow::Context as _;
 
 /// The capture pcm's name, as `audio.device` and `aplay -D` take it.
 pub const CAPTURE_PCM: &str = "loa_capture";
@@ -75,59 +75,16 @@ impl WavStats {
 /// The level (of full scale) above which a sample counts as audible: −40 dBFS.
 pub const AUDIBLE: f64 = 0.01;
 
-/// Reads a 16-bit PCM WAV and returns stats. Robust to the `file` plugin's header: it writes
-/// zero lengths at open and the real ones at close, so the capture of a program that was
-/// killed (or still runs) declares no data; then (or when a length overruns the file) the
-/// data runs to the end of the file.
+/// Reads a 16-bit PCM WAV (as [`crate::pcm::read`] does, robust to the `file` plugin's
+/// header) and returns stats.
 pub fn wav_stats(path: &Path) -> anyhow::Result<WavStats> {
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    ensure!(
-        bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE",
-        "{} is not a WAV file ({} bytes)",
-        path.display(),
-        bytes.len()
-    );
-    let (mut fmt, mut data) = (None, None);
-    let mut pos = 12;
-    while pos + 8 <= bytes.len() {
-        let id = &bytes[pos..pos + 4];
-        let declared = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into()?) as usize;
-        let body = pos + 8;
-        if id == b"data" {
-            // The last chunk the plugin writes: trust the file's end over a 0 or long length.
-            let end = if declared == 0 || body + declared > bytes.len() {
-                bytes.len()
-            } else {
-                body + declared
-            };
-            data = Some(&bytes[body..end]);
-            break;
-        }
-        let end = (body + declared).min(bytes.len());
-        if id == b"fmt " {
-            fmt = Some(&bytes[body..end]);
-        }
-        pos = end + (declared & 1);
-    }
-    let fmt = fmt.with_context(|| format!("{} has no fmt chunk", path.display()))?;
-    let data = data.with_context(|| format!("{} has no data chunk", path.display()))?;
-    ensure!(fmt.len() >= 16, "{}: short fmt chunk", path.display());
-    let u16_at = |i: usize| u16::from_le_bytes([fmt[i], fmt[i + 1]]);
-    let (format, channels, bits) = (u16_at(0), u16_at(2), u16_at(14));
-    let rate = u32::from_le_bytes(fmt[4..8].try_into()?);
-    // 0xFFFE is WAVE_FORMAT_EXTENSIBLE, which ALSA uses for some layouts.
-    if !(format == 1 || format == 0xFFFE) || bits != 16 || channels == 0 {
-        bail!(
-            "{}: expected 16-bit PCM, found format {format:#x} with {bits} bits, {channels} channels",
-            path.display()
-        );
-    }
-    let frame_bytes = 2 * usize::from(channels);
-    let frames: Vec<&[u8]> = data.chunks_exact(frame_bytes).collect();
-    let peak = |frame: &[u8]| {
+    let pcm = crate::pcm::read(path)?;
+    let channels = usize::from(pcm.channels);
+    let frames: Vec<&[i16]> = pcm.samples.chunks_exact(channels).collect();
+    let peak = |frame: &[i16]| {
         frame
-            .chunks_exact(2)
-            .map(|s| (f64::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0).abs())
+            .iter()
+            .map(|&s| (f64::from(s) / 32768.0).abs())
             .fold(0.0, f64::max)
     };
     let first = frames.iter().position(|f| peak(f) > AUDIBLE);
@@ -137,16 +94,16 @@ pub fn wav_stats(path: &Path) -> anyhow::Result<WavStats> {
             let audible = &frames[first..=last];
             let (sum, n) = audible
                 .iter()
-                .flat_map(|f| f.chunks_exact(2))
-                .map(|s| f64::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0)
+                .flat_map(|f| f.iter())
+                .map(|&s| f64::from(s) / 32768.0)
                 .fold((0.0, 0u64), |(sum, n), s| (sum + s * s, n + 1));
             (audible.len() as u64, (sum / n as f64).sqrt())
         }
         _ => (0, 0.0),
     };
     Ok(WavStats {
-        rate,
-        channels,
+        rate: pcm.rate,
+        channels: pcm.channels,
         frames: frames.len() as u64,
         audible_frames,
         rms,

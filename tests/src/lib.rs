@@ -5,6 +5,7 @@
 //! - [`api`]: a small client of the controller's REST API.
 //! - [`mosquitto`]: a throwaway Mosquitto on a free port.
 //! - [`alsa`]: the capture pcm and WAV statistics.
+//! - [`pcm`]: reading captured WAVs, splitting them at silences by pitch, making test tones.
 //! - [`wait`]: waiting for a condition with a deadline (never a bare sleep).
 //!
 //! The `loa-demo` binary uses the same pieces to show the whole path to a newcomer.
@@ -12,5 +13,6 @@
 pub mod alsa;
 pub mod api;
 pub mod mosquitto;
+pub mod pcm;
 pub mod procs;
 pub mod wait;

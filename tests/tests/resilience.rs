@@ -220,24 +220,29 @@ async fn garbage_on_any_topic_is_counted_and_ignored_and_a_forged_plan_is_refuse
         node: "tan-lap".into(),
         issued_at: chrono::Utc::now(),
         volume: 100,
+        after_preempt: loa_protocol::AfterPreempt::Replay,
         items: vec![loa_protocol::PlanItem {
             id: "o999".into(),
             title: "forged".into(),
-            media: loa_protocol::MediaRef {
-                sha256: media["sha256"].as_str().unwrap().into(),
-                size: media["size"].as_u64().unwrap(),
-                url: format!(
-                    "{}/media/{}",
-                    controller.url,
-                    media["sha256"].as_str().unwrap()
-                ),
-                duration_ms: 2000,
-            },
+            parts: vec![loa_protocol::Part {
+                kind: loa_protocol::PartKind::Recording,
+                language: Some("vi".into()),
+                media: loa_protocol::MediaRef {
+                    sha256: media["sha256"].as_str().unwrap().into(),
+                    size: media["size"].as_u64().unwrap(),
+                    url: format!(
+                        "{}/media/{}",
+                        controller.url,
+                        media["sha256"].as_str().unwrap()
+                    ),
+                    duration_ms: 2000,
+                },
+                gain_db: 0.0,
+            }],
             start_at: chrono::Utc::now(),
             expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
             priority: loa_protocol::Priority::Emergency,
             volume: 100,
-            gain_db: 0.0,
         }],
     }
     .seal(&loa_protocol::generate_key());

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{ApiError, AppState};
 use crate::store::media::Announcement;
-use crate::store::occurrences::{DeliveryView, OccurrenceRow};
+use crate::store::occurrences::{DeliveryView, NewOccurrence, OccurrenceRow};
+use crate::store::parts::{Recording, DEFAULT_LANGUAGES};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,20 +26,36 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/broadcasts/{id}/cancel", post(cancel))
 }
 
+/// A new announcement: one recording (`media_sha256`, in Vietnamese unless `language` says
+/// otherwise), or several, one per language, the main one first.
 #[derive(Deserialize)]
 struct NewAnnouncement {
     title: String,
-    media_sha256: String,
+    media_sha256: Option<String>,
+    language: Option<String>,
+    #[serde(default)]
+    recordings: Vec<Recording>,
 }
 
 async fn create_announcement(
     State(s): State<AppState>,
     Json(a): Json<NewAnnouncement>,
 ) -> Result<(StatusCode, Json<Announcement>), ApiError> {
-    let a = s
-        .store
-        .create_announcement(&a.title, &a.media_sha256)
-        .await?;
+    let recordings = match (a.media_sha256, a.recordings.is_empty()) {
+        (Some(sha), true) => vec![Recording {
+            language: a
+                .language
+                .unwrap_or_else(|| DEFAULT_LANGUAGES[0].to_owned()),
+            media_sha256: sha,
+        }],
+        (None, false) => a.recordings,
+        _ => {
+            return Err(ApiError::invalid(
+                "give either media_sha256 (one recording) or recordings (one per language)",
+            ))
+        }
+    };
+    let a = s.store.create_announcement(&a.title, &recordings).await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
 
@@ -59,6 +76,10 @@ struct NewBroadcast {
     priority: Priority,
     /// How long after its start the item may still play; the controller's default when absent.
     expires_in_minutes: Option<i64>,
+    /// With the commune's chime first (`true`), without (`false`), or as each node is set.
+    chime: Option<bool>,
+    /// 0–100, on top of each node's volume; 100 when absent.
+    volume: Option<u8>,
 }
 
 fn normal() -> Priority {
@@ -113,10 +134,14 @@ async fn create(
     let occ = s
         .store
         .create_occurrence(
-            b.announcement_id,
-            b.priority,
-            start,
-            expires,
+            &NewOccurrence {
+                announcement_id: b.announcement_id,
+                priority: b.priority,
+                start_at: start,
+                expires_at: expires,
+                chime: b.chime,
+                volume: b.volume,
+            },
             &b.zones,
             &nodes,
         )

@@ -15,7 +15,7 @@ use crate::store::nodes::{NodeRow, SecretHashes};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/nodes", get(list).post(create))
-        .route("/api/v1/nodes/{id}", get(one))
+        .route("/api/v1/nodes/{id}", get(one).patch(set_sound))
         .route("/api/v1/nodes/{id}/credentials", post(reset_credentials))
 }
 
@@ -160,5 +160,28 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<NodeRow>>, ApiError>
 }
 
 async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<NodeRow>, ApiError> {
+    Ok(Json(s.store.node(&id).await?))
+}
+
+/// What a node's sound settings change; absent fields stay as they are.
+#[derive(Deserialize)]
+struct SoundPatch {
+    /// 0–100.
+    volume: Option<u8>,
+    /// Play the commune's chime before announcements.
+    chime: Option<bool>,
+}
+
+async fn set_sound(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(p): Json<SoundPatch>,
+) -> Result<Json<NodeRow>, ApiError> {
+    s.store.set_node_sound(&id, p.volume, p.chime).await?;
+    tracing::info!(node = %id, volume = ?p.volume, chime = ?p.chime, "node sound settings changed");
+    // The node hears of it through a new plan.
+    if let Err(e) = s.planner.publish(&id).await {
+        tracing::error!(node = %id, error = %e, "cannot publish the plan after a settings change");
+    }
     Ok(Json(s.store.node(&id).await?))
 }

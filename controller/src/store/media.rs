@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
+use super::parts::{check_languages, Recording, DEFAULT_LANGUAGES};
 use super::{parse_ts, ts, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -23,7 +24,10 @@ pub struct MediaRow {
 pub struct Announcement {
     pub id: i64,
     pub title: String,
+    /// The main recording (the first of `recordings`).
     pub media_sha256: String,
+    /// One recording per language, the main one first.
+    pub recordings: Vec<Recording>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -85,10 +89,11 @@ impl Store {
         Ok(rows.iter().map(media_from).collect())
     }
 
+    /// Creates an announcement with its recordings (at least one; one per language).
     pub async fn create_announcement(
         &self,
         title: &str,
-        media_sha256: &str,
+        recordings: &[Recording],
     ) -> Result<Announcement> {
         let title = title.trim();
         if title.is_empty() || title.chars().count() > 200 {
@@ -96,17 +101,39 @@ impl Store {
                 "an announcement title is 1 to 200 characters".into(),
             ));
         }
-        self.media(media_sha256).await?;
-        let now = Utc::now();
-        let r = sqlx::query(
+        let Some(main) = recordings.first() else {
+            return Err(StoreError::Invalid(
+                "an announcement needs at least one recording".into(),
+            ));
+        };
+        check_languages(recordings.iter().map(|r| r.language.as_str()))?;
+        for r in recordings {
+            self.media(&r.media_sha256).await?;
+        }
+        let mut tx = self.pool.begin().await?;
+        let id = sqlx::query(
             "INSERT INTO announcements (title, media_sha256, created_at) VALUES (?, ?, ?)",
         )
         .bind(title)
-        .bind(media_sha256)
-        .bind(ts(now))
-        .execute(&self.pool)
-        .await?;
-        self.announcement(r.last_insert_rowid()).await
+        .bind(&main.media_sha256)
+        .bind(ts(Utc::now()))
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
+        for (i, r) in recordings.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO announcement_recordings (announcement_id, language, media_sha256, position)
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(&r.language)
+            .bind(&r.media_sha256)
+            .bind(i as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.announcement(id).await
     }
 
     pub async fn announcement(&self, id: i64) -> Result<Announcement> {
@@ -115,14 +142,29 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("announcement {id}")))?;
-        announcement_from(&row)
+        self.announcement_from(&row).await
     }
 
     pub async fn announcements(&self) -> Result<Vec<Announcement>> {
         let rows = sqlx::query("SELECT * FROM announcements ORDER BY id DESC")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(announcement_from).collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.announcement_from(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn announcement_from(&self, row: &sqlx::sqlite::SqliteRow) -> Result<Announcement> {
+        let id = row.get("id");
+        Ok(Announcement {
+            id,
+            title: row.get("title"),
+            media_sha256: row.get("media_sha256"),
+            recordings: self.recordings(id).await?,
+            created_at: parse_ts(&row.get::<String, _>("created_at"))?,
+        })
     }
 }
 
@@ -137,15 +179,6 @@ fn media_from(row: &sqlx::sqlite::SqliteRow) -> MediaRow {
         original_name: row.get("original_name"),
         loudness_lufs: row.get("loudness_lufs"),
     }
-}
-
-fn announcement_from(row: &sqlx::sqlite::SqliteRow) -> Result<Announcement> {
-    Ok(Announcement {
-        id: row.get("id"),
-        title: row.get("title"),
-        media_sha256: row.get("media_sha256"),
-        created_at: parse_ts(&row.get::<String, _>("created_at"))?,
-    })
 }
 
 impl Store {
@@ -164,8 +197,14 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(r) => announcement_from(&r),
-            None => self.create_announcement(title, media_sha256).await,
+            Some(r) => self.announcement_from(&r).await,
+            None => {
+                let main = Recording {
+                    language: DEFAULT_LANGUAGES[0].to_owned(),
+                    media_sha256: media_sha256.to_owned(),
+                };
+                self.create_announcement(title, &[main]).await
+            }
         }
     }
 }

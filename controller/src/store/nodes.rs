@@ -12,6 +12,8 @@ pub struct NodeRow {
     pub name: String,
     pub zone_id: i64,
     pub volume: u8,
+    /// Plays the commune's chime before announcements (unless an item says otherwise).
+    pub chime: bool,
     pub plan_version: u64,
     pub acked_seq: u64,
     /// `online`, `offline`, or `unknown` before the node first spoke.
@@ -28,7 +30,7 @@ pub struct SecretHashes {
     pub media_token: String,
 }
 
-const NODE_COLUMNS: &str = "id, name, zone_id, volume, plan_version, acked_seq, presence, \
+const NODE_COLUMNS: &str = "id, name, zone_id, volume, chime, plan_version, acked_seq, presence, \
                             last_seen, state_json, created_at";
 
 impl Store {
@@ -159,6 +161,7 @@ fn node_from(row: &sqlx::sqlite::SqliteRow) -> Result<NodeRow> {
         name: row.get("name"),
         zone_id: row.get("zone_id"),
         volume: row.get::<i64, _>("volume") as u8,
+        chime: row.get("chime"),
         plan_version: row.get::<i64, _>("plan_version") as u64,
         acked_seq: row.get::<i64, _>("acked_seq") as u64,
         presence: row.get("presence"),

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::{Row, SqliteConnection};
 use std::collections::BTreeMap;
 
+use super::parts::PartView;
 use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
 use crate::delivery::Delivery;
 
@@ -27,20 +28,38 @@ pub struct OccurrenceRow {
     pub zone_ids: Vec<i64>,
     /// The schedule that made it; absent for a one-off broadcast.
     pub schedule_id: Option<i64>,
+    /// With the chime, without, or (absent) as each node says.
+    pub chime: Option<bool>,
+    /// 0–100, on top of each node's volume; absent is 100.
+    pub volume: Option<u8>,
 }
 
 /// One line of a node's plan, as stored.
 #[derive(Debug, Clone)]
 pub struct PlanItemRow {
     pub occurrence_id: i64,
+    pub announcement_id: i64,
     pub title: String,
-    pub sha256: String,
-    pub size: u64,
-    pub duration_ms: u64,
-    pub loudness_lufs: Option<f64>,
+    /// With the chime (`Some(true)`), without, or as the node says (`None`).
+    pub chime: Option<bool>,
+    /// The item's volume, 0–100.
+    pub volume: u8,
     pub start_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub priority: Priority,
+}
+
+/// What a new one-off occurrence (a broadcast) says.
+#[derive(Debug, Clone, Copy)]
+pub struct NewOccurrence {
+    pub announcement_id: i64,
+    pub priority: Priority,
+    pub start_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// With the chime, without, or (`None`) as each node says.
+    pub chime: Option<bool>,
+    /// 0–100 on top of each node's volume; `None` is 100.
+    pub volume: Option<u8>,
 }
 
 /// A delivery as officials read it.
@@ -54,6 +73,8 @@ pub struct DeliveryView {
     pub start_error_ms: Option<i64>,
     /// When each step happened, by step name.
     pub times: BTreeMap<Stage, DateTime<Utc>>,
+    /// What the item holds on this node (chime, each language) and when each part played.
+    pub parts: Vec<PartView>,
 }
 
 fn stage_column(stage: Stage) -> &'static str {
@@ -145,13 +166,21 @@ impl Store {
     /// Creates an occurrence and a `planned` delivery for each node, in one transaction.
     pub async fn create_occurrence(
         &self,
-        announcement_id: i64,
-        priority: Priority,
-        start_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
+        new: &NewOccurrence,
         zone_ids: &[i64],
         node_ids: &[String],
     ) -> Result<OccurrenceRow> {
+        let NewOccurrence {
+            announcement_id,
+            priority,
+            start_at,
+            expires_at,
+            chime,
+            volume,
+        } = *new;
+        if volume.is_some_and(|v| v > 100) {
+            return Err(StoreError::Invalid("volume is 0 to 100".into()));
+        }
         if expires_at <= start_at {
             return Err(StoreError::Invalid(
                 "the expiry must be after the start".into(),
@@ -160,14 +189,16 @@ impl Store {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
         let id = sqlx::query(
-            "INSERT INTO occurrences (announcement_id, priority, start_at, expires_at, created_at)
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO occurrences (announcement_id, priority, start_at, expires_at, created_at, chime, volume)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(announcement_id)
         .bind(priority.as_str())
         .bind(ts(start_at))
         .bind(ts(expires_at))
         .bind(ts(now))
+        .bind(chime)
+        .bind(volume.map(i64::from))
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
@@ -268,6 +299,8 @@ impl Store {
             cancelled_at: parse_opt_ts(row.get("cancelled_at"))?,
             cancel_reason: row.get("cancel_reason"),
             schedule_id: row.get("schedule_id"),
+            chime: row.get("chime"),
+            volume: row.get::<Option<i64>, _>("volume").map(|v| v as u8),
             zone_ids: zones.iter().map(|r| r.get("zone_id")).collect(),
         })
     }
@@ -292,11 +325,10 @@ impl Store {
     /// not long expired.
     pub async fn plan_items(&self, node_id: &str, now: DateTime<Utc>) -> Result<Vec<PlanItemRow>> {
         let rows = sqlx::query(
-            "SELECT o.id, a.title, m.sha256, m.size, m.duration_ms, m.loudness_lufs, o.start_at, o.expires_at, o.priority
+            "SELECT o.id, o.announcement_id, a.title, o.chime, o.volume, o.start_at, o.expires_at, o.priority
              FROM deliveries d
              JOIN occurrences o ON o.id = d.occurrence_id
              JOIN announcements a ON a.id = o.announcement_id
-             JOIN media m ON m.sha256 = a.media_sha256
              WHERE d.node_id = ? AND d.stage NOT IN ('played', 'missed', 'cancelled')
                AND o.cancelled_at IS NULL AND o.expires_at > ?
              ORDER BY o.start_at, o.id",
@@ -310,11 +342,10 @@ impl Store {
                 let priority: String = r.get("priority");
                 Ok(PlanItemRow {
                     occurrence_id: r.get("id"),
+                    announcement_id: r.get("announcement_id"),
                     title: r.get("title"),
-                    sha256: r.get("sha256"),
-                    size: r.get::<i64, _>("size") as u64,
-                    duration_ms: r.get::<i64, _>("duration_ms") as u64,
-                    loudness_lufs: r.get("loudness_lufs"),
+                    chime: r.get("chime"),
+                    volume: r.get::<Option<i64>, _>("volume").map_or(100, |v| v as u8),
                     start_at: parse_ts(&r.get::<String, _>("start_at"))?,
                     expires_at: parse_ts(&r.get::<String, _>("expires_at"))?,
                     priority: priority.parse().map_err(StoreError::Invalid)?,
@@ -333,11 +364,14 @@ impl Store {
         .bind(occurrence_id)
         .fetch_all(&self.pool)
         .await?;
+        let mut parts = self.delivery_parts(occurrence_id).await?;
         rows.iter()
             .map(|r| {
                 let (d, start_error_ms) = delivery_from(r)?;
+                let node_id: String = r.get("node_id");
                 Ok(DeliveryView {
-                    node_id: r.get("node_id"),
+                    parts: parts.remove(&node_id).unwrap_or_default(),
+                    node_id,
                     node_name: r.get("node_name"),
                     zone_id: r.get("zone_id"),
                     stage: d.stage,

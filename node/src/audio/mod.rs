@@ -20,7 +20,10 @@ mod sink_cpal;
 mod sink_null;
 mod sink_wav;
 
-pub use player::{db_to_gain, play, probe, volume_to_gain, MediaInfo, PlayReport};
+pub use player::{
+    db_to_gain, play, play_item, probe, volume_to_gain, ItemReport, MediaInfo, PlayReport,
+    Position, Track,
+};
 pub use sink::{open_sink, AudioConfig, Sink, SinkKind};
 
 /// Everything that can go wrong between a media file and the loudspeaker.

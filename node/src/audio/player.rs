@@ -1,9 +1,11 @@
-//! Playing one file to a sink, and checking a file without playing it.
+//! Playing one file, or an item's parts (chime, then each language) one after the other, to a
+//! sink; and checking a file without playing it.
 //!
 //! `play` is blocking and runs on the caller's thread: the node's player actor owns that thread
 //! and decides what plays; this module only turns a file into sound.
 
-use std::path::Path;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::decode::Decoder;
@@ -31,6 +33,75 @@ pub struct MediaInfo {
     pub codec: String,
 }
 
+/// One recording of an item, ready to play: its file and its gain (linear, normalisation and
+/// volumes together).
+#[derive(Debug, Clone)]
+pub struct Track {
+    pub path: PathBuf,
+    pub gain: f32,
+}
+
+/// Where playback of an item stands: the part, and how far into that part's audio.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub part: usize,
+    pub ms: u64,
+}
+
+/// What playing an item did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemReport {
+    /// Frames written, at the sink's rate, silence between parts included.
+    pub frames: u64,
+    /// Where the stop flag cut it; `None` when every part played to its end.
+    pub stopped_at: Option<Position>,
+}
+
+/// Blocking. Plays `tracks` one after the other into one sink, from `from` (a resumed item
+/// starts inside a part), with `gap_ms` of silence between parts, then `finish()`es the sink.
+/// Each part goes through the pipeline of [`play`]. Calls `on_first_frame` once, right after
+/// the first samples reach the sink, and `on_part_done(i)` after part `i`'s last samples.
+/// If `stop` is set, the part on air fades out and `stopped_at` says where it stopped.
+pub fn play_item(
+    tracks: &[Track],
+    from: Position,
+    gap_ms: u64,
+    sink: &mut dyn Sink,
+    stop: &AtomicBool,
+    on_first_frame: &mut dyn FnMut(),
+    on_part_done: &mut dyn FnMut(usize),
+) -> Result<ItemReport, AudioError> {
+    let mut report = ItemReport {
+        frames: 0,
+        stopped_at: None,
+    };
+    let mut first = Some(on_first_frame);
+    for (i, track) in tracks.iter().enumerate().skip(from.part) {
+        let skip_ms = if i == from.part { from.ms } else { 0 };
+        if i > from.part {
+            let written = write_silence(sink, gap_ms, stop)?;
+            report.frames += written;
+            if stop.load(Ordering::Relaxed) {
+                report.stopped_at = Some(Position { part: i, ms: 0 });
+                break;
+            }
+        }
+        let part = play_part(&track.path, sink, track.gain, skip_ms, stop, &mut first)?;
+        report.frames += part.frames;
+        if part.interrupted {
+            let played_ms = part.frames * 1000 / u64::from(sink.rate());
+            report.stopped_at = Some(Position {
+                part: i,
+                ms: skip_ms + played_ms,
+            });
+            break;
+        }
+        on_part_done(i);
+    }
+    sink.finish()?;
+    Ok(report)
+}
+
 /// Blocking. Decodes `path` with symphonia, resamples (rubato) to the sink's rate, maps
 /// channels (mono→both, stereo→mono by averaging, more→first two), applies `gain` (linear,
 /// up to ×4 so loudness normalisation can lift a quiet recording; faded in over 10 ms), writes
@@ -46,6 +117,21 @@ pub fn play(
     stop: &AtomicBool,
     on_first_frame: &mut dyn FnMut(),
 ) -> Result<PlayReport, AudioError> {
+    let report = play_part(path, sink, gain, 0, stop, &mut Some(on_first_frame))?;
+    sink.finish()?;
+    Ok(report)
+}
+
+/// One file into the sink, without finishing it, from `skip_ms` into the audio. Takes
+/// `on_first_frame` out of its option when it calls it.
+fn play_part(
+    path: &Path,
+    sink: &mut dyn Sink,
+    gain: f32,
+    skip_ms: u64,
+    stop: &AtomicBool,
+    on_first_frame: &mut Option<&mut dyn FnMut()>,
+) -> Result<PlayReport, AudioError> {
     let mut decoder = Decoder::open(path)?;
     let (src_channels, out_channels) = (decoder.channels(), sink.channels());
     // Resample as few channels as possible: downmix before, upmix after.
@@ -53,6 +139,7 @@ pub fn play(
     let mut resampler = Resampler::new(decoder.rate(), sink.rate(), work_channels)?;
     let mut ramp = Ramp::new(gain, sink.rate(), out_channels);
     let (mut work, mut resampled, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    let mut to_skip = skip_ms * u64::from(decoder.rate()) / 1000;
     let mut report = PlayReport {
         frames: 0,
         interrupted: false,
@@ -73,8 +160,15 @@ pub fn play(
         resampled.clear();
         let more = match decoder.next_chunk()? {
             Some(chunk) => {
-                map_channels(chunk, src_channels, work_channels, &mut work);
-                resampler.process(&work, &mut resampled)?;
+                // A resumed part starts where it was cut: drop what played before.
+                let frames = (chunk.len() / usize::from(src_channels)) as u64;
+                let dropped = to_skip.min(frames);
+                to_skip -= dropped;
+                let chunk = &chunk[dropped as usize * usize::from(src_channels)..];
+                if !chunk.is_empty() {
+                    map_channels(chunk, src_channels, work_channels, &mut work);
+                    resampler.process(&work, &mut resampled)?;
+                }
                 true
             }
             None => {
@@ -87,8 +181,8 @@ pub fn play(
             map_channels(&resampled, work_channels, out_channels, &mut out);
             ramp.apply(&mut out);
             sink.write(&out)?;
-            if report.frames == 0 {
-                on_first_frame();
+            if let Some(f) = on_first_frame.take() {
+                f();
             }
             report.frames += (out.len() / usize::from(out_channels)) as u64;
         }
@@ -96,8 +190,21 @@ pub fn play(
             break;
         }
     }
-    sink.finish()?;
     Ok(report)
+}
+
+/// Writes `ms` of silence in 20 ms chunks, stopping early if `stop` is set; returns frames.
+fn write_silence(sink: &mut dyn Sink, ms: u64, stop: &AtomicBool) -> Result<u64, AudioError> {
+    let total = ms * u64::from(sink.rate()) / 1000;
+    let chunk_frames = u64::from(sink.rate()) / 50;
+    let zeros = vec![0.0f32; chunk_frames as usize * usize::from(sink.channels())];
+    let mut written = 0;
+    while written < total && !stop.load(Ordering::Relaxed) {
+        let n = chunk_frames.min(total - written);
+        sink.write(&zeros[..n as usize * usize::from(sink.channels())])?;
+        written += n;
+    }
+    Ok(written)
 }
 
 /// Opens and checks a file without playing: decodes all of it (so a corrupt or truncated file

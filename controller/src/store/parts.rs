@@ -1,0 +1,234 @@
+//! What plays inside one item: an announcement's recordings per language, the languages each
+//! zone hears (in order, inherited down the tree), the chime settings, and the record of each
+//! part a node played.
+
+use chrono::{DateTime, Utc};
+use loa_protocol::{check_language, PART_GAP_MS};
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, SqliteConnection};
+use std::collections::BTreeMap;
+
+use super::{parse_opt_ts, ts, Result, Store, StoreError};
+
+/// The languages a zone hears when neither it nor any zone above it says: Vietnamese.
+pub const DEFAULT_LANGUAGES: &[&str] = &["vi"];
+
+/// Most languages one zone may list, and one announcement may carry.
+pub const MAX_LANGUAGES: usize = 7;
+
+/// One recording of an announcement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    /// `vi`, `hmn`, `tai`… (letters, digits, `-`; as the commune names them).
+    pub language: String,
+    pub media_sha256: String,
+}
+
+/// One part of a delivery as officials read it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartView {
+    pub part: u32,
+    /// `chime`, or the recording's language.
+    pub label: String,
+    pub played_at: Option<DateTime<Utc>>,
+}
+
+/// Checks a list of languages: each a valid code, none twice, at most [`MAX_LANGUAGES`].
+pub fn check_languages<'a>(langs: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen = Vec::new();
+    for l in langs {
+        check_language(l).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        if seen.contains(&l) {
+            return Err(StoreError::Invalid(format!("language {l:?} appears twice")));
+        }
+        seen.push(l);
+    }
+    if seen.len() > MAX_LANGUAGES {
+        return Err(StoreError::Invalid(format!(
+            "at most {MAX_LANGUAGES} languages"
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// An announcement's recordings, the main one first.
+    pub async fn recordings(&self, announcement_id: i64) -> Result<Vec<Recording>> {
+        let rows = sqlx::query(
+            "SELECT language, media_sha256 FROM announcement_recordings
+             WHERE announcement_id = ? ORDER BY position",
+        )
+        .bind(announcement_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Recording {
+                language: r.get("language"),
+                media_sha256: r.get("media_sha256"),
+            })
+            .collect())
+    }
+
+    /// How long the announcement lasts with every recording played (the most any zone hears),
+    /// pauses included.
+    pub async fn announcement_duration_ms(&self, announcement_id: i64) -> Result<u64> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(m.duration_ms), 0) AS total, COUNT(*) AS n
+             FROM announcement_recordings r JOIN media m ON m.sha256 = r.media_sha256
+             WHERE r.announcement_id = ?",
+        )
+        .bind(announcement_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let (total, n): (i64, i64) = (row.get("total"), row.get("n"));
+        Ok(total as u64 + PART_GAP_MS * (n.max(1) - 1) as u64)
+    }
+
+    /// The languages a zone hears, in order: its own list, else the nearest zone above with
+    /// one, else the commune's `languages` setting, else [`DEFAULT_LANGUAGES`].
+    pub async fn zone_languages(&self, zone_id: i64) -> Result<Vec<String>> {
+        let row = sqlx::query(
+            "WITH RECURSIVE up(id, parent_id, languages, depth) AS (
+                SELECT id, parent_id, languages, 0 FROM zones WHERE id = ?
+                UNION ALL
+                SELECT z.id, z.parent_id, z.languages, up.depth + 1
+                FROM zones z JOIN up ON z.id = up.parent_id
+             ) SELECT languages FROM up WHERE languages IS NOT NULL ORDER BY depth LIMIT 1",
+        )
+        .bind(zone_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(r) = row {
+            let text: String = r.get("languages");
+            return serde_json::from_str(&text)
+                .map_err(|e| StoreError::Invalid(format!("zone languages {text:?}: {e}")));
+        }
+        let setting = self.setting("languages").await?;
+        Ok(setting
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_else(|| DEFAULT_LANGUAGES.iter().map(|l| l.to_string()).collect()))
+    }
+
+    /// Sets a zone's own languages (`None`: inherit from the zone above).
+    pub async fn set_zone_languages(&self, zone_id: i64, langs: Option<&[String]>) -> Result<()> {
+        self.zone(zone_id).await?;
+        if let Some(l) = langs {
+            if l.is_empty() {
+                return Err(StoreError::Invalid(
+                    "list at least one language, or none to inherit".into(),
+                ));
+            }
+            check_languages(l.iter().map(String::as_str))?;
+        }
+        sqlx::query("UPDATE zones SET languages = ? WHERE id = ?")
+            .bind(langs.map(|l| serde_json::to_string(l).expect("strings serialise")))
+            .bind(zone_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A node's volume (0–100) and whether it plays the chime; `None` leaves one as it is.
+    pub async fn set_node_sound(
+        &self,
+        node_id: &str,
+        volume: Option<u8>,
+        chime: Option<bool>,
+    ) -> Result<()> {
+        if volume.is_some_and(|v| v > 100) {
+            return Err(StoreError::Invalid("volume is 0 to 100".into()));
+        }
+        let r = sqlx::query(
+            "UPDATE nodes SET volume = COALESCE(?, volume), chime = COALESCE(?, chime) WHERE id = ?",
+        )
+        .bind(volume.map(i64::from))
+        .bind(chime)
+        .bind(node_id)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("node {node_id}")));
+        }
+        Ok(())
+    }
+
+    /// Each node's parts of an occurrence, by node id.
+    pub async fn delivery_parts(
+        &self,
+        occurrence_id: i64,
+    ) -> Result<BTreeMap<String, Vec<PartView>>> {
+        let rows = sqlx::query(
+            "SELECT node_id, part, label, played_at FROM delivery_parts
+             WHERE occurrence_id = ? ORDER BY node_id, part",
+        )
+        .bind(occurrence_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: BTreeMap<String, Vec<PartView>> = BTreeMap::new();
+        for r in rows {
+            out.entry(r.get("node_id")).or_default().push(PartView {
+                part: r.get::<i64, _>("part") as u32,
+                label: r.get("label"),
+                played_at: parse_opt_ts(r.get("played_at"))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records the parts a node's plan gives each of its deliveries (occurrence id → labels in
+    /// order); parts already played keep their record.
+    pub async fn plan_parts(&self, node_id: &str, items: &[(i64, Vec<&str>)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (occurrence_id, labels) in items {
+            for (i, label) in labels.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO delivery_parts (occurrence_id, node_id, part, label)
+                     VALUES (?, ?, ?, ?)
+                     ON CONFLICT DO UPDATE SET label = excluded.label WHERE played_at IS NULL",
+                )
+                .bind(occurrence_id)
+                .bind(node_id)
+                .bind(i as i64)
+                .bind(label)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "DELETE FROM delivery_parts
+                 WHERE occurrence_id = ? AND node_id = ? AND part >= ? AND played_at IS NULL",
+            )
+            .bind(occurrence_id)
+            .bind(node_id)
+            .bind(labels.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Records, inside the ingest's transaction, that a node played one part of a delivery.
+pub async fn part_played(
+    conn: &mut SqliteConnection,
+    occurrence_id: i64,
+    node_id: &str,
+    part: u32,
+    label: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO delivery_parts (occurrence_id, node_id, part, label, played_at)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET label = excluded.label, played_at = excluded.played_at",
+    )
+    .bind(occurrence_id)
+    .bind(node_id)
+    .bind(i64::from(part))
+    .bind(label)
+    .bind(ts(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

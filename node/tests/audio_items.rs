@@ -1,0 +1,183 @@
+//! An item's parts played as one: a chime, then each language's recording, with a pause
+//! between them; an item stopped part-way says where, and resumes from there. Tones of a
+//! different pitch stand for each part so the output shows their order; the wav sink records
+//! what the device would have played.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use loa_e2e::pcm::{self, write_tone, Segment};
+use loa_node::audio::{
+    open_sink, play_item, AudioConfig, AudioError, ItemReport, Position, Sink, SinkKind, Track,
+};
+
+const GAP_MS: u64 = 400;
+
+/// Chime 1320 Hz 0.5 s, Vietnamese 440 Hz 1 s (22.05 kHz mono), H'Mông 660 Hz 1 s (44.1 kHz
+/// stereo): sources at different rates and layouts, as real uploads are.
+fn parts(dir: &Path) -> Vec<Track> {
+    let specs = [
+        ("chime.wav", 1320.0, 0.5, 48_000, 2),
+        ("vi.wav", 440.0, 1.0, 22_050, 1),
+        ("hmn.wav", 660.0, 1.0, 44_100, 2),
+    ];
+    specs
+        .iter()
+        .map(|&(name, hz, secs, rate, ch)| {
+            let path = dir.join(name);
+            write_tone(&path, hz, secs, rate, ch).unwrap();
+            Track { path, gain: 1.0 }
+        })
+        .collect()
+}
+
+fn wav_config(dir: &Path) -> AudioConfig {
+    AudioConfig {
+        sink: SinkKind::Wav,
+        wav_dir: Some(dir.to_owned()),
+        ..AudioConfig::default()
+    }
+}
+
+/// Wraps a sink and sets `stop` once `after` frames went through: an emergency arriving at a
+/// known point of the item, without depending on how fast this machine decodes.
+struct StopAfter {
+    inner: Box<dyn Sink>,
+    after: u64,
+    frames: u64,
+    stop: Arc<AtomicBool>,
+}
+
+impl Sink for StopAfter {
+    fn rate(&self) -> u32 {
+        self.inner.rate()
+    }
+    fn channels(&self) -> u16 {
+        self.inner.channels()
+    }
+    fn write(&mut self, samples: &[f32]) -> Result<(), AudioError> {
+        self.inner.write(samples)?;
+        self.frames += (samples.len() / usize::from(self.channels())) as u64;
+        if self.frames >= self.after {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), AudioError> {
+        self.inner.finish()
+    }
+}
+
+fn play(
+    tracks: &[Track],
+    from: Position,
+    sink: &mut dyn Sink,
+    stop: &AtomicBool,
+) -> (ItemReport, Vec<usize>, u32) {
+    let (mut firsts, mut done) = (0, Vec::new());
+    let report = play_item(
+        tracks,
+        from,
+        GAP_MS,
+        sink,
+        stop,
+        &mut || firsts += 1,
+        &mut |i| done.push(i),
+    )
+    .unwrap();
+    (report, done, firsts)
+}
+
+fn close_to(got: f64, want: f64, tolerance: f64) -> bool {
+    (got - want).abs() <= tolerance
+}
+
+fn assert_tones(segs: &[Segment], want: &[(f64, f64)]) {
+    assert_eq!(segs.len(), want.len(), "{segs:?}");
+    for (s, &(hz, secs)) in segs.iter().zip(want) {
+        assert!(close_to(s.hz, hz, hz * 0.02), "{hz} Hz expected: {segs:?}");
+        assert!(close_to(s.secs, secs, 0.02), "{secs} s expected: {segs:?}");
+    }
+}
+
+fn out(dir: &Path, label: &str) -> PathBuf {
+    dir.join(format!("{label}.wav"))
+}
+
+#[test]
+fn the_parts_play_in_order_with_a_pause_between_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracks = parts(dir.path());
+    let mut sink = open_sink(&wav_config(dir.path()), "item").unwrap();
+    let (report, done, firsts) = play(
+        &tracks,
+        Position::default(),
+        sink.as_mut(),
+        &AtomicBool::new(false),
+    );
+    drop(sink);
+    assert_eq!(report.stopped_at, None);
+    assert_eq!(done, [0, 1, 2], "each part reported once, in order");
+    assert_eq!(firsts, 1, "one first frame for the whole item");
+
+    let pcm = pcm::read(&out(dir.path(), "item")).unwrap();
+    let segs = pcm.segments(0.2);
+    assert_tones(&segs, &[(1320.0, 0.5), (440.0, 1.0), (660.0, 1.0)]);
+    for pair in segs.windows(2) {
+        let gap = pair[1].start_secs - (pair[0].start_secs + pair[0].secs);
+        assert!(close_to(gap, 0.4, 0.02), "pause of {gap:.3} s: {segs:?}");
+    }
+    assert!(close_to(pcm.secs(), 0.5 + 1.0 + 1.0 + 0.8, 0.02));
+}
+
+#[test]
+fn an_item_stopped_part_way_resumes_where_it_was_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracks = parts(dir.path());
+    // Cut 0.6 s into the Vietnamese part: 0.5 s chime + 0.4 s pause + 0.6 s.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut sink = StopAfter {
+        inner: open_sink(&wav_config(dir.path()), "cut").unwrap(),
+        after: 48_000 * 15 / 10,
+        frames: 0,
+        stop: stop.clone(),
+    };
+    let (report, done, _) = play(&tracks, Position::default(), &mut sink, &stop);
+    drop(sink);
+    let at = report.stopped_at.expect("stopped");
+    assert_eq!(at.part, 1);
+    // The sink sets the flag after a whole chunk, and the fade-out (200 ms) still plays.
+    assert!((600..=900).contains(&at.ms), "cut at {at:?}");
+    assert_eq!(done, [0], "only the chime finished");
+
+    let mut sink = open_sink(&wav_config(dir.path()), "rest").unwrap();
+    let (report, done, firsts) = play(&tracks, at, sink.as_mut(), &AtomicBool::new(false));
+    drop(sink);
+    assert_eq!((report.stopped_at, firsts), (None, 1));
+    assert_eq!(done, [1, 2]);
+    let rest = pcm::read(&out(dir.path(), "rest")).unwrap().segments(0.2);
+    let left_of_vi = 1.0 - at.ms as f64 / 1000.0;
+    assert_tones(&rest, &[(440.0, left_of_vi), (660.0, 1.0)]);
+    assert!(
+        rest[0].start_secs < 0.01,
+        "no chime, no pause before: {rest:?}"
+    );
+}
+
+#[test]
+fn a_stop_during_the_pause_resumes_at_the_next_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracks = parts(dir.path());
+    let stop = Arc::new(AtomicBool::new(false));
+    // 0.5 s chime then 0.1 s into the pause.
+    let mut sink = StopAfter {
+        inner: open_sink(&wav_config(dir.path()), "pause").unwrap(),
+        after: 48_000 * 6 / 10,
+        frames: 0,
+        stop: stop.clone(),
+    };
+    let (report, done, _) = play(&tracks, Position::default(), &mut sink, &stop);
+    assert_eq!(report.stopped_at, Some(Position { part: 1, ms: 0 }));
+    assert_eq!(done, [0]);
+}
