@@ -432,9 +432,8 @@ async fn a_rule_that_airs_more_often_than_a_plan_can_carry_is_refused() {
 
 #[tokio::test]
 async fn a_plan_too_long_for_one_message_carries_the_soonest_items_and_the_rest_follow() {
-    use loa_controller::ingest::Ingest;
     use loa_controller::store::occurrences::NewOccurrence;
-    use loa_protocol::{Event, EventBatch, EventBody, Plan, Priority, Stage, Topics};
+    use loa_protocol::{Event, EventBody, Priority, Stage};
 
     let h = Harness::new().await;
     let (_, village, a) = commune(&h).await;
@@ -459,11 +458,7 @@ async fn a_plan_too_long_for_one_message_carries_the_soonest_items_and_the_rest_
             .await
             .unwrap();
     }
-    let key = h.state.planner.signing_key().verifying_key();
-    let current = || async {
-        let sealed = store.sealed_plans().await.unwrap();
-        Plan::open(&sealed[0].1, &key, "na-sai-1", None).unwrap()
-    };
+    let current = || h.plan("na-sai-1");
     h.state.planner.publish("na-sai-1").await.unwrap();
     let plan = current().await;
     assert_eq!(plan.items.len(), loa_controller::planner::MAX_PLAN_ITEMS);
@@ -471,41 +466,18 @@ async fn a_plan_too_long_for_one_message_carries_the_soonest_items_and_the_rest_
     assert!(h.state.planner.is_truncated("na-sai-1"));
 
     // The node reports the first item played: a new plan follows with the next one in.
-    let (client, _eventloop) = loa_controller::link::client(&loa_controller::link::BrokerAddress {
-        host: "127.0.0.1".into(),
-        port: 1,
-        username: "t".into(),
-        password: "t".into(),
-    });
-    let ingest = Ingest {
-        store: store.clone(),
-        topics: Topics::for_site(&h.state.cfg.site),
-        client,
-        planner: h.state.planner.clone(),
-        counters: h.state.counters.clone(),
-    };
     let first = plan.items[0].id.clone();
-    let batch = EventBatch {
-        node: "na-sai-1".into(),
-        events: vec![Event {
-            seq: 1,
-            at: Utc::now(),
-            body: EventBody::Item {
-                item: first.clone(),
-                stage: Stage::Played,
-                reason: None,
-                start_error_ms: Some(1),
-            },
-        }],
+    let played = Event {
+        seq: 1,
+        at: Utc::now(),
+        body: EventBody::Item {
+            item: first.clone(),
+            stage: Stage::Played,
+            reason: None,
+            start_error_ms: Some(1),
+        },
     };
-    let topic = Topics::for_site(&h.state.cfg.site).events("na-sai-1");
-    ingest
-        .handle(rumqttc::Publish::new(
-            topic,
-            rumqttc::QoS::AtLeastOnce,
-            batch.to_bytes(),
-        ))
-        .await;
+    h.ingest("na-sai-1", vec![played]).await;
     let next = current().await;
     assert!(next.version > plan.version);
     assert!(

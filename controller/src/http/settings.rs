@@ -39,10 +39,15 @@ struct Settings {
 #[derive(Deserialize)]
 struct SettingsPatch {
     require_approval: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     chime_media: Option<Value>,
     after_preempt: Option<AfterPreempt>,
     languages: Option<Vec<String>>,
+}
+
+/// A field that is present, even as `null` (serde would read `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 async fn settings(State(s): State<AppState>) -> Result<Json<Settings>, ApiError> {

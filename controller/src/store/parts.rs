@@ -3,7 +3,7 @@
 //! part a node played.
 
 use chrono::{DateTime, Utc};
-use loa_protocol::{check_language, PART_GAP_MS};
+use loa_protocol::{check_language, ProtocolError, PART_GAP_MS};
 use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqliteConnection};
 use std::collections::BTreeMap;
@@ -37,7 +37,10 @@ pub struct PartView {
 pub fn check_languages<'a>(langs: impl IntoIterator<Item = &'a str>) -> Result<()> {
     let mut seen = Vec::new();
     for l in langs {
-        check_language(l).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        check_language(l).map_err(|e| match e {
+            ProtocolError::Malformed(rule) => StoreError::Invalid(rule),
+            other => StoreError::Invalid(other.to_string()),
+        })?;
         if seen.contains(&l) {
             return Err(StoreError::Invalid(format!("language {l:?} appears twice")));
         }

@@ -279,6 +279,47 @@ impl Harness {
         r.json()["sha256"].as_str().expect("a sha256").to_string()
     }
 
+    /// The node's last published plan, verified with the controller's key.
+    pub async fn plan(&self, node: &str) -> loa_protocol::Plan {
+        let key = self.state.planner.signing_key().verifying_key();
+        let sealed = self.state.store.sealed_plans().await.expect("stored plans");
+        let (_, bytes) = sealed
+            .iter()
+            .find(|(n, _)| n == node)
+            .unwrap_or_else(|| panic!("no plan for {node}"));
+        loa_protocol::Plan::open(bytes, &key, node, None).expect("a valid plan")
+    }
+
+    /// Hands `events` from `node` to the controller's ingest, as if they came over MQTT. Its
+    /// acks go to a client that never reaches a broker (see the module comment).
+    pub async fn ingest(&self, node: &str, events: Vec<loa_protocol::Event>) {
+        let (client, _eventloop) = link::client(&BrokerAddress {
+            host: "127.0.0.1".into(),
+            port: 1,
+            username: "t".into(),
+            password: "t".into(),
+        });
+        let topics = Topics::for_site(&self.state.cfg.site);
+        let ingest = loa_controller::ingest::Ingest {
+            store: self.state.store.clone(),
+            topics: topics.clone(),
+            client,
+            planner: self.state.planner.clone(),
+            counters: self.state.counters.clone(),
+        };
+        let batch = loa_protocol::EventBatch {
+            node: node.into(),
+            events,
+        };
+        ingest
+            .handle(rumqttc::Publish::new(
+                topics.events(node),
+                rumqttc::QoS::AtLeastOnce,
+                batch.to_bytes(),
+            ))
+            .await;
+    }
+
     /// Uploads the MP3 fixture, makes an announcement of it and returns the announcement's id.
     pub async fn announcement(&self, title: &str) -> i64 {
         let sha = self.uploaded("tone-44100-stereo.mp3").await;
