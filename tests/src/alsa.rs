@@ -45,6 +45,46 @@ pcm.{CAPTURE_PCM} {{
     fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))
 }
 
+/// The format of [`write_stream_asoundrc`]'s raw capture: S16_LE, 48 kHz, stereo.
+pub const STREAM_RATE: u32 = 48_000;
+pub const STREAM_CHANNELS: u16 = 2;
+
+/// Writes `{home}/.asoundrc` defining pcm `loa_capture` so that every playback, one after the
+/// other, is appended to one raw file (S16_LE at [`STREAM_RATE`], [`STREAM_CHANNELS`]): the
+/// `file` plugin pipes to `cat >> raw_out`. Where [`write_capture_asoundrc`] keeps the last
+/// playback, this keeps the sequence, e.g. an item, the emergency that cut it, and the rest of
+/// the item. Nothing is written while no playback is open, so there is no silence between two
+/// playbacks besides what each plays. Use it with a paced node (`pace = true`): `null` has no
+/// clock.
+pub fn write_stream_asoundrc(home: &Path, raw_out: &Path) -> anyhow::Result<()> {
+    let conf = format!(
+        r#"# Written by loa's tests: appends what is played on "{CAPTURE_PCM}" to a raw file.
+pcm.{CAPTURE_PCM} {{
+    type plug
+    slave {{
+        pcm {{
+            type file
+            slave.pcm "null"
+            file "|cat >> '{file}'"
+            format "raw"
+        }}
+        format S16_LE
+        rate {STREAM_RATE}
+        channels {STREAM_CHANNELS}
+    }}
+    hint {{
+        show on
+        description "loa test capture, appended to a raw file"
+    }}
+}}
+"#,
+        file = alsa_string(raw_out)?.replace('\'', ""),
+    );
+    fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    let path = home.join(".asoundrc");
+    fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))
+}
+
 /// A path as an ALSA configuration string (double quotes, backslash escapes).
 fn alsa_string(path: &Path) -> anyhow::Result<String> {
     let s = path

@@ -35,6 +35,11 @@ impl Api {
             .await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
     /// Creates a zone and returns its id.
     pub async fn zone(&self, name: &str, parent: Option<i64>) -> anyhow::Result<i64> {
         let v = self

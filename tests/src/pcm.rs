@@ -79,6 +79,27 @@ pub fn read(path: &Path) -> anyhow::Result<Pcm> {
     })
 }
 
+/// Reads raw interleaved S16_LE samples (what [`crate::alsa::write_stream_asoundrc`] keeps).
+pub fn read_raw(path: &Path, rate: u32, channels: u16) -> anyhow::Result<Pcm> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let whole = bytes.len() / (2 * usize::from(channels)) * 2 * usize::from(channels);
+    Ok(Pcm {
+        rate,
+        channels,
+        samples: bytes[..whole]
+            .chunks_exact(2)
+            .map(|s| i16::from_le_bytes([s[0], s[1]]))
+            .collect(),
+    })
+}
+
+/// A stretch of one pitch (or of silence, `hz == 0`), as [`Pcm::pitch_runs`] finds them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Run {
+    pub hz: f64,
+    pub secs: f64,
+}
+
 /// A stretch of sound between silences.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Segment {
@@ -142,6 +163,55 @@ impl Pcm {
     }
 }
 
+impl Pcm {
+    /// The first channel cut into windows of `window_secs`, each named by its pitch (zero
+    /// crossings) or as silence, and consecutive windows of the same pitch (within 6 %: a window's crossings are counted
+    /// whole, so use windows of 50 ms or more) joined.
+    /// Runs shorter than `min_secs` (the windows where one sound turns into the next) are
+    /// dropped and their neighbours joined if they match. Where a playback follows another
+    /// with no pause, this tells them apart by pitch.
+    pub fn pitch_runs(&self, window_secs: f64, min_secs: f64) -> Vec<Run> {
+        let rate = f64::from(self.rate);
+        let window = ((window_secs * rate) as usize).max(2);
+        let left: Vec<i16> = self.left().collect();
+        let mut runs: Vec<Run> = Vec::new();
+        for w in left.chunks(window) {
+            let secs = w.len() as f64 / rate;
+            let peak = w
+                .iter()
+                .map(|&s| (f64::from(s) / 32768.0).abs())
+                .fold(0.0, f64::max);
+            let hz = if peak > AUDIBLE {
+                let crossings = w.windows(2).filter(|p| (p[0] < 0) != (p[1] < 0)).count();
+                crossings as f64 / 2.0 / secs
+            } else {
+                0.0
+            };
+            push_run(&mut runs, Run { hz, secs });
+        }
+        let mut joined: Vec<Run> = Vec::new();
+        for r in runs.into_iter().filter(|r| r.secs >= min_secs) {
+            push_run(&mut joined, r);
+        }
+        joined
+    }
+}
+
+fn same_pitch(a: f64, b: f64) -> bool {
+    (a == 0.0 && b == 0.0) || (a > 0.0 && b > 0.0 && (a - b).abs() <= 0.06 * a.max(b))
+}
+
+fn push_run(runs: &mut Vec<Run>, r: Run) {
+    match runs.last_mut() {
+        Some(last) if same_pitch(last.hz, r.hz) => {
+            // Weighted by length, so a long run keeps its pitch.
+            last.hz = (last.hz * last.secs + r.hz * r.secs) / (last.secs + r.secs);
+            last.secs += r.secs;
+        }
+        _ => runs.push(r),
+    }
+}
+
 /// Writes a sine tone of `hz` at amplitude 0.5, audible from its first sample to its last.
 pub fn write_tone(path: &Path, hz: f64, secs: f64, rate: u32, channels: u16) -> anyhow::Result<()> {
     let spec = hound::WavSpec {
@@ -168,6 +238,33 @@ pub fn write_tone(path: &Path, hz: f64, secs: f64, rate: u32, channels: u16) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pitch_runs_tell_apart_tones_that_follow_without_a_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut samples = Vec::new();
+        for (i, (hz, secs)) in [(440.0, 1.0), (990.0, 0.5), (440.0, 0.7)]
+            .iter()
+            .enumerate()
+        {
+            let p = dir.path().join(format!("{i}.wav"));
+            write_tone(&p, *hz, *secs, 8000, 1).unwrap();
+            samples.extend(read(&p).unwrap().samples);
+        }
+        samples.extend(std::iter::repeat_n(0, 800));
+        let pcm = Pcm {
+            rate: 8000,
+            channels: 1,
+            samples,
+        };
+        let runs = pcm.pitch_runs(0.05, 0.08);
+        let want = [(440.0, 1.0), (990.0, 0.5), (440.0, 0.7), (0.0, 0.1)];
+        assert_eq!(runs.len(), want.len(), "{runs:?}");
+        for (r, (hz, secs)) in runs.iter().zip(want) {
+            assert!((r.hz - hz).abs() <= hz * 0.03, "{runs:?}");
+            assert!((r.secs - secs).abs() <= 0.03, "{runs:?}");
+        }
+    }
 
     #[test]
     fn segments_name_each_tone_between_silences() {

@@ -4,7 +4,7 @@
 //! to the output's rate) → a [`Sink`]. [`player::play`] runs it for one file, on the calling
 //! thread. The sinks are `cpal` (a real ALSA device chosen by name), `wav` (a file per
 //! playback, for tests and dry runs) and `null` (discards); [`open_sink`] picks one from the
-//! [`AudioConfig`]. `cli` holds the installer tools behind `loa-node play` and `loa-node devices`.
+//! [`AudioConfig`], held to real time by [`sink_paced`] when the output has no clock. `cli` holds the installer tools behind `loa-node play` and `loa-node devices`.
 //!
 //! Errors are one [`AudioError`] for the whole layer; its messages are meant for the `failed`
 //! event a human reads, so they say what is wrong in plain words.
@@ -18,6 +18,7 @@ mod resample;
 pub mod sink;
 mod sink_cpal;
 mod sink_null;
+pub mod sink_paced;
 mod sink_wav;
 
 pub use player::{

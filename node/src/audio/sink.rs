@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::sink_paced::Paced;
 use super::{sink_cpal::CpalSink, sink_null::NullSink, sink_wav::WavSink, AudioError};
 
 /// Which backend plays the audio.
@@ -40,6 +41,10 @@ pub struct AudioConfig {
     /// wav/null: the output channels. cpal prefers stereo when the device has it.
     #[serde(default = "default_channels")]
     pub channels: u16,
+    /// Hold playback to real time, for outputs without a clock (ALSA's `null` or `file`
+    /// capture, the wav and null sinks). Leave off with a real sound card.
+    #[serde(default)]
+    pub pace: bool,
 }
 
 fn default_rate() -> u32 {
@@ -58,6 +63,7 @@ impl Default for AudioConfig {
             wav_dir: None,
             rate: default_rate(),
             channels: default_channels(),
+            pace: false,
         }
     }
 }
@@ -76,6 +82,15 @@ pub trait Sink: Send {
 /// Opens the output `cfg` names. `label` names the output for the wav sink: the file is
 /// `{wav_dir}/{label}.wav` (characters other than letters, digits, `.`, `_` and `-` become `_`).
 pub fn open_sink(cfg: &AudioConfig, label: &str) -> Result<Box<dyn Sink>, AudioError> {
+    let sink = open_unpaced(cfg, label)?;
+    Ok(if cfg.pace {
+        Box::new(Paced::new(sink))
+    } else {
+        sink
+    })
+}
+
+fn open_unpaced(cfg: &AudioConfig, label: &str) -> Result<Box<dyn Sink>, AudioError> {
     match cfg.sink {
         SinkKind::Cpal => Ok(Box::new(CpalSink::open(cfg.device.as_deref())?)),
         SinkKind::Wav => {

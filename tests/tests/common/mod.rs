@@ -26,6 +26,9 @@ pub enum Output {
     AlsaCapture,
     /// One WAV file per playback in `{dir}/wav`.
     WavFiles,
+    /// Real ALSA through cpal, held to real time (`pace = true`), every playback appended to
+    /// `{dir}/home/stream.raw` (see `alsa::write_stream_asoundrc`).
+    AlsaStream,
 }
 
 /// A provisioned node, not started yet.
@@ -72,6 +75,15 @@ pub async fn prepare_node(
             alsa::write_capture_asoundrc(&home, &home.join("capture.wav"))?;
             let audio = toml::toml! { sink = "cpal" };
             let mut audio = audio;
+            audio.insert("device".into(), CAPTURE_PCM.into());
+            (with_audio(&cfg, audio)?, Some(home))
+        }
+        Output::AlsaStream => {
+            let home = dir.join("home");
+            std::fs::create_dir_all(&home)?;
+            alsa::write_stream_asoundrc(&home, &home.join("stream.raw"))?;
+            let mut audio = toml::toml! { sink = "cpal"
+            pace = true };
             audio.insert("device".into(), CAPTURE_PCM.into());
             (with_audio(&cfg, audio)?, Some(home))
         }
@@ -142,6 +154,12 @@ pub fn capture_of(node: &Node) -> PathBuf {
         .as_ref()
         .expect("an ALSA node")
         .join("capture.wav")
+}
+
+/// What a node started with [`Output::AlsaStream`] has played so far, in order.
+pub fn stream_of(node: &Node) -> anyhow::Result<loa_e2e::pcm::Pcm> {
+    let path = node.home.as_ref().expect("an ALSA node").join("stream.raw");
+    loa_e2e::pcm::read_raw(&path, alsa::STREAM_RATE, alsa::STREAM_CHANNELS)
 }
 
 /// The WAV files a node started with [`Output::WavFiles`] has written.
