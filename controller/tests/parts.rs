@@ -97,7 +97,7 @@ async fn each_village_hears_the_chime_then_its_languages_in_its_order() {
     ];
     for (node, parts) in &want {
         let plan = h.plan(node).await;
-        assert_eq!(labels(&plan), [parts.clone()], "{node}");
+        assert_eq!(labels(&plan), std::slice::from_ref(parts), "{node}");
         let item = &plan.items[0];
         assert_eq!(item.parts[0].media.sha256, chime, "{node}");
         assert_eq!(
