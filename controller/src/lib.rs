@@ -1,6 +1,8 @@
 //! loa-controller: the commune's side of loa. A tour of the rooms:
 //!
 //! - [`config`]: the TOML file, environment and flags `serve` reads.
+//! - [`auth`]: staff accounts, sessions and API tokens, the role each route needs, the audit
+//!   log.
 //! - [`store`]: SQLite through sqlx: zones, nodes, media, occurrences, deliveries, events.
 //! - [`delivery`]: the delivery lifecycle as a pure state machine.
 //! - [`schedule`]: time rules (once, cron, RRULE, repeats, validity, quiet hours) and the
@@ -20,6 +22,7 @@
 //!
 //! [`run`] wires them together; `main` only parses flags and calls it.
 
+pub mod auth;
 pub mod broker;
 pub mod config;
 pub mod conflicts;
@@ -199,8 +202,10 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         broker_accounts: accounts,
         tz,
         materializer,
+        throttle: Default::default(),
     };
-    axum::serve(listener, http::app(state))
+    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
     shutdown.cancel();
@@ -208,6 +213,32 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
     tracker.wait().await;
     tracing::info!("controller stopped");
     Ok(())
+}
+
+/// `loa-controller user add`: creates an account in the configured data directory and, if
+/// `token_name` is given, an API token for it. Returns the account and the token.
+pub async fn add_user(
+    cfg: &Config,
+    account: &http::users::NewAccount,
+    token_name: Option<&str>,
+) -> anyhow::Result<(store::accounts::User, Option<String>)> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let store = store::Store::open(&cfg.data_dir)
+        .await
+        .context("cannot open the database")?;
+    let user = http::users::add_user(&store, account)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let token = match token_name {
+        Some(name) => Some(
+            http::users::make_token(&store, user.id, name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?
+                .1,
+        ),
+        None => None,
+    };
+    Ok((user, token))
 }
 
 fn write_addr(cfg: &Config, name: &str, addr: SocketAddr) -> anyhow::Result<()> {

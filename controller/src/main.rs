@@ -24,6 +24,32 @@ enum Command {
     /// The standing programme files.
     #[command(subcommand)]
     Schedules(SchedulesCommand),
+    /// Staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (the first admin, for one). The password is read from standard input
+    /// (one line), so it stays out of the shell's history.
+    Add {
+        #[command(flatten)]
+        over: Box<Overrides>,
+        #[arg(long)]
+        username: String,
+        /// admin, operator or viewer.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Limit the account to these zone ids (comma-separated); the whole commune if absent.
+        #[arg(long, value_delimiter = ',')]
+        zones: Vec<i64>,
+        /// Also make an API token with this name and print it (for scripts).
+        #[arg(long)]
+        token: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -59,6 +85,32 @@ async fn main() -> anyhow::Result<()> {
                 eprintln!("{} error(s)", errors.len());
                 std::process::exit(1);
             }
+        }
+        Command::User(UserCommand::Add {
+            over,
+            username,
+            role,
+            display_name,
+            zones,
+            token,
+        }) => {
+            let cfg = Config::load(&over)?;
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let account = loa_controller::http::users::NewAccount {
+                username,
+                display_name,
+                password: password.trim_end_matches(['\r', '\n']).to_owned(),
+                role: role.parse().map_err(anyhow::Error::msg)?,
+                language: None,
+                zone_ids: zones,
+            };
+            let (user, token) = loa_controller::add_user(&cfg, &account, token.as_deref()).await?;
+            eprintln!("account {} ({}) created", user.username, user.role.as_str());
+            if let Some(t) = token {
+                println!("{t}");
+            }
+            Ok(())
         }
         Command::Serve(over) => {
             tracing_subscriber::fmt()

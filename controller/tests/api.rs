@@ -211,7 +211,7 @@ async fn a_nodes_media_token_downloads_the_exact_bytes() {
 
     // Only the header carries the token: a token in the URL would end up in logs.
     let r = h
-        .call(
+        .call_as(
             axum::http::Request::get(format!("/media/{sha}?token={token}"))
                 .body(axum::body::Body::empty())
                 .unwrap(),

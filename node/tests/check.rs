@@ -2,7 +2,6 @@
 //! controller (its built-in broker) started from the workspace's built binaries
 //! (`cargo build --workspace --bins` first).
 
-use loa_e2e::api::Api;
 use loa_e2e::procs::{bin, free_port, with_audio, Broker, Controller};
 use std::path::Path;
 use std::time::Duration;
@@ -73,7 +72,7 @@ async fn check_passes_a_good_config_and_names_a_wrong_password_or_media_token() 
     )
     .await
     .unwrap();
-    let api = Api::new(&controller.url);
+    let api = controller.api();
     let zone = api.zone("Thôn Nà Sài", None).await.unwrap();
     let provisioned = api
         .provision("thon-1", "Loa đầu thôn", zone, &dir.path().join("data"))

@@ -7,6 +7,8 @@ use std::path::Path;
 pub struct Api {
     pub base: String,
     http: reqwest::Client,
+    /// Sent as `Authorization: Bearer …` when set.
+    token: Option<String>,
 }
 
 impl Api {
@@ -14,10 +16,21 @@ impl Api {
         Api {
             base: base.trim_end_matches('/').to_string(),
             http: reqwest::Client::new(),
+            token: None,
         }
     }
 
+    /// The same client, sending this API token.
+    pub fn with_token(mut self, token: &str) -> Api {
+        self.token = Some(token.to_owned());
+        self
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
         let resp = req.send().await?;
         let status = resp.status();
         let text = resp.text().await?;

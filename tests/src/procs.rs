@@ -68,6 +68,8 @@ pub struct Controller {
     http_port: u16,
     /// Extra environment for the process.
     pub env: Vec<(String, String)>,
+    /// An admin's API token, made by `loa-controller user add` before the first start.
+    pub token: String,
 }
 
 impl Controller {
@@ -93,9 +95,50 @@ impl Controller {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            token: String::new(),
         };
+        c.token = c
+            .add_user("e2e-admin", "admin", Some("e2e"))?
+            .unwrap_or_default();
         c.spawn().await?;
         Ok(c)
+    }
+
+    /// A client of this controller's API, signed in as the admin.
+    pub fn api(&self) -> crate::api::Api {
+        crate::api::Api::new(&self.url).with_token(&self.token)
+    }
+
+    /// `loa-controller user add` on this controller's data directory (password
+    /// `mat-khau-{username}`); returns the API token if `token` names one.
+    pub fn add_user(
+        &self,
+        username: &str,
+        role: &str,
+        token: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        use std::io::Write as _;
+        std::fs::create_dir_all(&self.data_dir)?;
+        let mut cmd = Command::new(bin("loa-controller")?);
+        cmd.args(["user", "add", "--username", username, "--role", role])
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(t) = token {
+            cmd.args(["--token", t]);
+        }
+        let mut child = cmd.spawn()?;
+        writeln!(child.stdin.take().expect("piped"), "mat-khau-{username}")?;
+        let out = child.wait_with_output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8(out.stdout)?.trim().to_owned();
+        Ok(token.map(|_| printed))
     }
 
     async fn spawn(&mut self) -> anyhow::Result<()> {

@@ -59,7 +59,7 @@ async fn village(dir: &Path, after_preempt: &str, chime: bool) -> Village {
     )
     .await
     .unwrap();
-    let api = Api::new(&controller.url);
+    let api = controller.api();
     let commune = api.zone("Xã Tả Lùng", None).await.unwrap();
     let zone = api.zone("Thôn Nà Sài", Some(commune)).await.unwrap();
     api.put(

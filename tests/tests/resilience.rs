@@ -28,7 +28,7 @@ async fn through_mosquitto(dir: &std::path::Path, extra: &str) -> (Mosquitto, Co
     let c = Controller::start(&dir.join("controller"), broker)
         .await
         .unwrap();
-    let api = Api::new(&c.url);
+    let api = c.api();
     (mosquitto, c, api)
 }
 
@@ -39,7 +39,7 @@ async fn embedded(dir: &std::path::Path) -> (Controller, Api) {
     )
     .await
     .unwrap();
-    let api = Api::new(&c.url);
+    let api = c.api();
     (c, api)
 }
 

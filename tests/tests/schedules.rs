@@ -98,7 +98,7 @@ async fn a_cron_programme_plays_each_firing_once_reaches_nodes_added_later_and_s
     )
     .await
     .unwrap();
-    let api = Api::new(&c.url);
+    let api = c.api();
     let commune = api.zone("Xã Tả Lùng", None).await.unwrap();
     let village = api.zone("Thôn Nà Sài", Some(commune)).await.unwrap();
     let first = start_node(&api, dir.path(), "na-sai-1", village, Output::WavFiles)
@@ -166,7 +166,7 @@ async fn a_controller_killed_mid_programme_ends_with_each_occurrence_once_played
     )
     .await
     .unwrap();
-    let api = Api::new(&c.url);
+    let api = c.api();
     let village = api.zone("Bản Phiêng", None).await.unwrap();
     let node = start_node(&api, dir.path(), "phieng", village, Output::WavFiles)
         .await
@@ -282,7 +282,7 @@ async fn a_node_cut_off_from_the_broker_plays_its_programme_on_time_and_reports_
     )
     .await
     .unwrap();
-    let api = Api::new(&c.url);
+    let api = c.api();
     let village = api.zone("Thôn Cốc Lầy", None).await.unwrap();
     let node = start_node(&api, dir.path(), "coc-lay", village, Output::WavFiles)
         .await
@@ -377,7 +377,7 @@ async fn programme_files_load_at_start_and_are_marked_as_files_and_errors_name_f
     let mut c = Controller::start(&data, Broker::Embedded { port })
         .await
         .unwrap();
-    let api = Api::new(&c.url);
+    let api = c.api();
     api.zone("Xã Demo", None).await.unwrap();
     c.env
         .push(("LOA_SCHEDULES_DIR".into(), schedules.display().to_string()));
@@ -417,6 +417,7 @@ async fn programme_files_load_at_start_and_are_marked_as_files_and_errors_name_f
             "{}/api/v1/schedules/{}/cancel",
             c.url, list[0]["id"]
         ))
+        .bearer_auth(&c.token)
         .send()
         .await
         .unwrap();

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use loa_e2e::api::Api;
 use loa_e2e::mosquitto::Mosquitto;
 use loa_e2e::procs::{free_port, Broker, Controller};
 use serde_json::json;
@@ -16,7 +15,7 @@ const STEPS: [&str; 5] = ["planned", "received", "ready", "playing", "played"];
 /// village plays there only, one to the commune plays everywhere, every step timestamped.
 async fn village_then_commune(broker: Broker, dir: &std::path::Path) -> anyhow::Result<()> {
     let controller = Controller::start(&dir.join("controller"), broker).await?;
-    let api = Api::new(&controller.url);
+    let api = controller.api();
     let commune = api.zone("Xã Tả Lùng", None).await?;
     let mut nodes = Vec::new();
     for (i, village) in ["Thôn Nà Sài", "Bản Phiêng", "Thôn Cốc Lầy"]

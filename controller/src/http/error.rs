@@ -31,7 +31,48 @@ impl ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }
 
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub fn unauthenticated() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "auth.required",
+            "sign in first (or send an API token: Authorization: Bearer loa_…)",
+        )
+    }
+
+    pub fn forbidden_role(need: crate::store::accounts::Role) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auth.forbidden",
+            format!("this needs the {} role", need.as_str()),
+        )
+    }
+
+    pub fn forbidden_zone() -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auth.zone",
+            "that is outside the zones of your account",
+        )
+    }
+
+    pub fn throttled(wait: std::time::Duration) -> Self {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "auth.throttled",
+            format!("too many failed sign-ins; try again in {minutes} minute(s)"),
+        )
+    }
+
+    pub fn csrf() -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auth.csrf",
+            "the page's security token is missing or old; reload the page and try again",
+        )
+    }
+
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

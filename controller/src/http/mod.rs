@@ -1,14 +1,17 @@
-//! The HTTP side: the REST API under `/api/v1`, media downloads for nodes, health and metrics.
+//! The HTTP side: the REST API under `/api/v1`, media downloads for nodes, health and metrics,
+//! all behind [`crate::auth::layer::guard`].
 //!
 //! One router per area, merged in [`app`]; tests call `app(state)` with `oneshot`, no socket.
 
 mod broadcasts;
 mod error;
 mod health;
+pub mod login;
 mod media;
 mod nodes;
 mod schedules;
 mod settings;
+pub mod users;
 mod zones;
 
 pub use error::ApiError;
@@ -16,6 +19,7 @@ pub use error::ApiError;
 use axum::Router;
 use std::sync::Arc;
 
+use crate::auth::throttle::Throttle;
 use crate::broker::Credentials;
 use crate::config::Config;
 use crate::materializer::Materializer;
@@ -39,6 +43,8 @@ pub struct AppState {
     /// The commune's time zone, for times staff enter and read.
     pub tz: chrono_tz::Tz,
     pub materializer: Arc<Materializer>,
+    /// Failed sign-ins, per user name and per address.
+    pub throttle: Arc<Throttle>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -50,6 +56,13 @@ pub fn app(state: AppState) -> Router {
         .merge(broadcasts::router())
         .merge(schedules::router())
         .merge(settings::router())
+        .merge(login::router())
+        .merge(users::router())
+        // Every route above: who is asking, may they, and the audit log.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::layer::guard,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,10 +1,11 @@
 //! The controller's records in SQLite (sqlx, WAL, migrations under `controller/migrations`).
 //!
 //! One file per table family: [`zones`], [`nodes`], [`media`], [`occurrences`] (with their
-//! deliveries), [`parts`] (recordings per language, chime, parts played), [`schedules`] and
-//! [`events`]. Times are stored as RFC 3339 text in UTC with milliseconds, so text order is
-//! time order.
+//! deliveries), [`parts`] (recordings per language, chime, parts played), [`schedules`],
+//! [`events`] and [`accounts`] (staff, sessions, tokens, audit log). Times are stored as
+//! RFC 3339 text in UTC with milliseconds, so text order is time order.
 
+pub mod accounts;
 pub mod events;
 pub mod media;
 pub mod nodes;

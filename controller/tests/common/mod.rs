@@ -41,6 +41,9 @@ pub struct Harness {
     pub state: AppState,
     /// Kept so the client's channel stays open; never polled (see the module comment).
     _eventloop: rumqttc::EventLoop,
+    /// An admin's API token: every request carries it unless the test says otherwise
+    /// ([`Harness::call_as`]).
+    pub admin_token: String,
     /// Removed when the harness is dropped.
     dir: tempfile::TempDir,
 }
@@ -148,12 +151,31 @@ impl Harness {
             broker_accounts: broker::Credentials::default(),
             tz,
             materializer,
+            throttle: Default::default(),
         };
+        let admin = loa_controller::http::users::add_user(
+            &state.store,
+            &loa_controller::http::users::NewAccount {
+                username: "quan-tri".into(),
+                display_name: Some("Quản trị".into()),
+                password: "mat-khau-quan-tri".into(),
+                role: loa_controller::store::accounts::Role::Admin,
+                language: None,
+                zone_ids: vec![],
+            },
+        )
+        .await
+        .expect("the first admin");
+        let (_, admin_token) =
+            loa_controller::http::users::make_token(&state.store, admin.id, "tests")
+                .await
+                .expect("an admin token");
         Harness {
             app: app(state.clone()),
             state,
             _eventloop: eventloop,
             dir,
+            admin_token,
         }
     }
 
@@ -177,7 +199,19 @@ impl Harness {
         names
     }
 
-    pub async fn call(&self, req: Request<Body>) -> Reply {
+    /// Sends `req` as the admin (unless it carries its own credentials).
+    pub async fn call(&self, mut req: Request<Body>) -> Reply {
+        let h = req.headers();
+        if !h.contains_key(header::AUTHORIZATION) && !h.contains_key(header::COOKIE) {
+            let bearer = format!("Bearer {}", self.admin_token);
+            req.headers_mut()
+                .insert(header::AUTHORIZATION, bearer.parse().unwrap());
+        }
+        self.call_as(req).await
+    }
+
+    /// Sends `req` with exactly the credentials it carries (none: anonymous).
+    pub async fn call_as(&self, req: Request<Body>) -> Reply {
         let resp = self
             .app
             .clone()
@@ -241,7 +275,7 @@ impl Harness {
         if let Some(r) = range {
             req = req.header(header::RANGE, r);
         }
-        self.call(req.body(Body::empty()).unwrap()).await
+        self.call_as(req.body(Body::empty()).unwrap()).await
     }
 
     /// Creates a zone and returns its id.

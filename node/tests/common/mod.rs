@@ -37,7 +37,7 @@ impl Village {
         )
         .await
         .unwrap();
-        let api = Api::new(&controller.url);
+        let api = controller.api();
         let zone = api.zone("Bản Phiêng", None).await.unwrap();
         let node_dir = dir.join(node_id);
         let wav_dir = node_dir.join("wav");

@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
         controller.url,
         controller.data_dir.display()
     );
-    let api = Api::new(&controller.url);
+    let api = controller.api();
     let commune = api.zone("Xã Demo", None).await?;
     let mut nodes = Vec::new();
     let mut zones = Vec::new();

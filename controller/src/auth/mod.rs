@@ -1,0 +1,76 @@
+//! Who is asking, and may they: staff accounts in the browser and scripts with API tokens.
+//!
+//! - [`password`]: argon2id hashes of staff passwords.
+//! - [`throttle`]: login attempts per user name and per address, slowed after failures.
+//! - [`policy`]: the role each route needs (deny by default).
+//! - [`layer`]: the middleware that finds the [`Actor`] (session cookie or bearer token),
+//!   checks the CSRF token of a browser's changes and the route's role, and writes every
+//!   change to the audit log.
+//!
+//! Zone scope is checked where the data is known, by the handlers, with [`Actor::check_zones`].
+
+pub mod layer;
+pub mod password;
+pub mod policy;
+pub mod throttle;
+
+use crate::http::ApiError;
+use crate::store::accounts::{Role, User};
+use crate::store::Store;
+
+/// The cookie holding a browser session's token.
+pub const SESSION_COOKIE: &str = "loa_session";
+
+/// The header a browser page sends its session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The prefix of API tokens, so a leaked one is recognisable.
+pub const TOKEN_PREFIX: &str = "loa_";
+
+/// The person (or script) behind a request.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: User,
+    /// The session's CSRF token, for pages to embed; `None` for an API token.
+    pub csrf: Option<String>,
+}
+
+impl Actor {
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
+
+    /// Limited to some zones (else the whole commune).
+    pub fn is_scoped(&self) -> bool {
+        !self.user.zone_ids.is_empty()
+    }
+
+    /// Whether the account may see or act on `zone`: one of its zones or below one.
+    pub async fn sees_zone(&self, store: &Store, zone: i64) -> Result<bool, ApiError> {
+        if !self.is_scoped() {
+            return Ok(true);
+        }
+        Ok(store.zone_within(zone, &self.user.zone_ids).await?)
+    }
+
+    /// Refuses (403) unless every zone is within the account's zones.
+    pub async fn check_zones(&self, store: &Store, zones: &[i64]) -> Result<(), ApiError> {
+        for &z in zones {
+            if !self.sees_zone(store, z).await? {
+                return Err(ApiError::forbidden_zone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any of `zones` is within the account's zones (to see a record that touches
+    /// several villages).
+    pub async fn sees_any(&self, store: &Store, zones: &[i64]) -> Result<bool, ApiError> {
+        for &z in zones {
+            if self.sees_zone(store, z).await? {
+                return Ok(true);
+            }
+        }
+        Ok(!self.is_scoped())
+    }
+}

@@ -1,0 +1,453 @@
+//! Staff accounts: users with a role and (optionally) the zones they are limited to, browser
+//! sessions and API tokens (only their SHA-256 is kept), and the audit log of every change.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sqlx::Row;
+use std::str::FromStr;
+
+use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+
+/// What an account may do; each role may do everything the ones before it may.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Officials: status and reports.
+    Viewer,
+    /// Announcements, schedules, broadcasts.
+    Operator,
+    /// Users, zones, nodes, settings.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "operator" => Ok(Role::Operator),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role {other:?}: use admin, operator or viewer"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub language: String,
+    /// Empty: the whole commune.
+    pub zone_ids: Vec<i64>,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// A new account, as an admin or `loa-controller user add` gives it.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    pub language: &'a str,
+    pub zone_ids: &'a [i64],
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub action: String,
+    pub status: u16,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// An API token as listed (the token itself is shown once, at creation).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// How long a browser session lives without use.
+pub const SESSION_IDLE_HOURS: i64 = 12;
+
+fn check_username(u: &str) -> Result<()> {
+    let ok = (2..=64).contains(&u.chars().count())
+        && u.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(
+            "a user name is 2 to 64 letters, digits, '.', '_', '-' or '@'".into(),
+        ))
+    }
+}
+
+impl Store {
+    pub async fn create_user(&self, u: &NewUser<'_>) -> Result<User> {
+        check_username(u.username)?;
+        if !matches!(u.language, "vi" | "en") {
+            return Err(StoreError::Invalid("language is vi or en".into()));
+        }
+        for z in u.zone_ids {
+            self.zone(*z).await?;
+        }
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO users (username, display_name, password_hash, role, language, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(u.username)
+        .bind(u.display_name.trim())
+        .bind(u.password_hash)
+        .bind(u.role.as_str())
+        .bind(u.language)
+        .bind(ts(Utc::now()))
+        .execute(&mut *tx)
+        .await;
+        let id = match r {
+            Ok(r) => r.last_insert_rowid(),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict(format!(
+                    "the user name {:?} is taken",
+                    u.username
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for z in u.zone_ids {
+            sqlx::query("INSERT INTO user_zones (user_id, zone_id) VALUES (?, ?)")
+                .bind(id)
+                .bind(z)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.user(id).await
+    }
+
+    pub async fn user(&self, id: i64) -> Result<User> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        self.user_from(&row).await
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.user_from(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// The account and its password hash, for a login (disabled accounts included: the caller
+    /// refuses them with the same answer as a wrong password).
+    pub async fn user_for_login(&self, username: &str) -> Result<Option<(User, String)>> {
+        let row = sqlx::query("SELECT * FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some((self.user_from(&r).await?, r.get("password_hash")))),
+            None => Ok(None),
+        }
+    }
+
+    /// Changes what is given; `None` leaves a field as it is.
+    pub async fn update_user(
+        &self,
+        id: i64,
+        role: Option<Role>,
+        zone_ids: Option<&[i64]>,
+        password_hash: Option<&str>,
+        disabled: Option<bool>,
+    ) -> Result<User> {
+        self.user(id).await?;
+        if let Some(z) = zone_ids {
+            for zone in z {
+                self.zone(*zone).await?;
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE users SET role = COALESCE(?, role), password_hash = COALESCE(?, password_hash),
+                 disabled_at = CASE WHEN ? IS NULL THEN disabled_at WHEN ? THEN COALESCE(disabled_at, ?) ELSE NULL END
+             WHERE id = ?",
+        )
+        .bind(role.map(Role::as_str))
+        .bind(password_hash)
+        .bind(disabled)
+        .bind(disabled)
+        .bind(ts(Utc::now()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(z) = zone_ids {
+            sqlx::query("DELETE FROM user_zones WHERE user_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for zone in z {
+                sqlx::query("INSERT INTO user_zones (user_id, zone_id) VALUES (?, ?)")
+                    .bind(id)
+                    .bind(zone)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if disabled == Some(true) || password_hash.is_some() {
+            // A disabled account, or a changed password, ends every session.
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.user(id).await
+    }
+
+    async fn user_from(&self, row: &sqlx::sqlite::SqliteRow) -> Result<User> {
+        let id: i64 = row.get("id");
+        let zones =
+            sqlx::query("SELECT zone_id FROM user_zones WHERE user_id = ? ORDER BY zone_id")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        let role: String = row.get("role");
+        Ok(User {
+            id,
+            username: row.get("username"),
+            display_name: row.get("display_name"),
+            role: role.parse().map_err(StoreError::Invalid)?,
+            language: row.get("language"),
+            zone_ids: zones.iter().map(|r| r.get("zone_id")).collect(),
+            created_at: parse_ts(&row.get::<String, _>("created_at"))?,
+            disabled_at: parse_opt_ts(row.get("disabled_at"))?,
+        })
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        ip: Option<&str>,
+    ) -> Result<()> {
+        let now = Utc::now();
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at, ip)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf)
+        .bind(ts(now))
+        .bind(ts(now + Duration::hours(SESSION_IDLE_HOURS)))
+        .bind(ip)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The live session's user and CSRF token; each use extends it.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<(User, String)>> {
+        let now = Utc::now();
+        let row = sqlx::query(
+            "SELECT s.user_id, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(ts(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        sqlx::query("UPDATE sessions SET expires_at = ? WHERE token_hash = ?")
+            .bind(ts(now + Duration::hours(SESSION_IDLE_HOURS)))
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        let user = self.user(row.get("user_id")).await?;
+        Ok(Some((user, row.get("csrf"))))
+    }
+
+    pub async fn end_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<TokenRow> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(StoreError::Invalid(
+                "a token name is 1 to 100 characters".into(),
+            ));
+        }
+        self.user(user_id).await?;
+        let id = sqlx::query(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await?
+        .last_insert_rowid();
+        Ok(self
+            .tokens()
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .expect("just made"))
+    }
+
+    pub async fn tokens(&self) -> Result<Vec<TokenRow>> {
+        let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenRow {
+                    id: r.get("id"),
+                    user_id: r.get("user_id"),
+                    name: r.get("name"),
+                    created_at: parse_ts(&r.get::<String, _>("created_at"))?,
+                    last_used: parse_opt_ts(r.get("last_used"))?,
+                    revoked_at: parse_opt_ts(r.get("revoked_at"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// The user behind a live token (not revoked, account not disabled); notes its use.
+    pub async fn token_user(&self, token_hash: &str) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT t.id, t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        sqlx::query("UPDATE api_tokens SET last_used = ? WHERE id = ?")
+            .bind(ts(Utc::now()))
+            .bind(row.get::<i64, _>("id"))
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(self.user(row.get("user_id")).await?))
+    }
+
+    pub async fn revoke_token(&self, id: i64) -> Result<()> {
+        let r =
+            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(ts(Utc::now()))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("live token {id}")));
+        }
+        Ok(())
+    }
+
+    pub async fn audit(
+        &self,
+        user: Option<&User>,
+        action: &str,
+        status: u16,
+        detail: Option<&str>,
+        ip: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, user_id, username, action, status, detail, ip)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(ts(Utc::now()))
+        .bind(user.map(|u| u.id))
+        .bind(user.map_or("-", |u| u.username.as_str()))
+        .bind(action)
+        .bind(i64::from(status))
+        .bind(detail)
+        .bind(ip)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest entries first.
+    pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.get("id"),
+                    at: parse_ts(&r.get::<String, _>("at"))?,
+                    user_id: r.get("user_id"),
+                    username: r.get("username"),
+                    action: r.get("action"),
+                    status: r.get::<i64, _>("status") as u16,
+                    detail: r.get("detail"),
+                    ip: r.get("ip"),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `zone_id` is one of `scope` or lies below one of them.
+    pub async fn zone_within(&self, zone_id: i64, scope: &[i64]) -> Result<bool> {
+        let rows = sqlx::query(
+            "WITH RECURSIVE up(id, parent_id) AS (
+                SELECT id, parent_id FROM zones WHERE id = ?
+                UNION ALL SELECT z.id, z.parent_id FROM zones z JOIN up ON z.id = up.parent_id
+             ) SELECT id FROM up",
+        )
+        .bind(zone_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().any(|r| scope.contains(&r.get::<i64, _>("id"))))
+    }
+}
