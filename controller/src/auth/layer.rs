@@ -17,8 +17,12 @@ use crate::http::{ApiError, AppState};
 use crate::secrets::hash_secret;
 use crate::store::Store;
 
-/// Largest request body copied into the audit log as it was sent.
-const AUDIT_BODY_LIMIT: usize = 64 * 1024;
+/// Largest JSON request accepted (every JSON request of the API is far smaller; uploads are
+/// not JSON).
+const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Longest detail kept in the audit log.
+const AUDIT_DETAIL_LIMIT: usize = 8 * 1024;
 
 pub async fn guard(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let route = req
@@ -55,9 +59,13 @@ pub async fn guard(State(s): State<AppState>, mut req: Request, next: Next) -> R
     let ip = client_ip(&req);
     let audited = is_change(&method) && access != Access::Public;
     let detail = if audited {
-        let (r, d) = summarize(req).await;
-        req = r;
-        d
+        match summarize(req).await {
+            Ok((r, d)) => {
+                req = r;
+                d
+            }
+            Err(e) => return e.into_response(),
+        }
     } else {
         None
     };
@@ -132,9 +140,9 @@ pub fn client_ip(req: &Request) -> Option<String> {
         .map(|c| c.0.ip().to_string())
 }
 
-/// What the audit log keeps of a request: a JSON body (small enough) with secrets blanked,
-/// else its type and size. Returns the request with its body restored.
-async fn summarize(req: Request) -> (Request, Option<String>) {
+/// What the audit log keeps of a request: a JSON body with secrets blanked, else its type and
+/// size. Returns the request with its body restored.
+async fn summarize(req: Request) -> Result<(Request, Option<String>), ApiError> {
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -146,8 +154,7 @@ async fn summarize(req: Request) -> (Request, Option<String>) {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
     let query = req.uri().query().map(str::to_owned);
-    let small = len.is_some_and(|n| n <= AUDIT_BODY_LIMIT);
-    if !(ctype.starts_with("application/json") && small) {
+    if !ctype.starts_with("application/json") {
         let mut d = match len {
             Some(n) if n > 0 => format!("{ctype} body of {n} bytes"),
             _ => String::new(),
@@ -155,20 +162,34 @@ async fn summarize(req: Request) -> (Request, Option<String>) {
         if let Some(q) = query {
             d = format!("?{q} {d}");
         }
-        return (req, (!d.trim().is_empty()).then(|| d.trim().to_owned()));
+        return Ok((req, (!d.trim().is_empty()).then(|| d.trim().to_owned())));
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, AUDIT_BODY_LIMIT)
+    let bytes = axum::body::to_bytes(body, JSON_BODY_LIMIT)
         .await
-        .unwrap_or_default();
-    let detail = match serde_json::from_slice::<Value>(&bytes) {
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("a JSON request is at most {JSON_BODY_LIMIT} bytes"),
+            )
+        })?;
+    let mut detail = match serde_json::from_slice::<Value>(&bytes) {
         Ok(mut v) => {
             blank_secrets(&mut v);
             v.to_string()
         }
         Err(_) => format!("{} bytes, not JSON", bytes.len()),
     };
-    (Request::from_parts(parts, Body::from(bytes)), Some(detail))
+    if detail.len() > AUDIT_DETAIL_LIMIT {
+        let mut cut = AUDIT_DETAIL_LIMIT;
+        while !detail.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        detail.truncate(cut);
+        detail.push('…');
+    }
+    Ok((Request::from_parts(parts, Body::from(bytes)), Some(detail)))
 }
 
 fn blank_secrets(v: &mut Value) {

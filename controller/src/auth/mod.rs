@@ -63,14 +63,31 @@ impl Actor {
         Ok(())
     }
 
-    /// Whether any of `zones` is within the account's zones (to see a record that touches
-    /// several villages).
-    pub async fn sees_any(&self, store: &Store, zones: &[i64]) -> Result<bool, ApiError> {
+    /// Whether a record aimed at `zones` concerns the account: a target within its zones, or
+    /// a target that covers one of them (a broadcast to the whole commune reached its village).
+    pub async fn concerns(&self, store: &Store, zones: &[i64]) -> Result<bool, ApiError> {
+        if !self.is_scoped() {
+            return Ok(true);
+        }
         for &z in zones {
             if self.sees_zone(store, z).await? {
                 return Ok(true);
             }
+            for &mine in &self.user.zone_ids {
+                if store.zone_within(mine, &[z]).await? {
+                    return Ok(true);
+                }
+            }
         }
-        Ok(!self.is_scoped())
+        Ok(false)
+    }
+
+    /// Refuses (403) a record that does not concern the account (see [`Actor::concerns`]).
+    pub async fn check_concerns(&self, store: &Store, zones: &[i64]) -> Result<(), ApiError> {
+        if self.concerns(store, zones).await? {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden_zone())
+        }
     }
 }

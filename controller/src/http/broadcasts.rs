@@ -4,13 +4,14 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use loa_protocol::{Priority, Stage};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 use super::{ApiError, AppState};
+use crate::auth::Actor;
 use crate::store::media::Announcement;
 use crate::store::occurrences::{DeliveryView, NewOccurrence, OccurrenceRow};
 use crate::store::parts::{Recording, DEFAULT_LANGUAGES};
@@ -105,11 +106,13 @@ struct DeliveryLine {
 
 async fn create(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Json(b): Json<NewBroadcast>,
 ) -> Result<(StatusCode, Json<BroadcastView>), ApiError> {
     if b.zones.is_empty() {
         return Err(ApiError::invalid("choose at least one zone"));
     }
+    actor.check_zones(&s.store, &b.zones).await?;
     s.store.announcement(b.announcement_id).await?;
     let now = Utc::now();
     let start = b.at.map(|t| t.with_timezone(&Utc)).unwrap_or(now);
@@ -148,11 +151,21 @@ async fn create(
         .await?;
     tracing::info!(broadcast = occ.id, nodes = nodes.len(), priority = %b.priority, start = %start, "broadcast created");
     s.planner.publish_all(&nodes).await;
-    Ok((StatusCode::CREATED, Json(view(&s, occ).await?)))
+    Ok((StatusCode::CREATED, Json(view(&s, &actor, occ).await?)))
 }
 
-async fn view(s: &AppState, occurrence: OccurrenceRow) -> Result<BroadcastView, ApiError> {
-    let deliveries = s.store.deliveries_of(occurrence.id).await?;
+/// The broadcast with the deliveries the account may see (its zones' nodes).
+async fn view(
+    s: &AppState,
+    actor: &Actor,
+    occurrence: OccurrenceRow,
+) -> Result<BroadcastView, ApiError> {
+    let mut deliveries = Vec::new();
+    for d in s.store.deliveries_of(occurrence.id).await? {
+        if actor.sees_zone(&s.store, d.zone_id).await? {
+            deliveries.push(d);
+        }
+    }
     let mut summary = BTreeMap::new();
     let mut paths: HashMap<i64, String> = HashMap::new();
     let mut lines = Vec::with_capacity(deliveries.len());
@@ -177,14 +190,25 @@ async fn view(s: &AppState, occurrence: OccurrenceRow) -> Result<BroadcastView, 
 
 async fn one(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<BroadcastView>, ApiError> {
     let occ = s.store.occurrence(id).await?;
-    Ok(Json(view(&s, occ).await?))
+    actor.check_concerns(&s.store, &occ.zone_ids).await?;
+    Ok(Json(view(&s, &actor, occ).await?))
 }
 
-async fn list(State(s): State<AppState>) -> Result<Json<Vec<OccurrenceRow>>, ApiError> {
-    Ok(Json(s.store.occurrences(200).await?))
+async fn list(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Vec<OccurrenceRow>>, ApiError> {
+    let mut out = Vec::new();
+    for o in s.store.occurrences(200).await? {
+        if actor.concerns(&s.store, &o.zone_ids).await? {
+            out.push(o);
+        }
+    }
+    Ok(Json(out))
 }
 
 #[derive(Deserialize, Default)]
@@ -194,14 +218,17 @@ struct CancelRequest {
 
 async fn cancel(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
     body: Option<Json<CancelRequest>>,
 ) -> Result<Json<BroadcastView>, ApiError> {
+    let occ = s.store.occurrence(id).await?;
+    actor.check_zones(&s.store, &occ.zone_ids).await?;
     let reason = body
         .and_then(|Json(r)| r.reason)
         .unwrap_or_else(|| "withdrawn by staff".into());
     let touched = s.store.cancel_occurrence(id, &reason).await?;
     s.planner.publish_all(&touched).await;
     let occ = s.store.occurrence(id).await?;
-    Ok(Json(view(&s, occ).await?))
+    Ok(Json(view(&s, &actor, occ).await?))
 }

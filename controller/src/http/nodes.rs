@@ -4,10 +4,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
+use crate::auth::Actor;
 use crate::provision::{AudioSection, MqttSection, NodeConfigFile};
 use crate::secrets::{hash_secret, new_secret};
 use crate::store::nodes::{NodeRow, SecretHashes};
@@ -155,12 +156,27 @@ fn respond(
         .into_response())
 }
 
-async fn list(State(s): State<AppState>) -> Result<Json<Vec<NodeRow>>, ApiError> {
-    Ok(Json(s.store.nodes().await?))
+async fn list(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Vec<NodeRow>>, ApiError> {
+    let mut out = Vec::new();
+    for n in s.store.nodes().await? {
+        if actor.sees_zone(&s.store, n.zone_id).await? {
+            out.push(n);
+        }
+    }
+    Ok(Json(out))
 }
 
-async fn one(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<NodeRow>, ApiError> {
-    Ok(Json(s.store.node(&id).await?))
+async fn one(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> Result<Json<NodeRow>, ApiError> {
+    let node = s.store.node(&id).await?;
+    actor.check_zones(&s.store, &[node.zone_id]).await?;
+    Ok(Json(node))
 }
 
 /// What a node's sound settings change; absent fields stay as they are.

@@ -5,12 +5,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::Utc;
 use loa_protocol::Priority;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
+use crate::auth::Actor;
 use crate::conflicts::{self, Conflict};
 use crate::planner::MAX_PLAN_ITEMS;
 use crate::schedule::rule::Recurrence;
@@ -125,10 +126,12 @@ fn check_rate(s: &AppState, r: &Recurrence) -> Result<(), ApiError> {
 
 async fn create(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Query(q): Query<DryRun>,
     Json(body): Json<ScheduleBody>,
 ) -> Result<Response, ApiError> {
     let spec = body.spec();
+    actor.check_zones(&s.store, &spec.zone_ids).await?;
     check_rate(&s, &spec.recurrence)?;
     let found = conflicts::find(&s.store, s.tz, &spec, None, Utc::now()).await?;
     if q.dry_run {
@@ -172,12 +175,15 @@ async fn create(
 
 async fn update(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
     Json(body): Json<ScheduleBody>,
 ) -> Result<Response, ApiError> {
     let current = s.store.schedule(id).await?;
+    actor.check_zones(&s.store, &current.zone_ids).await?;
     refuse_file(&current)?;
     let spec = body.spec();
+    actor.check_zones(&s.store, &spec.zone_ids).await?;
     check_rate(&s, &spec.recurrence)?;
     let found = conflicts::find(&s.store, s.tz, &spec, Some(id), Utc::now()).await?;
     if !found.is_empty() && !body.accept_conflicts {
@@ -213,8 +219,14 @@ fn refuse_file(s: &ScheduleRow) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn set_status(s: &AppState, id: i64, to: Status) -> Result<Json<ScheduleView>, ApiError> {
+async fn set_status(
+    s: &AppState,
+    actor: &Actor,
+    id: i64,
+    to: Status,
+) -> Result<Json<ScheduleView>, ApiError> {
     let current = s.store.schedule(id).await?;
+    actor.check_zones(&s.store, &current.zone_ids).await?;
     if to == Status::Cancelled {
         refuse_file(&current)?;
     }
@@ -238,24 +250,28 @@ async fn set_status(s: &AppState, id: i64, to: Status) -> Result<Json<ScheduleVi
 
 async fn pause(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    set_status(&s, id, Status::Paused).await
+    set_status(&s, &actor, id, Status::Paused).await
 }
 async fn resume(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    set_status(&s, id, Status::Active).await
+    set_status(&s, &actor, id, Status::Active).await
 }
 async fn cancel(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    set_status(&s, id, Status::Cancelled).await
+    set_status(&s, &actor, id, Status::Cancelled).await
 }
 async fn approve(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let current = s.store.schedule(id).await?;
@@ -269,18 +285,29 @@ async fn approve(
             ),
         ));
     }
-    set_status(&s, id, Status::Active).await
+    set_status(&s, &actor, id, Status::Active).await
 }
 
-async fn list(State(s): State<AppState>) -> Result<Json<Vec<ScheduleRow>>, ApiError> {
-    Ok(Json(s.store.schedules().await?))
+async fn list(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Vec<ScheduleRow>>, ApiError> {
+    let mut out = Vec::new();
+    for r in s.store.schedules().await? {
+        if actor.concerns(&s.store, &r.zone_ids).await? {
+            out.push(r);
+        }
+    }
+    Ok(Json(out))
 }
 
 async fn one(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let row = s.store.schedule(id).await?;
+    actor.check_concerns(&s.store, &row.zone_ids).await?;
     let next = next_airings(&s, &row.recurrence).await;
     Ok(Json(ScheduleView {
         schedule: row,
@@ -299,9 +326,11 @@ struct OccurrenceLine {
 
 async fn occurrences(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<OccurrenceLine>>, ApiError> {
-    s.store.schedule(id).await?;
+    let row = s.store.schedule(id).await?;
+    actor.check_concerns(&s.store, &row.zone_ids).await?;
     let rows = s.store.schedule_occurrences(id, 1000).await?;
     Ok(Json(
         rows.into_iter()

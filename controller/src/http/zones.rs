@@ -3,10 +3,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
+use crate::auth::Actor;
 use crate::store::zones::Zone;
 
 pub fn router() -> Router<AppState> {
@@ -48,7 +49,23 @@ fn subtree(all: &[Zone], parent: Option<i64>) -> Vec<ZoneTree> {
         .collect()
 }
 
-async fn list(State(s): State<AppState>) -> Result<Json<Vec<ZoneTree>>, ApiError> {
+/// The whole tree, or for an account limited to some zones, the subtrees under them.
+async fn list(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> Result<Json<Vec<ZoneTree>>, ApiError> {
     let all = s.store.zones().await?;
-    Ok(Json(subtree(&all, None)))
+    if !actor.is_scoped() {
+        return Ok(Json(subtree(&all, None)));
+    }
+    let roots = all
+        .iter()
+        .filter(|z| actor.user.zone_ids.contains(&z.id))
+        .map(|z| ZoneTree {
+            id: z.id,
+            name: z.name.clone(),
+            children: subtree(&all, Some(z.id)),
+        })
+        .collect();
+    Ok(Json(roots))
 }
