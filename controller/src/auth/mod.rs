@@ -40,6 +40,25 @@ impl Actor {
         self.user.role
     }
 
+    /// Refuses (403) unless the account has at least `need`.
+    pub fn require(&self, need: Role) -> Result<(), ApiError> {
+        if self.role() >= need {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden_role(need))
+        }
+    }
+
+    /// Checks the CSRF token a page's form sent (field `_csrf`) against the session's.
+    pub fn check_form_csrf(&self, sent: Option<&str>) -> Result<(), ApiError> {
+        match &self.csrf {
+            Some(mine) if sent == Some(mine.as_str()) => Ok(()),
+            Some(_) => Err(ApiError::csrf()),
+            // An API token needs none.
+            None => Ok(()),
+        }
+    }
+
     /// Limited to some zones (else the whole commune).
     pub fn is_scoped(&self) -> bool {
         !self.user.zone_ids.is_empty()

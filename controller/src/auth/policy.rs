@@ -1,5 +1,8 @@
 //! The role each route needs, in one table. A route not listed needs `admin`: a new route is
-//! closed until someone decides who may use it.
+//! closed until someone decides who may use it. The web pages under `/ui/` need a signed-in
+//! account; each page handler then asks for the role its action needs
+//! ([`crate::auth::Actor::require`]), since one page may show more to an operator than to a
+//! viewer.
 
 use axum::http::Method;
 
@@ -66,14 +69,28 @@ const TABLE: &[(&str, &str, Access)] = {
         ("POST", "/api/v1/users/{id}/tokens", R(Admin)),
         ("POST", "/api/v1/tokens/{id}/revoke", R(Admin)),
         ("GET", "/api/v1/audit", R(Admin)),
+        // The web pages.
+        ("GET", "/ui/login", Public),
+        ("POST", "/ui/login", Public),
+        ("GET", "/ui/static/{file}", Public),
+        ("GET", "/ui/*", R(Viewer)),
+        ("POST", "/ui/*", R(Viewer)),
     ]
 };
 
 /// What `method` on `route` (the pattern, e.g. `/api/v1/broadcasts/{id}`) needs.
 pub fn access(method: &Method, route: &str) -> Access {
-    TABLE
-        .iter()
-        .find(|(m, r, _)| *r == route && (*m == "*" || *m == method.as_str()))
+    let method_fits = |m: &str| m == "*" || m == method.as_str();
+    let exact = TABLE.iter().find(|(m, r, _)| *r == route && method_fits(m));
+    // `/ui/*` covers the pages not listed one by one.
+    let prefix = || {
+        TABLE.iter().find(|(m, r, _)| {
+            r.strip_suffix('*')
+                .is_some_and(|p| route.starts_with(p) && method_fits(m))
+        })
+    };
+    exact
+        .or_else(prefix)
         .map(|(_, _, a)| *a)
         .unwrap_or(Access::Role(Role::Admin))
 }
@@ -94,6 +111,15 @@ mod tests {
             Access::Role(Role::Admin)
         );
         assert_eq!(access(&Method::GET, "/healthz"), Access::Public);
+        assert_eq!(access(&Method::GET, "/ui/login"), Access::Public);
+        assert_eq!(
+            access(&Method::GET, "/ui/schedules/{id}"),
+            Access::Role(Role::Viewer)
+        );
+        assert_eq!(
+            access(&Method::DELETE, "/ui/schedules/{id}"),
+            Access::Role(Role::Admin)
+        );
         assert_eq!(
             access(&Method::POST, "/api/v1/broadcasts"),
             Access::Role(Role::Operator)
