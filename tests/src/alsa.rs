@@ -19,9 +19,26 @@ pub const CAPTURE_PCM: &str = "loa_capture";
 /// Writes `{home}/.asoundrc` defining pcm `loa_capture` (plug S16_LE → file → null) that writes
 /// a WAV to `wav_out`; run the program with HOME=home.
 pub fn write_capture_asoundrc(home: &Path, wav_out: &Path) -> anyhow::Result<()> {
-    let conf = format!(
-        r#"# Written by loa's tests: captures what is played on "{CAPTURE_PCM}" into a WAV file.
-pcm.{CAPTURE_PCM} {{
+    write_asoundrc(home, &[(CAPTURE_PCM, wav_out)])
+}
+
+/// Writes `{home}/.asoundrc` defining one capture pcm (as [`write_capture_asoundrc`] does) per
+/// `(name, wav_out)`; none at all for an empty slice.
+pub fn write_asoundrc(home: &Path, pcms: &[(&str, &Path)]) -> anyhow::Result<()> {
+    let mut conf =
+        String::from("# Written by loa's tests: what is played on these pcms goes to WAV files.\n");
+    for (name, wav_out) in pcms {
+        conf.push_str(&capture_pcm(name, wav_out)?);
+    }
+    fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    let path = home.join(".asoundrc");
+    fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The definition of capture pcm `name` writing to `wav_out`.
+fn capture_pcm(name: &str, wav_out: &Path) -> anyhow::Result<String> {
+    Ok(format!(
+        r#"pcm.{name} {{
     type plug
     slave {{
         pcm {{
@@ -39,10 +56,7 @@ pcm.{CAPTURE_PCM} {{
 }}
 "#,
         file = alsa_string(wav_out)?,
-    );
-    fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
-    let path = home.join(".asoundrc");
-    fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))
+    ))
 }
 
 /// A path as an ALSA configuration string (double quotes, backslash escapes).
@@ -80,77 +94,131 @@ pub const AUDIBLE: f64 = 0.01;
 /// killed (or still runs) declares no data; then (or when a length overruns the file) the
 /// data runs to the end of the file.
 pub fn wav_stats(path: &Path) -> anyhow::Result<WavStats> {
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    ensure!(
-        bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE",
-        "{} is not a WAV file ({} bytes)",
-        path.display(),
-        bytes.len()
-    );
-    let (mut fmt, mut data) = (None, None);
-    let mut pos = 12;
-    while pos + 8 <= bytes.len() {
-        let id = &bytes[pos..pos + 4];
-        let declared = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into()?) as usize;
-        let body = pos + 8;
-        if id == b"data" {
-            // The last chunk the plugin writes: trust the file's end over a 0 or long length.
-            let end = if declared == 0 || body + declared > bytes.len() {
-                bytes.len()
-            } else {
-                body + declared
-            };
-            data = Some(&bytes[body..end]);
-            break;
+    let wav = Pcm16::read(path)?;
+    let (audible_frames, rms) = match wav.audible_span() {
+        Some((first, last)) => {
+            let audible = &wav.samples[first * wav.channels..(last + 1) * wav.channels];
+            let sum: f64 = audible.iter().map(|&s| level(s) * level(s)).sum();
+            (
+                (last + 1 - first) as u64,
+                (sum / audible.len() as f64).sqrt(),
+            )
         }
-        let end = (body + declared).min(bytes.len());
-        if id == b"fmt " {
-            fmt = Some(&bytes[body..end]);
-        }
-        pos = end + (declared & 1);
-    }
-    let fmt = fmt.with_context(|| format!("{} has no fmt chunk", path.display()))?;
-    let data = data.with_context(|| format!("{} has no data chunk", path.display()))?;
-    ensure!(fmt.len() >= 16, "{}: short fmt chunk", path.display());
-    let u16_at = |i: usize| u16::from_le_bytes([fmt[i], fmt[i + 1]]);
-    let (format, channels, bits) = (u16_at(0), u16_at(2), u16_at(14));
-    let rate = u32::from_le_bytes(fmt[4..8].try_into()?);
-    // 0xFFFE is WAVE_FORMAT_EXTENSIBLE, which ALSA uses for some layouts.
-    if !(format == 1 || format == 0xFFFE) || bits != 16 || channels == 0 {
-        bail!(
-            "{}: expected 16-bit PCM, found format {format:#x} with {bits} bits, {channels} channels",
-            path.display()
-        );
-    }
-    let frame_bytes = 2 * usize::from(channels);
-    let frames: Vec<&[u8]> = data.chunks_exact(frame_bytes).collect();
-    let peak = |frame: &[u8]| {
-        frame
-            .chunks_exact(2)
-            .map(|s| (f64::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0).abs())
-            .fold(0.0, f64::max)
-    };
-    let first = frames.iter().position(|f| peak(f) > AUDIBLE);
-    let last = frames.iter().rposition(|f| peak(f) > AUDIBLE);
-    let (audible_frames, rms) = match (first, last) {
-        (Some(first), Some(last)) => {
-            let audible = &frames[first..=last];
-            let (sum, n) = audible
-                .iter()
-                .flat_map(|f| f.chunks_exact(2))
-                .map(|s| f64::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0)
-                .fold((0.0, 0u64), |(sum, n), s| (sum + s * s, n + 1));
-            (audible.len() as u64, (sum / n as f64).sqrt())
-        }
-        _ => (0, 0.0),
+        None => (0, 0.0),
     };
     Ok(WavStats {
-        rate,
-        channels,
-        frames: frames.len() as u64,
+        rate: wav.rate,
+        channels: wav.channels as u16,
+        frames: (wav.samples.len() / wav.channels) as u64,
         audible_frames,
         rms,
     })
+}
+
+/// The frequency of each channel of a 16-bit PCM WAV (as [`wav_stats`] reads it), in Hz, from
+/// its zero crossings over the audible span: exact enough for a pure tone (the fixtures are
+/// 440 Hz, 660 Hz on the right of stereo files), meaningless for speech. A silent channel
+/// reads 0.
+pub fn channel_frequencies(path: &Path) -> anyhow::Result<Vec<f64>> {
+    let wav = Pcm16::read(path)?;
+    let Some((first, last)) = wav.audible_span() else {
+        bail!("{} holds no audible sound", path.display());
+    };
+    let frames = &wav.samples[first * wav.channels..(last + 1) * wav.channels];
+    let secs = (last + 1 - first) as f64 / f64::from(wav.rate);
+    Ok((0..wav.channels)
+        .map(|c| {
+            let side: Vec<i16> = frames
+                .iter()
+                .skip(c)
+                .step_by(wav.channels)
+                .copied()
+                .collect();
+            let crossings = side.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+            // Two crossings per period.
+            crossings as f64 / 2.0 / secs
+        })
+        .collect())
+}
+
+/// A sample as a fraction of full scale.
+fn level(s: i16) -> f64 {
+    f64::from(s) / 32768.0
+}
+
+/// The samples of a 16-bit PCM WAV, interleaved.
+struct Pcm16 {
+    rate: u32,
+    channels: usize,
+    samples: Vec<i16>,
+}
+
+impl Pcm16 {
+    fn read(path: &Path) -> anyhow::Result<Pcm16> {
+        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        ensure!(
+            bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE",
+            "{} is not a WAV file ({} bytes)",
+            path.display(),
+            bytes.len()
+        );
+        let (mut fmt, mut data) = (None, None);
+        let mut pos = 12;
+        while pos + 8 <= bytes.len() {
+            let id = &bytes[pos..pos + 4];
+            let declared = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into()?) as usize;
+            let body = pos + 8;
+            if id == b"data" {
+                // The last chunk the plugin writes: trust the file's end over a 0 or long length.
+                let end = if declared == 0 || body + declared > bytes.len() {
+                    bytes.len()
+                } else {
+                    body + declared
+                };
+                data = Some(&bytes[body..end]);
+                break;
+            }
+            let end = (body + declared).min(bytes.len());
+            if id == b"fmt " {
+                fmt = Some(&bytes[body..end]);
+            }
+            pos = end + (declared & 1);
+        }
+        let fmt = fmt.with_context(|| format!("{} has no fmt chunk", path.display()))?;
+        let data = data.with_context(|| format!("{} has no data chunk", path.display()))?;
+        ensure!(fmt.len() >= 16, "{}: short fmt chunk", path.display());
+        let u16_at = |i: usize| u16::from_le_bytes([fmt[i], fmt[i + 1]]);
+        let (format, channels, bits) = (u16_at(0), u16_at(2), u16_at(14));
+        let rate = u32::from_le_bytes(fmt[4..8].try_into()?);
+        // 0xFFFE is WAVE_FORMAT_EXTENSIBLE, which ALSA uses for some layouts.
+        if !(format == 1 || format == 0xFFFE) || bits != 16 || channels == 0 {
+            bail!(
+                "{}: expected 16-bit PCM, found format {format:#x} with {bits} bits, {channels} channels",
+                path.display()
+            );
+        }
+        let channels = usize::from(channels);
+        // Whole frames only: a capture cut off mid-frame drops the partial one.
+        let whole = data.len() / (2 * channels) * (2 * channels);
+        let samples = data[..whole]
+            .chunks_exact(2)
+            .map(|s| i16::from_le_bytes([s[0], s[1]]))
+            .collect();
+        Ok(Pcm16 {
+            rate,
+            channels,
+            samples,
+        })
+    }
+
+    /// The first and last frame with a sample above [`AUDIBLE`], if any.
+    fn audible_span(&self) -> Option<(usize, usize)> {
+        let loud = |frame: &[i16]| frame.iter().any(|&s| level(s).abs() > AUDIBLE);
+        let mut frames = self.samples.chunks_exact(self.channels);
+        let first = frames.position(loud)?;
+        let last = self.samples.chunks_exact(self.channels).rposition(loud)?;
+        Some((first, last))
+    }
 }
 
 #[cfg(test)]
@@ -191,5 +259,39 @@ mod tests {
             assert_eq!(stats.audible_frames, 3, "declared {declared}");
             assert!((stats.rms - 0.5).abs() < 1e-3);
         }
+    }
+
+    #[test]
+    fn channel_frequencies_counts_each_side_over_the_audible_span() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tone.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        // Silence around one second of 100 Hz left, 150 Hz right: the silence must not count.
+        for _ in 0..4000 {
+            w.write_sample(0i16).unwrap();
+            w.write_sample(0i16).unwrap();
+        }
+        for i in 0..8000 {
+            let t = f64::from(i) / 8000.0;
+            for hz in [100.0, 150.0] {
+                let s = (2.0 * std::f64::consts::PI * hz * t + 0.1).sin() * 16384.0;
+                w.write_sample(s as i16).unwrap();
+            }
+        }
+        for _ in 0..4000 {
+            w.write_sample(0i16).unwrap();
+            w.write_sample(0i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let hz = channel_frequencies(&path).unwrap();
+        assert_eq!(hz.len(), 2);
+        assert!((hz[0] - 100.0).abs() < 1.0, "{hz:?}");
+        assert!((hz[1] - 150.0).abs() < 1.0, "{hz:?}");
     }
 }
