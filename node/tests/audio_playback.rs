@@ -1,30 +1,16 @@
 //! The playback pipeline end to end, file → decoder → resampler → wav sink, on the fixtures
-//! `scripts/make-fixtures.sh` made: a 440 Hz tone (660 Hz on the right of stereo files),
-//! audible from the first sample to the last.
+//! `scripts/make-fixtures.sh` made (`common::FIXTURES`): a 440 Hz tone (660 Hz on the right of
+//! stereo files), audible from the first sample to the last. The same files through the real
+//! ALSA library are in `audio_cpal_capture.rs`.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use loa_e2e::alsa::wav_stats;
+use common::{fixture, FIXTURES};
+use loa_e2e::alsa::{channel_frequencies, wav_stats};
 use loa_node::audio::{open_sink, play, probe, AudioConfig, PlayReport, SinkKind};
-
-/// (file, rate, channels, seconds) as the script made them.
-const FIXTURES: &[(&str, u32, u16, f64)] = &[
-    ("tone-44100-stereo.mp3", 44_100, 2, 2.0),
-    ("tone-44100-stereo.m4a", 44_100, 2, 2.0),
-    ("tone-22050-mono.ogg", 22_050, 1, 2.0),
-    ("tone-48000-stereo.flac", 48_000, 2, 1.0),
-    ("tone-8000-mono.wav", 8_000, 1, 2.0),
-    ("tone-22050-stereo.wav", 22_050, 2, 1.0),
-    ("tone-44100-mono.wav", 44_100, 1, 1.0),
-    ("tone-48000-mono.wav", 48_000, 1, 1.0),
-];
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
 
 fn wav_config(dir: &Path, rate: u32, channels: u16) -> AudioConfig {
     AudioConfig {
@@ -54,19 +40,6 @@ fn play_to_wav(name: &str, cfg: &AudioConfig, gain: f32) -> (PlayReport, PathBuf
     (report, out)
 }
 
-/// Zero crossings per second of the first channel: twice the frequency of a pure tone.
-fn left_frequency(path: &Path) -> f64 {
-    let mut reader = hound::WavReader::open(path).unwrap();
-    let spec = reader.spec();
-    let left: Vec<i16> = reader
-        .samples::<i16>()
-        .step_by(usize::from(spec.channels))
-        .map(Result::unwrap)
-        .collect();
-    let crossings = left.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    crossings as f64 / 2.0 / (left.len() as f64 / f64::from(spec.sample_rate))
-}
-
 fn assert_within_5_percent(what: &str, got: f64, want: f64) {
     assert!(
         (got - want).abs() <= want * 0.05,
@@ -78,7 +51,7 @@ fn assert_within_5_percent(what: &str, got: f64, want: f64) {
 fn every_format_plays_at_full_length_and_pitch_at_48k_stereo() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = wav_config(dir.path(), 48_000, 2);
-    for &(name, _, _, secs) in FIXTURES {
+    for &(name, _, source_channels, secs) in FIXTURES {
         let (report, out) = play_to_wav(name, &cfg, 1.0);
         assert!(!report.interrupted);
         assert_within_5_percent(name, report.frames as f64 / 48_000.0, secs);
@@ -95,11 +68,15 @@ fn every_format_plays_at_full_length_and_pitch_at_48k_stereo() {
             "{name}: rms {}",
             stats.rms
         );
-        let hz = left_frequency(&out);
-        assert!(
-            (hz - 440.0).abs() < 440.0 * 0.02,
-            "{name}: left channel at {hz:.1} Hz"
-        );
+        // Mono sources play on both sides.
+        let right = if source_channels == 2 { 660.0 } else { 440.0 };
+        let hz = channel_frequencies(&out).unwrap();
+        for (side, got, want) in [("left", hz[0], 440.0), ("right", hz[1], right)] {
+            assert!(
+                (got - want).abs() < want * 0.02,
+                "{name}: {side} channel at {got:.1} Hz, expected {want} Hz"
+            );
+        }
     }
 }
 

@@ -19,9 +19,26 @@ pub const CAPTURE_PCM: &str = "loa_capture";
 /// Writes `{home}/.asoundrc` defining pcm `loa_capture` (plug S16_LE → file → null) that writes
 /// a WAV to `wav_out`; run the program with HOME=home.
 pub fn write_capture_asoundrc(home: &Path, wav_out: &Path) -> anyhow::Result<()> {
-    let conf = format!(
-        r#"# Written by loa's tests: captures what is played on "{CAPTURE_PCM}" into a WAV file.
-pcm.{CAPTURE_PCM} {{
+    write_asoundrc(home, &[(CAPTURE_PCM, wav_out)])
+}
+
+/// Writes `{home}/.asoundrc` defining one capture pcm (as [`write_capture_asoundrc`] does) per
+/// `(name, wav_out)`; none at all for an empty slice.
+pub fn write_asoundrc(home: &Path, pcms: &[(&str, &Path)]) -> anyhow::Result<()> {
+    let mut conf =
+        String::from("# Written by loa's tests: what is played on these pcms goes to WAV files.\n");
+    for (name, wav_out) in pcms {
+        conf.push_str(&capture_pcm(name, wav_out)?);
+    }
+    fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    let path = home.join(".asoundrc");
+    fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The definition of capture pcm `name` writing to `wav_out`.
+fn capture_pcm(name: &str, wav_out: &Path) -> anyhow::Result<String> {
+    Ok(format!(
+        r#"pcm.{name} {{
     type plug
     slave {{
         pcm {{
@@ -39,10 +56,7 @@ pcm.{CAPTURE_PCM} {{
 }}
 "#,
         file = alsa_string(wav_out)?,
-    );
-    fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
-    let path = home.join(".asoundrc");
-    fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))
+    ))
 }
 
 /// The format of [`write_stream_asoundrc`]'s raw capture: S16_LE, 48 kHz, stereo.
@@ -118,36 +132,53 @@ pub const AUDIBLE: f64 = 0.01;
 /// Reads a 16-bit PCM WAV (as [`crate::pcm::read`] does, robust to the `file` plugin's
 /// header) and returns stats.
 pub fn wav_stats(path: &Path) -> anyhow::Result<WavStats> {
-    let pcm = crate::pcm::read(path)?;
-    let channels = usize::from(pcm.channels);
-    let frames: Vec<&[i16]> = pcm.samples.chunks_exact(channels).collect();
-    let peak = |frame: &[i16]| {
-        frame
-            .iter()
-            .map(|&s| (f64::from(s) / 32768.0).abs())
-            .fold(0.0, f64::max)
-    };
-    let first = frames.iter().position(|f| peak(f) > AUDIBLE);
-    let last = frames.iter().rposition(|f| peak(f) > AUDIBLE);
-    let (audible_frames, rms) = match (first, last) {
-        (Some(first), Some(last)) => {
-            let audible = &frames[first..=last];
-            let (sum, n) = audible
-                .iter()
-                .flat_map(|f| f.iter())
-                .map(|&s| f64::from(s) / 32768.0)
-                .fold((0.0, 0u64), |(sum, n), s| (sum + s * s, n + 1));
-            (audible.len() as u64, (sum / n as f64).sqrt())
+    let wav = crate::pcm::read(path)?;
+    let channels = usize::from(wav.channels);
+    let (audible_frames, rms) = match wav.audible_span() {
+        Some((first, last)) => {
+            let audible = &wav.samples[first * channels..(last + 1) * channels];
+            let sum: f64 = audible.iter().map(|&s| level(s) * level(s)).sum();
+            (
+                (last + 1 - first) as u64,
+                (sum / audible.len() as f64).sqrt(),
+            )
         }
-        _ => (0, 0.0),
+        None => (0, 0.0),
     };
     Ok(WavStats {
-        rate: pcm.rate,
-        channels: pcm.channels,
-        frames: frames.len() as u64,
+        rate: wav.rate,
+        channels: wav.channels,
+        frames: wav.frames() as u64,
         audible_frames,
         rms,
     })
+}
+
+/// The frequency of each channel of a 16-bit PCM WAV (as [`wav_stats`] reads it), in Hz, from
+/// its zero crossings over the audible span: exact enough for a pure tone (the fixtures are
+/// 440 Hz, 660 Hz on the right of stereo files), meaningless for speech. A silent channel
+/// reads 0.
+pub fn channel_frequencies(path: &Path) -> anyhow::Result<Vec<f64>> {
+    let wav = crate::pcm::read(path)?;
+    let channels = usize::from(wav.channels);
+    let Some((first, last)) = wav.audible_span() else {
+        anyhow::bail!("{} holds no audible sound", path.display());
+    };
+    let frames = &wav.samples[first * channels..(last + 1) * channels];
+    let secs = (last + 1 - first) as f64 / f64::from(wav.rate);
+    Ok((0..channels)
+        .map(|c| {
+            let side: Vec<i16> = frames.iter().skip(c).step_by(channels).copied().collect();
+            let crossings = side.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+            // Two crossings per period.
+            crossings as f64 / 2.0 / secs
+        })
+        .collect())
+}
+
+/// A sample as a fraction of full scale.
+fn level(s: i16) -> f64 {
+    f64::from(s) / 32768.0
 }
 
 #[cfg(test)]
@@ -188,5 +219,39 @@ mod tests {
             assert_eq!(stats.audible_frames, 3, "declared {declared}");
             assert!((stats.rms - 0.5).abs() < 1e-3);
         }
+    }
+
+    #[test]
+    fn channel_frequencies_counts_each_side_over_the_audible_span() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tone.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        // Silence around one second of 100 Hz left, 150 Hz right: the silence must not count.
+        for _ in 0..4000 {
+            w.write_sample(0i16).unwrap();
+            w.write_sample(0i16).unwrap();
+        }
+        for i in 0..8000 {
+            let t = f64::from(i) / 8000.0;
+            for hz in [100.0, 150.0] {
+                let s = (2.0 * std::f64::consts::PI * hz * t + 0.1).sin() * 16384.0;
+                w.write_sample(s as i16).unwrap();
+            }
+        }
+        for _ in 0..4000 {
+            w.write_sample(0i16).unwrap();
+            w.write_sample(0i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let hz = channel_frequencies(&path).unwrap();
+        assert_eq!(hz.len(), 2);
+        assert!((hz[0] - 100.0).abs() < 1.0, "{hz:?}");
+        assert!((hz[1] - 150.0).abs() < 1.0, "{hz:?}");
     }
 }

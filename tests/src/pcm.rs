@@ -119,6 +119,19 @@ impl Pcm {
         self.samples.len() / usize::from(self.channels)
     }
 
+    /// The first and last frame with a sample above [`AUDIBLE`] on any channel, if any.
+    pub fn audible_span(&self) -> Option<(usize, usize)> {
+        let loud = |frame: &[i16]| {
+            frame
+                .iter()
+                .any(|&s| (f64::from(s) / 32768.0).abs() > AUDIBLE)
+        };
+        let channels = usize::from(self.channels);
+        let first = self.samples.chunks_exact(channels).position(loud)?;
+        let last = self.samples.chunks_exact(channels).rposition(loud)?;
+        Some((first, last))
+    }
+
     /// The first channel.
     fn left(&self) -> impl Iterator<Item = i16> + '_ {
         self.samples

@@ -128,21 +128,22 @@ impl Queue {
         Ok(())
     }
 
-    /// Waits for the callback to change something; fails if it stops calling back.
+    /// Waits for the callback to change something; fails if it stops calling back. A stall
+    /// is recorded as the queue's error, like a device error: the stream's worker is stuck
+    /// somewhere (in a write that never returns), so dropping the stream would hang too.
     fn wait_for_device<'a>(
         &self,
         st: MutexGuard<'a, State>,
     ) -> Result<MutexGuard<'a, State>, String> {
         let before = st.callbacks;
-        let (st, timeout) = self
+        let (mut st, timeout) = self
             .changed
             .wait_timeout(st, DEVICE_STALL)
             .unwrap_or_else(PoisonError::into_inner);
         if timeout.timed_out() && st.callbacks == before && st.error.is_none() {
-            return Err(format!(
-                "the device took no audio for {} s",
-                DEVICE_STALL.as_secs()
-            ));
+            let message = format!("the device took no audio for {} s", DEVICE_STALL.as_secs());
+            st.error = Some(message.clone());
+            return Err(message);
         }
         Ok(st)
     }
@@ -289,6 +290,15 @@ mod tests {
         }
         q.fail("device unplugged".to_owned());
         assert_eq!(writer.join().unwrap(), Err("device unplugged".to_owned()));
+    }
+
+    #[test]
+    fn a_device_that_never_calls_back_fails_the_writer_and_the_queue() {
+        let q = Queue::new(48_000, 1, 10);
+        let e = q.push(&[0.1; 20]).unwrap_err();
+        assert!(e.contains("took no audio"), "{e}");
+        // The sink must not wait for such a stream to close.
+        assert!(q.failed());
     }
 
     #[test]

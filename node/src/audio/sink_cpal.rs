@@ -102,8 +102,9 @@ impl CpalSink {
     }
 
     /// Drops the stream. After a device error cpal's ALSA worker may never return (it retries a
-    /// failing write forever), so the thread is then left behind rather than joined: the node
-    /// keeps running and reports the failure.
+    /// failing write forever), and after a stall it is stuck in a write that does not return,
+    /// so the thread is then left behind rather than joined: the node keeps running and
+    /// reports the failure.
     fn close_stream(&mut self) {
         self.close.take();
         if let Some(thread) = self.thread.take() {

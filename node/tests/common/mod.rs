@@ -12,6 +12,20 @@ use std::time::Duration;
 
 pub const LONG: Duration = Duration::from_secs(60);
 
+/// The tones `scripts/make-fixtures.sh` made, in every format the node plays: (file, rate,
+/// channels, seconds). A 440 Hz sine at half scale (660 Hz on the right of stereo files),
+/// audible from the first sample to the last.
+pub const FIXTURES: &[(&str, u32, u16, f64)] = &[
+    ("tone-44100-stereo.mp3", 44_100, 2, 2.0),
+    ("tone-44100-stereo.m4a", 44_100, 2, 2.0),
+    ("tone-22050-mono.ogg", 22_050, 1, 2.0),
+    ("tone-48000-stereo.flac", 48_000, 2, 1.0),
+    ("tone-8000-mono.wav", 8_000, 1, 2.0),
+    ("tone-22050-stereo.wav", 22_050, 2, 1.0),
+    ("tone-44100-mono.wav", 44_100, 1, 1.0),
+    ("tone-48000-mono.wav", 48_000, 1, 1.0),
+];
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
