@@ -9,6 +9,7 @@ mod media;
 mod nodes;
 mod schedules;
 mod settings;
+mod tts;
 mod zones;
 
 pub use error::ApiError;
@@ -23,6 +24,7 @@ use crate::media::MediaStore;
 use crate::metrics::Counters;
 use crate::planner::Planner;
 use crate::store::Store;
+use crate::tts::Tts;
 
 /// What every handler can reach; cheap to clone.
 #[derive(Clone)]
@@ -39,6 +41,8 @@ pub struct AppState {
     /// The commune's time zone, for times staff enter and read.
     pub tz: chrono_tz::Tz,
     pub materializer: Arc<Materializer>,
+    /// Text-to-speech: the engine and its cache of rendered texts.
+    pub tts: Arc<Tts>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -50,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .merge(broadcasts::router())
         .merge(schedules::router())
         .merge(settings::router())
+        .merge(tts::router())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
