@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages loa needs, when they are missing.
-#   scripts/setup.sh        what building and the demo need
+#   scripts/setup.sh        what building and the demo need (espeak-ng reads typed texts out)
 #   scripts/setup.sh test   and what the tests need too (Mosquitto, ALSA's tools)
 set -euo pipefail
 
-packages=(pkg-config libasound2-dev)
+packages=(pkg-config libasound2-dev espeak-ng)
 if [ "${1:-}" = "test" ]; then
     packages+=(mosquitto alsa-utils)
 fi

@@ -16,6 +16,7 @@
 //!   item holds on a node (chime, then the zone's languages).
 //! - [`ingest`]: node state and events in, deliveries moved, acks out.
 //! - [`http`]: the REST API, media downloads for nodes, `/healthz`, `/metrics`.
+//! - [`tts`]: text-to-speech (espeak-ng behind a trait) and its cache of rendered texts.
 //! - [`provision`]: the config file a new node is given.
 //! - [`secrets`]: node secrets and the controller's signing key.
 //! - [`metrics`]: counters about what came in.
@@ -40,6 +41,7 @@ pub mod provision;
 pub mod schedule;
 pub mod secrets;
 pub mod store;
+pub mod tts;
 
 use anyhow::Context;
 use loa_protocol::Topics;
@@ -70,6 +72,10 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         .context("cannot open the database")?;
     let key = Arc::new(secrets::load_or_create_key(&cfg.data_dir)?);
     let media = media::MediaStore::open(&cfg.data_dir)?;
+    let tts = Arc::new(tts::Tts::new(
+        Arc::new(tts::EspeakNg::new()),
+        &cfg.data_dir,
+    )?);
     let topics = Topics::for_site(&cfg.site);
     let counters = Arc::new(metrics::Counters::default());
     let accounts = Credentials::default();
@@ -203,6 +209,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         tz,
         materializer,
         throttle: Default::default(),
+        tts,
     };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

@@ -212,6 +212,24 @@ fn requests(
             Value::Null,
         ),
         (
+            Method::GET,
+            "/api/v1/tts/voices",
+            "/api/v1/tts/voices".into(),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            "/api/v1/tts/preview",
+            "/api/v1/tts/preview".into(),
+            json!({"text": ""}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/tts/announcements",
+            "/api/v1/tts/announcements".into(),
+            json!({"title": "x", "text": ""}),
+        ),
+        (
             Method::POST,
             "/api/v1/media",
             "/api/v1/media?name=x.mp3".into(),

@@ -43,6 +43,7 @@ const TABLE: &[(&str, &str, Access)] = {
         ("GET", "/api/v1/schedules/{id}", R(Viewer)),
         ("GET", "/api/v1/schedules/{id}/occurrences", R(Viewer)),
         ("GET", "/api/v1/settings", R(Viewer)),
+        ("GET", "/api/v1/tts/voices", R(Viewer)),
         // Announcements, schedules, broadcasts: operators.
         ("POST", "/api/v1/media", R(Operator)),
         ("POST", "/api/v1/announcements", R(Operator)),
@@ -53,6 +54,8 @@ const TABLE: &[(&str, &str, Access)] = {
         ("POST", "/api/v1/schedules/{id}/pause", R(Operator)),
         ("POST", "/api/v1/schedules/{id}/resume", R(Operator)),
         ("POST", "/api/v1/schedules/{id}/cancel", R(Operator)),
+        ("POST", "/api/v1/tts/preview", R(Operator)),
+        ("POST", "/api/v1/tts/announcements", R(Operator)),
         // Users, zones, nodes, settings, approval: admins.
         ("POST", "/api/v1/schedules/{id}/approve", R(Admin)),
         ("POST", "/api/v1/zones", R(Admin)),

@@ -98,6 +98,19 @@ async fn receive(
         return Err(MediaError::Empty.into());
     }
     let sha256 = hex::encode(hasher.finalize());
+    keep(s, tmp, sha256, size as u64, name).await
+}
+
+/// Probes a complete file at `tmp` (a path from `MediaStore::incoming`), moves it to its
+/// content address and records it: the one way audio enters the media store, for uploads and
+/// for text-to-speech alike. On an error `tmp` is left for the caller to remove.
+pub(super) async fn keep(
+    s: &AppState,
+    tmp: &std::path::Path,
+    sha256: String,
+    size: u64,
+    name: Option<String>,
+) -> Result<MediaRow, ApiError> {
     let probe_path = tmp.to_path_buf();
     let hint = name.clone();
     let probed = tokio::task::spawn_blocking(move || probe(&probe_path, hint.as_deref()))
@@ -106,7 +119,7 @@ async fn receive(
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
         })??;
     s.media.commit(tmp, &sha256).map_err(MediaError::from)?;
-    let row = MediaRow::probed(sha256, size as u64, probed, name);
+    let row = MediaRow::probed(sha256, size, probed, name);
     s.store.insert_media(&row).await?;
     tracing::info!(sha256 = %row.sha256, size = row.size, duration_ms = row.duration_ms, codec = %row.codec, "media stored");
     Ok(row)

@@ -11,6 +11,7 @@ mod media;
 mod nodes;
 mod schedules;
 mod settings;
+mod tts;
 pub mod users;
 mod zones;
 
@@ -27,6 +28,7 @@ use crate::media::MediaStore;
 use crate::metrics::Counters;
 use crate::planner::Planner;
 use crate::store::Store;
+use crate::tts::Tts;
 
 /// What every handler can reach; cheap to clone.
 #[derive(Clone)]
@@ -45,6 +47,8 @@ pub struct AppState {
     pub materializer: Arc<Materializer>,
     /// Failed sign-ins, per user name and per address.
     pub throttle: Arc<Throttle>,
+    /// Text-to-speech: the engine and its cache of rendered texts.
+    pub tts: Arc<Tts>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -56,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .merge(broadcasts::router())
         .merge(schedules::router())
         .merge(settings::router())
+        .merge(tts::router())
         .merge(login::router())
         .merge(users::router())
         // Every route above: who is asking, may they, and the audit log.

@@ -21,6 +21,7 @@ use loa_controller::media::MediaStore;
 use loa_controller::metrics::Counters;
 use loa_controller::planner::Planner;
 use loa_controller::store::Store;
+use loa_controller::tts::{EspeakNg, Tts};
 use loa_controller::{broker, secrets};
 use loa_protocol::Topics;
 use serde_json::Value;
@@ -152,6 +153,9 @@ impl Harness {
             tz,
             materializer,
             throttle: Default::default(),
+            tts: Arc::new(
+                Tts::new(Arc::new(EspeakNg::new()), dir.path()).expect("the tts cache opens"),
+            ),
         };
         let admin = loa_controller::http::users::add_user(
             &state.store,

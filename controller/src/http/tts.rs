@@ -1,0 +1,113 @@
+//! Text-to-speech over HTTP: `POST /api/v1/tts/preview` answers the audio for the browser to
+//! play; `POST /api/v1/tts/announcements` keeps it as media (as an upload would be) and makes
+//! an announcement of it; `GET /api/v1/tts/voices` lists the voices to choose from.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::{media, ApiError, AppState};
+use crate::media::MediaError;
+use crate::store::media::{Announcement, MediaRow};
+use crate::store::parts::Recording;
+use crate::tts::{Rendered, TtsError, Voice};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tts/voices", get(voices))
+        .route("/api/v1/tts/preview", post(preview))
+        .route("/api/v1/tts/announcements", post(create_announcement))
+}
+
+impl From<TtsError> for ApiError {
+    fn from(e: TtsError) -> Self {
+        let status = match &e {
+            TtsError::TextEmpty | TtsError::TextTooLong { .. } | TtsError::UnknownVoice { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            // The controller's machine lacks a package: the message says which.
+            TtsError::EngineMissing(_) | TtsError::VoiceMissing(_) => {
+                tracing::error!(error = %e, "text-to-speech is not available");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            TtsError::EngineFailed(_) | TtsError::Io(_) => return ApiError::internal(e),
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+async fn voices(State(s): State<AppState>) -> Json<&'static [Voice]> {
+    Json(s.tts.voices())
+}
+
+#[derive(Deserialize)]
+struct PreviewRequest {
+    text: String,
+    /// `vi` when absent.
+    voice: Option<String>,
+}
+
+/// The text read out, as `audio/wav`.
+async fn preview(
+    State(s): State<AppState>,
+    Json(req): Json<PreviewRequest>,
+) -> Result<Response, ApiError> {
+    let r = s.tts.render(&req.text, req.voice.as_deref()).await?;
+    let bytes = tokio::fs::read(&r.path).await.map_err(TtsError::from)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "audio/wav".to_string()),
+            // The same text and voice always give the same audio.
+            (header::ETAG, format!("\"{}\"", r.key)),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct NewTtsAnnouncement {
+    title: String,
+    text: String,
+    /// `vi` when absent.
+    voice: Option<String>,
+}
+
+/// Renders the text (from the cache when it was previewed), keeps it as media and makes an
+/// announcement with it as the recording in the voice's language.
+async fn create_announcement(
+    State(s): State<AppState>,
+    Json(req): Json<NewTtsAnnouncement>,
+) -> Result<(StatusCode, Json<Announcement>), ApiError> {
+    let r = s.tts.render(&req.text, req.voice.as_deref()).await?;
+    let media = keep_as_media(&s, &r).await?;
+    let recording = Recording {
+        language: r.voice.language.to_owned(),
+        media_sha256: media.sha256,
+    };
+    let a = s
+        .store
+        .create_announcement(&req.title, &[recording])
+        .await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+/// A copy of the rendered file goes through the same probe and store as an upload.
+async fn keep_as_media(s: &AppState, r: &Rendered) -> Result<MediaRow, ApiError> {
+    let bytes = tokio::fs::read(&r.path).await.map_err(TtsError::from)?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let tmp = s.media.incoming();
+    let name = Some(format!("tts-{}.wav", r.voice.id));
+    let result = match tokio::fs::write(&tmp, &bytes).await {
+        Ok(()) => media::keep(s, &tmp, sha256, bytes.len() as u64, name).await,
+        Err(e) => Err(MediaError::from(e).into()),
+    };
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    result
+}
