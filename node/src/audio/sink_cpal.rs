@@ -228,6 +228,7 @@ fn build<T: SizedSample + cpal::FromSample<f32>>(
 ) -> Result<cpal::Stream, cpal::BuildStreamError> {
     let rate = f64::from(config.sample_rate.0);
     let errors = queue.clone();
+    let mut repeats: u32 = 0;
     device.build_output_stream(
         config,
         move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
@@ -236,11 +237,19 @@ fn build<T: SizedSample + cpal::FromSample<f32>>(
             queue.fill(out, (delay.as_secs_f64() * rate) as u64);
         },
         move |e| {
-            tracing::warn!(error = %e, "audio output error");
+            // cpal's ALSA worker calls this in a loop once a device is gone: say it once, then
+            // quietly, and back off (20 ms up to 1 s) so it neither fills the log nor spins a
+            // core until the sink is dropped.
+            if repeats == 0 {
+                tracing::warn!(error = %e, "audio output error");
+            } else {
+                tracing::debug!(error = %e, repeats, "audio output error again");
+            }
             errors.fail(e.to_string());
-            // cpal's ALSA worker calls this in a tight loop once a device is gone; don't let it
-            // spin a core until the sink is dropped.
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(
+                Duration::from_millis(20u64 << repeats.min(6)).min(Duration::from_secs(1)),
+            );
+            repeats = repeats.saturating_add(1);
         },
         None,
     )
