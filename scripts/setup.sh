@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages loa needs, when they are missing.
 #   scripts/setup.sh        what building and the demo need (espeak-ng reads typed texts out)
-#   scripts/setup.sh test   and what the tests need too (Mosquitto, ALSA's tools)
+#   scripts/setup.sh test   and what the tests need too (Mosquitto, ALSA's tools, Chromium
+#                           and its WebDriver for the web UI's browser tests)
 set -euo pipefail
 
 packages=(pkg-config libasound2-dev espeak-ng)
 if [ "${1:-}" = "test" ]; then
-    packages+=(mosquitto alsa-utils)
+    packages+=(mosquitto alsa-utils chromium chromium-driver)
 fi
 
 missing=()

@@ -6,12 +6,14 @@
 //! - [`mosquitto`]: a throwaway Mosquitto on a free port.
 //! - [`alsa`]: the capture pcm and WAV statistics.
 //! - [`pcm`]: reading captured WAVs, splitting them at silences by pitch, making test tones.
+//! - [`browser`]: headless Chromium over WebDriver, for the web UI's tests.
 //! - [`wait`]: waiting for a condition with a deadline (never a bare sleep).
 //!
 //! The `loa-demo` binary uses the same pieces to show the whole path to a newcomer.
 
 pub mod alsa;
 pub mod api;
+pub mod browser;
 pub mod mosquitto;
 pub mod pcm;
 pub mod procs;

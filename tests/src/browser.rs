@@ -1,0 +1,151 @@
+//! A real headless browser for the web UI's tests: Debian's Chromium driven over WebDriver
+//! (Debian's `chromedriver`, started here on a free port) with the `fantoccini` client.
+//!
+//! Chromium runs headless with a fresh profile and without its background networking (this
+//! machine's closed network refuses those connections). Screenshots of the main pages are
+//! kept in `target/ui-screenshots/` as test artifacts, to be looked at by eye.
+
+use anyhow::Context as _;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::procs::free_port;
+use crate::wait;
+
+/// A browser session; the driver process ends with it.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium (window 1280×900, like an office PC).
+    pub async fn start() -> anyhow::Result<Browser> {
+        Browser::start_sized(1280, 900).await
+    }
+
+    /// Starts with a given window size (e.g. 390×844 for a phone).
+    pub async fn start_sized(width: u32, height: u32) -> anyhow::Result<Browser> {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context(
+                "chromedriver is needed for the browser tests (apt install chromium-driver)",
+            )?;
+        let profile = tempfile::tempdir()?;
+        let args = serde_json::json!([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--lang=vi-VN",
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.path().display()),
+        ]);
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let client = wait::until(
+            "chromedriver to accept a session",
+            Duration::from_secs(30),
+            || {
+                let (caps, url) = (caps.clone(), url.clone());
+                async move {
+                    // chromedriver speaks plain HTTP on loopback: no TLS needed.
+                    let connector = HttpConnector::new();
+                    match ClientBuilder::new(connector)
+                        .capabilities(caps)
+                        .connect(&url)
+                        .await
+                    {
+                        Ok(c) => Ok(Some(c)),
+                        Err(_) => Ok(None),
+                    }
+                }
+            },
+        )
+        .await?;
+        Ok(Browser {
+            client,
+            driver,
+            _profile: profile,
+        })
+    }
+
+    pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
+        Ok(self.client.goto(url).await?)
+    }
+
+    /// Waits (up to 20 s) for an element matching the CSS selector.
+    pub async fn find(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+        let found = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await;
+        match found {
+            Ok(e) => Ok(e),
+            Err(e) => Err(anyhow::anyhow!(
+                "no element {css:?} on {}: {e}",
+                self.url().await
+            )),
+        }
+    }
+
+    pub async fn url(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    }
+
+    /// The page's visible text.
+    pub async fn text(&self) -> anyhow::Result<String> {
+        Ok(self.find("body").await?.text().await?)
+    }
+
+    /// Saves a PNG of the window as `target/ui-screenshots/{name}.png`; returns the path.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, self.client.screenshot().await?)?;
+        Ok(path)
+    }
+
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        let r = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        Ok(r?)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Where screenshots go: `target/ui-screenshots` of the workspace.
+pub fn screenshot_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots")
+}
