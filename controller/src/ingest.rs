@@ -2,7 +2,7 @@
 //! (node, seq), move the deliveries along, and are acknowledged with a signed, retained ack
 //! once stored without a gap.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use loa_protocol::{
     Ack, Channel, EventBatch, EventBody, NodeState, Presence, Topics, MAX_PACKET_BYTES,
 };
@@ -27,6 +27,12 @@ pub struct Ingest {
 impl Ingest {
     /// Handles one incoming message; errors are logged and counted, never fatal.
     pub async fn handle(&self, p: Publish) {
+        self.handle_at(p, Utc::now()).await
+    }
+
+    /// [`Ingest::handle`] for a message received at `received_at` by the controller's clock:
+    /// the time a node's presence is recorded at (its own clock is not trusted for that).
+    pub async fn handle_at(&self, p: Publish, received_at: DateTime<Utc>) {
         let Some((node, channel)) = self.topics.parse(&p.topic) else {
             Counters::bump(&self.counters.malformed_messages);
             tracing::warn!(topic = %p.topic, "message on an unknown topic ignored");
@@ -39,7 +45,7 @@ impl Ingest {
             return;
         }
         let result = match channel {
-            Channel::State => self.state(&node, &p.payload).await,
+            Channel::State => self.state(&node, &p.payload, received_at).await,
             Channel::Events => self.events(&node, &p.payload).await,
             Channel::Plan | Channel::Ack => Ok(()),
         };
@@ -56,7 +62,12 @@ impl Ingest {
         }
     }
 
-    async fn state(&self, node: &str, payload: &[u8]) -> Result<(), IngestError> {
+    async fn state(
+        &self,
+        node: &str,
+        payload: &[u8],
+        received_at: DateTime<Utc>,
+    ) -> Result<(), IngestError> {
         let state = NodeState::decode(payload, node, MAX_PACKET_BYTES)?;
         let presence = match state.presence {
             Presence::Online => "online",
@@ -64,7 +75,7 @@ impl Ingest {
         };
         let text = serde_json::to_string(&state).expect("state serialises");
         self.store
-            .record_node_state(node, presence, &text, Utc::now())
+            .record_node_state(node, presence, &text, received_at)
             .await?;
         tracing::debug!(node = %node, presence, "node state");
         Ok(())

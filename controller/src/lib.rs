@@ -15,6 +15,7 @@
 //! - [`planner`]: per-node signed plans, published retained; [`item_parts`] decides what an
 //!   item holds on a node (chime, then the zone's languages).
 //! - [`ingest`]: node state and events in, deliveries moved, acks out.
+//! - [`report`]: the delivery report per village (bulletins, coverage, airtime, online time).
 //! - [`http`]: the REST API, media downloads for nodes, `/healthz`, `/metrics`.
 //! - [`tts`]: text-to-speech (espeak-ng behind a trait) and its cache of rendered texts.
 //! - [`provision`]: the config file a new node is given.
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod planner;
 pub mod programmes;
 pub mod provision;
+pub mod report;
 pub mod schedule;
 pub mod secrets;
 pub mod store;

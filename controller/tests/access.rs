@@ -230,6 +230,12 @@ fn requests(
             json!({"title": "x", "text": ""}),
         ),
         (
+            Method::GET,
+            "/api/v1/reports/villages",
+            "/api/v1/reports/villages?format=csv".into(),
+            Value::Null,
+        ),
+        (
             Method::POST,
             "/api/v1/media",
             "/api/v1/media?name=x.mp3".into(),
@@ -594,6 +600,48 @@ async fn a_village_account_sees_and_acts_on_its_village_only() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn a_village_viewer_does_not_see_another_village_in_the_report() {
+    let h = Harness::new().await;
+    let w = world(&h).await;
+    let viewer = account(&h, "truong-thon", "viewer", &[w.a]).await;
+    let names = |v: &Value| -> Vec<Value> {
+        v["villages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].clone())
+            .collect()
+    };
+    let all = h.get("/api/v1/reports/villages").await.json();
+    assert_eq!(names(&all), [json!("Bản Phiêng"), json!("Thôn Nà Sài")]);
+    let r = send(
+        &h,
+        Method::GET,
+        "/api/v1/reports/villages",
+        Some(&viewer),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let mine = r.json();
+    assert_eq!(names(&mine), [json!("Thôn Nà Sài")]);
+    assert_eq!(
+        mine["total"]["nodes"], 1,
+        "the total covers its village only"
+    );
+    let csv = send(
+        &h,
+        Method::GET,
+        "/api/v1/reports/villages?format=csv",
+        Some(&viewer),
+        Value::Null,
+    )
+    .await
+    .text();
+    assert!(!csv.contains("Phiêng"), "{csv}");
 }
 
 /// Signs in with a password like a browser; returns the session cookie and CSRF token.

@@ -44,6 +44,7 @@ const TABLE: &[(&str, &str, Access)] = {
         ("GET", "/api/v1/schedules/{id}/occurrences", R(Viewer)),
         ("GET", "/api/v1/settings", R(Viewer)),
         ("GET", "/api/v1/tts/voices", R(Viewer)),
+        ("GET", "/api/v1/reports/villages", R(Viewer)),
         // Announcements, schedules, broadcasts: operators.
         ("POST", "/api/v1/media", R(Operator)),
         ("POST", "/api/v1/announcements", R(Operator)),

@@ -9,6 +9,7 @@ mod health;
 pub mod login;
 mod media;
 mod nodes;
+mod reports;
 mod schedules;
 mod settings;
 mod tts;
@@ -63,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .merge(tts::router())
         .merge(login::router())
         .merge(users::router())
+        .merge(reports::router())
         // Every route above: who is asking, may they, and the audit log.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

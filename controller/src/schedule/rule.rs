@@ -320,7 +320,7 @@ fn day_start(d: NaiveDate) -> NaiveDateTime {
 
 /// The instant of a local time in `tz`: the earlier one when the time occurs twice, the first
 /// one after the gap when the clocks skip it.
-fn place(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn place(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(t) => t.with_timezone(&Utc),
         LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),

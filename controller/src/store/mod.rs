@@ -2,8 +2,10 @@
 //!
 //! One file per table family: [`zones`], [`nodes`], [`media`], [`occurrences`] (with their
 //! deliveries), [`parts`] (recordings per language, chime, parts played), [`schedules`],
-//! [`events`] and [`accounts`] (staff, sessions, tokens, audit log). Times are stored as
-//! RFC 3339 text in UTC with milliseconds, so text order is time order.
+//! [`events`], [`accounts`] (staff, sessions, tokens, audit log) and [`report`] (what the
+//! delivery report counts; the presence history is written with the node's state, in
+//! [`nodes`]). Times are stored as RFC 3339 text in UTC with milliseconds, so text order is
+//! time order.
 
 pub mod accounts;
 pub mod events;
@@ -11,6 +13,7 @@ pub mod media;
 pub mod nodes;
 pub mod occurrences;
 pub mod parts;
+pub mod report;
 pub mod schedules;
 pub mod zones;
 

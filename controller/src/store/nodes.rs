@@ -1,4 +1,5 @@
-//! Nodes: the loudspeaker clusters, their secrets (hashed), plan versions and last state.
+//! Nodes: the loudspeaker clusters, their secrets (hashed), plan versions, last state and the
+//! history of their presence (online / offline).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -133,7 +134,8 @@ impl Store {
         Ok(row.get::<i64, _>("plan_version") as u64)
     }
 
-    /// Records what a node said about itself.
+    /// Records what a node said about itself, received at `at` (the controller's clock). A
+    /// change of presence is also written to the presence history, in the same transaction.
     pub async fn record_node_state(
         &self,
         id: &str,
@@ -141,6 +143,21 @@ impl Store {
         state_json: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // One statement compares with the old presence and writes the change, so the write
+        // lock is taken before that read (a read-then-write transaction can fail to upgrade
+        // its lock under WAL).
+        sqlx::query(
+            "INSERT INTO presence_log (node_id, at, presence)
+             SELECT id, ?, ? FROM nodes
+             WHERE id = ? AND revoked_at IS NULL AND presence IS NOT ?",
+        )
+        .bind(ts(at))
+        .bind(presence)
+        .bind(id)
+        .bind(presence)
+        .execute(&mut *tx)
+        .await?;
         let r = sqlx::query(
             "UPDATE nodes SET presence = ?, state_json = ?, last_seen = ? WHERE id = ? AND revoked_at IS NULL",
         )
@@ -148,8 +165,9 @@ impl Store {
         .bind(state_json)
         .bind(ts(at))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
 }

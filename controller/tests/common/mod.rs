@@ -328,33 +328,62 @@ impl Harness {
         loa_protocol::Plan::open(bytes, &key, node, None).expect("a valid plan")
     }
 
-    /// Hands `events` from `node` to the controller's ingest, as if they came over MQTT. Its
-    /// acks go to a client that never reaches a broker (see the module comment).
-    pub async fn ingest(&self, node: &str, events: Vec<loa_protocol::Event>) {
-        let (client, _eventloop) = link::client(&BrokerAddress {
+    /// The controller's ingest, with a client that never reaches a broker (see the module
+    /// comment); keep the event loop as long as the ingest.
+    fn ingest_side(&self) -> (loa_controller::ingest::Ingest, rumqttc::EventLoop) {
+        let (client, eventloop) = link::client(&BrokerAddress {
             host: "127.0.0.1".into(),
             port: 1,
             username: "t".into(),
             password: "t".into(),
         });
-        let topics = Topics::for_site(&self.state.cfg.site);
         let ingest = loa_controller::ingest::Ingest {
             store: self.state.store.clone(),
-            topics: topics.clone(),
+            topics: Topics::for_site(&self.state.cfg.site),
             client,
             planner: self.state.planner.clone(),
             counters: self.state.counters.clone(),
         };
+        (ingest, eventloop)
+    }
+
+    /// Hands `events` from `node` to the controller's ingest, as if they came over MQTT. Its
+    /// acks go to a client that never reaches a broker (see the module comment).
+    pub async fn ingest(&self, node: &str, events: Vec<loa_protocol::Event>) {
+        let (ingest, _eventloop) = self.ingest_side();
         let batch = loa_protocol::EventBatch {
             node: node.into(),
             events,
         };
         ingest
             .handle(rumqttc::Publish::new(
-                topics.events(node),
+                ingest.topics.events(node),
                 rumqttc::QoS::AtLeastOnce,
                 batch.to_bytes(),
             ))
+            .await;
+    }
+
+    /// Hands the ingest a state message from `node` saying `presence`, as if the controller
+    /// received it at `received_at` (the time its presence history records).
+    pub async fn presence_at(
+        &self,
+        node: &str,
+        presence: loa_protocol::Presence,
+        received_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let (ingest, _eventloop) = self.ingest_side();
+        let mut state = loa_protocol::NodeState::offline(node);
+        state.presence = presence;
+        ingest
+            .handle_at(
+                rumqttc::Publish::new(
+                    ingest.topics.state(node),
+                    rumqttc::QoS::AtLeastOnce,
+                    state.to_bytes(),
+                ),
+                received_at,
+            )
             .await;
     }
 

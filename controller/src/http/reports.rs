@@ -1,0 +1,76 @@
+//! `/api/v1/reports/villages`: the delivery report per village for a period of local dates,
+//! as JSON or as a CSV file for Excel. An account limited to zones gets the rows of its
+//! villages only, and a total over those.
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::{ApiError, AppState};
+use crate::auth::Actor;
+use crate::report::csv::{self, Lang};
+use crate::report::{village_tallies, Period, Report};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/reports/villages", get(villages))
+}
+
+#[derive(Deserialize)]
+struct Params {
+    /// The first local date, `YYYY-MM-DD`; today when absent.
+    from: Option<String>,
+    /// The last local date, inclusive; `from` when absent.
+    to: Option<String>,
+    /// `json` (the default) or `csv`.
+    format: Option<String>,
+    /// The CSV header's language, `vi` or `en`; the account's language when absent.
+    lang: Option<String>,
+}
+
+async fn villages(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<Params>,
+) -> Result<Response, ApiError> {
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "report.format",
+                format!("format is json or csv, not {other:?}"),
+            ))
+        }
+    };
+    // The controller's clock: it says what "today" is and ends the online time of today.
+    let now = Utc::now();
+    let today = now.with_timezone(&s.tz).date_naive();
+    let period = Period::parse(q.from.as_deref(), q.to.as_deref(), today, s.tz)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
+    let facts = s.store.report_facts(period.start, period.end).await?;
+    let mut rows = Vec::new();
+    for (zone, tally) in village_tallies(&facts, &period, now) {
+        if actor.sees_zone(&s.store, zone.id).await? {
+            rows.push((zone, tally));
+        }
+    }
+    let report = Report::new(&period, s.tz, now, &rows);
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
+    let lang = Lang::from_code(q.lang.as_deref().unwrap_or(&actor.user.language));
+    let disposition = format!("attachment; filename=\"{}\"", csv::file_name(&report));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv::render(&report, lang),
+    )
+        .into_response())
+}
