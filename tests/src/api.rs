@@ -124,6 +124,26 @@ impl Api {
             .ok_or_else(|| anyhow::anyhow!("no broadcast id in {b}"))
     }
 
+    /// Waits until the broadcast's first (in these tests: only) delivery is at `stage`;
+    /// returns that delivery.
+    pub async fn wait_stage(
+        &self,
+        broadcast: i64,
+        stage: &str,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Value> {
+        crate::wait::until(
+            &format!("broadcast {broadcast} to reach {stage}"),
+            timeout,
+            || async move {
+                let v = self.broadcast_status(broadcast).await?;
+                let d = v["deliveries"][0].clone();
+                Ok((d["stage"] == stage).then_some(d))
+            },
+        )
+        .await
+    }
+
     pub async fn broadcast_status(&self, id: i64) -> anyhow::Result<Value> {
         self.get(&format!("/api/v1/broadcasts/{id}")).await
     }

@@ -87,18 +87,10 @@ impl Site {
 
     /// Waits until the broadcast's only delivery is at `stage`; returns it.
     async fn wait_stage(&self, broadcast: i64, stage: &str) -> Value {
-        let api = &self.api;
-        wait::until(
-            &format!("broadcast {broadcast} to reach {stage}"),
-            LONG,
-            || async move {
-                let v = api.broadcast_status(broadcast).await?;
-                let d = v["deliveries"][0].clone();
-                Ok((d["stage"] == stage).then_some(d))
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}\nnode log:\n{}", self.node.log_tail()))
+        self.api
+            .wait_stage(broadcast, stage, LONG)
+            .await
+            .unwrap_or_else(|e| panic!("{e}\nnode log:\n{}", self.node.log_tail()))
     }
 
     /// Waits until the node's retained state, as the controller stored it, shows a device

@@ -18,7 +18,6 @@ use common::{in_secs, start_node, stream_of, wait_settled, Output};
 use loa_e2e::api::Api;
 use loa_e2e::pcm::{write_tone, Run};
 use loa_e2e::procs::{free_port, Broker, Controller, Node};
-use loa_e2e::wait;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -115,15 +114,6 @@ fn delivery(status: &Value) -> &Value {
     &status["deliveries"][0]
 }
 
-async fn wait_stage(api: &Api, broadcast: i64, stage: &str) -> Value {
-    wait::until(&format!("broadcast {broadcast} {stage}"), LONG, || async {
-        let v = api.broadcast_status(broadcast).await?;
-        Ok((delivery(&v)["stage"] == stage).then_some(v))
-    })
-    .await
-    .unwrap()
-}
-
 /// The sounds heard, in order, silences left out.
 fn tones(runs: &[Run]) -> Vec<Run> {
     runs.iter().copied().filter(|r| r.hz > 0.0).collect()
@@ -146,7 +136,7 @@ async fn cut_by_an_emergency(v: &Village) -> (Vec<Run>, Value) {
         .broadcast(json!({"announcement_id": v.announcement, "zones": [v.zone], "at": in_secs(4)}))
         .await
         .unwrap();
-    wait_stage(&v.api, b, "playing").await;
+    v.api.wait_stage(b, "playing", LONG).await.unwrap();
     // Into the Vietnamese part: the chime (0.5 s) and the pause (0.4 s) are over.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let e = v

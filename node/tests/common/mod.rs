@@ -5,7 +5,6 @@
 
 use loa_e2e::api::Api;
 use loa_e2e::procs::{free_port, with_audio, Broker, Controller, Node};
-use loa_e2e::wait;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -81,18 +80,10 @@ impl Village {
 
     /// Waits until the broadcast's only delivery is at `stage`; returns it.
     pub async fn wait_stage(&self, broadcast: i64, stage: &str) -> Value {
-        let api = &self.api;
-        wait::until(
-            &format!("broadcast {broadcast} to reach {stage}"),
-            LONG,
-            || async move {
-                let v = api.broadcast_status(broadcast).await?;
-                let d = v["deliveries"][0].clone();
-                Ok((d["stage"] == stage).then_some(d))
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}\nnode log:\n{}", self.node.log_tail()))
+        self.api
+            .wait_stage(broadcast, stage, LONG)
+            .await
+            .unwrap_or_else(|e| panic!("{e}\nnode log:\n{}", self.node.log_tail()))
     }
 }
 
