@@ -138,6 +138,12 @@ fn requests(
             "/api/v1/logout".into(),
             Value::Null,
         ),
+        (
+            Method::GET,
+            "/api/v1/openapi.json",
+            "/api/v1/openapi.json".into(),
+            Value::Null,
+        ),
         (Method::GET, "/api/v1/me", "/api/v1/me".into(), Value::Null),
         (
             Method::GET,

@@ -11,8 +11,8 @@ use crate::store::accounts::Role;
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone: health, the clock, metrics, login, the pages' static files. Media downloads
-    /// check the node's token themselves.
+    /// Anyone: health, the clock, metrics, login, the API's description, the pages' static
+    /// files. Media downloads check the node's token themselves.
     Public,
     /// A signed-in account with at least this role.
     Role(Role),
@@ -29,6 +29,7 @@ const TABLE: &[(&str, &str, Access)] = {
         ("GET", "/media/{sha256}", Public),
         ("POST", "/api/v1/login", Public),
         ("POST", "/api/v1/logout", Public),
+        ("GET", "/api/v1/openapi.json", Public),
         ("GET", "/api/v1/me", R(Viewer)),
         // Status and reports: officials.
         ("GET", "/api/v1/zones", R(Viewer)),

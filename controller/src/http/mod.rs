@@ -2,6 +2,7 @@
 //! all behind [`crate::auth::layer::guard`].
 //!
 //! One router per area, merged in [`app`]; tests call `app(state)` with `oneshot`, no socket.
+//! The API is described in `controller/openapi.json`, served at `/api/v1/openapi.json`.
 
 mod broadcasts;
 mod error;
@@ -9,6 +10,7 @@ mod health;
 pub mod login;
 mod media;
 mod nodes;
+mod openapi;
 mod reports;
 mod schedules;
 mod settings;
@@ -64,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .merge(tts::router())
         .merge(login::router())
         .merge(users::router())
+        .merge(openapi::router())
         .merge(reports::router())
         // Every route above: who is asking, may they, and the audit log.
         .route_layer(axum::middleware::from_fn_with_state(
