@@ -159,6 +159,14 @@ async fn with_approval_on_a_schedule_reaches_nodes_only_once_approved() {
         occurrences(&h, id).await.is_empty(),
         "a draft is not planned"
     );
+    // Resuming is not approving.
+    h.post_json(&format!("/api/v1/schedules/{id}/resume"), json!({}))
+        .await
+        .assert_error(
+            StatusCode::CONFLICT,
+            "schedule.awaiting_approval",
+            &["approval"],
+        );
 
     let r = h
         .post_json(&format!("/api/v1/schedules/{id}/approve"), json!({}))

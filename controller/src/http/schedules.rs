@@ -260,6 +260,14 @@ async fn resume(
     Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<ScheduleView>, ApiError> {
+    // A draft goes live only by an admin's approval.
+    if s.store.schedule(id).await?.status == Status::Draft {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "schedule.awaiting_approval",
+            format!("schedule {id} is a draft awaiting an admin's approval"),
+        ));
+    }
     set_status(&s, &actor, id, Status::Active).await
 }
 async fn cancel(
