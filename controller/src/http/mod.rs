@@ -1,5 +1,5 @@
-//! The HTTP side: the REST API under `/api/v1`, media downloads for nodes, health and metrics,
-//! all behind [`crate::auth::layer::guard`].
+//! The HTTP side: the REST API under `/api/v1`, the staff pages under `/ui/` ([`pages`]),
+//! media downloads for nodes, health and metrics, all behind [`crate::auth::layer::guard`].
 //!
 //! One router per area, merged in [`app`]; tests call `app(state)` with `oneshot`, no socket.
 
@@ -9,6 +9,7 @@ mod health;
 pub mod login;
 mod media;
 mod nodes;
+pub mod pages;
 mod schedules;
 mod settings;
 pub mod users;
@@ -58,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .merge(settings::router())
         .merge(login::router())
         .merge(users::router())
+        .merge(pages::router())
         // Every route above: who is asking, may they, and the audit log.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

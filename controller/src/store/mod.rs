@@ -2,7 +2,8 @@
 //!
 //! One file per table family: [`zones`], [`nodes`], [`media`], [`occurrences`] (with their
 //! deliveries), [`parts`] (recordings per language, chime, parts played), [`schedules`],
-//! [`events`] and [`accounts`] (staff, sessions, tokens, audit log). Times are stored as
+//! [`events`] and [`accounts`] (staff, sessions, tokens, audit log); [`overview`] reads
+//! across them for the staff pages. Times are stored as
 //! RFC 3339 text in UTC with milliseconds, so text order is time order.
 
 pub mod accounts;
@@ -10,6 +11,7 @@ pub mod events;
 pub mod media;
 pub mod nodes;
 pub mod occurrences;
+pub mod overview;
 pub mod parts;
 pub mod schedules;
 pub mod zones;
