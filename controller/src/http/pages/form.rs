@@ -37,6 +37,16 @@ impl FormData {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every value of a field, trimmed, blanks left out.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
     /// Every value of a field that reads as a number (checkboxes, a multiple select).
     pub fn ids(&self, name: &str) -> Vec<i64> {
         self.0

@@ -8,7 +8,8 @@
 //! - [`assets`]: the stylesheet and the script.
 //! - [`login`]: sign in and out; [`dashboard`]: the day at a glance; [`emergency`]: the
 //!   emergency broadcast with its confirmation; [`broadcasts`]: each broadcast's delivery per
-//!   village and node; [`announcements`]: recordings, language variants, text-to-speech.
+//!   village and node; [`announcements`]: recordings, language variants, text-to-speech;
+//!   [`schedules`]: schedules with their conflicts before saving, and the week view.
 //!
 //! The guard (`crate::auth::layer::guard`) has already checked that a signed-in account asks
 //! (the login page and the static files excepted); each handler asks for the role its page
@@ -23,6 +24,7 @@ pub mod form;
 pub mod i18n;
 mod login;
 pub mod render;
+mod schedules;
 
 use axum::Router;
 
@@ -36,4 +38,5 @@ pub fn router() -> Router<AppState> {
         .merge(emergency::router())
         .merge(broadcasts::router())
         .merge(announcements::router())
+        .merge(schedules::router())
 }

@@ -50,6 +50,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "announcements.html",
         include_str!("../../../templates/announcements.html"),
     ),
+    (
+        "schedules.html",
+        include_str!("../../../templates/schedules.html"),
+    ),
+    (
+        "schedule_form.html",
+        include_str!("../../../templates/schedule_form.html"),
+    ),
+    (
+        "schedule_week.html",
+        include_str!("../../../templates/schedule_week.html"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -121,6 +133,13 @@ const NAV: &[NavItem] = &[
         href: "/ui/broadcasts",
         label: "nav.broadcasts",
         id: "nav-broadcasts",
+        need: Role::Viewer,
+        danger: false,
+    },
+    NavItem {
+        href: "/ui/schedules",
+        label: "nav.schedules",
+        id: "nav-schedules",
         need: Role::Viewer,
         danger: false,
     },
