@@ -792,3 +792,43 @@ async fn the_week_view_shows_each_villages_programme() {
         .await;
     assert_eq!(new.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_admin_adds_a_user_and_reads_the_audit_log() {
+    let h = Harness::new().await;
+    let (_, village) = commune(&h).await;
+    account(&h, "quan-ly", "admin", &[], "vi").await;
+    let s = sign_in(&h, "quan-ly").await;
+    let page = h.call_as(get_request("/ui/users", Some(&s.cookie))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert_has(&page, r#"data-test="user" data-username="quan-tri""#);
+    assert_has(&page, "POST /api/v1/zones");
+    let zone = village.to_string();
+    let r = h
+        .call_as(form_request(
+            "/ui/users",
+            Some(&s.cookie),
+            &[
+                ("_csrf", &s.csrf),
+                ("username", "truong-thon"),
+                ("password", "mat-khau-truong-thon"),
+                ("role", "viewer"),
+                ("language", "vi"),
+                ("zones", &zone),
+            ],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let page = h.call_as(get_request("/ui/users", Some(&s.cookie))).await;
+    assert_has(&page, r#"data-username="truong-thon""#);
+    assert_has(&page, "Xã Tả Lùng / Thôn Nà Sài");
+    assert_has(&page, "POST /ui/users");
+    assert!(
+        !page.text().contains("mat-khau-truong-thon"),
+        "no password in the log"
+    );
+    // The new account signs in and sees only its village; it is no admin.
+    let t = sign_in(&h, "truong-thon").await;
+    let users = h.call_as(get_request("/ui/users", Some(&t.cookie))).await;
+    assert_eq!(users.status, StatusCode::FORBIDDEN);
+}

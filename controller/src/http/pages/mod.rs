@@ -9,7 +9,8 @@
 //! - [`login`]: sign in and out; [`dashboard`]: the day at a glance; [`emergency`]: the
 //!   emergency broadcast with its confirmation; [`broadcasts`]: each broadcast's delivery per
 //!   village and node; [`announcements`]: recordings, language variants, text-to-speech;
-//!   [`schedules`]: schedules with their conflicts before saving, and the week view.
+//!   [`schedules`]: schedules with their conflicts before saving, and the week view;
+//!   [`users`]: staff accounts and the audit log.
 //!
 //! The guard (`crate::auth::layer::guard`) has already checked that a signed-in account asks
 //! (the login page and the static files excepted); each handler asks for the role its page
@@ -25,6 +26,7 @@ pub mod i18n;
 mod login;
 pub mod render;
 mod schedules;
+mod users;
 
 use axum::Router;
 
@@ -39,4 +41,5 @@ pub fn router() -> Router<AppState> {
         .merge(broadcasts::router())
         .merge(announcements::router())
         .merge(schedules::router())
+        .merge(users::router())
 }

@@ -62,6 +62,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "schedule_week.html",
         include_str!("../../../templates/schedule_week.html"),
     ),
+    ("users.html", include_str!("../../../templates/users.html")),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -148,6 +149,13 @@ const NAV: &[NavItem] = &[
         label: "nav.announcements",
         id: "nav-announcements",
         need: Role::Operator,
+        danger: false,
+    },
+    NavItem {
+        href: "/ui/users",
+        label: "nav.users",
+        id: "nav-users",
+        need: Role::Admin,
         danger: false,
     },
     NavItem {
