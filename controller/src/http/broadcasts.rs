@@ -66,21 +66,23 @@ async fn list_announcements(
     Ok(Json(s.store.announcements().await?))
 }
 
+/// "Play announcement A on zones Z at T with priority P": the API's body, and what the
+/// pages fill in.
 #[derive(Deserialize)]
-struct NewBroadcast {
-    announcement_id: i64,
+pub(crate) struct NewBroadcast {
+    pub announcement_id: i64,
     /// Zone ids; every node under each is targeted.
-    zones: Vec<i64>,
+    pub zones: Vec<i64>,
     /// When to play, RFC 3339 with an offset (`2026-11-24T06:00:00+07:00`); now when absent.
-    at: Option<DateTime<FixedOffset>>,
+    pub at: Option<DateTime<FixedOffset>>,
     #[serde(default = "normal")]
-    priority: Priority,
+    pub priority: Priority,
     /// How long after its start the item may still play; the controller's default when absent.
-    expires_in_minutes: Option<i64>,
+    pub expires_in_minutes: Option<i64>,
     /// With the commune's chime first (`true`), without (`false`), or as each node is set.
-    chime: Option<bool>,
+    pub chime: Option<bool>,
     /// 0–100, on top of each node's volume; 100 when absent.
-    volume: Option<u8>,
+    pub volume: Option<u8>,
 }
 
 fn normal() -> Priority {
@@ -89,19 +91,19 @@ fn normal() -> Priority {
 
 /// A broadcast with every targeted node's delivery, and a count per stage.
 #[derive(Serialize)]
-struct BroadcastView {
+pub(crate) struct BroadcastView {
     #[serde(flatten)]
-    occurrence: OccurrenceRow,
-    summary: BTreeMap<Stage, usize>,
-    deliveries: Vec<DeliveryLine>,
+    pub occurrence: OccurrenceRow,
+    pub summary: BTreeMap<Stage, usize>,
+    pub deliveries: Vec<DeliveryLine>,
 }
 
 #[derive(Serialize)]
-struct DeliveryLine {
+pub(crate) struct DeliveryLine {
     /// The village (zone path) the node stands in.
-    zone: String,
+    pub zone: String,
     #[serde(flatten)]
-    delivery: DeliveryView,
+    pub delivery: DeliveryView,
 }
 
 async fn create(
@@ -109,6 +111,18 @@ async fn create(
     Extension(actor): Extension<Actor>,
     Json(b): Json<NewBroadcast>,
 ) -> Result<(StatusCode, Json<BroadcastView>), ApiError> {
+    let occ = create_broadcast(&s, &actor, &b).await?;
+    Ok((StatusCode::CREATED, Json(view(&s, &actor, occ).await?)))
+}
+
+/// Makes a broadcast: checks the zones (and the account's scope), the announcement and the
+/// times, writes the occurrence with a `planned` delivery per node and sends the nodes their
+/// new plans. Shared by the API and the pages (the emergency page among them).
+pub(crate) async fn create_broadcast(
+    s: &AppState,
+    actor: &Actor,
+    b: &NewBroadcast,
+) -> Result<OccurrenceRow, ApiError> {
     if b.zones.is_empty() {
         return Err(ApiError::invalid("choose at least one zone"));
     }
@@ -151,11 +165,11 @@ async fn create(
         .await?;
     tracing::info!(broadcast = occ.id, nodes = nodes.len(), priority = %b.priority, start = %start, "broadcast created");
     s.planner.publish_all(&nodes).await;
-    Ok((StatusCode::CREATED, Json(view(&s, &actor, occ).await?)))
+    Ok(occ)
 }
 
 /// The broadcast with the deliveries the account may see (its zones' nodes).
-async fn view(
+pub(crate) async fn view(
     s: &AppState,
     actor: &Actor,
     occurrence: OccurrenceRow,
@@ -222,13 +236,23 @@ async fn cancel(
     Path(id): Path<i64>,
     body: Option<Json<CancelRequest>>,
 ) -> Result<Json<BroadcastView>, ApiError> {
+    let reason = body.and_then(|Json(r)| r.reason);
+    let occ = cancel_broadcast(&s, &actor, id, reason).await?;
+    Ok(Json(view(&s, &actor, occ).await?))
+}
+
+/// Withdraws a broadcast (within the account's zones): every delivery not yet ended becomes
+/// `cancelled` and the nodes get new plans. Shared by the API and the delivery page.
+pub(crate) async fn cancel_broadcast(
+    s: &AppState,
+    actor: &Actor,
+    id: i64,
+    reason: Option<String>,
+) -> Result<OccurrenceRow, ApiError> {
     let occ = s.store.occurrence(id).await?;
     actor.check_zones(&s.store, &occ.zone_ids).await?;
-    let reason = body
-        .and_then(|Json(r)| r.reason)
-        .unwrap_or_else(|| "withdrawn by staff".into());
+    let reason = reason.unwrap_or_else(|| "withdrawn by staff".into());
     let touched = s.store.cancel_occurrence(id, &reason).await?;
     s.planner.publish_all(&touched).await;
-    let occ = s.store.occurrence(id).await?;
-    Ok(Json(view(&s, &actor, occ).await?))
+    Ok(s.store.occurrence(id).await?)
 }

@@ -1,5 +1,5 @@
-//! The HTTP side: the REST API under `/api/v1`, media downloads for nodes, health and metrics,
-//! all behind [`crate::auth::layer::guard`].
+//! The HTTP side: the REST API under `/api/v1`, the staff pages under `/ui/` ([`pages`]),
+//! media downloads for nodes, health and metrics, all behind [`crate::auth::layer::guard`].
 //!
 //! One router per area, merged in [`app`]; tests call `app(state)` with `oneshot`, no socket.
 //! The API is described in `controller/openapi.json`, served at `/api/v1/openapi.json`.
@@ -11,6 +11,7 @@ pub mod login;
 mod media;
 mod nodes;
 mod openapi;
+pub mod pages;
 mod reports;
 mod schedules;
 mod settings;
@@ -68,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .merge(users::router())
         .merge(openapi::router())
         .merge(reports::router())
+        .merge(pages::router())
         // Every route above: who is asking, may they, and the audit log.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -80,7 +80,8 @@ struct ScheduleView {
     conflicts: Vec<Conflict>,
 }
 
-async fn next_airings(s: &AppState, r: &Recurrence) -> Vec<String> {
+/// The next ten airings, in the commune's time zone.
+pub(crate) async fn next_airings(s: &AppState, r: &Recurrence) -> Vec<String> {
     let now = Utc::now();
     r.fires_between(s.tz, now, now + chrono::Duration::days(400), 10)
         .unwrap_or_default()
@@ -131,9 +132,7 @@ async fn create(
     Json(body): Json<ScheduleBody>,
 ) -> Result<Response, ApiError> {
     let spec = body.spec();
-    actor.check_zones(&s.store, &spec.zone_ids).await?;
-    check_rate(&s, &spec.recurrence)?;
-    let found = conflicts::find(&s.store, s.tz, &spec, None, Utc::now()).await?;
+    let found = check_schedule(&s, &actor, &spec, None).await?;
     if q.dry_run {
         return Ok(Json(serde_json::json!({
             "conflicts": found,
@@ -144,6 +143,34 @@ async fn create(
     if !found.is_empty() && !body.accept_conflicts {
         return Ok(conflicts_response(found));
     }
+    let row = save_new(&s, &spec).await?;
+    let next = next_airings(&s, &row.recurrence).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(ScheduleView {
+            schedule: row,
+            next,
+            conflicts: found,
+        }),
+    )
+        .into_response())
+}
+
+/// Checks a new or changed schedule (the account's zones, the rule, how often it airs) and
+/// finds what it would overlap. Shared by the API and the schedules page.
+pub(crate) async fn check_schedule(
+    s: &AppState,
+    actor: &Actor,
+    spec: &ScheduleSpec,
+    editing: Option<i64>,
+) -> Result<Vec<Conflict>, ApiError> {
+    actor.check_zones(&s.store, &spec.zone_ids).await?;
+    check_rate(s, &spec.recurrence)?;
+    Ok(conflicts::find(&s.store, s.tz, spec, editing, Utc::now()).await?)
+}
+
+/// Saves a checked new schedule: a draft when the commune requires approval, else active.
+pub(crate) async fn save_new(s: &AppState, spec: &ScheduleSpec) -> Result<ScheduleRow, ApiError> {
     let approval = s
         .store
         .setting("require_approval")
@@ -157,20 +184,35 @@ async fn create(
     };
     let row = s
         .store
-        .create_schedule(&spec, status, Source::Api, None)
+        .create_schedule(spec, status, Source::Api, None)
         .await?;
     tracing::info!(schedule = row.id, name = %row.name, status = status.as_str(), "schedule created");
     s.materializer.wake.notify_one();
-    let next = next_airings(&s, &row.recurrence).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(ScheduleView {
-            schedule: row,
-            next,
-            conflicts: found,
-        }),
-    )
-        .into_response())
+    Ok(row)
+}
+
+/// The schedule as it stands, if the account may change it: within its zones, not from a file.
+pub(crate) async fn editable(
+    s: &AppState,
+    actor: &Actor,
+    id: i64,
+) -> Result<ScheduleRow, ApiError> {
+    let current = s.store.schedule(id).await?;
+    actor.check_zones(&s.store, &current.zone_ids).await?;
+    refuse_file(&current)?;
+    Ok(current)
+}
+
+/// Saves a checked change: the old future occurrences are withdrawn and it is planned again.
+pub(crate) async fn save_edit(
+    s: &AppState,
+    id: i64,
+    spec: &ScheduleSpec,
+) -> Result<ScheduleRow, ApiError> {
+    let touched = s.store.update_schedule(id, spec).await?;
+    s.planner.publish_all(&touched).await;
+    s.materializer.wake.notify_one();
+    Ok(s.store.schedule(id).await?)
 }
 
 async fn update(
@@ -179,20 +221,13 @@ async fn update(
     Path(id): Path<i64>,
     Json(body): Json<ScheduleBody>,
 ) -> Result<Response, ApiError> {
-    let current = s.store.schedule(id).await?;
-    actor.check_zones(&s.store, &current.zone_ids).await?;
-    refuse_file(&current)?;
+    editable(&s, &actor, id).await?;
     let spec = body.spec();
-    actor.check_zones(&s.store, &spec.zone_ids).await?;
-    check_rate(&s, &spec.recurrence)?;
-    let found = conflicts::find(&s.store, s.tz, &spec, Some(id), Utc::now()).await?;
+    let found = check_schedule(&s, &actor, &spec, Some(id)).await?;
     if !found.is_empty() && !body.accept_conflicts {
         return Ok(conflicts_response(found));
     }
-    let touched = s.store.update_schedule(id, &spec).await?;
-    s.planner.publish_all(&touched).await;
-    s.materializer.wake.notify_one();
-    let row = s.store.schedule(id).await?;
+    let row = save_edit(&s, id, &spec).await?;
     let next = next_airings(&s, &row.recurrence).await;
     Ok(Json(ScheduleView {
         schedule: row,
@@ -225,6 +260,23 @@ async fn set_status(
     id: i64,
     to: Status,
 ) -> Result<Json<ScheduleView>, ApiError> {
+    let row = change_status(s, actor, id, to).await?;
+    let next = next_airings(s, &row.recurrence).await;
+    Ok(Json(ScheduleView {
+        schedule: row,
+        next,
+        conflicts: Vec::new(),
+    }))
+}
+
+/// Pauses, resumes or cancels a schedule within the account's zones (a file's cannot be
+/// cancelled here). Shared by the API and the schedules page.
+pub(crate) async fn change_status(
+    s: &AppState,
+    actor: &Actor,
+    id: i64,
+    to: Status,
+) -> Result<ScheduleRow, ApiError> {
     let current = s.store.schedule(id).await?;
     actor.check_zones(&s.store, &current.zone_ids).await?;
     if to == Status::Cancelled {
@@ -239,13 +291,7 @@ async fn set_status(
     );
     s.planner.publish_all(&touched).await;
     s.materializer.wake.notify_one();
-    let row = s.store.schedule(id).await?;
-    let next = next_airings(s, &row.recurrence).await;
-    Ok(Json(ScheduleView {
-        schedule: row,
-        next,
-        conflicts: Vec::new(),
-    }))
+    Ok(s.store.schedule(id).await?)
 }
 
 async fn pause(

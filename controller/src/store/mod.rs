@@ -4,14 +4,15 @@
 //! deliveries), [`parts`] (recordings per language, chime, parts played), [`schedules`],
 //! [`events`], [`accounts`] (staff, sessions, tokens, audit log) and [`report`] (what the
 //! delivery report counts; the presence history is written with the node's state, in
-//! [`nodes`]). Times are stored as RFC 3339 text in UTC with milliseconds, so text order is
-//! time order.
+//! [`nodes`]); [`overview`] reads across them for the staff pages. Times are stored as
+//! RFC 3339 text in UTC with milliseconds, so text order is time order.
 
 pub mod accounts;
 pub mod events;
 pub mod media;
 pub mod nodes;
 pub mod occurrences;
+pub mod overview;
 pub mod parts;
 pub mod report;
 pub mod schedules;

@@ -1,0 +1,45 @@
+//! The staff web application under `/ui/`: server-rendered pages, Vietnamese first, light on
+//! script, that use the same store functions and shared handler logic as the REST API.
+//!
+//! - [`render`]: the templates, the [`render::Ctx`] every handler starts from (account,
+//!   language, commune), the navigation by role.
+//! - [`i18n`]: the texts in `controller/i18n/{vi,en}.toml`, API error codes to messages.
+//! - [`form`]: posted forms, with the `_csrf` field every page form carries.
+//! - [`assets`]: the stylesheet and the script.
+//! - [`login`]: sign in and out; [`dashboard`]: the day at a glance; [`emergency`]: the
+//!   emergency broadcast with its confirmation; [`broadcasts`]: each broadcast's delivery per
+//!   village and node; [`announcements`]: recordings, language variants, text-to-speech;
+//!   [`schedules`]: schedules with their conflicts before saving, and the week view;
+//!   [`users`]: staff accounts and the audit log.
+//!
+//! The guard (`crate::auth::layer::guard`) has already checked that a signed-in account asks
+//! (the login page and the static files excepted); each handler asks for the role its page
+//! needs and checks the form's CSRF token.
+
+mod announcements;
+mod assets;
+mod broadcasts;
+mod dashboard;
+mod emergency;
+pub mod form;
+pub mod i18n;
+mod login;
+pub mod render;
+mod schedules;
+mod users;
+
+use axum::Router;
+
+use crate::http::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(assets::router())
+        .merge(login::router())
+        .merge(dashboard::router())
+        .merge(emergency::router())
+        .merge(broadcasts::router())
+        .merge(announcements::router())
+        .merge(schedules::router())
+        .merge(users::router())
+}
