@@ -139,6 +139,14 @@ async fn a_page_asked_for_without_an_account_leads_to_the_login_page() {
 }
 
 #[tokio::test]
+async fn ui_without_its_slash_leads_to_the_pages() {
+    let h = Harness::new().await;
+    let r = h.call_as(get_request("/ui", None)).await;
+    assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(r.header(header::LOCATION), Some("/ui/"));
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_told_in_vietnamese() {
     let h = Harness::new().await;
     account(&h, "can-bo", "operator", &[], "vi").await;
@@ -831,4 +839,83 @@ async fn an_admin_adds_a_user_and_reads_the_audit_log() {
     let t = sign_in(&h, "truong-thon").await;
     let users = h.call_as(get_request("/ui/users", Some(&t.cookie))).await;
     assert_eq!(users.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_report_page_counts_each_village_and_offers_the_csv_and_print() {
+    let h = Harness::new().await;
+    let (commune, village) = commune(&h).await;
+    let other = h.zone("Bản Phiêng", Some(commune)).await;
+    h.node("phieng-1", other).await;
+    let a = h.announcement("Bản tin sáng").await;
+    let r = h
+        .post_json(
+            "/api/v1/broadcasts",
+            json!({"announcement_id": a, "zones": [commune]}),
+        )
+        .await;
+    let id = r.json()["id"].as_i64().unwrap();
+    let item = format!("o{id}");
+    let events = [Stage::Received, Stage::Ready, Stage::Playing, Stage::Played]
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| Event {
+            seq: i as u64 + 1,
+            at: Utc::now(),
+            body: EventBody::Item {
+                item: item.clone(),
+                stage: *stage,
+                reason: None,
+                start_error_ms: None,
+            },
+        })
+        .collect();
+    h.ingest("na-sai-1", events).await;
+
+    let page = h.get("/ui/reports").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let row = |zone: i64| {
+        let text = page.text();
+        between(&text, &format!(r#"data-zone="{zone}">"#), "</tr>").to_owned()
+    };
+    // Nà Sài: 1 node, 1 targeted, 1 played, 100 %; Phiêng: 1 targeted, none played yet.
+    let na_sai = row(village);
+    assert!(
+        na_sai.contains("<td>Thôn Nà Sài</td><td>1</td><td>1</td><td>1</td>"),
+        "{na_sai}"
+    );
+    assert!(na_sai.contains("<td>100.0 %</td>"), "{na_sai}");
+    let phieng = row(other);
+    assert!(
+        phieng.contains("<td>Bản Phiêng</td><td>1</td><td>1</td><td>0</td>"),
+        "{phieng}"
+    );
+    assert!(phieng.contains("<td>0.0 %</td>"), "{phieng}");
+    assert_has(&page, r#"id="report-total""#);
+    assert_has(&page, "Tổng cộng");
+    // The CSV link asks the API for the same period, in the page's language.
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .date_naive();
+    assert_has(
+        &page,
+        &format!("/api/v1/reports/villages?format=csv&amp;from={today}&amp;to={today}&amp;lang=vi"),
+    );
+    assert_has(&page, r#"id="report-print""#);
+
+    // A viewer of one village sees that village only; a bad date is told in words.
+    account(&h, "truong-thon", "viewer", &[village], "vi").await;
+    let s = sign_in(&h, "truong-thon").await;
+    let mine = h.call_as(get_request("/ui/reports", Some(&s.cookie))).await;
+    assert_has(&mine, &format!(r#"data-zone="{village}""#));
+    assert!(!mine.text().contains(&format!(r#"data-zone="{other}""#)));
+    let bad = h
+        .call_as(get_request("/ui/reports?from=2026-13-01", Some(&s.cookie)))
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad.text()
+    );
 }

@@ -75,6 +75,7 @@ const TABLE: &[(&str, &str, Access)] = {
         ("POST", "/api/v1/tokens/{id}/revoke", R(Admin)),
         ("GET", "/api/v1/audit", R(Admin)),
         // The web pages.
+        ("GET", "/ui", Public),
         ("GET", "/ui/login", Public),
         ("POST", "/ui/login", Public),
         ("GET", "/ui/static/{file}", Public),

@@ -12,7 +12,7 @@ mod media;
 mod nodes;
 mod openapi;
 pub mod pages;
-mod reports;
+pub mod reports;
 mod schedules;
 mod settings;
 mod tts;

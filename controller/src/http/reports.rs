@@ -31,6 +31,29 @@ struct Params {
     lang: Option<String>,
 }
 
+/// The report for `from`..=`to` (local dates; today when absent) over the villages `actor`
+/// may see. Shared with the report page.
+pub async fn build(
+    s: &AppState,
+    actor: &Actor,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Report, ApiError> {
+    // The controller's clock: it says what "today" is and ends the online time of today.
+    let now = Utc::now();
+    let today = now.with_timezone(&s.tz).date_naive();
+    let period = Period::parse(from, to, today, s.tz)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
+    let facts = s.store.report_facts(period.start, period.end).await?;
+    let mut rows = Vec::new();
+    for (zone, tally) in village_tallies(&facts, &period, now) {
+        if actor.sees_zone(&s.store, zone.id).await? {
+            rows.push((zone, tally));
+        }
+    }
+    Ok(Report::new(&period, s.tz, now, &rows))
+}
+
 async fn villages(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -47,19 +70,7 @@ async fn villages(
             ))
         }
     };
-    // The controller's clock: it says what "today" is and ends the online time of today.
-    let now = Utc::now();
-    let today = now.with_timezone(&s.tz).date_naive();
-    let period = Period::parse(q.from.as_deref(), q.to.as_deref(), today, s.tz)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
-    let facts = s.store.report_facts(period.start, period.end).await?;
-    let mut rows = Vec::new();
-    for (zone, tally) in village_tallies(&facts, &period, now) {
-        if actor.sees_zone(&s.store, zone.id).await? {
-            rows.push((zone, tally));
-        }
-    }
-    let report = Report::new(&period, s.tz, now, &rows);
+    let report = build(&s, &actor, q.from.as_deref(), q.to.as_deref()).await?;
     if !csv {
         return Ok(Json(report).into_response());
     }

@@ -3,7 +3,7 @@
 //! deliveries, those that failed or were missed first. An account limited to some villages
 //! sees only theirs.
 
-use axum::response::Response;
+use axum::response::{Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{Duration, TimeZone, Utc};
@@ -20,7 +20,10 @@ const RECENT_HOURS: i64 = 48;
 const RECENT_LIMIT: i64 = 50;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/ui/", get(page))
+    Router::new()
+        .route("/ui/", get(page))
+        // `/ui` as typed in an address bar.
+        .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
 }
 
 async fn page(ctx: Ctx) -> Response {

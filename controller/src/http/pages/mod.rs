@@ -10,7 +10,8 @@
 //!   emergency broadcast with its confirmation; [`broadcasts`]: each broadcast's delivery per
 //!   village and node; [`announcements`]: recordings, language variants, text-to-speech;
 //!   [`schedules`]: schedules with their conflicts before saving, and the week view;
-//!   [`users`]: staff accounts and the audit log.
+//!   [`users`]: staff accounts and the audit log; [`reports`]: the delivery report per
+//!   village, its CSV and its printable page.
 //!
 //! The guard (`crate::auth::layer::guard`) has already checked that a signed-in account asks
 //! (the login page and the static files excepted); each handler asks for the role its page
@@ -25,6 +26,7 @@ pub mod form;
 pub mod i18n;
 mod login;
 pub mod render;
+mod reports;
 mod schedules;
 mod users;
 
@@ -42,4 +44,5 @@ pub fn router() -> Router<AppState> {
         .merge(announcements::router())
         .merge(schedules::router())
         .merge(users::router())
+        .merge(reports::router())
 }

@@ -24,6 +24,10 @@ pub const LANG_COOKIE: &str = "loa_lang";
 /// Every template, embedded so the binary is self-contained.
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../../templates/base.html")),
+    (
+        "reports.html",
+        include_str!("../../../templates/reports.html"),
+    ),
     ("error.html", include_str!("../../../templates/error.html")),
     ("login.html", include_str!("../../../templates/login.html")),
     (
@@ -149,6 +153,13 @@ const NAV: &[NavItem] = &[
         label: "nav.announcements",
         id: "nav-announcements",
         need: Role::Operator,
+        danger: false,
+    },
+    NavItem {
+        href: "/ui/reports",
+        label: "nav.reports",
+        id: "nav-reports",
+        need: Role::Viewer,
         danger: false,
     },
     NavItem {
