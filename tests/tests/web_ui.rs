@@ -1,0 +1,383 @@
+//! The staff web application in a real headless browser (Debian's Chromium over WebDriver),
+//! against a real controller with a real node on its embedded broker, as a clerk and an
+//! official use it:
+//!
+//! - an operator signs in, uploads a recording (with the progress bar), schedules it for one
+//!   village after checking conflicts, and the delivery reaches `played` on the node;
+//! - the operator types a text, hears the preview (text-to-speech), saves it, and broadcasts it
+//!   as an emergency through the confirmation step; it plays;
+//! - a viewer cannot reach the operator's actions, and exports the report as CSV.
+//!
+//! Screenshots of the main pages are kept in `target/ui-screenshots/` for a look by eye.
+
+mod common;
+
+use chrono::{Duration as Span, Utc};
+use common::{fixture, start_node, Output, TONE};
+use fantoccini::Locator;
+use loa_e2e::api::Api;
+use loa_e2e::browser::Browser;
+use loa_e2e::procs::{free_port, Broker, Controller};
+use loa_e2e::wait;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(120);
+
+async fn sign_in(b: &Browser, base: &str, username: &str) {
+    b.goto(&format!("{base}/ui/")).await.unwrap();
+    // Signed out: the page leads to the login form.
+    b.find("#login-form").await.unwrap();
+    b.find("#login-username")
+        .await
+        .unwrap()
+        .send_keys(username)
+        .await
+        .unwrap();
+    b.find("#login-password")
+        .await
+        .unwrap()
+        .send_keys(&format!("mat-khau-{username}"))
+        .await
+        .unwrap();
+    b.find("#login-submit")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find("#user-name").await.unwrap();
+}
+
+async fn sign_out(b: &Browser) {
+    b.find("#logout-button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find("#login-form").await.unwrap();
+}
+
+async fn account(api: &Api, username: &str, role: &str) {
+    api.post(
+        "/api/v1/users",
+        json!({"username": username, "password": format!("mat-khau-{username}"), "role": role}),
+    )
+    .await
+    .unwrap();
+}
+
+/// The only delivery of the occurrence, once it is `stage`.
+async fn wait_played(api: &Api, occurrence: i64) -> Value {
+    api.wait_stage(occurrence, "played", LONG).await.unwrap()
+}
+
+/// Waits until `js` (an expression) is true in the page.
+async fn wait_js(b: &Browser, what: &str, js: &str) {
+    let script = format!("return !!({js});");
+    wait::until(what, Duration::from_secs(30), || {
+        let script = script.clone();
+        async move {
+            let v = b.client.execute(&script, vec![]).await?;
+            Ok(v.as_bool().unwrap_or(false).then_some(()))
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let controller = Controller::start(
+        &dir.path().join("controller"),
+        Broker::Embedded { port: free_port() },
+    )
+    .await
+    .unwrap();
+    let base = controller.url.clone();
+    let api = controller.api();
+    let commune = api.zone("Xã Tả Lùng", None).await.unwrap();
+    let village = api.zone("Thôn Nà Sài", Some(commune)).await.unwrap();
+    api.zone("Bản Phiêng", Some(commune)).await.unwrap();
+    let _node = start_node(&api, dir.path(), "na-sai-1", village, Output::WavFiles)
+        .await
+        .unwrap();
+    account(&api, "van-thu", "operator").await;
+    account(&api, "can-bo-xa", "viewer").await;
+
+    let b = Browser::start().await.unwrap();
+    b.goto(&format!("{base}/ui/")).await.unwrap();
+    b.find("#login-form").await.unwrap();
+    b.screenshot("01-login").await.unwrap();
+    sign_in(&b, &base, "van-thu").await;
+    b.screenshot("02-dashboard").await.unwrap();
+
+    // Upload a recording: the file goes up with a progress bar, then the list shows it.
+    b.goto(&format!("{base}/ui/announcements")).await.unwrap();
+    b.find("#upload-title")
+        .await
+        .unwrap()
+        .send_keys("Thông báo họp thôn")
+        .await
+        .unwrap();
+    let file = fixture(TONE).canonicalize().unwrap();
+    b.find(".variant-file")
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    b.find("#upload-submit")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &b,
+        "the uploaded announcement in the list",
+        "document.body.innerText.includes('Thông báo họp thôn') && document.querySelector('[data-test=announcement]')",
+    )
+    .await;
+    b.screenshot("03-announcements").await.unwrap();
+    let announcements = api.get("/api/v1/announcements").await.unwrap();
+    let recording = announcements
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Thông báo họp thôn")
+        .expect("the upload made an announcement")
+        .clone();
+    assert_eq!(recording["recordings"][0]["language"], "vi");
+
+    // Schedule it for one village, 50 s from now (a cron rule for that one second), after
+    // checking conflicts.
+    // The commune's time zone, Asia/Ho_Chi_Minh, is UTC+7 all year.
+    let vietnam = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+    let at = (Utc::now() + Span::seconds(50)).with_timezone(&vietnam);
+    let cron = at.format("%S %M %H %d %m *").to_string();
+    b.goto(&format!("{base}/ui/schedules/new")).await.unwrap();
+    b.find("#schedule-name")
+        .await
+        .unwrap()
+        .send_keys("Họp thôn Nà Sài")
+        .await
+        .unwrap();
+    b.find("#schedule-announcement")
+        .await
+        .unwrap()
+        .select_by_value(&recording["id"].to_string())
+        .await
+        .unwrap();
+    b.find(&format!("[data-test=zone-choice][value='{village}']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find("[data-test=rule-kind][value=cron]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find("#schedule-cron")
+        .await
+        .unwrap()
+        .send_keys(&cron)
+        .await
+        .unwrap();
+    b.find("#schedule-check")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let airings = b.find("#next-airings").await.unwrap().text().await.unwrap();
+    assert!(
+        airings.contains(&at.format("%H:%M:%S").to_string()),
+        "the next airing is shown before saving: {airings}"
+    );
+    b.screenshot("04-schedule-check").await.unwrap();
+    b.find("#schedule-save")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find("#schedules").await.unwrap();
+    let schedules = api.get("/api/v1/schedules").await.unwrap();
+    let schedule = schedules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Họp thôn Nà Sài")
+        .expect("saved")
+        .clone();
+    assert_eq!(schedule["zone_ids"], json!([village]));
+    let occurrence = wait::until("the schedule's occurrence", LONG, || {
+        let api = api.clone();
+        let id = schedule["id"].clone();
+        async move {
+            let occ = api
+                .get(&format!("/api/v1/schedules/{id}/occurrences"))
+                .await?;
+            Ok(occ[0]["id"].as_i64())
+        }
+    })
+    .await
+    .unwrap();
+    let played = wait_played(&api, occurrence).await;
+    assert_eq!(played["node_id"], "na-sai-1");
+    b.goto(&format!("{base}/ui/schedules/week")).await.unwrap();
+    b.find("#week").await.unwrap();
+    b.screenshot("05-week").await.unwrap();
+    b.goto(&format!("{base}/ui/broadcasts/{occurrence}"))
+        .await
+        .unwrap();
+    b.find("[data-node='na-sai-1'][data-stage=played]")
+        .await
+        .unwrap();
+    b.screenshot("06-delivery").await.unwrap();
+
+    // Type a text, hear it, save it; then broadcast it as an emergency.
+    b.goto(&format!("{base}/ui/announcements")).await.unwrap();
+    b.find("#tts-title")
+        .await
+        .unwrap()
+        .send_keys("Cảnh báo lũ")
+        .await
+        .unwrap();
+    b.find("#tts-text")
+        .await
+        .unwrap()
+        .send_keys("Khẩn cấp: nước suối đang lên nhanh, bà con thôn Nà Sài không qua ngầm.")
+        .await
+        .unwrap();
+    b.find("#tts-preview").await.unwrap().click().await.unwrap();
+    wait_js(
+        &b,
+        "the preview to be heard",
+        "(function(a){ return a && a.src && a.readyState >= 1 && a.duration > 1; })(document.getElementById('tts-audio'))",
+    )
+    .await;
+    b.find("#tts-save").await.unwrap().click().await.unwrap();
+    wait_js(
+        &b,
+        "the text announcement in the list",
+        "document.body.innerText.includes('Cảnh báo lũ')",
+    )
+    .await;
+    let warning = api.get("/api/v1/announcements").await.unwrap();
+    let warning = warning
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Cảnh báo lũ")
+        .expect("saved from the text")["id"]
+        .clone();
+
+    b.goto(&format!("{base}/ui/emergency")).await.unwrap();
+    b.find(&format!("[data-test=zone-choice][value='{village}']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find("#emergency-announcement")
+        .await
+        .unwrap()
+        .select_by_value(&warning.to_string())
+        .await
+        .unwrap();
+    b.find("#emergency-next")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find("#emergency-confirm").await.unwrap();
+    b.screenshot("07-emergency-confirm").await.unwrap();
+    b.find("#emergency-confirm")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &b,
+        "the emergency's delivery page",
+        "location.pathname.startsWith('/ui/broadcasts/')",
+    )
+    .await;
+    let id: i64 = b
+        .url()
+        .await
+        .split("/ui/broadcasts/")
+        .nth(1)
+        .and_then(|rest| rest.split(['?', '#']).next())
+        .and_then(|id| id.parse().ok())
+        .expect("the emergency's id in the address");
+    let status = api.broadcast_status(id).await.unwrap();
+    assert_eq!(status["priority"], "emergency");
+    wait_played(&api, id).await;
+    sign_out(&b).await;
+
+    // An official: no operator actions, and the report as CSV.
+    sign_in(&b, &base, "can-bo-xa").await;
+    let nav = b.find("header").await.unwrap().text().await.unwrap();
+    assert!(
+        !nav.contains("Phát khẩn cấp"),
+        "no emergency action for a viewer: {nav}"
+    );
+    b.goto(&format!("{base}/ui/emergency")).await.unwrap();
+    let code = b.find("#error-code").await.unwrap().text().await.unwrap();
+    assert!(code.contains("auth.forbidden"), "{code}");
+    b.screenshot("08-viewer-refused").await.unwrap();
+    assert!(b
+        .client
+        .find(Locator::Css("#emergency-form"))
+        .await
+        .is_err());
+    b.goto(&format!("{base}/ui/reports")).await.unwrap();
+    let row = b
+        .find(&format!(
+            "[data-test=report-village][data-zone='{village}']"
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(row.contains("Thôn Nà Sài"), "{row}");
+    b.screenshot("09-report").await.unwrap();
+    let href = b
+        .find("#report-csv")
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("a CSV link");
+    // Downloaded as the browser would, with the viewer's session.
+    let csv = b
+        .client
+        .execute(
+            "return fetch(arguments[0]).then(r => r.text().then(t => [r.status, r.headers.get('content-disposition'), t]));",
+            vec![json!(href)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(csv[0], 200, "{csv}");
+    assert!(csv[1].as_str().unwrap().contains("attachment"), "{csv}");
+    let text = csv[2].as_str().unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("Thôn Nà Sài"))
+        .unwrap_or_else(|| panic!("the village in the CSV:\n{text}"));
+    // Nodes 1, targeted 2 (the scheduled bulletin and the emergency), played 2.
+    assert!(line.contains(",1,2,2,"), "{line}");
+    b.close().await.unwrap();
+}
