@@ -74,6 +74,7 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in the order a delivery meets them (the timelines list them so).
     pub const ALL: [Stage; 9] = [
         Stage::Planned,
         Stage::Received,

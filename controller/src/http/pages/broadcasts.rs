@@ -27,18 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/ui/broadcasts/{id}/cancel", post(cancel))
 }
 
-/// The lifecycle's steps in the order they happen, for the timeline.
-const STEPS: [Stage; 9] = [
-    Stage::Planned,
-    Stage::Received,
-    Stage::Ready,
-    Stage::Playing,
-    Stage::Played,
-    Stage::Failed,
-    Stage::Missed,
-    Stage::Preempted,
-    Stage::Cancelled,
-];
 
 async fn list(ctx: Ctx) -> Response {
     let r = async {
@@ -77,7 +65,7 @@ async fn one(ctx: Ctx, Path(id): Path<i64>) -> Response {
         for line in &v.deliveries {
             let d = &line.delivery;
             open |= !matches!(d.stage, Stage::Played | Stage::Missed | Stage::Cancelled);
-            let steps: Vec<Value> = STEPS
+            let steps: Vec<Value> = Stage::ALL
                 .iter()
                 .filter_map(|st| d.times.get(st).map(|t| json!({"stage": st, "at": t})))
                 .collect();
