@@ -211,6 +211,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         tz,
         materializer,
         throttle: Default::default(),
+        downloads: Default::default(),
         tts,
     };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::planner::Planner;
 use crate::schedule::rule::QuietHours;
-use crate::store::schedules::{Firing, ScheduleRow, Status, ZoneQuiet};
+use crate::store::schedules::{effective_quiet, Firing, ScheduleRow, Status, ZoneQuiet};
 use crate::store::{Store, StoreError};
 
 /// Most firings written per schedule in one pass; the next pass carries on.
@@ -185,9 +185,8 @@ impl QuietMap {
     }
 
     fn quiet_hours(&self, node: &str) -> Option<QuietHours> {
-        self.ancestors_of_node(node)
-            .into_iter()
-            .find_map(|z| self.zones.get(&z).and_then(|z| z.quiet))
+        let zone = *self.node_zone.get(node)?;
+        effective_quiet(&self.zones, zone).map(|(_, q)| q)
     }
 
     /// May an item of `priority` be placed on `node` at `at`?

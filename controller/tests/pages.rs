@@ -4,97 +4,15 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, StatusCode};
 use chrono::{Duration, Utc};
-use common::{Harness, Reply};
+use common::ui::{account, assert_has, between, form_request, get_request, sign_in};
+use common::Harness;
 use loa_controller::http::pages::i18n::{self, Lang};
 use loa_controller::http::pages::render::{nav_keys, TEMPLATES};
 use loa_protocol::{Event, EventBody, Stage};
 use serde_json::json;
 use std::collections::BTreeSet;
-
-/// Makes an account through the API (as the admin).
-async fn account(h: &Harness, name: &str, role: &str, zones: &[i64], language: &str) {
-    let r = h
-        .post_json(
-            "/api/v1/users",
-            json!({"username": name, "password": format!("mat-khau-{name}"), "role": role,
-                   "zone_ids": zones, "language": language, "display_name": format!("Cán bộ {name}")}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-}
-
-/// A browser session: its cookie and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-fn form_request(uri: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Request<Body> {
-    let body = serde_urlencoded::to_string(fields).unwrap();
-    let mut req = Request::builder()
-        .method(Method::POST)
-        .uri(uri)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    req.body(Body::from(body)).unwrap()
-}
-
-fn get_request(uri: &str, cookie: Option<&str>) -> Request<Body> {
-    let mut req = Request::builder().uri(uri);
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    req.body(Body::empty()).unwrap()
-}
-
-/// Signs in through the login form and reads the CSRF token from the dashboard.
-async fn sign_in(h: &Harness, name: &str) -> Session {
-    let password = format!("mat-khau-{name}");
-    let r = h
-        .call_as(form_request(
-            "/ui/login",
-            None,
-            &[
-                ("username", name),
-                ("password", &password),
-                ("next", "/ui/"),
-            ],
-        ))
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    assert_eq!(r.header(header::LOCATION), Some("/ui/"));
-    let set = r.header(header::SET_COOKIE).expect("a session cookie");
-    let cookie = set.split(';').next().unwrap().to_owned();
-    let page = h.call_as(get_request("/ui/", Some(&cookie))).await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
-    let csrf = between(&page.text(), r#"name="csrf-token" content=""#, "\"").to_owned();
-    Session { cookie, csrf }
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let from = text
-        .find(start)
-        .unwrap_or_else(|| panic!("{start:?} not in the page:\n{text}"))
-        + start.len();
-    let to = text[from..].find(end).unwrap() + from;
-    &text[from..to]
-}
-
-/// Whether the page says `what` (minijinja writes `/` in values as `&#x2f;`).
-#[track_caller]
-fn assert_has(r: &Reply, what: &str) {
-    assert!(
-        r.text().replace("&#x2f;", "/").contains(what),
-        "the page ({}) should contain {what:?}:\n{}",
-        r.status,
-        r.text()
-    );
-}
 
 /// A commune with one village and one node in it.
 async fn commune(h: &Harness) -> (i64, i64) {

@@ -53,6 +53,8 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Text-to-speech: the engine and its cache of rendered texts.
     pub tts: Arc<Tts>,
+    /// Node config files waiting to be downloaded from the zones page.
+    pub downloads: Arc<pages::downloads::Downloads>,
 }
 
 pub fn app(state: AppState) -> Router {

@@ -16,18 +16,19 @@ use crate::store::nodes::{NodeRow, SecretHashes};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/nodes", get(list).post(create))
-        .route("/api/v1/nodes/{id}", get(one).patch(set_sound))
+        .route("/api/v1/nodes/{id}", get(one).patch(patch_sound))
         .route("/api/v1/nodes/{id}/credentials", post(reset_credentials))
 }
 
+/// A node to provision.
 #[derive(Deserialize)]
-struct NewNode {
+pub struct NewNode {
     /// Letters, digits, '-', '_', '.'; made up when absent.
-    id: Option<String>,
-    name: String,
-    zone_id: i64,
+    pub id: Option<String>,
+    pub name: String,
+    pub zone_id: i64,
     /// Where the node keeps its data; `/var/lib/loa-node` when absent.
-    data_dir: Option<String>,
+    pub data_dir: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -43,11 +44,10 @@ struct Provisioned {
     config_toml: String,
 }
 
-async fn create(
-    State(s): State<AppState>,
-    Query(f): Query<Format>,
-    Json(n): Json<NewNode>,
-) -> Result<Response, ApiError> {
+/// Registers a node with fresh secrets, lets it into the broker, joins it to its zone's
+/// programme, and returns it with its config file (the only copy of its secrets). Shared
+/// with the zones page.
+pub async fn provision(s: &AppState, n: NewNode) -> Result<(NodeRow, String), ApiError> {
     let id =
         n.id.unwrap_or_else(|| format!("n{}", &hash_secret(&new_secret())[..8]));
     // The check speaks of wire messages ("malformed message: …"); a clerk needs only the rule.
@@ -65,8 +65,8 @@ async fn create(
         .create_node(&id, name, n.zone_id, &hashes(&password, &token))
         .await?;
     s.broker_accounts.set(&id, &hash_secret(&password));
-    let data_dir = n.data_dir.unwrap_or_else(|| "/var/lib/loa-node".into());
-    let text = config_text(&s, &node, &password, &token, &data_dir).await?;
+    let data_dir = n.data_dir.unwrap_or_else(|| DATA_DIR.into());
+    let text = config_text(s, &node, &password, &token, &data_dir).await?;
     tracing::info!(node = %id, zone = n.zone_id, "node provisioned");
     // Its zone's schedules already materialised reach it too.
     match s.materializer.attach_node(&id).await {
@@ -79,7 +79,33 @@ async fn create(
             tracing::error!(node = %id, error = %e, "cannot attach the new node to its zone's programme")
         }
     }
+    Ok((node, text))
+}
+
+/// Where a node keeps its data unless told otherwise.
+const DATA_DIR: &str = "/var/lib/loa-node";
+
+async fn create(
+    State(s): State<AppState>,
+    Query(f): Query<Format>,
+    Json(n): Json<NewNode>,
+) -> Result<Response, ApiError> {
+    let (node, text) = provision(&s, n).await?;
     respond(StatusCode::CREATED, f, node, text)
+}
+
+/// Gives a node new secrets (the old ones stop working) and returns its new config file.
+/// Shared with the zones page.
+pub async fn new_credentials(s: &AppState, id: &str) -> Result<(NodeRow, String), ApiError> {
+    let (password, token) = (new_secret(), new_secret());
+    s.store
+        .reset_node_secrets(id, &hashes(&password, &token))
+        .await?;
+    s.broker_accounts.set(id, &hash_secret(&password));
+    let node = s.store.node(id).await?;
+    let text = config_text(s, &node, &password, &token, DATA_DIR).await?;
+    tracing::info!(node = %id, "node secrets reset");
+    Ok((node, text))
 }
 
 async fn reset_credentials(
@@ -87,14 +113,7 @@ async fn reset_credentials(
     Path(id): Path<String>,
     Query(f): Query<Format>,
 ) -> Result<Response, ApiError> {
-    let (password, token) = (new_secret(), new_secret());
-    s.store
-        .reset_node_secrets(&id, &hashes(&password, &token))
-        .await?;
-    s.broker_accounts.set(&id, &hash_secret(&password));
-    let node = s.store.node(&id).await?;
-    let text = config_text(&s, &node, &password, &token, "/var/lib/loa-node").await?;
-    tracing::info!(node = %id, "node secrets reset");
+    let (node, text) = new_credentials(&s, &id).await?;
     respond(StatusCode::OK, f, node, text)
 }
 
@@ -188,16 +207,26 @@ struct SoundPatch {
     chime: Option<bool>,
 }
 
-async fn set_sound(
+/// Changes a node's volume and chime and publishes its new plan, through which the node
+/// hears of it. Shared with the zones page.
+pub async fn set_sound(
+    s: &AppState,
+    id: &str,
+    volume: Option<u8>,
+    chime: Option<bool>,
+) -> Result<NodeRow, ApiError> {
+    s.store.set_node_sound(id, volume, chime).await?;
+    tracing::info!(node = %id, volume = ?volume, chime = ?chime, "node sound settings changed");
+    if let Err(e) = s.planner.publish(id).await {
+        tracing::error!(node = %id, error = %e, "cannot publish the plan after a settings change");
+    }
+    Ok(s.store.node(id).await?)
+}
+
+async fn patch_sound(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Json(p): Json<SoundPatch>,
 ) -> Result<Json<NodeRow>, ApiError> {
-    s.store.set_node_sound(&id, p.volume, p.chime).await?;
-    tracing::info!(node = %id, volume = ?p.volume, chime = ?p.chime, "node sound settings changed");
-    // The node hears of it through a new plan.
-    if let Err(e) = s.planner.publish(&id).await {
-        tracing::error!(node = %id, error = %e, "cannot publish the plan after a settings change");
-    }
-    Ok(Json(s.store.node(&id).await?))
+    Ok(Json(set_sound(&s, &id, p.volume, p.chime).await?))
 }

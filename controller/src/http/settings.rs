@@ -21,28 +21,28 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Serialize)]
-struct Settings {
+pub struct Settings {
     /// Schedules made through the API wait as drafts until approved.
-    require_approval: bool,
+    pub require_approval: bool,
     /// The recording played before announcements (SHA-256 of an uploaded file); none if null.
-    chime_media: Option<String>,
+    pub chime_media: Option<String>,
     /// What an item interrupted by an emergency does afterwards: `replay` or `resume`.
-    after_preempt: AfterPreempt,
+    pub after_preempt: AfterPreempt,
     /// The languages zones hear when they do not say, in order.
-    languages: Vec<String>,
+    pub languages: Vec<String>,
     /// The commune's time zone (from the controller's configuration).
-    time_zone: String,
+    pub time_zone: String,
 }
 
 /// A change of settings: fields left out stay as they are; `chime_media: null` removes the
 /// chime.
-#[derive(Deserialize)]
-struct SettingsPatch {
-    require_approval: Option<bool>,
+#[derive(Deserialize, Default)]
+pub struct SettingsPatch {
+    pub require_approval: Option<bool>,
     #[serde(default, deserialize_with = "present")]
-    chime_media: Option<Value>,
-    after_preempt: Option<AfterPreempt>,
-    languages: Option<Vec<String>>,
+    pub chime_media: Option<Value>,
+    pub after_preempt: Option<AfterPreempt>,
+    pub languages: Option<Vec<String>>,
 }
 
 /// A field that is present, even as `null` (serde would read `null` as absent).
@@ -51,8 +51,13 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 }
 
 async fn settings(State(s): State<AppState>) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(current(&s).await?))
+}
+
+/// The commune's settings as they stand. Shared with the settings page.
+pub async fn current(s: &AppState) -> Result<Settings, ApiError> {
     let st = &s.store;
-    Ok(Json(Settings {
+    Ok(Settings {
         require_approval: st
             .setting("require_approval")
             .await?
@@ -76,13 +81,19 @@ async fn settings(State(s): State<AppState>) -> Result<Json<Settings>, ApiError>
                 .collect(),
         },
         time_zone: s.tz.name().to_string(),
-    }))
+    })
 }
 
 async fn set_settings(
     State(s): State<AppState>,
     Json(p): Json<SettingsPatch>,
 ) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(change(&s, &p).await?))
+}
+
+/// Checks and saves a change of settings; when what nodes play may differ, publishes every
+/// node's plan again. Shared with the settings page.
+pub async fn change(s: &AppState, p: &SettingsPatch) -> Result<Settings, ApiError> {
     let mut replan = false;
     if let Some(chime) = &p.chime_media {
         match chime {
@@ -135,7 +146,7 @@ async fn set_settings(
             .collect();
         s.planner.publish_all(&nodes).await;
     }
-    settings(State(s)).await
+    current(s).await
 }
 
 #[derive(Deserialize)]
@@ -145,12 +156,12 @@ struct LanguagesBody {
 }
 
 #[derive(Serialize)]
-struct LanguagesView {
-    zone_id: i64,
+pub struct LanguagesView {
+    pub zone_id: i64,
     /// The zone's own list, as set.
-    own: Option<Vec<String>>,
+    pub own: Option<Vec<String>>,
     /// What its nodes play, inheritance applied.
-    effective: Vec<String>,
+    pub effective: Vec<String>,
 }
 
 async fn set_languages(
@@ -158,16 +169,24 @@ async fn set_languages(
     Path(id): Path<i64>,
     Json(b): Json<LanguagesBody>,
 ) -> Result<Json<LanguagesView>, ApiError> {
-    s.store
-        .set_zone_languages(id, b.languages.as_deref())
-        .await?;
+    Ok(Json(change_languages(&s, id, b.languages).await?))
+}
+
+/// Sets a zone's languages (`None`: inherit) and publishes the plans of every node under it.
+/// Shared with the zones page.
+pub async fn change_languages(
+    s: &AppState,
+    id: i64,
+    languages: Option<Vec<String>>,
+) -> Result<LanguagesView, ApiError> {
+    s.store.set_zone_languages(id, languages.as_deref()).await?;
     let nodes = s.store.nodes_under(&[id]).await?;
     s.planner.publish_all(&nodes).await;
-    Ok(Json(LanguagesView {
+    Ok(LanguagesView {
         zone_id: id,
-        own: b.languages,
+        own: languages,
         effective: s.store.zone_languages(id).await?,
-    }))
+    })
 }
 
 #[derive(Deserialize)]
@@ -178,9 +197,9 @@ struct QuietBody {
 }
 
 #[derive(Serialize)]
-struct QuietView {
-    zone_id: i64,
-    quiet_hours: Option<QuietHours>,
+pub struct QuietView {
+    pub zone_id: i64,
+    pub quiet_hours: Option<QuietHours>,
 }
 
 async fn set_quiet_hours(
@@ -188,12 +207,26 @@ async fn set_quiet_hours(
     Path(id): Path<i64>,
     Json(b): Json<QuietBody>,
 ) -> Result<Json<QuietView>, ApiError> {
+    Ok(Json(
+        change_quiet_hours(&s, id, b.start.as_deref(), b.end.as_deref()).await?,
+    ))
+}
+
+/// Sets a zone's quiet hours from local `HH:MM` times (both `None`: clears them); the
+/// materialiser is woken, and only occurrences written from now on follow them. Shared with
+/// the zones page.
+pub async fn change_quiet_hours(
+    s: &AppState,
+    id: i64,
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<QuietView, ApiError> {
     let parse = |v: &str| {
         NaiveTime::parse_from_str(v, "%H:%M").map_err(|_| {
             ApiError::invalid(format!("{v:?} is not a time of day as HH:MM (e.g. 22:00)"))
         })
     };
-    let quiet = match (b.start.as_deref(), b.end.as_deref()) {
+    let quiet = match (start, end) {
         (None, None) => None,
         (Some(a), Some(e)) => Some(QuietHours {
             start: parse(a)?,
@@ -204,8 +237,8 @@ async fn set_quiet_hours(
     s.store.set_quiet_hours(id, quiet).await?;
     // Only occurrences written from now on follow the new hours.
     s.materializer.wake.notify_one();
-    Ok(Json(QuietView {
+    Ok(QuietView {
         zone_id: id,
         quiet_hours: quiet,
-    }))
+    })
 }

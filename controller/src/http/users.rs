@@ -61,12 +61,14 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(s.store.users().await?))
 }
 
-#[derive(Deserialize)]
-struct AccountPatch {
-    role: Option<Role>,
-    zone_ids: Option<Vec<i64>>,
-    password: Option<String>,
-    disabled: Option<bool>,
+/// A change to an account; fields left out stay as they are.
+#[derive(Deserialize, Default)]
+pub struct AccountPatch {
+    pub role: Option<Role>,
+    /// The zones it is limited to; empty: the whole commune.
+    pub zone_ids: Option<Vec<i64>>,
+    pub password: Option<String>,
+    pub disabled: Option<bool>,
 }
 
 async fn update(
@@ -75,6 +77,18 @@ async fn update(
     Path(id): Path<i64>,
     Json(p): Json<AccountPatch>,
 ) -> Result<Json<User>, ApiError> {
+    Ok(Json(change_user(&s.store, &actor, id, &p).await?))
+}
+
+/// Changes account `id` as `actor` asks, after the password rules, and refuses what would
+/// leave no admin who can sign in or would disable the actor's own account. Shared with the
+/// users page.
+pub async fn change_user(
+    store: &crate::store::Store,
+    actor: &Actor,
+    id: i64,
+    p: &AccountPatch,
+) -> Result<User, ApiError> {
     let hash = match &p.password {
         Some(pw) => {
             password::check_new(pw).map_err(ApiError::invalid)?;
@@ -84,8 +98,7 @@ async fn update(
     };
     let demoted = p.role.is_some_and(|r| r != Role::Admin) || p.disabled == Some(true);
     if demoted {
-        let admins_left = s
-            .store
+        let admins_left = store
             .users()
             .await?
             .iter()
@@ -100,8 +113,7 @@ async fn update(
     if id == actor.user.id && p.disabled == Some(true) {
         return Err(ApiError::invalid("you cannot disable your own account"));
     }
-    let user = s
-        .store
+    Ok(store
         .update_user(
             id,
             p.role,
@@ -109,8 +121,7 @@ async fn update(
             hash.as_deref(),
             p.disabled,
         )
-        .await?;
-    Ok(Json(user))
+        .await?)
 }
 
 #[derive(Deserialize)]

@@ -113,6 +113,21 @@ impl Store {
             .unwrap_or_else(|| DEFAULT_LANGUAGES.iter().map(|l| l.to_string()).collect()))
     }
 
+    /// A zone's own languages, as set; `None`: it inherits.
+    pub async fn zone_own_languages(&self, zone_id: i64) -> Result<Option<Vec<String>>> {
+        let row = sqlx::query("SELECT languages FROM zones WHERE id = ?")
+            .bind(zone_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("zone {zone_id}")))?;
+        let Some(text) = row.get::<Option<String>, _>("languages") else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StoreError::Invalid(format!("zone languages {text:?}: {e}")))
+    }
+
     /// Sets a zone's own languages (`None`: inherit from the zone above).
     pub async fn set_zone_languages(&self, zone_id: i64, langs: Option<&[String]>) -> Result<()> {
         self.zone(zone_id).await?;

@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use loa_protocol::Priority;
 use serde::Serialize;
 use sqlx::Row;
+use std::collections::HashMap;
 
 use super::occurrences::cancel_in;
 use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
@@ -99,6 +100,25 @@ pub struct ZoneQuiet {
     pub id: i64,
     pub parent_id: Option<i64>,
     pub quiet: Option<QuietHours>,
+}
+
+/// The quiet hours `zone` follows, with the zone they are set on: its own, else the nearest
+/// zone above that has some.
+pub fn effective_quiet(zones: &HashMap<i64, ZoneQuiet>, zone: i64) -> Option<(i64, QuietHours)> {
+    let mut seen = Vec::new();
+    let mut cur = Some(zone);
+    while let Some(z) = cur {
+        if seen.contains(&z) {
+            break;
+        }
+        seen.push(z);
+        let here = zones.get(&z)?;
+        if let Some(q) = here.quiet {
+            return Some((z, q));
+        }
+        cur = here.parent_id;
+    }
+    None
 }
 
 impl Store {

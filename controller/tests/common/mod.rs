@@ -11,6 +11,8 @@
 // Each test file uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod ui;
+
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
@@ -153,6 +155,7 @@ impl Harness {
             tz,
             materializer,
             throttle: Default::default(),
+            downloads: Default::default(),
             tts: Arc::new(
                 Tts::new(Arc::new(EspeakNg::new()), dir.path()).expect("the tts cache opens"),
             ),

@@ -27,7 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/ui/broadcasts/{id}/cancel", post(cancel))
 }
 
-
 async fn list(ctx: Ctx) -> Response {
     let r = async {
         let actor = ctx.require(Role::Viewer)?;

@@ -10,25 +10,33 @@
 //!   emergency broadcast with its confirmation; [`broadcasts`]: each broadcast's delivery per
 //!   village and node; [`announcements`]: recordings, language variants, text-to-speech;
 //!   [`schedules`]: schedules with their conflicts before saving, and the week view;
-//!   [`users`]: staff accounts and the audit log; [`reports`]: the delivery report per
-//!   village, its CSV and its printable page.
+//!   [`users`]: staff accounts and the audit log; [`accounts`]: one account's role, zones,
+//!   password and API tokens; [`zones`]: the zone tree, quiet hours, languages and each
+//!   loudspeaker's sound; [`nodes`]: provisioning a loudspeaker and its config file, kept for
+//!   download by [`downloads`]; [`settings`]: the commune's settings; [`reports`]: the
+//!   delivery report per village, its CSV and its printable page.
 //!
 //! The guard (`crate::auth::layer::guard`) has already checked that a signed-in account asks
 //! (the login page and the static files excepted); each handler asks for the role its page
 //! needs and checks the form's CSRF token.
 
+mod accounts;
 mod announcements;
 mod assets;
 mod broadcasts;
 mod dashboard;
+pub mod downloads;
 mod emergency;
 pub mod form;
 pub mod i18n;
 mod login;
+mod nodes;
 pub mod render;
 mod reports;
 mod schedules;
+mod settings;
 mod users;
+mod zones;
 
 use axum::Router;
 
@@ -45,4 +53,8 @@ pub fn router() -> Router<AppState> {
         .merge(schedules::router())
         .merge(users::router())
         .merge(reports::router())
+        .merge(accounts::router())
+        .merge(zones::router())
+        .merge(nodes::router())
+        .merge(settings::router())
 }

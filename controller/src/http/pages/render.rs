@@ -67,6 +67,23 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/schedule_week.html"),
     ),
     ("users.html", include_str!("../../../templates/users.html")),
+    (
+        "account.html",
+        include_str!("../../../templates/account.html"),
+    ),
+    ("zones.html", include_str!("../../../templates/zones.html")),
+    (
+        "node_config.html",
+        include_str!("../../../templates/node_config.html"),
+    ),
+    (
+        "node_credentials.html",
+        include_str!("../../../templates/node_credentials.html"),
+    ),
+    (
+        "settings.html",
+        include_str!("../../../templates/settings.html"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -163,9 +180,23 @@ const NAV: &[NavItem] = &[
         danger: false,
     },
     NavItem {
+        href: "/ui/zones",
+        label: "nav.zones",
+        id: "nav-zones",
+        need: Role::Admin,
+        danger: false,
+    },
+    NavItem {
         href: "/ui/users",
         label: "nav.users",
         id: "nav-users",
+        need: Role::Admin,
+        danger: false,
+    },
+    NavItem {
+        href: "/ui/settings",
+        label: "nav.settings",
+        id: "nav-settings",
         need: Role::Admin,
         danger: false,
     },

@@ -1,6 +1,6 @@
 //! `/ui/users` (admins): the staff accounts, a form to add one (through the API's own
-//! [`crate::http::users::add_user`]), and the audit log of every change, newest first.
-//! Changing an account (role, zones, password, disabling) is still done through the API.
+//! [`crate::http::users::add_user`]), and the audit log of every change, newest first. Each
+//! account's own page, where it is changed, is [`super::accounts`].
 
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
