@@ -8,7 +8,8 @@
 //!   as an emergency through the confirmation step; it plays;
 //! - a viewer cannot reach the operator's actions, and exports the report as CSV.
 //!
-//! Screenshots of the main pages are kept in `target/ui-screenshots/` for a look by eye.
+//! Screenshots of the main pages (and the admin's, and the dashboard on a phone) are kept in
+//! `target/ui-screenshots/` for a look by eye.
 
 mod common;
 
@@ -379,5 +380,30 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
         .unwrap_or_else(|| panic!("the village in the CSV:\n{text}"));
     // Nodes 1, targeted 2 (the scheduled bulletin and the emergency), played 2.
     assert!(line.contains(",1,2,2,"), "{line}");
+    sign_out(&b).await;
+
+    // The admin's pages, for the record.
+    sign_in(&b, &base, "e2e-admin").await;
+    for (page, name) in [
+        ("/ui/zones", "10-zones"),
+        ("/ui/settings", "11-settings"),
+        ("/ui/users", "12-users"),
+    ] {
+        b.goto(&format!("{base}{page}")).await.unwrap();
+        b.find("#main h1").await.unwrap();
+        assert!(
+            b.client.find(Locator::Css("#error-code")).await.is_err(),
+            "{page}"
+        );
+        b.screenshot(name).await.unwrap();
+    }
+    let zones = b.text().await.unwrap();
+    assert!(zones.contains("Cụm loa na-sai-1"), "{zones}");
     b.close().await.unwrap();
+
+    // On a phone.
+    let phone = Browser::start_sized(390, 844).await.unwrap();
+    sign_in(&phone, &base, "can-bo-xa").await;
+    phone.screenshot("13-phone-dashboard").await.unwrap();
+    phone.close().await.unwrap();
 }
