@@ -308,6 +308,12 @@ fn requests(
             json!({"name": "Bản Mới", "parent_id": w.commune}),
         ),
         (
+            Method::PATCH,
+            "/api/v1/zones/{id}",
+            format!("/api/v1/zones/{}", w.b),
+            json!({"name": "Bản Phiêng Mới"}),
+        ),
+        (
             Method::PUT,
             "/api/v1/zones/{id}/quiet-hours",
             format!("/api/v1/zones/{a}/quiet-hours"),

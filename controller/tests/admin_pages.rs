@@ -72,6 +72,31 @@ async fn the_zones_page_shows_the_tree_its_nodes_and_inherited_quiet_hours() {
 }
 
 #[tokio::test]
+async fn a_zone_is_renamed_on_the_page_and_a_taken_name_is_told() {
+    let h = Harness::new().await;
+    let (commune, village, s) = setup(&h).await;
+    h.zone("Bản Phiêng", Some(commune)).await;
+    let uri = format!("/ui/zones/{village}/rename");
+    let r = post(&h, &s, &uri, &[("name", "Thôn Nà Sài Trên")]).await;
+    assert_redirect(&r, &format!("/ui/zones#zone-{village}"));
+    assert_eq!(
+        h.state.store.zone(village).await.unwrap().name,
+        "Thôn Nà Sài Trên"
+    );
+    let taken = post(&h, &s, &uri, &[("name", "Bản Phiêng")]).await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert_has(&taken, r#"id="zones-error""#);
+    let none = h
+        .call_as(form_request(&uri, Some(&s.cookie), &[("name", "X")]))
+        .await;
+    assert_eq!(none.status, StatusCode::FORBIDDEN, "no _csrf");
+    assert_eq!(
+        h.state.store.zone(village).await.unwrap().name,
+        "Thôn Nà Sài Trên"
+    );
+}
+
+#[tokio::test]
 async fn quiet_hours_are_set_and_cleared_on_the_page() {
     let h = Harness::new().await;
     let (_, village, s) = setup(&h).await;

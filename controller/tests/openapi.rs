@@ -529,6 +529,16 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let uri = format!("/api/v1/zones/{phieng}");
+    let v = expect(
+        &c.patch(&uri, json!({"name": "Bản Phiêng Trên"})).await,
+        StatusCode::OK,
+    );
+    assert_eq!(v["name"], "Bản Phiêng Trên", "{v}");
+    let r = c.patch(&uri, json!({"name": " "})).await;
+    expect_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    let r = c.patch("/api/v1/zones/9999", json!({"name": "x"})).await;
+    expect_error(&r, StatusCode::NOT_FOUND, "not_found");
     let uri = format!("/api/v1/zones/{phieng}/quiet-hours");
     let v = expect(
         &c.put(&uri, json!({"start": "22:00", "end": "05:00"})).await,

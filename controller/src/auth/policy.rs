@@ -61,6 +61,7 @@ const TABLE: &[(&str, &str, Access)] = {
         // Users, zones, nodes, settings, approval: admins.
         ("POST", "/api/v1/schedules/{id}/approve", R(Admin)),
         ("POST", "/api/v1/zones", R(Admin)),
+        ("PATCH", "/api/v1/zones/{id}", R(Admin)),
         ("PUT", "/api/v1/zones/{id}/quiet-hours", R(Admin)),
         ("PUT", "/api/v1/zones/{id}/languages", R(Admin)),
         ("POST", "/api/v1/nodes", R(Admin)),

@@ -1,8 +1,8 @@
 //! `/api/v1/zones`: the zone tree (commune → village → cluster).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, patch};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +11,9 @@ use crate::auth::Actor;
 use crate::store::zones::Zone;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/zones", get(list).post(create))
+    Router::new()
+        .route("/api/v1/zones", get(list).post(create))
+        .route("/api/v1/zones/{id}", patch(rename))
 }
 
 #[derive(Deserialize)]
@@ -28,6 +30,19 @@ async fn create(
         StatusCode::CREATED,
         Json(s.store.create_zone(&z.name, z.parent_id).await?),
     ))
+}
+
+#[derive(Deserialize)]
+struct Rename {
+    name: String,
+}
+
+async fn rename(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Json(r): Json<Rename>,
+) -> Result<Json<Zone>, ApiError> {
+    Ok(Json(s.store.rename_zone(id, &r.name).await?))
 }
 
 /// A zone with its children, for the tree view.

@@ -43,6 +43,29 @@ impl Store {
         }
     }
 
+    /// Renames a zone (same rules as a new one: 1–100 characters, unique under its parent).
+    pub async fn rename_zone(&self, id: i64, name: &str) -> Result<Zone> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(StoreError::Invalid(
+                "a zone name is 1 to 100 characters".into(),
+            ));
+        }
+        self.zone(id).await?;
+        let res = sqlx::query("UPDATE zones SET name = ? WHERE id = ?")
+            .bind(name)
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        match res {
+            Ok(_) => self.zone(id).await,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                format!("a zone named {name:?} already exists there"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn zone(&self, id: i64) -> Result<Zone> {
         let row = sqlx::query("SELECT id, name, parent_id FROM zones WHERE id = ?")
             .bind(id)

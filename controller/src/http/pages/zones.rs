@@ -1,6 +1,6 @@
 //! `/ui/zones` (admins): the zone tree (commune → villages → clusters) with each zone's
 //! loudspeakers, quiet hours and languages, the values it inherits shown beside its own; adding
-//! a zone; each loudspeaker's volume and chime. Provisioning and new credentials are in
+//! a zone, renaming one; each loudspeaker's volume and chime. Provisioning and new credentials are in
 //! [`super::nodes`]. Every change goes through the API's own functions
 //! (`crate::http::settings`, `crate::http::nodes`), which publish the new plans.
 
@@ -22,6 +22,7 @@ use crate::store::schedules::effective_quiet;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ui/zones", get(page).post(add_zone))
+        .route("/ui/zones/{id}/rename", post(rename))
         .route("/ui/zones/{id}/quiet-hours", post(quiet_hours))
         .route("/ui/zones/{id}/languages", post(languages))
 }
@@ -108,6 +109,17 @@ async fn add_zone(ctx: Ctx, form: FormData) -> Response {
         Err(_) => "add-zone".into(),
     };
     after(&ctx, done, &anchor).await
+}
+
+async fn rename(ctx: Ctx, Path(id): Path<i64>, form: FormData) -> Response {
+    let done = async {
+        let actor = ctx.require(Role::Admin)?;
+        actor.check_form_csrf(form.csrf())?;
+        let name = form.get("name").unwrap_or_default();
+        Ok::<_, ApiError>(ctx.s.store.rename_zone(id, name).await?)
+    }
+    .await;
+    after(&ctx, done, &format!("zone-{id}")).await
 }
 
 async fn quiet_hours(ctx: Ctx, Path(id): Path<i64>, form: FormData) -> Response {
