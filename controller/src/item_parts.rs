@@ -45,21 +45,17 @@ impl PartsBuilder {
     pub async fn for_node(store: &Store, public_url: &str, node_id: &str) -> Result<Self> {
         let node = store.node(node_id).await?;
         let languages = store.zone_languages(node.zone_id).await?;
-        let chime = match store.setting("chime_media").await? {
-            Some(serde_json::Value::String(sha)) => match store.media(&sha).await {
+        let chime = match store.chime_media().await? {
+            Some(sha) => match store.media(&sha).await {
                 Ok(m) => Some(m),
                 Err(e) => {
                     tracing::warn!(sha256 = %sha, error = %e, "the chime's recording is gone; items play without it");
                     None
                 }
             },
-            _ => None,
+            None => None,
         };
-        let after_preempt = store
-            .setting("after_preempt")
-            .await?
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default();
+        let after_preempt = store.after_preempt().await?;
         Ok(PartsBuilder {
             store: store.clone(),
             public_url: public_url.to_owned(),

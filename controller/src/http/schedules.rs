@@ -171,12 +171,7 @@ pub(crate) async fn check_schedule(
 
 /// Saves a checked new schedule: a draft when the commune requires approval, else active.
 pub(crate) async fn save_new(s: &AppState, spec: &ScheduleSpec) -> Result<ScheduleRow, ApiError> {
-    let approval = s
-        .store
-        .setting("require_approval")
-        .await?
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
+    let approval = s.store.require_approval().await?;
     let status = if approval {
         Status::Draft
     } else {

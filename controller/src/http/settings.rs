@@ -58,28 +58,10 @@ async fn settings(State(s): State<AppState>) -> Result<Json<Settings>, ApiError>
 pub async fn current(s: &AppState) -> Result<Settings, ApiError> {
     let st = &s.store;
     Ok(Settings {
-        require_approval: st
-            .setting("require_approval")
-            .await?
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false),
-        chime_media: st
-            .setting("chime_media")
-            .await?
-            .and_then(|v| v.as_str().map(str::to_owned)),
-        after_preempt: st
-            .setting("after_preempt")
-            .await?
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default(),
-        // The top zone's fallback is the same rule every zone follows.
-        languages: match st.setting("languages").await? {
-            Some(v) => serde_json::from_value(v).unwrap_or_default(),
-            None => crate::store::parts::DEFAULT_LANGUAGES
-                .iter()
-                .map(|l| l.to_string())
-                .collect(),
-        },
+        require_approval: st.require_approval().await?,
+        chime_media: st.chime_media().await?,
+        after_preempt: st.after_preempt().await?,
+        languages: st.default_languages().await?,
         time_zone: s.tz.name().to_string(),
     })
 }
