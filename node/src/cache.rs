@@ -254,6 +254,16 @@ mod tests {
         sha
     }
 
+    /// Three 100-byte files, played a, b, c in that order.
+    fn played_in_order(dir: &Path) -> (Cache, String, String, String) {
+        let (a, b, c) = (put(dir, 1, 100), put(dir, 2, 100), put(dir, 3, 100));
+        let mut cache = Cache::open(dir).unwrap();
+        cache.touch(&a, t(10));
+        cache.touch(&b, t(20));
+        cache.touch(&c, t(30));
+        (cache, a, b, c)
+    }
+
     fn keep(shas: &[&String]) -> HashSet<String> {
         shas.iter().map(|s| s.to_string()).collect()
     }
@@ -261,15 +271,7 @@ mod tests {
     #[test]
     fn least_recently_played_goes_first_even_after_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b, c) = (
-            put(dir.path(), 1, 100),
-            put(dir.path(), 2, 100),
-            put(dir.path(), 3, 100),
-        );
-        let mut cache = Cache::open(dir.path()).unwrap();
-        cache.touch(&a, t(10));
-        cache.touch(&b, t(20));
-        cache.touch(&c, t(30));
+        let (mut cache, a, b, c) = played_in_order(dir.path());
         cache.touch(&a, t(40)); // a played again: now b is the oldest
         drop(cache);
         let mut cache = Cache::open(dir.path()).unwrap();
@@ -301,15 +303,7 @@ mod tests {
     #[test]
     fn media_in_the_plan_is_never_evicted_even_over_budget() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b, c) = (
-            put(dir.path(), 1, 100),
-            put(dir.path(), 2, 100),
-            put(dir.path(), 3, 100),
-        );
-        let mut cache = Cache::open(dir.path()).unwrap();
-        cache.touch(&a, t(10));
-        cache.touch(&b, t(20));
-        cache.touch(&c, t(30));
+        let (mut cache, a, b, c) = played_in_order(dir.path());
         // a is the oldest but in the plan: b goes instead.
         let r = cache.evict(200, &keep(&[&a]));
         assert_eq!(r.removed, [b.as_str()]);

@@ -108,6 +108,21 @@ impl Browser {
         }
     }
 
+    /// Types `text` into the element matching `css` (a file input takes a path).
+    pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        Ok(self.find(css).await?.send_keys(text).await?)
+    }
+
+    /// Clicks the element matching `css`.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        Ok(self.find(css).await?.click().await?)
+    }
+
+    /// Chooses the option with `value` in the `<select>` matching `css`.
+    pub async fn select(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        Ok(self.find(css).await?.select_by_value(value).await?)
+    }
+
     pub async fn url(&self) -> String {
         self.client
             .current_url()

@@ -29,34 +29,16 @@ async fn sign_in(b: &Browser, base: &str, username: &str) {
     b.goto(&format!("{base}/ui/")).await.unwrap();
     // Signed out: the page leads to the login form.
     b.find("#login-form").await.unwrap();
-    b.find("#login-username")
-        .await
-        .unwrap()
-        .send_keys(username)
+    b.fill("#login-username", username).await.unwrap();
+    b.fill("#login-password", &format!("mat-khau-{username}"))
         .await
         .unwrap();
-    b.find("#login-password")
-        .await
-        .unwrap()
-        .send_keys(&format!("mat-khau-{username}"))
-        .await
-        .unwrap();
-    b.find("#login-submit")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#login-submit").await.unwrap();
     b.find("#user-name").await.unwrap();
 }
 
 async fn sign_out(b: &Browser) {
-    b.find("#logout-button")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#logout-button").await.unwrap();
     b.find("#login-form").await.unwrap();
 }
 
@@ -117,25 +99,12 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
 
     // Upload a recording: the file goes up with a progress bar, then the list shows it.
     b.goto(&format!("{base}/ui/announcements")).await.unwrap();
-    b.find("#upload-title")
-        .await
-        .unwrap()
-        .send_keys("Thông báo họp thôn")
-        .await
-        .unwrap();
+    b.fill("#upload-title", "Thông báo họp thôn").await.unwrap();
     let file = fixture(TONE).canonicalize().unwrap();
-    b.find(".variant-file")
-        .await
-        .unwrap()
-        .send_keys(file.to_str().unwrap())
+    b.fill(".variant-file", file.to_str().unwrap())
         .await
         .unwrap();
-    b.find("#upload-submit")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#upload-submit").await.unwrap();
     wait_js(
         &b,
         "the uploaded announcement in the list",
@@ -160,54 +129,23 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
     let at = (Utc::now() + Span::seconds(50)).with_timezone(&vietnam);
     let cron = at.format("%S %M %H %d %m *").to_string();
     b.goto(&format!("{base}/ui/schedules/new")).await.unwrap();
-    b.find("#schedule-name")
-        .await
-        .unwrap()
-        .send_keys("Họp thôn Nà Sài")
+    b.fill("#schedule-name", "Họp thôn Nà Sài").await.unwrap();
+    b.select("#schedule-announcement", &recording["id"].to_string())
         .await
         .unwrap();
-    b.find("#schedule-announcement")
-        .await
-        .unwrap()
-        .select_by_value(&recording["id"].to_string())
+    b.click(&format!("[data-test=zone-choice][value='{village}']"))
         .await
         .unwrap();
-    b.find(&format!("[data-test=zone-choice][value='{village}']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.find("[data-test=rule-kind][value=cron]")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.find("#schedule-cron")
-        .await
-        .unwrap()
-        .send_keys(&cron)
-        .await
-        .unwrap();
-    b.find("#schedule-check")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("[data-test=rule-kind][value=cron]").await.unwrap();
+    b.fill("#schedule-cron", &cron).await.unwrap();
+    b.click("#schedule-check").await.unwrap();
     let airings = b.find("#next-airings").await.unwrap().text().await.unwrap();
     assert!(
         airings.contains(&at.format("%H:%M:%S").to_string()),
         "the next airing is shown before saving: {airings}"
     );
     b.screenshot("04-schedule-check").await.unwrap();
-    b.find("#schedule-save")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#schedule-save").await.unwrap();
     b.find("#schedules").await.unwrap();
     let schedules = api.get("/api/v1/schedules").await.unwrap();
     let schedule = schedules
@@ -245,26 +183,21 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
 
     // Type a text, hear it, save it; then broadcast it as an emergency.
     b.goto(&format!("{base}/ui/announcements")).await.unwrap();
-    b.find("#tts-title")
-        .await
-        .unwrap()
-        .send_keys("Cảnh báo lũ")
-        .await
-        .unwrap();
-    b.find("#tts-text")
-        .await
-        .unwrap()
-        .send_keys("Khẩn cấp: nước suối đang lên nhanh, bà con thôn Nà Sài không qua ngầm.")
-        .await
-        .unwrap();
-    b.find("#tts-preview").await.unwrap().click().await.unwrap();
+    b.fill("#tts-title", "Cảnh báo lũ").await.unwrap();
+    b.fill(
+        "#tts-text",
+        "Khẩn cấp: nước suối đang lên nhanh, bà con thôn Nà Sài không qua ngầm.",
+    )
+    .await
+    .unwrap();
+    b.click("#tts-preview").await.unwrap();
     wait_js(
         &b,
         "the preview to be heard",
         "(function(a){ return a && a.src && a.readyState >= 1 && a.duration > 1; })(document.getElementById('tts-audio'))",
     )
     .await;
-    b.find("#tts-save").await.unwrap().click().await.unwrap();
+    b.click("#tts-save").await.unwrap();
     wait_js(
         &b,
         "the text announcement in the list",
@@ -281,32 +214,16 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
         .clone();
 
     b.goto(&format!("{base}/ui/emergency")).await.unwrap();
-    b.find(&format!("[data-test=zone-choice][value='{village}']"))
-        .await
-        .unwrap()
-        .click()
+    b.click(&format!("[data-test=zone-choice][value='{village}']"))
         .await
         .unwrap();
-    b.find("#emergency-announcement")
-        .await
-        .unwrap()
-        .select_by_value(&warning.to_string())
+    b.select("#emergency-announcement", &warning.to_string())
         .await
         .unwrap();
-    b.find("#emergency-next")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#emergency-next").await.unwrap();
     b.find("#emergency-confirm").await.unwrap();
     b.screenshot("07-emergency-confirm").await.unwrap();
-    b.find("#emergency-confirm")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#emergency-confirm").await.unwrap();
     wait_js(
         &b,
         "the emergency's delivery page",
