@@ -37,6 +37,16 @@ pub fn open<T: DeserializeOwned>(
     key: &VerifyingKey,
     limit: usize,
 ) -> Result<T, ProtocolError> {
+    open_with_any(bytes, std::slice::from_ref(key), limit).map(|(body, _)| body)
+}
+
+/// [`open`] for a message that may be signed by any of `keys` (a node trusts the controller's
+/// current key and, during a rotation, the next one). Returns the body and which key signed it.
+pub fn open_with_any<T: DeserializeOwned>(
+    bytes: &[u8],
+    keys: &[VerifyingKey],
+    limit: usize,
+) -> Result<(T, usize), ProtocolError> {
     check_size(bytes, limit)?;
     let env: Envelope = serde_json::from_slice(bytes)
         .map_err(|e| ProtocolError::Malformed(format!("not a signed envelope: {e}")))?;
@@ -44,9 +54,11 @@ pub fn open<T: DeserializeOwned>(
         .decode(env.sig.as_bytes())
         .map_err(|_| ProtocolError::BadSignature)?;
     let sig = Signature::from_slice(&sig_bytes).map_err(|_| ProtocolError::BadSignature)?;
-    key.verify(env.payload.as_bytes(), &sig)
-        .map_err(|_| ProtocolError::BadSignature)?;
-    Ok(serde_json::from_str(&env.payload)?)
+    let signer = keys
+        .iter()
+        .position(|k| k.verify(env.payload.as_bytes(), &sig).is_ok())
+        .ok_or(ProtocolError::BadSignature)?;
+    Ok((serde_json::from_str(&env.payload)?, signer))
 }
 
 /// A new random signing key.
@@ -56,7 +68,12 @@ pub fn generate_key() -> SigningKey {
 
 /// The base64 text of a key's public half, as nodes pin it.
 pub fn public_key_b64(key: &SigningKey) -> String {
-    B64.encode(key.verifying_key().to_bytes())
+    verifying_key_b64(&key.verifying_key())
+}
+
+/// The base64 text of a public key: how plans announce a key and node states name one.
+pub fn verifying_key_b64(key: &VerifyingKey) -> String {
+    B64.encode(key.to_bytes())
 }
 
 /// Reads a public key from its base64 text.
@@ -156,6 +173,18 @@ mod tests {
         let bad = br#"{"payload":"{\"n\":1,\"s\":\"\"}","sig":"not base64!"}"#;
         let err = open::<Body>(bad, &key.verifying_key(), 1024).unwrap_err();
         assert_eq!(err, ProtocolError::BadSignature);
+    }
+
+    #[test]
+    fn any_of_several_keys_opens_and_says_which() {
+        let (old, new) = (generate_key(), generate_key());
+        let keys = [old.verifying_key(), new.verifying_key()];
+        let bytes = seal(&Body { n: 2, s: "".into() }, &new);
+        let (body, signer): (Body, usize) = open_with_any(&bytes, &keys, 1024).unwrap();
+        assert_eq!((body.n, signer), (2, 1));
+        let err = open_with_any::<Body>(&bytes, &keys[..1], 1024).unwrap_err();
+        assert_eq!(err, ProtocolError::BadSignature);
+        assert!(open_with_any::<Body>(&bytes, &[], 1024).is_err());
     }
 
     #[test]

@@ -11,6 +11,11 @@ pub enum ProtocolError {
     /// A plan whose version is not newer than the one already applied.
     #[error("older plan version {got}: version {current} is already applied")]
     OlderVersion { got: u64, current: u64 },
+    /// A plan past its validity: an old plan replayed, or one held back too long.
+    #[error("stale plan: it was valid until {valid_until}")]
+    Stale {
+        valid_until: chrono::DateTime<chrono::Utc>,
+    },
     /// A message meant for another node.
     #[error("message is for node {got:?}, this is node {expected:?}")]
     OtherNode { expected: String, got: String },

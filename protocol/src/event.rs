@@ -3,13 +3,16 @@
 //! Every event carries the node's own sequence number, contiguous from 1. The node keeps each
 //! event in its on-disk spool until the controller's retained, signed [`Ack`] covers it: a
 //! broker's PUBACK is not enough, since brokers drop queued messages under load.
+//!
+//! A batch is signed with the node's own key, made at provisioning, so the controller trusts
+//! it only when that node signed it, whatever the broker lets through.
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::envelope;
-use crate::error::{check_id, check_size, ProtocolError};
+use crate::error::{check_id, ProtocolError};
 use crate::limits::{MAX_EVENTS_PER_BATCH, MAX_PACKET_BYTES};
 use crate::vocab::Stage;
 
@@ -63,28 +66,35 @@ pub enum EventBody {
 }
 
 impl EventBatch {
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("events always serialise")
+    /// Signs the batch with the node's key: the bytes to publish.
+    pub fn seal(&self, key: &SigningKey) -> Vec<u8> {
+        envelope::seal(self, key)
     }
 
-    /// Decodes a batch that arrived on `topic_node`'s events topic.
-    pub fn decode(bytes: &[u8], topic_node: &str) -> Result<Self, ProtocolError> {
-        check_size(bytes, MAX_PACKET_BYTES)?;
-        let batch: EventBatch = serde_json::from_slice(bytes)?;
-        check_id("node", &batch.node)?;
-        if batch.node != topic_node {
+    /// Verifies a batch that arrived on `topic_node`'s events topic against that node's key,
+    /// then checks it.
+    pub fn open(bytes: &[u8], key: &VerifyingKey, topic_node: &str) -> Result<Self, ProtocolError> {
+        let batch: EventBatch = envelope::open(bytes, key, MAX_PACKET_BYTES)?;
+        batch.validate(topic_node)?;
+        Ok(batch)
+    }
+
+    /// The checks on a batch's content: its node, its size, sequence numbers and ids.
+    pub fn validate(&self, topic_node: &str) -> Result<(), ProtocolError> {
+        check_id("node", &self.node)?;
+        if self.node != topic_node {
             return Err(ProtocolError::OtherNode {
                 expected: topic_node.to_string(),
-                got: batch.node,
+                got: self.node.clone(),
             });
         }
-        if batch.events.len() > MAX_EVENTS_PER_BATCH {
+        if self.events.len() > MAX_EVENTS_PER_BATCH {
             return Err(ProtocolError::Malformed(format!(
                 "{} events in one message; at most {MAX_EVENTS_PER_BATCH}",
-                batch.events.len()
+                self.events.len()
             )));
         }
-        for ev in &batch.events {
+        for ev in &self.events {
             if ev.seq == 0 {
                 return Err(ProtocolError::Malformed(
                     "event sequence starts at 1".into(),
@@ -99,7 +109,7 @@ impl EventBatch {
                 _ => {}
             }
         }
-        Ok(batch)
+        Ok(())
     }
 }
 
@@ -115,8 +125,9 @@ impl Ack {
         envelope::seal(self, key)
     }
 
-    pub fn open(bytes: &[u8], key: &VerifyingKey, node: &str) -> Result<Ack, ProtocolError> {
-        let ack: Ack = envelope::open(bytes, key, MAX_PACKET_BYTES)?;
+    /// Verifies an ack against the controller keys the node trusts.
+    pub fn open(bytes: &[u8], keys: &[VerifyingKey], node: &str) -> Result<Ack, ProtocolError> {
+        let (ack, _): (Ack, usize) = envelope::open_with_any(bytes, keys, MAX_PACKET_BYTES)?;
         if ack.node != node {
             return Err(ProtocolError::OtherNode {
                 expected: node.to_string(),
@@ -175,26 +186,50 @@ mod tests {
     }
 
     #[test]
-    fn events_round_trip() {
+    fn events_round_trip_under_the_nodes_key() {
+        let key = generate_key();
         let b = batch("n1");
-        assert_eq!(EventBatch::decode(&b.to_bytes(), "n1").unwrap(), b);
+        assert_eq!(
+            EventBatch::open(&b.seal(&key), &key.verifying_key(), "n1").unwrap(),
+            b
+        );
+    }
+
+    #[test]
+    fn events_signed_by_another_key_or_unsigned_are_refused() {
+        let (a, b) = (generate_key(), generate_key());
+        let sealed_by_a = batch("n2").seal(&a);
+        assert_eq!(
+            EventBatch::open(&sealed_by_a, &b.verifying_key(), "n2"),
+            Err(ProtocolError::BadSignature)
+        );
+        let unsigned = serde_json::to_vec(&batch("n2")).unwrap();
+        assert!(matches!(
+            EventBatch::open(&unsigned, &b.verifying_key(), "n2"),
+            Err(ProtocolError::Malformed(_))
+        ));
     }
 
     #[test]
     fn events_are_refused_on_another_nodes_topic_or_when_malformed() {
+        let key = generate_key();
+        let open = |b: &EventBatch, topic: &str| {
+            EventBatch::open(&b.seal(&key), &key.verifying_key(), topic)
+        };
         let b = batch("n1");
         assert!(matches!(
-            EventBatch::decode(&b.to_bytes(), "n2"),
+            open(&b, "n2"),
             Err(ProtocolError::OtherNode { .. })
         ));
         let mut zero = batch("n1");
         zero.events[0].seq = 0;
         assert!(matches!(
-            EventBatch::decode(&zero.to_bytes(), "n1"),
+            open(&zero, "n1"),
             Err(ProtocolError::Malformed(_))
         ));
+        let body = envelope::seal(&serde_json::json!({"node":"n1","events":[{"seq":1}]}), &key);
         assert!(matches!(
-            EventBatch::decode(br#"{"node":"n1","events":[{"seq":1}]}"#, "n1"),
+            EventBatch::open(&body, &key.verifying_key(), "n1"),
             Err(ProtocolError::Malformed(_))
         ));
         let mut label = batch("n1");
@@ -204,7 +239,7 @@ mod tests {
             label: "a b".into(),
         };
         assert!(matches!(
-            EventBatch::decode(&label.to_bytes(), "n1"),
+            open(&label, "n1"),
             Err(ProtocolError::Malformed(_))
         ));
         let mut many = batch("n1");
@@ -215,7 +250,7 @@ mod tests {
                 body: EventBody::PlanApplied { version: 1 },
             })
             .collect();
-        assert!(EventBatch::decode(&many.to_bytes(), "n1").is_err());
+        assert!(open(&many, "n1").is_err());
     }
 
     #[test]
@@ -226,13 +261,14 @@ mod tests {
             seq: 42,
         };
         let bytes = ack.seal(&key);
-        assert_eq!(Ack::open(&bytes, &key.verifying_key(), "n1").unwrap(), ack);
+        let keys = [key.verifying_key()];
+        assert_eq!(Ack::open(&bytes, &keys, "n1").unwrap(), ack);
         assert!(matches!(
-            Ack::open(&bytes, &key.verifying_key(), "n2"),
+            Ack::open(&bytes, &keys, "n2"),
             Err(ProtocolError::OtherNode { .. })
         ));
         assert_eq!(
-            Ack::open(&bytes, &generate_key().verifying_key(), "n1"),
+            Ack::open(&bytes, &[generate_key().verifying_key()], "n1"),
             Err(ProtocolError::BadSignature)
         );
     }

@@ -3,7 +3,8 @@
 //! A tour:
 //! - [`topics`]: the MQTT topic tree under `loa/v1/{site}` and how to parse a topic back.
 //! - [`vocab`]: the words both sides use: priorities and the delivery stages.
-//! - [`envelope`]: Ed25519 signing and verification over exactly the bytes sent.
+//! - [`envelope`]: Ed25519 signing and verification over exactly the bytes sent; plans and
+//!   acks are signed by the controller, events and states by the node's own key.
 //! - [`plan`]: the per-node plan (the node's whole desired state) and its validation.
 //! - [`state`]: the retained node state, including the `offline` last will.
 //! - [`event`]: the node's numbered events and the controller's signed acknowledgement.
@@ -22,7 +23,9 @@ pub mod topics;
 pub mod vocab;
 
 pub use backoff::Backoff;
-pub use envelope::{generate_key, public_key_b64, signing_key_from_b64, verifying_key_from_b64};
+pub use envelope::{
+    generate_key, public_key_b64, signing_key_from_b64, verifying_key_b64, verifying_key_from_b64,
+};
 pub use error::ProtocolError;
 pub use event::{Ack, Event, EventBatch, EventBody};
 pub use limits::MAX_PACKET_BYTES;

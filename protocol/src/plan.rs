@@ -3,6 +3,10 @@
 //! Desired state, not commands: every change ("play now" and emergencies included) is a new
 //! plan with a higher version, published retained, so a node that reconnects or reboots
 //! converges from the last plan alone.
+//!
+//! A plan is refused when it is not newer than the one held, when its validity has passed (an
+//! old plan replayed), or when no trusted key signed it. It may announce the controller's next
+//! key, which the node then trusts too: that is how the key is rotated without a site visit.
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -24,6 +28,13 @@ pub struct Plan {
     /// The node this plan is for.
     pub node: String,
     pub issued_at: DateTime<Utc>,
+    /// A node refuses the plan once this has passed by its clock, so a plan captured and
+    /// replayed later is stale. The controller issues a new one well before.
+    pub valid_until: DateTime<Utc>,
+    /// The controller's next signing key (base64), announced under the current one: the node
+    /// trusts it from now on and moves to it when a plan signed by it arrives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_key: Option<String>,
     /// The node's volume, 0–100.
     pub volume: u8,
     /// What an item interrupted by an emergency does afterwards. Absent in older plans: replay.
@@ -136,24 +147,20 @@ impl Plan {
         envelope::seal(self, key)
     }
 
-    /// Verifies and validates a plan for `node`, which holds `current` (if any).
+    /// Verifies and validates a plan for `node`, which holds `current` (if any), at `now` by
+    /// the node's clock. `keys` are the controller keys the node trusts. Returns the plan and
+    /// the index of the key that signed it.
     ///
     /// Refuses, in this order: oversize, not an envelope, a bad signature, a malformed body,
-    /// another node's plan, a version not newer than `current`.
+    /// another node's plan, a version not newer than `current`, a plan past its validity.
     pub fn open(
         bytes: &[u8],
-        key: &VerifyingKey,
+        keys: &[VerifyingKey],
         node: &str,
         current: Option<u64>,
-    ) -> Result<Plan, ProtocolError> {
-        let plan: Plan = envelope::open(bytes, key, MAX_PACKET_BYTES)?;
-        plan.check_shape()?;
-        if plan.node != node {
-            return Err(ProtocolError::OtherNode {
-                expected: node.to_string(),
-                got: plan.node,
-            });
-        }
+        now: DateTime<Utc>,
+    ) -> Result<(Plan, usize), ProtocolError> {
+        let (plan, signer) = Plan::verify(bytes, keys, node)?;
         if let Some(current) = current {
             if plan.version <= current {
                 return Err(ProtocolError::OlderVersion {
@@ -162,7 +169,30 @@ impl Plan {
                 });
             }
         }
-        Ok(plan)
+        if now > plan.valid_until {
+            return Err(ProtocolError::Stale {
+                valid_until: plan.valid_until,
+            });
+        }
+        Ok((plan, signer))
+    }
+
+    /// The signature, shape and node checks alone: for a plan the node already accepted and
+    /// kept on disk, whose version and validity were checked when it arrived.
+    pub fn verify(
+        bytes: &[u8],
+        keys: &[VerifyingKey],
+        node: &str,
+    ) -> Result<(Plan, usize), ProtocolError> {
+        let (plan, signer): (Plan, usize) = envelope::open_with_any(bytes, keys, MAX_PACKET_BYTES)?;
+        plan.check_shape()?;
+        if plan.node != node {
+            return Err(ProtocolError::OtherNode {
+                expected: node.to_string(),
+                got: plan.node,
+            });
+        }
+        Ok((plan, signer))
     }
 
     /// The checks that do not depend on who reads the plan.
@@ -170,6 +200,14 @@ impl Plan {
         check_id("site", &self.site)?;
         check_id("node", &self.node)?;
         check_volume(self.volume)?;
+        if self.valid_until <= self.issued_at {
+            return Err(ProtocolError::Malformed(
+                "the plan is valid until before it was issued".into(),
+            ));
+        }
+        if let Some(k) = &self.next_key {
+            crate::envelope::verifying_key_from_b64(k)?;
+        }
         let mut ids = HashSet::new();
         for item in &self.items {
             check_id("item id", &item.id)?;
@@ -247,12 +285,14 @@ mod tests {
     use chrono::TimeZone;
 
     fn sample(version: u64, node: &str) -> Plan {
-        let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 6, 0, 0).unwrap();
+        let t0 = t0();
         Plan {
             version,
             site: "xa-demo".into(),
             node: node.into(),
             issued_at: t0,
+            valid_until: t0 + chrono::Duration::hours(72),
+            next_key: None,
             volume: 80,
             after_preempt: AfterPreempt::Resume,
             items: vec![PlanItem {
@@ -304,12 +344,60 @@ mod tests {
         assert_eq!(plan.after_preempt, AfterPreempt::Replay);
     }
 
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 6, 0, 0).unwrap()
+    }
+
+    /// `Plan::open` with one key, at the sample's issue time.
+    fn open1(
+        bytes: &[u8],
+        key: &VerifyingKey,
+        node: &str,
+        current: Option<u64>,
+    ) -> Result<Plan, ProtocolError> {
+        Plan::open(bytes, std::slice::from_ref(key), node, current, t0()).map(|(p, _)| p)
+    }
+
     #[test]
     fn plan_round_trips_through_seal_and_open() {
         let key = generate_key();
         let plan = sample(3, "n1");
-        let back = Plan::open(&plan.seal(&key), &key.verifying_key(), "n1", Some(2)).unwrap();
+        let back = open1(&plan.seal(&key), &key.verifying_key(), "n1", Some(2)).unwrap();
         assert_eq!(back, plan);
+    }
+
+    #[test]
+    fn a_plan_past_its_validity_is_stale_but_still_verifies_from_disk() {
+        let key = generate_key();
+        let plan = sample(3, "n1");
+        let bytes = plan.seal(&key);
+        let keys = [key.verifying_key()];
+        let late = plan.valid_until + chrono::Duration::seconds(1);
+        assert_eq!(
+            Plan::open(&bytes, &keys, "n1", None, late),
+            Err(ProtocolError::Stale {
+                valid_until: plan.valid_until
+            })
+        );
+        assert!(Plan::open(&bytes, &keys, "n1", None, plan.valid_until).is_ok());
+        assert_eq!(Plan::verify(&bytes, &keys, "n1").unwrap().0, plan);
+    }
+
+    #[test]
+    fn the_next_key_signs_too_and_must_be_a_key() {
+        let (old, new) = (generate_key(), generate_key());
+        let keys = [old.verifying_key(), new.verifying_key()];
+        let mut plan = sample(3, "n1");
+        plan.next_key = Some(crate::envelope::public_key_b64(&new));
+        let (back, signer) = Plan::open(&plan.seal(&old), &keys, "n1", None, t0()).unwrap();
+        assert_eq!((back.next_key, signer), (plan.next_key.clone(), 0));
+        let (_, signer) = Plan::open(&sample(4, "n1").seal(&new), &keys, "n1", None, t0()).unwrap();
+        assert_eq!(signer, 1);
+        plan.next_key = Some("not a key".into());
+        assert!(matches!(
+            Plan::open(&plan.seal(&old), &keys, "n1", None, t0()),
+            Err(ProtocolError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -320,19 +408,19 @@ mod tests {
 
         let forged = sample(3, "n1").seal(&generate_key());
         assert_eq!(
-            Plan::open(&forged, &vk, "n1", None),
+            open1(&forged, &vk, "n1", None),
             Err(ProtocolError::BadSignature)
         );
         assert_eq!(
-            Plan::open(&good, &vk, "n1", Some(3)),
+            open1(&good, &vk, "n1", Some(3)),
             Err(ProtocolError::OlderVersion { got: 3, current: 3 })
         );
         assert_eq!(
-            Plan::open(&good, &vk, "n1", Some(9)),
+            open1(&good, &vk, "n1", Some(9)),
             Err(ProtocolError::OlderVersion { got: 3, current: 9 })
         );
         assert_eq!(
-            Plan::open(&good, &vk, "n2", None),
+            open1(&good, &vk, "n2", None),
             Err(ProtocolError::OtherNode {
                 expected: "n2".into(),
                 got: "n1".into()
@@ -340,16 +428,16 @@ mod tests {
         );
         let big = vec![b' '; MAX_PACKET_BYTES + 1];
         assert!(matches!(
-            Plan::open(&big, &vk, "n1", None),
+            open1(&big, &vk, "n1", None),
             Err(ProtocolError::Oversize { .. })
         ));
         assert!(matches!(
-            Plan::open(b"{}", &vk, "n1", None),
+            open1(b"{}", &vk, "n1", None),
             Err(ProtocolError::Malformed(_))
         ));
         let not_a_plan = envelope::seal(&serde_json::json!({"version": "x"}), &key);
         assert!(matches!(
-            Plan::open(&not_a_plan, &vk, "n1", None),
+            open1(&not_a_plan, &vk, "n1", None),
             Err(ProtocolError::Malformed(_))
         ));
     }
@@ -361,29 +449,29 @@ mod tests {
         let mut p = sample(1, "n1");
         p.items.push(p.items[0].clone());
         assert!(matches!(
-            Plan::open(&p.seal(&key), &vk, "n1", None),
+            open1(&p.seal(&key), &vk, "n1", None),
             Err(ProtocolError::Malformed(m)) if m.contains("twice")
         ));
         let mut p = sample(1, "n1");
         p.items[0].parts[1].media.sha256 = "XYZ".into();
         assert!(matches!(
-            Plan::open(&p.seal(&key), &vk, "n1", None),
+            open1(&p.seal(&key), &vk, "n1", None),
             Err(ProtocolError::Malformed(m)) if m.contains("sha256")
         ));
         let mut p = sample(1, "n1");
         p.items[0].expires_at = p.items[0].start_at;
-        assert!(Plan::open(&p.seal(&key), &vk, "n1", None).is_err());
+        assert!(open1(&p.seal(&key), &vk, "n1", None).is_err());
         let mut p = sample(1, "n1");
         p.items[0].parts.clear();
         assert!(matches!(
-            Plan::open(&p.seal(&key), &vk, "n1", None),
+            open1(&p.seal(&key), &vk, "n1", None),
             Err(ProtocolError::Malformed(m)) if m.contains("parts")
         ));
         let mut p = sample(1, "n1");
         p.items[0].parts[2].language = Some("../x".into());
-        assert!(Plan::open(&p.seal(&key), &vk, "n1", None).is_err());
+        assert!(open1(&p.seal(&key), &vk, "n1", None).is_err());
         let mut p = sample(1, "n1/../x");
         p.volume = 50;
-        assert!(Plan::open(&p.seal(&key), &vk, "n1/../x", None).is_err());
+        assert!(open1(&p.seal(&key), &vk, "n1/../x", None).is_err());
     }
 }

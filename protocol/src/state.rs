@@ -2,11 +2,20 @@
 //!
 //! The node sets its last will to [`NodeState::offline`] on the same topic, so the broker
 //! publishes `offline` for it when its link dies.
+//!
+//! States are signed with the node's key. Each carries a stamp, `(session, serial)`: the
+//! session counts the node's connections to the broker (kept on its disk), the serial counts
+//! states within one, and the last will is serial 0. The controller takes a state only when
+//! it [supersedes](NodeState::supersedes) the last one taken, so an old state replayed (an
+//! `online` after the node died, a will from an earlier connection) changes nothing.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{check_id, check_size, ProtocolError};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+
+use crate::envelope;
+use crate::error::{check_id, ProtocolError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -19,6 +28,10 @@ pub enum Presence {
 pub struct NodeState {
     pub node: String,
     pub presence: Presence,
+    /// Which connection of the node to the broker this state belongs to: 1, 2, 3…
+    pub session: u64,
+    /// The state's number within its session; 0 for the last will.
+    pub serial: u64,
     /// When the node wrote this; absent in the last will, which is written at connect time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<DateTime<Utc>>,
@@ -48,14 +61,20 @@ pub struct NodeState {
     /// Seconds since the node started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uptime_secs: Option<u64>,
+    /// The controller keys (base64) the node accepts plans from: the current one, then the
+    /// announced next one during a key rotation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controller_keys: Vec<String>,
 }
 
 impl NodeState {
-    /// The last will: published by the broker when the node's link dies.
-    pub fn offline(node: &str) -> Self {
+    /// The last will of connection `session`: published by the broker when the link dies.
+    pub fn offline(node: &str, session: u64) -> Self {
         NodeState {
             node: node.to_string(),
             presence: Presence::Offline,
+            session,
+            serial: 0,
             at: None,
             software: None,
             plan_version: None,
@@ -66,54 +85,152 @@ impl NodeState {
             device_error: None,
             clock_offset_ms: None,
             uptime_secs: None,
+            controller_keys: Vec::new(),
         }
     }
 
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("state always serialises")
+    /// Signs the state with the node's key: the bytes to publish.
+    pub fn seal(&self, key: &SigningKey) -> Vec<u8> {
+        envelope::seal(self, key)
     }
 
-    /// Decodes a state message that arrived on `topic_node`'s state topic.
-    pub fn decode(bytes: &[u8], topic_node: &str, limit: usize) -> Result<Self, ProtocolError> {
-        check_size(bytes, limit)?;
-        let state: NodeState = serde_json::from_slice(bytes)?;
-        check_id("node", &state.node)?;
-        if state.node != topic_node {
+    /// Verifies a state that arrived on `topic_node`'s state topic against that node's key.
+    pub fn open(
+        bytes: &[u8],
+        key: &VerifyingKey,
+        topic_node: &str,
+        limit: usize,
+    ) -> Result<Self, ProtocolError> {
+        let state: NodeState = envelope::open(bytes, key, limit)?;
+        state.validate(topic_node)?;
+        Ok(state)
+    }
+
+    /// The checks on a state's content.
+    pub fn validate(&self, topic_node: &str) -> Result<(), ProtocolError> {
+        check_id("node", &self.node)?;
+        if self.node != topic_node {
             return Err(ProtocolError::OtherNode {
                 expected: topic_node.to_string(),
-                got: state.node,
+                got: self.node.clone(),
             });
         }
-        Ok(state)
+        if self.session == 0 {
+            return Err(ProtocolError::Malformed("state session starts at 1".into()));
+        }
+        if self.controller_keys.len() > 2 {
+            return Err(ProtocolError::Malformed(
+                "a node names at most two controller keys".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether this state may replace the last one taken, stamped `last`: a later session, or
+    /// a later serial in the same session, or the same session's last will (the link died).
+    pub fn supersedes(&self, last: Option<(u64, u64)>) -> bool {
+        match last {
+            None => true,
+            Some((session, serial)) => {
+                self.session > session
+                    || (self.session == session && (self.serial > serial || self.serial == 0))
+            }
+        }
+    }
+
+    /// The stamp to remember once this state is taken after `last`: a will does not lower the
+    /// serial, so an `online` of its session replayed afterwards is still refused.
+    pub fn stamp_after(&self, last: Option<(u64, u64)>) -> (u64, u64) {
+        match last {
+            Some((session, serial)) if session == self.session => {
+                (session, serial.max(self.serial))
+            }
+            _ => (self.session, self.serial),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::generate_key;
+
+    fn state(session: u64, serial: u64) -> NodeState {
+        NodeState {
+            presence: if serial == 0 {
+                Presence::Offline
+            } else {
+                Presence::Online
+            },
+            serial,
+            ..NodeState::offline("n1", session)
+        }
+    }
 
     #[test]
     fn last_will_round_trips_and_says_offline() {
-        let will = NodeState::offline("n1");
-        let back = NodeState::decode(&will.to_bytes(), "n1", 4096).unwrap();
+        let key = generate_key();
+        let will = NodeState::offline("n1", 3);
+        let back = NodeState::open(&will.seal(&key), &key.verifying_key(), "n1", 4096).unwrap();
         assert_eq!(back.presence, Presence::Offline);
         assert_eq!(back, will);
     }
 
     #[test]
-    fn state_on_another_nodes_topic_is_refused() {
-        let s = NodeState::offline("n1");
+    fn state_on_another_nodes_topic_under_another_key_or_unsigned_is_refused() {
+        let key = generate_key();
+        let vk = key.verifying_key();
+        let s = NodeState::offline("n1", 1);
         assert!(matches!(
-            NodeState::decode(&s.to_bytes(), "n2", 4096),
+            NodeState::open(&s.seal(&key), &vk, "n2", 4096),
             Err(ProtocolError::OtherNode { .. })
         ));
+        assert_eq!(
+            NodeState::open(&s.seal(&generate_key()), &vk, "n1", 4096),
+            Err(ProtocolError::BadSignature)
+        );
+        let unsigned = serde_json::to_vec(&s).unwrap();
         assert!(matches!(
-            NodeState::decode(b"nope", "n1", 4096),
+            NodeState::open(&unsigned, &vk, "n1", 4096),
             Err(ProtocolError::Malformed(_))
         ));
         assert!(matches!(
-            NodeState::decode(&s.to_bytes(), "n1", 3),
+            NodeState::open(&s.seal(&key), &vk, "n1", 3),
             Err(ProtocolError::Oversize { .. })
         ));
+        assert!(matches!(
+            NodeState::open(&NodeState::offline("n1", 0).seal(&key), &vk, "n1", 4096),
+            Err(ProtocolError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn only_newer_states_and_the_current_sessions_will_supersede() {
+        // (state's session, serial), last taken, supersedes?, stamp kept after
+        let cases = [
+            ((1, 1), None, true, (1, 1)),
+            ((1, 2), Some((1, 1)), true, (1, 2)),
+            ((1, 2), Some((1, 2)), false, (1, 2)),
+            ((1, 1), Some((1, 2)), false, (1, 2)),
+            // the link of session 1 died: its will is taken, and keeps serial 2
+            ((1, 0), Some((1, 2)), true, (1, 2)),
+            // a later connection, even its will
+            ((2, 1), Some((1, 5)), true, (2, 1)),
+            ((2, 0), Some((1, 5)), true, (2, 0)),
+            // an earlier connection's will or state, replayed
+            ((1, 0), Some((2, 1)), false, (2, 1)),
+            ((1, 9), Some((2, 1)), false, (2, 1)),
+        ];
+        for ((session, serial), last, ok, kept) in cases {
+            let s = state(session, serial);
+            assert_eq!(s.supersedes(last), ok, "{session}/{serial} after {last:?}");
+            if ok {
+                assert_eq!(
+                    s.stamp_after(last),
+                    kept,
+                    "{session}/{serial} after {last:?}"
+                );
+            }
+        }
     }
 }
