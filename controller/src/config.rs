@@ -32,6 +32,9 @@ pub struct Config {
     pub plan_horizon_secs: i64,
     /// How late an occurrence missed while the controller was down may still play, in seconds.
     pub late_grace_secs: i64,
+    /// How long a node accepts a plan after it was issued, in seconds (72 h). A plan captured
+    /// and replayed later is refused; every node gets a fresh plan after a third of this.
+    pub plan_validity_secs: i64,
     /// The standing programme files (`*.toml`) loaded at start; none when absent.
     pub schedules_dir: Option<PathBuf>,
 }
@@ -73,6 +76,7 @@ impl Default for Config {
             default_expiry_minutes: 60,
             plan_horizon_secs: 48 * 3600,
             late_grace_secs: 600,
+            plan_validity_secs: 72 * 3600,
             schedules_dir: None,
         }
     }
@@ -218,6 +222,11 @@ impl Config {
         if self.plan_horizon_secs < 1 || self.late_grace_secs < 0 {
             return Err(ConfigError::Invalid(
                 "plan_horizon_secs must be positive and late_grace_secs not negative".into(),
+            ));
+        }
+        if self.plan_validity_secs < 60 {
+            return Err(ConfigError::Invalid(
+                "plan_validity_secs must be at least 60".into(),
             ));
         }
         if self.default_expiry_minutes < 1 {

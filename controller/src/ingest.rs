@@ -1,10 +1,16 @@
 //! Ingest: what nodes send. State updates the node's record; events are stored once per
 //! (node, seq), move the deliveries along, and are acknowledged with a signed, retained ack
 //! once stored without a gap.
+//!
+//! Nothing a node's topic carries is taken unless that node's own key signed it, and a state
+//! only when it is newer than the last one taken: the broker need not be trusted (rumqttd has
+//! no topic ACL). Every refusal is logged, counted and kept in the node's security reports.
 
 use chrono::{DateTime, Utc};
+use ed25519_dalek::VerifyingKey;
 use loa_protocol::{
-    Ack, Channel, EventBatch, EventBody, NodeState, Presence, Topics, MAX_PACKET_BYTES,
+    verifying_key_from_b64, Ack, Channel, EventBatch, EventBody, NodeState, Presence, Topics,
+    MAX_PACKET_BYTES,
 };
 use rumqttc::{AsyncClient, Publish, QoS};
 use std::sync::Arc;
@@ -39,51 +45,108 @@ impl Ingest {
             return;
         };
         let node = node.to_string();
-        if self.store.node(&node).await.is_err() {
-            Counters::bump(&self.counters.unknown_node_messages);
-            tracing::warn!(node = %node, topic = %p.topic, "message from a node the registry does not know ignored");
+        let trust = match self.store.node_trust(&node).await {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                Counters::bump(&self.counters.unknown_node_messages);
+                tracing::warn!(node = %node, topic = %p.topic, "message from a node the registry does not know ignored");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(node = %node, error = %e, "cannot look the node up; its message will come again");
+                return;
+            }
+        };
+        if matches!(channel, Channel::Plan | Channel::Ack) {
             return;
         }
-        let result = match channel {
-            Channel::State => self.state(&node, &p.payload, received_at).await,
-            Channel::Events => self.events(&node, &p.payload).await,
-            Channel::Plan | Channel::Ack => Ok(()),
-        };
-        if let Err(e) = result {
-            match e {
-                IngestError::Protocol(e) => {
-                    Counters::bump(&self.counters.malformed_messages);
-                    tracing::warn!(node = %node, channel = %channel, error = %e, bytes = p.payload.len(), "malformed message ignored");
-                }
-                IngestError::Store(e) => {
-                    tracing::error!(node = %node, channel = %channel, error = %e, "cannot store what a node sent; it will resend")
-                }
+        let key = trust
+            .public_key
+            .as_deref()
+            .and_then(|k| verifying_key_from_b64(k).ok());
+        let result = match (channel, key) {
+            (_, None) => Err(IngestError::Refused {
+                kind: "no_key",
+                detail: "the node has no key (provisioned before nodes signed): give it new \
+                         credentials"
+                    .into(),
+            }),
+            (Channel::State, Some(key)) => {
+                self.state(&node, &key, trust.last_stamp, &p.payload, received_at)
+                    .await
             }
+            (_, Some(key)) => self.events(&node, &key, &p.payload, received_at).await,
+        };
+        match result {
+            Ok(()) => {}
+            Err(IngestError::Refused { kind, detail }) => {
+                self.refuse(&node, kind, &detail, received_at).await;
+            }
+            Err(IngestError::Store(e)) => {
+                tracing::error!(node = %node, channel = %channel, error = %e, "cannot store what a node sent; it will resend")
+            }
+        }
+    }
+
+    /// Logs, counts and keeps a refusal of something on `node`'s topics.
+    async fn refuse(&self, node: &str, kind: &str, detail: &str, at: DateTime<Utc>) {
+        Counters::bump(&self.counters.malformed_messages);
+        tracing::warn!(node = %node, kind, reason = %detail, "message refused");
+        if let Err(e) = self.store.report_security(node, kind, detail, at).await {
+            tracing::error!(node = %node, error = %e, "cannot keep a security report");
         }
     }
 
     async fn state(
         &self,
         node: &str,
+        key: &VerifyingKey,
+        last: Option<(u64, u64)>,
         payload: &[u8],
         received_at: DateTime<Utc>,
     ) -> Result<(), IngestError> {
-        let state = NodeState::decode(payload, node, MAX_PACKET_BYTES)?;
+        let state = NodeState::open(payload, key, node, MAX_PACKET_BYTES)
+            .map_err(|e| IngestError::refused("state_refused", e))?;
+        let stamp = (state.session, state.serial);
+        if last == Some(stamp) {
+            // The retained copy again (after a reconnect) or a QoS 1 duplicate.
+            return Ok(());
+        }
+        if !state.supersedes(last) {
+            let (session, serial) = last.unwrap_or_default();
+            return Err(IngestError::Refused {
+                kind: "state_replayed",
+                detail: format!(
+                    "state of session {} serial {} is older than the one already taken \
+                     (session {session} serial {serial})",
+                    state.session, state.serial
+                ),
+            });
+        }
         let presence = match state.presence {
             Presence::Online => "online",
             Presence::Offline => "offline",
         };
         let text = serde_json::to_string(&state).expect("state serialises");
         self.store
-            .record_node_state(node, presence, &text, received_at)
+            .record_node_state(node, presence, &text, state.stamp_after(last), received_at)
             .await?;
         tracing::debug!(node = %node, presence, "node state");
         Ok(())
     }
 
-    async fn events(&self, node: &str, payload: &[u8]) -> Result<(), IngestError> {
-        let batch = EventBatch::decode(payload, node)?;
+    async fn events(
+        &self,
+        node: &str,
+        key: &VerifyingKey,
+        payload: &[u8],
+        received_at: DateTime<Utc>,
+    ) -> Result<(), IngestError> {
+        let batch = EventBatch::open(payload, key, node)
+            .map_err(|e| IngestError::refused("events_refused", e))?;
         let mut settled_any = false;
+        // What the node itself refused, kept once the events are stored.
+        let mut refused_plans = Vec::new();
         let mut tx = self.store.pool.begin().await.map_err(StoreError::from)?;
         for ev in &batch.events {
             if !insert_event(&mut tx, node, ev).await? {
@@ -134,11 +197,17 @@ impl Ingest {
                 EventBody::PlanRejected { version, reason } => {
                     Counters::bump(&self.counters.plans_rejected_by_nodes);
                     tracing::warn!(node = %node, version = ?version, reason = %reason, "node refused a plan");
+                    refused_plans.push(reason.clone());
                 }
             }
         }
         let acked = advance_ack(&mut tx, node).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        for reason in refused_plans {
+            self.store
+                .report_security(node, "plan_refused_by_node", &reason, received_at)
+                .await?;
+        }
         if settled_any && self.planner.is_truncated(node) {
             // Its plan was cut short: settled items make room for the next ones.
             if let Err(e) = self.planner.publish(node).await {
@@ -156,7 +225,7 @@ impl Ingest {
                 self.topics.ack(node),
                 QoS::AtLeastOnce,
                 true,
-                ack.seal(self.planner.signing_key()),
+                ack.seal(&self.planner.keys().current()),
             )
             .await
         {
@@ -168,8 +237,18 @@ impl Ingest {
 
 #[derive(Debug, thiserror::Error)]
 enum IngestError {
-    #[error(transparent)]
-    Protocol(#[from] loa_protocol::ProtocolError),
+    /// Not taken: not signed by the node, malformed, another node's, or replayed.
+    #[error("{kind}: {detail}")]
+    Refused { kind: &'static str, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl IngestError {
+    fn refused(kind: &'static str, e: loa_protocol::ProtocolError) -> Self {
+        IngestError::Refused {
+            kind,
+            detail: e.to_string(),
+        }
+    }
 }

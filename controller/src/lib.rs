@@ -14,12 +14,13 @@
 //! - [`link`]: the controller's MQTT session, with backoff.
 //! - [`planner`]: per-node signed plans, published retained; [`item_parts`] decides what an
 //!   item holds on a node (chime, then the zone's languages).
-//! - [`ingest`]: node state and events in, deliveries moved, acks out.
+//! - [`ingest`]: node state and events in (only when the node signed them), deliveries
+//!   moved, acks out; refusals kept as security reports.
 //! - [`report`]: the delivery report per village (bulletins, coverage, airtime, online time).
 //! - [`http`]: the REST API, media downloads for nodes, `/healthz`, `/metrics`.
 //! - [`tts`]: text-to-speech (espeak-ng behind a trait) and its cache of rendered texts.
 //! - [`provision`]: the config file a new node is given.
-//! - [`secrets`]: node secrets and the controller's signing key.
+//! - [`secrets`]: node secrets; [`keys`]: the controller's signing keys and their rotation.
 //! - [`metrics`]: counters about what came in.
 //!
 //! [`run`] wires them together; `main` only parses flags and calls it.
@@ -32,6 +33,7 @@ pub mod delivery;
 pub mod http;
 pub mod ingest;
 pub mod item_parts;
+pub mod keys;
 pub mod link;
 pub mod materializer;
 pub mod media;
@@ -72,7 +74,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
     let store = store::Store::open(&cfg.data_dir)
         .await
         .context("cannot open the database")?;
-    let key = Arc::new(secrets::load_or_create_key(&cfg.data_dir)?);
+    let keys = Arc::new(keys::Keys::load_or_create(&cfg.data_dir)?);
     let media = media::MediaStore::open(&cfg.data_dir)?;
     let tts = Arc::new(tts::Tts::new(
         Arc::new(tts::EspeakNg::new()),
@@ -125,10 +127,8 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
     let (client, eventloop) = link::client(&broker_addr);
     let planner = Arc::new(planner::Planner::new(
         store.clone(),
-        key.clone(),
-        topics.clone(),
-        cfg.site.clone(),
-        cfg.public_url(),
+        keys.clone(),
+        &cfg,
         client.clone(),
         counters.clone(),
     ));
@@ -198,7 +198,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
     ));
     tracker.spawn(materializer.clone().run(shutdown.clone()));
 
-    let public_key = loa_protocol::public_key_b64(&key);
+    let public_key = keys.public();
     tracing::info!(site = %cfg.site, http = %cfg.http_listen, public_url = %cfg.public_url(), public_key = %public_key, "controller ready");
     let state = http::AppState {
         store,
@@ -206,7 +206,6 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         planner,
         counters,
         cfg: Arc::new(cfg),
-        public_key,
         broker_accounts: accounts,
         tz,
         materializer,

@@ -58,6 +58,10 @@ impl Materializer {
                 Ok(touched) => self.planner.publish_all(&touched).await,
                 Err(e) => tracing::error!(error = %e, "materialising schedules failed; will retry"),
             }
+            // Plans age out after a while; nodes without changes get a fresh one before.
+            if let Err(e) = self.planner.refresh_aging(Utc::now()).await {
+                tracing::error!(error = %e, "cannot refresh aging plans; will retry");
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}

@@ -1,15 +1,21 @@
 //! The planner: turns a node's open deliveries into its signed, versioned plan and publishes it
 //! retained on the node's plan topic.
+//!
+//! Every plan is valid for a while (`plan_validity_secs`, 72 h by default); a node refuses one
+//! past that, so a captured plan cannot be replayed later. The planner issues a fresh plan to
+//! each node well before its last one ages out ([`Planner::refresh_aging`]). During a key
+//! rotation every plan announces the next key.
 
-use chrono::Utc;
-use ed25519_dalek::SigningKey;
+use chrono::{DateTime, Duration, Utc};
 use loa_protocol::{Plan, PlanItem, Topics, MAX_PACKET_BYTES};
 use rumqttc::{AsyncClient, QoS};
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
+use crate::config::Config;
 use crate::item_parts::PartsBuilder;
+use crate::keys::Keys;
 use crate::metrics::Counters;
 use crate::store::Store;
 
@@ -43,10 +49,12 @@ pub enum PlanError {
 
 pub struct Planner {
     store: Store,
-    key: Arc<SigningKey>,
+    keys: Arc<Keys>,
     topics: Topics,
     site: String,
     public_url: String,
+    /// How long a plan stays acceptable to a node after it is issued.
+    validity: Duration,
     client: AsyncClient,
     counters: Arc<Counters>,
     /// Plans are built and published one at a time, so a higher version is never published
@@ -57,21 +65,21 @@ pub struct Planner {
 }
 
 impl Planner {
+    /// A planner for the site, public URL and plan validity of `cfg`.
     pub fn new(
         store: Store,
-        key: Arc<SigningKey>,
-        topics: Topics,
-        site: String,
-        public_url: String,
+        keys: Arc<Keys>,
+        cfg: &Config,
         client: AsyncClient,
         counters: Arc<Counters>,
     ) -> Self {
         Planner {
             store,
-            key,
-            topics,
-            site,
-            public_url,
+            keys,
+            topics: Topics::for_site(&cfg.site),
+            site: cfg.site.clone(),
+            public_url: cfg.public_url(),
+            validity: Duration::seconds(cfg.plan_validity_secs),
             client,
             counters,
             serial: Mutex::new(()),
@@ -105,21 +113,24 @@ impl Planner {
             });
         }
         let version = self.store.next_plan_version(node_id).await?;
+        let key = self.keys.current();
         let mut plan = Plan {
             version,
             site: self.site.clone(),
             node: node_id.to_string(),
             issued_at: now,
+            valid_until: now + self.validity,
+            next_key: self.keys.next_public(),
             volume: node.volume,
             after_preempt: builder.after_preempt,
             items,
         };
         // Items come in start order: keep the soonest that fit in a packet.
-        let mut sealed = plan.seal(&self.key);
+        let mut sealed = plan.seal(&key);
         while sealed.len() > MAX_PACKET_BYTES && plan.items.len() > 1 {
             let keep = plan.items.len() * MAX_PACKET_BYTES / sealed.len();
             plan.items.truncate(keep.clamp(1, plan.items.len() - 1));
-            sealed = plan.seal(&self.key);
+            sealed = plan.seal(&key);
         }
         if sealed.len() > MAX_PACKET_BYTES {
             return Err(PlanError::TooLarge {
@@ -148,7 +159,7 @@ impl Planner {
             })
             .collect();
         self.store.plan_parts(node_id, &parts).await?;
-        self.store.store_sealed_plan(node_id, &sealed).await?;
+        self.store.store_sealed_plan(node_id, &sealed, now).await?;
         self.client
             .publish(self.topics.plan(node_id), QoS::AtLeastOnce, true, sealed)
             .await?;
@@ -193,8 +204,46 @@ impl Planner {
             .contains(node_id)
     }
 
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.key
+    /// The controller's signing keys (acks are signed with the current one too).
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Issues a new plan to every live node whose last one is older than a third of the
+    /// validity (or that has none yet), so none ages out while its node waits for a change.
+    /// Returns how many were issued.
+    pub async fn refresh_aging(&self, now: DateTime<Utc>) -> Result<usize, PlanError> {
+        let aging = self
+            .store
+            .nodes_with_plans_before(now - self.validity / 3)
+            .await?;
+        self.publish_all(&aging).await;
+        Ok(aging.len())
+    }
+
+    /// Clears a decommissioned node's retained plan and ack from the broker.
+    pub async fn withdraw(&self, node_id: &str) -> Result<(), PlanError> {
+        let _turn = self.serial.lock().await;
+        for topic in [self.topics.plan(node_id), self.topics.ack(node_id)] {
+            // An empty retained message removes the retained one.
+            self.client
+                .publish(topic, QoS::AtLeastOnce, true, Vec::new())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Issues a new plan to every live node (after a key rotation step).
+    pub async fn publish_everyone(&self) -> Result<usize, PlanError> {
+        let all: Vec<String> = self
+            .store
+            .nodes()
+            .await?
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
+        self.publish_all(&all).await;
+        Ok(all.len())
     }
 }
 

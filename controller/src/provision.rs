@@ -1,7 +1,7 @@
 //! Node provisioning: the config file a node needs, written by the controller.
 //!
-//! The file holds the node's secrets (MQTT password, media token), which the controller keeps
-//! only hashed: it is shown once, when the node is created or its secrets are reset.
+//! The file holds the node's secrets (MQTT password, media token, signing key), which the
+//! controller keeps only hashed (the key: only its public half): it is shown once, when the node is created or its secrets are reset.
 
 use serde::Serialize;
 
@@ -12,6 +12,9 @@ pub struct NodeConfigFile<'a> {
     pub site: &'a str,
     pub controller_url: &'a str,
     pub controller_public_key: &'a str,
+    /// The node's own signing key (secret half, base64): its events and states are signed
+    /// with it. The controller keeps only the public half.
+    pub node_key: &'a str,
     pub media_token: &'a str,
     pub data_dir: &'a str,
     pub mqtt: MqttSection<'a>,
@@ -37,7 +40,7 @@ impl NodeConfigFile<'_> {
         let body = toml::to_string(self).expect("node config serialises");
         format!(
             "# loa node configuration for node {:?} ({node_name}, {zone_path}).\n\
-             # Made by the controller. It holds this node's MQTT password and media token:\n\
+             # Made by the controller. It holds this node's MQTT password, media token and key:\n\
              # keep it readable by the loa-node service only (chmod 600).\n\
              # Audio: sink = \"cpal\" plays on the sound card (add device = \"NAME\" to pick one;\n\
              # `loa-node devices` lists them), \"wav\" writes files to wav_dir, \"null\" discards.\n\n{body}",
@@ -57,6 +60,7 @@ mod tests {
             site: "xa-demo",
             controller_url: "http://10.0.0.1:8080",
             controller_public_key: "KEY",
+            node_key: "NODEKEY",
             media_token: "TOKEN",
             data_dir: "/var/lib/loa-node",
             mqtt: MqttSection {
@@ -69,6 +73,7 @@ mod tests {
         .to_toml("Loa đầu thôn", "Xã Demo / Thôn 1");
         let v: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(v["node_id"].as_str(), Some("thon-1"));
+        assert_eq!(v["node_key"].as_str(), Some("NODEKEY"));
         assert_eq!(v["mqtt"]["address"].as_str(), Some("10.0.0.1:1883"));
         assert_eq!(v["audio"]["sink"].as_str(), Some("cpal"));
         assert!(text.starts_with("# loa node configuration"));

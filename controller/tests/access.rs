@@ -391,6 +391,38 @@ fn requests(
             "/api/v1/audit".into(),
             Value::Null,
         ),
+        (
+            // A spare node the admin takes out of service.
+            Method::DELETE,
+            "/api/v1/nodes/{id}",
+            "/api/v1/nodes/du-phong-1".into(),
+            Value::Null,
+        ),
+        (
+            Method::GET,
+            "/api/v1/security/reports",
+            "/api/v1/security/reports".into(),
+            Value::Null,
+        ),
+        (
+            Method::GET,
+            "/api/v1/keys",
+            "/api/v1/keys".into(),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            "/api/v1/keys/rotate",
+            "/api/v1/keys/rotate".into(),
+            Value::Null,
+        ),
+        (
+            // No node has seen the next key yet: refused without `force`.
+            Method::POST,
+            "/api/v1/keys/commit",
+            "/api/v1/keys/commit".into(),
+            json!({}),
+        ),
     ]
 }
 
@@ -398,6 +430,8 @@ fn requests(
 async fn every_route_answers_each_role_as_the_policy_says() {
     let h = Harness::new().await;
     let w = world(&h).await;
+    // A spare node the admin takes out of service (the last call made on it).
+    h.node("du-phong-1", w.a).await;
     let viewer = account(&h, "can-bo-xa", "viewer", &[]).await;
     let operator = account(&h, "van-thu", "operator", &[]).await;
     let viewer_id = h

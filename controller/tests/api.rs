@@ -404,7 +404,7 @@ async fn provisioning_returns_a_node_config_with_everything_the_node_needs() {
     );
     assert_eq!(
         cfg["controller_public_key"].as_str(),
-        Some(h.state.public_key.as_str())
+        Some(h.state.planner.keys().public().as_str())
     );
     let token = cfg["media_token"].as_str().expect("a media token");
     assert!(token.len() >= 40, "a full-entropy token: {token}");
@@ -874,8 +874,11 @@ async fn uploads_are_measured_for_loudness_and_plans_carry_the_gain_that_evens_t
             .await;
         assert_eq!(b.status, StatusCode::CREATED, "{}", b.text());
         let sealed = h.state.store.sealed_plans().await.unwrap();
-        let key = h.state.planner.signing_key().verifying_key();
-        let plan = loa_protocol::Plan::open(&sealed[0].1, &key, "na-sai-1", None).unwrap();
+        let key = h.state.planner.keys().current().verifying_key();
+        let plan =
+            loa_protocol::Plan::open(&sealed[0].1, &[key], "na-sai-1", None, chrono::Utc::now())
+                .unwrap()
+                .0;
         gains.push(plan.items.last().unwrap().parts[0].gain_db);
     }
     // Towards −16 LUFS: the quiet one boosted (at most 6 dB), the loud one cut.

@@ -118,6 +118,7 @@ async fn the_dashboard_lists_an_offline_node_with_its_village_and_last_seen() {
             "na-sai-1",
             "offline",
             r#"{"node":"na-sai-1","presence":"offline"}"#,
+            (1, 0),
             seen,
         )
         .await

@@ -183,6 +183,8 @@ mod tests {
             site: "s".into(),
             node: "n".into(),
             issued_at: t(0),
+            valid_until: t(0) + Duration::hours(72),
+            next_key: None,
             volume: 100,
             after_preempt: AfterPreempt::Replay,
             items,

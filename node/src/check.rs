@@ -85,6 +85,7 @@ pub async fn run(path: &Path, mut report: impl FnMut(&Outcome)) -> bool {
         }
     };
     note(controller_key(&cfg));
+    note(node_key(&cfg));
     note(data_dir(&cfg));
     note(broker(&cfg).await);
     let http = crate::fetch::http_client();
@@ -142,6 +143,21 @@ fn controller_key(cfg: &NodeConfig) -> Outcome {
             WHAT,
             format!("{m}; without it the node refuses every plan"),
             "copy controller_public_key from the config file the service centre made",
+        ),
+    }
+}
+
+fn node_key(cfg: &NodeConfig) -> Outcome {
+    const WHAT: &str = "node key";
+    match cfg.check_node_key() {
+        Ok(()) => Outcome::pass(
+            WHAT,
+            "present and valid: the controller can tell this node's reports are its own",
+        ),
+        Err(m) => Outcome::fail(
+            WHAT,
+            format!("{m}; without it the controller ignores everything this node reports"),
+            "use the config file the service centre made for this node (it has node_key)",
         ),
     }
 }

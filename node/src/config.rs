@@ -17,6 +17,11 @@ pub struct NodeConfig {
     /// (Defaulted only so that `loa-node check` can say it is missing; `load` refuses that.)
     #[serde(default)]
     pub controller_public_key: String,
+    /// This node's own Ed25519 secret key, base64, made at provisioning: its events and states
+    /// are signed with it, and the controller trusts them only then.
+    /// (Defaulted only so that `loa-node check` can say it is missing; `load` refuses that.)
+    #[serde(default)]
+    pub node_key: String,
     /// Sent as `Authorization: Bearer …` on media downloads.
     pub media_token: String,
     /// Where the plan, the media cache, the event spool and the ledger live.
@@ -90,7 +95,8 @@ impl NodeConfig {
 
     fn validate(&self) -> Result<(), String> {
         self.validate_fields()?;
-        self.check_public_key()
+        self.check_public_key()?;
+        self.check_node_key()
     }
 
     /// Everything but the controller's key: ids, the broker address, the controller URL.
@@ -129,6 +135,22 @@ impl NodeConfig {
         loa_protocol::verifying_key_from_b64(&self.controller_public_key)
             .map(drop)
             .map_err(|e| format!("controller_public_key: {e}"))
+    }
+
+    /// The node's own key is there and is an Ed25519 secret key.
+    pub fn check_node_key(&self) -> Result<(), String> {
+        if self.node_key.trim().is_empty() {
+            return Err("node_key is missing".into());
+        }
+        loa_protocol::signing_key_from_b64(&self.node_key)
+            .map(drop)
+            .map_err(|e| format!("node_key: {e}"))
+    }
+
+    /// The key the node signs its events and states with.
+    pub fn signing_key(&self) -> ed25519_dalek::SigningKey {
+        loa_protocol::signing_key_from_b64(&self.node_key)
+            .expect("checked when the config was loaded")
     }
 
     /// The broker's host and port.
@@ -173,6 +195,7 @@ node_id = "thon-1"
 site = "xa-demo"
 controller_url = "http://10.0.0.1:8080"
 controller_public_key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+node_key = "XLbU0qJVJXkTUmtMEdvrTs6hJ0Rna3r7wiOyZWTGgMI="
 media_token = "t"
 data_dir = "/var/lib/loa-node"
 
@@ -193,7 +216,7 @@ password = "pw"
     fn a_toml_error_names_the_line_on_one_line() {
         let text = GOOD.replace("media_token = \"t\"", "media_token = t");
         let e = load_text(&text).unwrap_err().to_string();
-        assert!(e.contains("node.toml: line 6, column 15: "), "{e}");
+        assert!(e.contains("node.toml: line 7, column 15: "), "{e}");
         assert!(!e.contains('\n'), "{e}");
     }
 
@@ -222,5 +245,19 @@ password = "pw"
             .join("\n");
         let e = load_text(&text).unwrap_err().to_string();
         assert!(e.contains("controller_public_key is missing"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_or_bad_node_key_is_named() {
+        let text = GOOD
+            .lines()
+            .filter(|l| !l.starts_with("node_key"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let e = load_text(&text).unwrap_err().to_string();
+        assert!(e.contains("node_key is missing"), "{e}");
+        let text = GOOD.replace("node_key = \"XLbU", "node_key = \"xx");
+        let e = load_text(&text).unwrap_err().to_string();
+        assert!(e.contains("node_key: "), "{e}");
     }
 }

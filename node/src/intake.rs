@@ -1,16 +1,18 @@
-//! Plan intake: verify every plan against the pinned controller key and keep the last valid
-//! one on disk, so a node that reboots while cut off still plays what it was given.
+//! Plan intake: verify every plan against the controller keys the node trusts, its version and
+//! its validity, and keep the last valid one on disk, so a node that reboots while cut off
+//! still plays what it was given.
 
-use ed25519_dalek::VerifyingKey;
+use chrono::{DateTime, Utc};
 use loa_protocol::{Plan, ProtocolError};
 use std::path::{Path, PathBuf};
 
 use crate::disk::write_atomic;
+use crate::trust::Trust;
 
 pub struct PlanStore {
     /// The last accepted plan, exactly as it was signed and sent.
     path: PathBuf,
-    key: VerifyingKey,
+    trust: Trust,
     node: String,
     current: Option<Plan>,
 }
@@ -27,11 +29,12 @@ pub enum Intake {
 }
 
 impl PlanStore {
-    /// Opens the store and loads the plan kept on disk, checking it again.
-    pub fn open(dir: &Path, key: VerifyingKey, node: &str) -> PlanStore {
+    /// Opens the store and loads the plan kept on disk, checking its signature again.
+    pub fn open(dir: &Path, trust: Trust, node: &str) -> PlanStore {
         let path = dir.join("plan.signed.json");
         let current = std::fs::read(&path).ok().and_then(|bytes| {
-            Plan::open(&bytes, &key, node, None)
+            Plan::verify(&bytes, trust.keys(), node)
+                .map(|(plan, _)| plan)
                 .map_err(
                     |e| tracing::error!(error = %e, "the stored plan does not verify; ignoring it"),
                 )
@@ -39,7 +42,7 @@ impl PlanStore {
         });
         PlanStore {
             path,
-            key,
+            trust,
             node: node.to_string(),
             current,
         }
@@ -53,15 +56,41 @@ impl PlanStore {
         self.current.as_ref().map(|p| p.version)
     }
 
-    /// Verifies a plan message and, when it is newer, makes it current and keeps it on disk.
-    pub fn offer(&mut self, bytes: &[u8]) -> std::io::Result<Intake> {
-        match Plan::open(bytes, &self.key, &self.node, self.version()) {
-            Ok(plan) => {
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    /// Verifies a plan message at `now` and, when it is newer, makes it current and keeps it
+    /// on disk.
+    pub fn offer(&mut self, bytes: &[u8], now: DateTime<Utc>) -> std::io::Result<Intake> {
+        // Newer than anything ever accepted; if the plan file was lost, the highest one itself
+        // may come back (it is the same plan, signed).
+        let floor = match (self.version(), self.trust.highest_plan()) {
+            (Some(v), h) => Some(h.map_or(v, |h| h.max(v))),
+            (None, h) => h.map(|h| h.saturating_sub(1)),
+        };
+        match Plan::open(bytes, self.trust.keys(), &self.node, floor, now) {
+            Ok((plan, signer)) => {
                 write_atomic(&self.path, bytes)?;
+                if self
+                    .trust
+                    .accepted(plan.version, signer, plan.next_key.as_deref())?
+                {
+                    tracing::info!(version = plan.version, "the controller's new key took over");
+                }
                 self.current = Some(plan);
                 Ok(Intake::Applied)
             }
-            Err(ProtocolError::OlderVersion { got, current }) if got == current => Ok(Intake::Same),
+            Err(ProtocolError::OlderVersion { got, .. }) if Some(got) == self.version() => {
+                Ok(Intake::Same)
+            }
+            Err(ProtocolError::OlderVersion { got, current }) => {
+                let highest = self.trust.highest_plan().unwrap_or(current).max(current);
+                Ok(Intake::Rejected(ProtocolError::OlderVersion {
+                    got,
+                    current: highest,
+                }))
+            }
             Err(e) => Ok(Intake::Rejected(e)),
         }
     }
@@ -70,8 +99,9 @@ impl PlanStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-    use loa_protocol::generate_key;
+    use chrono::Duration;
+    use ed25519_dalek::SigningKey;
+    use loa_protocol::{generate_key, public_key_b64};
 
     fn plan(version: u64, node: &str) -> Plan {
         Plan {
@@ -79,51 +109,113 @@ mod tests {
             site: "s".into(),
             node: node.into(),
             issued_at: Utc::now(),
+            valid_until: Utc::now() + Duration::hours(72),
+            next_key: None,
             volume: 80,
             after_preempt: Default::default(),
             items: vec![],
         }
     }
 
+    fn store(dir: &Path, key: &SigningKey) -> PlanStore {
+        PlanStore::open(dir, Trust::open(dir, &public_key_b64(key)), "n1")
+    }
+
+    fn offer(s: &mut PlanStore, bytes: &[u8]) -> Intake {
+        s.offer(bytes, Utc::now()).unwrap()
+    }
+
     #[test]
     fn newer_plans_apply_and_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let key = generate_key();
-        let mut s = PlanStore::open(dir.path(), key.verifying_key(), "n1");
+        let mut s = store(dir.path(), &key);
         assert!(matches!(
-            s.offer(&plan(2, "n1").seal(&key)).unwrap(),
+            offer(&mut s, &plan(2, "n1").seal(&key)),
             Intake::Applied
         ));
         assert!(matches!(
-            s.offer(&plan(2, "n1").seal(&key)).unwrap(),
+            offer(&mut s, &plan(2, "n1").seal(&key)),
             Intake::Same
         ));
         assert!(matches!(
-            s.offer(&plan(1, "n1").seal(&key)).unwrap(),
+            offer(&mut s, &plan(1, "n1").seal(&key)),
             Intake::Rejected(ProtocolError::OlderVersion { got: 1, current: 2 })
         ));
-        let s = PlanStore::open(dir.path(), key.verifying_key(), "n1");
+        let s = store(dir.path(), &key);
         assert_eq!(s.version(), Some(2));
     }
 
     #[test]
-    fn forged_and_foreign_plans_are_refused_and_not_kept() {
+    fn an_older_plan_stays_refused_after_a_restart_even_without_the_plan_file() {
         let dir = tempfile::tempdir().unwrap();
         let key = generate_key();
-        let mut s = PlanStore::open(dir.path(), key.verifying_key(), "n1");
+        let old = plan(4, "n1").seal(&key);
+        let newer = plan(5, "n1").seal(&key);
+        let mut s = store(dir.path(), &key);
+        offer(&mut s, &old);
+        offer(&mut s, &newer);
+        std::fs::remove_file(dir.path().join("plan.signed.json")).unwrap();
+        let mut s = store(dir.path(), &key);
+        assert_eq!(s.version(), None);
+        assert!(matches!(
+            offer(&mut s, &old),
+            Intake::Rejected(ProtocolError::OlderVersion { got: 4, current: 5 })
+        ));
+        assert!(
+            matches!(offer(&mut s, &newer), Intake::Applied),
+            "the same highest plan comes back"
+        );
+    }
+
+    #[test]
+    fn forged_foreign_and_stale_plans_are_refused_and_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = generate_key();
+        let mut s = store(dir.path(), &key);
         let forged = plan(5, "n1").seal(&generate_key());
         assert!(matches!(
-            s.offer(&forged).unwrap(),
+            offer(&mut s, &forged),
             Intake::Rejected(ProtocolError::BadSignature)
         ));
         let foreign = plan(5, "n2").seal(&key);
         assert!(matches!(
-            s.offer(&foreign).unwrap(),
+            offer(&mut s, &foreign),
             Intake::Rejected(ProtocolError::OtherNode { .. })
         ));
+        let mut stale = plan(5, "n1");
+        stale.issued_at = Utc::now() - Duration::hours(80);
+        stale.valid_until = Utc::now() - Duration::hours(8);
+        assert!(matches!(
+            offer(&mut s, &stale.seal(&key)),
+            Intake::Rejected(ProtocolError::Stale { .. })
+        ));
         assert_eq!(s.version(), None);
-        assert!(PlanStore::open(dir.path(), key.verifying_key(), "n1")
-            .current()
-            .is_none());
+        assert!(store(dir.path(), &key).current().is_none());
+    }
+
+    #[test]
+    fn a_rotated_key_takes_over_and_the_old_one_is_refused_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (generate_key(), generate_key());
+        let mut s = store(dir.path(), &old);
+        let mut announce = plan(1, "n1");
+        announce.next_key = Some(public_key_b64(&new));
+        assert!(matches!(
+            offer(&mut s, &announce.seal(&old)),
+            Intake::Applied
+        ));
+        // Rebooted while offline: the announcement is remembered.
+        let mut s = store(dir.path(), &old);
+        assert!(matches!(
+            offer(&mut s, &plan(2, "n1").seal(&new)),
+            Intake::Applied
+        ));
+        let mut s = store(dir.path(), &old);
+        assert_eq!(s.version(), Some(2), "the plan signed by the new key loads");
+        assert!(matches!(
+            offer(&mut s, &plan(3, "n1").seal(&old)),
+            Intake::Rejected(ProtocolError::BadSignature)
+        ));
     }
 }

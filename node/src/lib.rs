@@ -2,7 +2,10 @@
 //!
 //! - [`config`]: `node.toml`, as the controller writes it at provisioning.
 //! - [`link`]: the MQTT session (persistent, last will `offline`, backoff with jitter).
-//! - [`intake`]: plan verification against the pinned key; the last valid plan kept on disk.
+//! - [`intake`]: plan verification against the trusted keys, the version and the validity;
+//!   the last valid plan kept on disk.
+//! - [`trust`]: the controller keys the node trusts (rotation) and the highest plan version.
+//! - [`session`]: the (session, serial) stamp on the node's signed states.
 //! - [`agenda`]: what is due now (report, fetch, play), as a pure function.
 //! - [`ledger`]: what was already reported per item, kept on disk.
 //! - [`spool`]: every event on disk until the controller acknowledges it; [`sender`] sends them.
@@ -32,6 +35,8 @@ pub mod link;
 pub mod relay;
 pub mod runner;
 pub mod sender;
+pub mod session;
 pub mod spool;
+pub mod trust;
 
 pub use runner::run;

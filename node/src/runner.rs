@@ -24,7 +24,9 @@ use crate::intake::{Intake, PlanStore};
 use crate::ledger::Ledger;
 use crate::link::{self, LinkEvent};
 use crate::relay::Relay;
+use crate::session::Session;
 use crate::spool::Spool;
+use crate::trust::Trust;
 
 /// How long after a failed download or a failed playback to try again.
 const RETRY_AFTER_SECS: i64 = 5;
@@ -80,7 +82,8 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
     let ledger_path = data.join("ledger.json");
     let spool = Arc::new(Mutex::new(Spool::open(&data.join("spool"))?));
     let topics = Topics::for_site(&cfg.site);
-    let (client, eventloop) = link::client(&cfg, &topics)?;
+    let session = Arc::new(Session::open(&data));
+    let (client, eventloop) = link::client(&cfg, &topics, &session)?;
     let tracker = TaskTracker::new();
 
     let (link_tx, mut link_rx) = mpsc::channel(64);
@@ -89,12 +92,17 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         eventloop,
         topics.clone(),
         cfg.node_id.clone(),
+        link::Signer {
+            key: cfg.signing_key(),
+            session: session.clone(),
+        },
         link_tx,
         shutdown.clone(),
     ));
     let (connected_tx, connected_rx) = watch::channel(false);
     let wake_sender = Arc::new(Notify::new());
     tracker.spawn(crate::sender::run(
+        cfg.signing_key(),
         client.clone(),
         topics.clone(),
         cfg.node_id.clone(),
@@ -105,7 +113,13 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
     ));
 
     let mut node = Runner {
-        plans: PlanStore::open(&data, cfg.public_key(), &cfg.node_id),
+        plans: PlanStore::open(
+            &data,
+            Trust::open(&data, &cfg.controller_public_key),
+            &cfg.node_id,
+        ),
+        session,
+        key: cfg.signing_key(),
         ledger: Ledger::load(&ledger_path),
         ledger_path,
         spool,
@@ -186,6 +200,10 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
 struct Runner {
     cfg: NodeConfig,
     plans: PlanStore,
+    /// Stamps the node's states (session, serial).
+    session: Arc<Session>,
+    /// The node's own key: states and events are signed with it.
+    key: ed25519_dalek::SigningKey,
     ledger: Ledger,
     ledger_path: PathBuf,
     spool: Arc<Mutex<Spool>>,
@@ -324,7 +342,7 @@ impl Runner {
     }
 
     fn on_plan(&mut self, bytes: &[u8]) {
-        match self.plans.offer(bytes) {
+        match self.plans.offer(bytes, Utc::now()) {
             Ok(Intake::Applied) => {
                 let plan = self.plans.current().expect("just applied");
                 let version = plan.version;
@@ -355,7 +373,7 @@ impl Runner {
     }
 
     fn on_ack(&mut self, bytes: &[u8]) {
-        match Ack::open(bytes, &self.cfg.public_key(), &self.cfg.node_id) {
+        match Ack::open(bytes, self.plans.trust().keys(), &self.cfg.node_id) {
             Ok(ack) => {
                 let r = self.spool.lock().expect("spool lock").ack(ack.seq);
                 match r {
@@ -614,9 +632,12 @@ impl Runner {
 
     /// Publishes the retained node state; never blocks the loop (dropped if the queue is full).
     fn publish_state(&self) {
+        let (session, serial) = self.session.stamp();
         let state = NodeState {
             node: self.cfg.node_id.clone(),
             presence: Presence::Online,
+            session,
+            serial,
             at: Some(Utc::now()),
             software: Some(env!("CARGO_PKG_VERSION").to_string()),
             plan_version: self.plans.version(),
@@ -632,12 +653,13 @@ impl Runner {
             device_error: self.device_errors(),
             clock_offset_ms: self.clock_offset_ms,
             uptime_secs: Some(self.started.elapsed().as_secs()),
+            controller_keys: self.plans.trust().key_names(),
         };
         if let Err(e) = self.client.try_publish(
             self.topics.state(&self.cfg.node_id),
             QoS::AtLeastOnce,
             true,
-            state.to_bytes(),
+            state.seal(&self.key),
         ) {
             tracing::debug!(error = %e, "state not queued");
         }

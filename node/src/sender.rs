@@ -1,6 +1,7 @@
 //! The sender: publishes spooled events in batches while the link is up, and sends again
 //! whatever the controller has not acknowledged after a while or after a reconnect.
 
+use ed25519_dalek::SigningKey;
 use loa_protocol::limits::MAX_EVENTS_PER_BATCH;
 use loa_protocol::{EventBatch, Topics};
 use rumqttc::{AsyncClient, QoS};
@@ -16,7 +17,10 @@ const RESEND_AFTER: Duration = Duration::from_secs(10);
 /// Batches per round, so one round never holds the spool long.
 const BATCHES_PER_ROUND: usize = 16;
 
+/// Sends until shutdown; every batch is signed with `key`, the node's own.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
+    key: SigningKey,
     client: AsyncClient,
     topics: Topics,
     node: String,
@@ -85,7 +89,7 @@ pub async fn run(
                     topics.events(&node),
                     QoS::AtLeastOnce,
                     false,
-                    batch.to_bytes(),
+                    batch.seal(&key),
                 );
                 tokio::select! {
                     _ = shutdown.cancelled() => return,

@@ -61,6 +61,14 @@ pub fn open_with_any<T: DeserializeOwned>(
     Ok((serde_json::from_str(&env.payload)?, signer))
 }
 
+/// Decodes the body of an envelope without checking its signature: only for the signer's own
+/// copy of what it sent (the controller reading back a plan it stored).
+pub fn peek<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
+    let env: Envelope = serde_json::from_slice(bytes)
+        .map_err(|e| ProtocolError::Malformed(format!("not a signed envelope: {e}")))?;
+    Ok(serde_json::from_str(&env.payload)?)
+}
+
 /// A new random signing key.
 pub fn generate_key() -> SigningKey {
     SigningKey::generate(&mut rand::rngs::OsRng)

@@ -138,10 +138,14 @@ impl NodeState {
         }
     }
 
-    /// The stamp to remember once this state is taken after `last`: a will does not lower the
-    /// serial, so an `online` of its session replayed afterwards is still refused.
+    /// The stamp to remember once this state is taken after `last`. A will ends its session:
+    /// it counts as one past the session's last state, so that state, replayed afterwards,
+    /// is refused.
     pub fn stamp_after(&self, last: Option<(u64, u64)>) -> (u64, u64) {
         match last {
+            Some((session, serial)) if session == self.session && self.serial == 0 => {
+                (session, serial + 1)
+            }
             Some((session, serial)) if session == self.session => {
                 (session, serial.max(self.serial))
             }
@@ -212,8 +216,10 @@ mod tests {
             ((1, 2), Some((1, 1)), true, (1, 2)),
             ((1, 2), Some((1, 2)), false, (1, 2)),
             ((1, 1), Some((1, 2)), false, (1, 2)),
-            // the link of session 1 died: its will is taken, and keeps serial 2
-            ((1, 0), Some((1, 2)), true, (1, 2)),
+            // the link of session 1 died: its will is taken, and counts past serial 2
+            ((1, 0), Some((1, 2)), true, (1, 3)),
+            // so the session's last online state, replayed, is refused
+            ((1, 2), Some((1, 3)), false, (1, 3)),
             // a later connection, even its will
             ((2, 1), Some((1, 5)), true, (2, 1)),
             ((2, 0), Some((1, 5)), true, (2, 0)),

@@ -48,6 +48,11 @@ impl Api {
             .await
     }
 
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
+    }
+
     pub async fn put(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.send(self.http.put(format!("{}{path}", self.base)).json(&body))
             .await

@@ -4,6 +4,7 @@
 //! - [`procs`]: find the built binaries; start, kill (SIGKILL) and restart controller and nodes.
 //! - [`api`]: a small client of the controller's REST API.
 //! - [`mosquitto`]: a throwaway Mosquitto on a free port.
+//! - [`mqtt`]: a bare MQTT client, for tests that play an intruder or a stolen node.
 //! - [`alsa`]: the capture pcm and WAV statistics.
 //! - [`pcm`]: reading captured WAVs, splitting them at silences by pitch, making test tones.
 //! - [`browser`]: headless Chromium over WebDriver, for the web UI's tests.
@@ -15,6 +16,7 @@ pub mod alsa;
 pub mod api;
 pub mod browser;
 pub mod mosquitto;
+pub mod mqtt;
 pub mod pcm;
 pub mod procs;
 pub mod wait;

@@ -219,6 +219,8 @@ async fn garbage_on_any_topic_is_counted_and_ignored_and_a_forged_plan_is_refuse
         site: "xa-demo".into(),
         node: "tan-lap".into(),
         issued_at: chrono::Utc::now(),
+        valid_until: chrono::Utc::now() + chrono::Duration::hours(1),
+        next_key: None,
         volume: 100,
         after_preempt: loa_protocol::AfterPreempt::Replay,
         items: vec![loa_protocol::PlanItem {

@@ -136,7 +136,23 @@ async fn one(
     Ok(Json(s.store.media(&sha).await?))
 }
 
+/// Whether `sha` is the media of a part in `node`'s current plan.
+async fn in_plan(s: &AppState, node: &str, sha: &str) -> Result<bool, ApiError> {
+    let Some(sealed) = s.store.sealed_plan(node).await? else {
+        return Ok(false);
+    };
+    let plan: loa_protocol::Plan = loa_protocol::envelope::peek(&sealed)
+        .map_err(|e| ApiError::internal(format!("node {node}'s stored plan: {e}")))?;
+    Ok(plan
+        .items
+        .iter()
+        .flat_map(|i| i.parts.iter())
+        .any(|p| p.media.sha256 == sha))
+}
+
 /// Serves a media file to a node holding a valid media token, with `Range: bytes=N-[M]`.
+/// A node gets only the media of its own current plan: a token taken from one village's
+/// node does not open every recording.
 async fn download(
     State(s): State<AppState>,
     Path(sha): Path<String>,
@@ -155,22 +171,25 @@ async fn download(
             "a node media token is required",
         ));
     };
-    if s.store
-        .node_by_media_token(&hash_secret(&token))
-        .await?
-        .is_none()
-    {
+    let Some(node) = s.store.node_by_media_token(&hash_secret(&token)).await? else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "media.token_invalid",
             "this media token is not valid",
         ));
-    }
+    };
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "no such media",
+        ));
+    }
+    if !in_plan(&s, &node, &sha).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "media.not_in_plan",
+            "no such media in this node's plan",
         ));
     }
     let path = s.media.path_of(&sha);

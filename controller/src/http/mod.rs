@@ -7,6 +7,7 @@
 mod broadcasts;
 mod error;
 mod health;
+mod keys;
 pub mod login;
 mod media;
 mod nodes;
@@ -14,6 +15,7 @@ mod openapi;
 pub mod pages;
 pub mod reports;
 mod schedules;
+mod security;
 mod settings;
 mod tts;
 pub mod users;
@@ -42,8 +44,6 @@ pub struct AppState {
     pub planner: Arc<Planner>,
     pub counters: Arc<Counters>,
     pub cfg: Arc<Config>,
-    /// The controller's public key, base64, as nodes pin it.
-    pub public_key: String,
     /// The embedded broker's accounts (unused with an external broker).
     pub broker_accounts: Credentials,
     /// The commune's time zone, for times staff enter and read.
@@ -71,6 +71,8 @@ pub fn app(state: AppState) -> Router {
         .merge(users::router())
         .merge(openapi::router())
         .merge(reports::router())
+        .merge(security::router())
+        .merge(keys::router())
         .merge(pages::router())
         // Every route above: who is asking, may they, and the audit log.
         .route_layer(axum::middleware::from_fn_with_state(

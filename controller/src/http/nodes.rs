@@ -59,14 +59,14 @@ pub async fn provision(s: &AppState, n: NewNode) -> Result<(NodeRow, String), Ap
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("a node name is 1 to 100 characters"));
     }
-    let (password, token) = (new_secret(), new_secret());
+    let fresh = Fresh::new();
     let node = s
         .store
-        .create_node(&id, name, n.zone_id, &hashes(&password, &token))
+        .create_node(&id, name, n.zone_id, &fresh.hashes())
         .await?;
-    s.broker_accounts.set(&id, &hash_secret(&password));
+    s.broker_accounts.set(&id, &hash_secret(&fresh.password));
     let data_dir = n.data_dir.unwrap_or_else(|| DATA_DIR.into());
-    let text = config_text(s, &node, &password, &token, &data_dir).await?;
+    let text = config_text(s, &node, &fresh, &data_dir).await?;
     tracing::info!(node = %id, zone = n.zone_id, "node provisioned");
     // Its zone's schedules already materialised reach it too.
     match s.materializer.attach_node(&id).await {
@@ -97,13 +97,11 @@ async fn create(
 /// Gives a node new secrets (the old ones stop working) and returns its new config file.
 /// Shared with the zones page.
 pub async fn new_credentials(s: &AppState, id: &str) -> Result<(NodeRow, String), ApiError> {
-    let (password, token) = (new_secret(), new_secret());
-    s.store
-        .reset_node_secrets(id, &hashes(&password, &token))
-        .await?;
-    s.broker_accounts.set(id, &hash_secret(&password));
+    let fresh = Fresh::new();
+    s.store.reset_node_secrets(id, &fresh.hashes()).await?;
+    s.broker_accounts.set(id, &hash_secret(&fresh.password));
     let node = s.store.node(id).await?;
-    let text = config_text(s, &node, &password, &token, DATA_DIR).await?;
+    let text = config_text(s, &node, &fresh, DATA_DIR).await?;
     tracing::info!(node = %id, "node secrets reset");
     Ok((node, text))
 }
@@ -117,18 +115,36 @@ async fn reset_credentials(
     respond(StatusCode::OK, f, node, text)
 }
 
-fn hashes(password: &str, token: &str) -> SecretHashes {
-    SecretHashes {
-        mqtt_password: hash_secret(password),
-        media_token: hash_secret(token),
+/// A node's new secrets and signing key, shown once in its config file.
+struct Fresh {
+    password: String,
+    token: String,
+    key: ed25519_dalek::SigningKey,
+}
+
+impl Fresh {
+    fn new() -> Fresh {
+        Fresh {
+            password: new_secret(),
+            token: new_secret(),
+            key: loa_protocol::generate_key(),
+        }
+    }
+
+    /// What the controller keeps of them.
+    fn hashes(&self) -> SecretHashes {
+        SecretHashes {
+            mqtt_password: hash_secret(&self.password),
+            media_token: hash_secret(&self.token),
+            public_key: loa_protocol::public_key_b64(&self.key),
+        }
     }
 }
 
 async fn config_text(
     s: &AppState,
     node: &NodeRow,
-    password: &str,
-    token: &str,
+    fresh: &Fresh,
     data_dir: &str,
 ) -> Result<String, ApiError> {
     let zone_path = s.store.zone_path(node.zone_id).await?;
@@ -138,13 +154,14 @@ async fn config_text(
         node_id: &node.id,
         site: &s.cfg.site,
         controller_url: &url,
-        controller_public_key: &s.public_key,
-        media_token: token,
+        controller_public_key: &s.planner.keys().public(),
+        node_key: &loa_protocol::envelope::secret_key_b64(&fresh.key),
+        media_token: &fresh.token,
         data_dir,
         mqtt: MqttSection {
             address: &broker,
             username: &node.id,
-            password,
+            password: &fresh.password,
         },
         audio: AudioSection { sink: "cpal" },
     }

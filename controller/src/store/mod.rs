@@ -4,7 +4,8 @@
 //! deliveries), [`parts`] (recordings per language, chime, parts played), [`schedules`],
 //! [`events`], [`accounts`] (staff, sessions, tokens, audit log) and [`report`] (what the
 //! delivery report counts; the presence history is written with the node's state, in
-//! [`nodes`]); [`overview`] reads across them for the staff pages. Times are stored as
+//! [`nodes`]); [`security`] (node keys, state stamps, refusals, decommissioning);
+//! [`overview`] reads across them for the staff pages. Times are stored as
 //! RFC 3339 text in UTC with milliseconds, so text order is time order.
 
 pub mod accounts;
@@ -16,6 +17,7 @@ pub mod overview;
 pub mod parts;
 pub mod report;
 pub mod schedules;
+pub mod security;
 pub mod zones;
 
 use chrono::{DateTime, SecondsFormat, Utc};

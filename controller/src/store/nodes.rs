@@ -25,10 +25,13 @@ pub struct NodeRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// The hashes of a node's two secrets.
+/// What the controller keeps of a node's credentials: the hashes of its two secrets and the
+/// public half of its signing key.
 pub struct SecretHashes {
     pub mqtt_password: String,
     pub media_token: String,
+    /// Base64; the node's events and states must verify under it.
+    pub public_key: String,
 }
 
 const NODE_COLUMNS: &str = "id, name, zone_id, volume, chime, plan_version, acked_seq, presence, \
@@ -44,14 +47,16 @@ impl Store {
     ) -> Result<NodeRow> {
         self.zone(zone_id).await?;
         let res = sqlx::query(
-            "INSERT INTO nodes (id, name, zone_id, mqtt_password_hash, media_token_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO nodes (id, name, zone_id, mqtt_password_hash, media_token_hash, public_key,
+                                created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(name)
         .bind(zone_id)
         .bind(&secrets.mqtt_password)
         .bind(&secrets.media_token)
+        .bind(&secrets.public_key)
         .bind(ts(Utc::now()))
         .execute(&self.pool)
         .await;
@@ -64,14 +69,17 @@ impl Store {
         }
     }
 
-    /// Replaces a node's secrets (a lost config file, a suspected leak).
+    /// Replaces a node's secrets and key (a lost config file, a suspected leak). The state
+    /// stamp starts over with the new key.
     pub async fn reset_node_secrets(&self, id: &str, secrets: &SecretHashes) -> Result<()> {
         let r = sqlx::query(
-            "UPDATE nodes SET mqtt_password_hash = ?, media_token_hash = ?
+            "UPDATE nodes SET mqtt_password_hash = ?, media_token_hash = ?, public_key = ?,
+                              state_session = NULL, state_serial = NULL
              WHERE id = ? AND revoked_at IS NULL",
         )
         .bind(&secrets.mqtt_password)
         .bind(&secrets.media_token)
+        .bind(&secrets.public_key)
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -134,13 +142,15 @@ impl Store {
         Ok(row.get::<i64, _>("plan_version") as u64)
     }
 
-    /// Records what a node said about itself, received at `at` (the controller's clock). A
-    /// change of presence is also written to the presence history, in the same transaction.
+    /// Records what a node said about itself, received at `at` (the controller's clock), with
+    /// the state's stamp (session, serial) to compare the next one with. A change of presence
+    /// is also written to the presence history, in the same transaction.
     pub async fn record_node_state(
         &self,
         id: &str,
         presence: &str,
         state_json: &str,
+        stamp: (u64, u64),
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
@@ -159,11 +169,15 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let r = sqlx::query(
-            "UPDATE nodes SET presence = ?, state_json = ?, last_seen = ? WHERE id = ? AND revoked_at IS NULL",
+            "UPDATE nodes SET presence = ?, state_json = ?, last_seen = ?, state_session = ?,
+                              state_serial = ?
+             WHERE id = ? AND revoked_at IS NULL",
         )
         .bind(presence)
         .bind(state_json)
         .bind(ts(at))
+        .bind(stamp.0 as i64)
+        .bind(stamp.1 as i64)
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -190,14 +204,42 @@ fn node_from(row: &sqlx::sqlite::SqliteRow) -> Result<NodeRow> {
 }
 
 impl Store {
-    /// Keeps the last signed plan of a node, to republish after a broker restart.
-    pub async fn store_sealed_plan(&self, id: &str, sealed: &[u8]) -> Result<()> {
-        sqlx::query("UPDATE nodes SET plan_sealed = ? WHERE id = ?")
+    /// Keeps the last signed plan of a node, issued at `issued_at`, to republish after a
+    /// broker restart.
+    pub async fn store_sealed_plan(
+        &self,
+        id: &str,
+        sealed: &[u8],
+        issued_at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE nodes SET plan_sealed = ?, plan_issued_at = ? WHERE id = ?")
             .bind(sealed)
+            .bind(ts(issued_at))
             .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Live nodes whose last plan was issued before `before`, or that have none yet.
+    pub async fn nodes_with_plans_before(&self, before: DateTime<Utc>) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id FROM nodes WHERE revoked_at IS NULL
+               AND (plan_issued_at IS NULL OR plan_issued_at < ?) ORDER BY id",
+        )
+        .bind(ts(before))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get("id")).collect())
+    }
+
+    /// A live node's last signed plan, if it has one.
+    pub async fn sealed_plan(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT plan_sealed FROM nodes WHERE id = ? AND revoked_at IS NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|r| r.get("plan_sealed")))
     }
 
     /// Every live node's last signed plan.

@@ -16,15 +16,16 @@ pub mod ui;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
+use loa_controller::broker;
 use loa_controller::config::Config;
 use loa_controller::http::{app, AppState};
+use loa_controller::keys::Keys;
 use loa_controller::link::{self, BrokerAddress};
 use loa_controller::media::MediaStore;
 use loa_controller::metrics::Counters;
 use loa_controller::planner::Planner;
 use loa_controller::store::Store;
 use loa_controller::tts::{EspeakNg, Tts};
-use loa_controller::{broker, secrets};
 use loa_protocol::Topics;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -49,6 +50,10 @@ pub struct Harness {
     pub admin_token: String,
     /// Removed when the harness is dropped.
     dir: tempfile::TempDir,
+    /// The signing keys of the nodes this harness speaks for, and the serial of their last
+    /// state (see [`Harness::node_key`]).
+    node_keys:
+        std::sync::Mutex<std::collections::HashMap<String, (ed25519_dalek::SigningKey, u64)>>,
 }
 
 /// What came back from one request.
@@ -118,7 +123,7 @@ impl Harness {
 
         let store = Store::open(dir.path()).await.expect("the store opens");
         let media = MediaStore::open(dir.path()).expect("the media store opens");
-        let key = Arc::new(secrets::load_or_create_key(dir.path()).expect("a signing key"));
+        let keys = Arc::new(Keys::load_or_create(dir.path()).expect("a signing key"));
         let counters = Arc::new(Counters::default());
         let (client, eventloop) = link::client(&BrokerAddress {
             host: "127.0.0.1".into(),
@@ -128,10 +133,8 @@ impl Harness {
         });
         let planner = Arc::new(Planner::new(
             store.clone(),
-            key.clone(),
-            Topics::for_site(&cfg.site),
-            cfg.site.clone(),
-            cfg.public_url(),
+            keys,
+            &cfg,
             client,
             counters.clone(),
         ));
@@ -150,7 +153,6 @@ impl Harness {
             planner,
             counters,
             cfg: Arc::new(cfg),
-            public_key: loa_protocol::public_key_b64(&key),
             broker_accounts: broker::Credentials::default(),
             tz,
             materializer,
@@ -183,6 +185,7 @@ impl Harness {
             _eventloop: eventloop,
             dir,
             admin_token,
+            node_keys: Default::default(),
         }
     }
 
@@ -310,7 +313,50 @@ impl Harness {
             .as_str()
             .expect("a config_toml string")
             .to_string();
-        toml::from_str(&text).expect("the node config parses")
+        let cfg: toml::Value = toml::from_str(&text).expect("the node config parses");
+        let key = loa_protocol::signing_key_from_b64(cfg["node_key"].as_str().expect("node_key"))
+            .expect("a node key");
+        self.node_keys
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), (key, 0));
+        cfg
+    }
+
+    /// The key `node` signs with, as its config file says. A node provisioned some other way
+    /// (through a page) is given new credentials through the API, and signs with their key.
+    pub async fn node_key(&self, node: &str) -> ed25519_dalek::SigningKey {
+        if let Some((k, _)) = self.node_keys.lock().unwrap().get(node) {
+            return k.clone();
+        }
+        let r = self
+            .post_json(
+                &format!("/api/v1/nodes/{node}/credentials"),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let cfg: toml::Value = toml::from_str(
+            r.json()["config_toml"]
+                .as_str()
+                .expect("a config_toml string"),
+        )
+        .expect("the node config parses");
+        let key = loa_protocol::signing_key_from_b64(cfg["node_key"].as_str().expect("node_key"))
+            .expect("a node key");
+        self.node_keys
+            .lock()
+            .unwrap()
+            .insert(node.to_string(), (key.clone(), 0));
+        key
+    }
+
+    /// The next stamp (session 1, serial 1, 2, 3…) for a state from `node`.
+    fn next_serial(&self, node: &str) -> u64 {
+        let mut keys = self.node_keys.lock().unwrap();
+        let entry = keys.get_mut(node).expect("the node's key was made first");
+        entry.1 += 1;
+        entry.1
     }
 
     /// Uploads a fixture and returns its SHA-256.
@@ -322,13 +368,15 @@ impl Harness {
 
     /// The node's last published plan, verified with the controller's key.
     pub async fn plan(&self, node: &str) -> loa_protocol::Plan {
-        let key = self.state.planner.signing_key().verifying_key();
+        let key = self.state.planner.keys().current().verifying_key();
         let sealed = self.state.store.sealed_plans().await.expect("stored plans");
         let (_, bytes) = sealed
             .iter()
             .find(|(n, _)| n == node)
             .unwrap_or_else(|| panic!("no plan for {node}"));
-        loa_protocol::Plan::open(bytes, &key, node, None).expect("a valid plan")
+        loa_protocol::Plan::open(bytes, &[key], node, None, chrono::Utc::now())
+            .expect("a valid plan")
+            .0
     }
 
     /// The controller's ingest, with a client that never reaches a broker (see the module
@@ -353,16 +401,29 @@ impl Harness {
     /// Hands `events` from `node` to the controller's ingest, as if they came over MQTT. Its
     /// acks go to a client that never reaches a broker (see the module comment).
     pub async fn ingest(&self, node: &str, events: Vec<loa_protocol::Event>) {
-        let (ingest, _eventloop) = self.ingest_side();
+        let key = self.node_key(node).await;
         let batch = loa_protocol::EventBatch {
             node: node.into(),
             events,
         };
+        self.deliver(&self.topics().events(node), batch.seal(&key))
+            .await;
+    }
+
+    /// The site's topics.
+    pub fn topics(&self) -> Topics {
+        Topics::for_site(&self.state.cfg.site)
+    }
+
+    /// Hands the ingest a raw message on `topic`, as if it came over MQTT (for messages a test
+    /// forges).
+    pub async fn deliver(&self, topic: &str, payload: Vec<u8>) {
+        let (ingest, _eventloop) = self.ingest_side();
         ingest
             .handle(rumqttc::Publish::new(
-                ingest.topics.events(node),
+                topic,
                 rumqttc::QoS::AtLeastOnce,
-                batch.to_bytes(),
+                payload,
             ))
             .await;
     }
@@ -375,15 +436,17 @@ impl Harness {
         presence: loa_protocol::Presence,
         received_at: chrono::DateTime<chrono::Utc>,
     ) {
-        let (ingest, _eventloop) = self.ingest_side();
-        let mut state = loa_protocol::NodeState::offline(node);
+        let key = self.node_key(node).await;
+        let mut state = loa_protocol::NodeState::offline(node, 1);
         state.presence = presence;
+        state.serial = self.next_serial(node);
+        let (ingest, _eventloop) = self.ingest_side();
         ingest
             .handle_at(
                 rumqttc::Publish::new(
                     ingest.topics.state(node),
                     rumqttc::QoS::AtLeastOnce,
-                    state.to_bytes(),
+                    state.seal(&key),
                 ),
                 received_at,
             )

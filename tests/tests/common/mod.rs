@@ -215,3 +215,60 @@ pub fn metric(text: &str, name: &str) -> u64 {
         .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// A value in a node's config file: `config_value(cfg, &["mqtt", "password"])`.
+pub fn config_value(config_toml: &str, path: &[&str]) -> String {
+    let v: toml::Value = toml::from_str(config_toml).expect("the node config parses");
+    let mut cur = &v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_str()
+        .expect("a string in the node config")
+        .to_string()
+}
+
+/// Waits until the controller's security reports hold `count` refusals of `kind` for `node`,
+/// the last one's reason containing `says`; returns that reason.
+pub async fn wait_security_report(
+    api: &Api,
+    node: &str,
+    kind: &str,
+    count: u64,
+    says: &str,
+) -> anyhow::Result<String> {
+    let what = format!("{count} security report(s) {kind} for {node} saying {says:?}");
+    let r = wait::until(&what, Duration::from_secs(30), || async {
+        let reports = api.get("/api/v1/security/reports").await?;
+        let hit = reports.as_array().and_then(|a| {
+            a.iter()
+                .find(|r| r["node_id"] == node && r["kind"] == kind)
+                .cloned()
+        });
+        Ok(hit.and_then(|r| {
+            let detail = r["last_detail"].as_str().unwrap_or("").to_string();
+            (r["count"].as_u64() == Some(count) && detail.contains(says)).then_some(detail)
+        }))
+    })
+    .await;
+    match r {
+        Ok(d) => Ok(d),
+        Err(e) => {
+            let now = api
+                .get("/api/v1/security/reports")
+                .await
+                .unwrap_or_default();
+            anyhow::bail!("{e}\nreports now: {now:#}")
+        }
+    }
+}
+
+/// Waits until the controller records `presence` (`online`, `offline`) for `node`.
+pub async fn wait_presence(api: &Api, node: &str, presence: &str) -> anyhow::Result<()> {
+    let what = format!("{node} to be {presence}");
+    wait::until(&what, Duration::from_secs(30), || async {
+        let n = api.get(&format!("/api/v1/nodes/{node}")).await?;
+        Ok((n["presence"] == presence).then_some(()))
+    })
+    .await
+}

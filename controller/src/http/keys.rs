@@ -1,0 +1,151 @@
+//! `/api/v1/keys`: the controller's signing key and its rotation, without visiting villages.
+//!
+//! `rotate` makes the next key, and every node's next plan announces it; each node's state then
+//! lists it. `commit` switches to it once every live node has seen it (or when told to go on
+//! anyway: a node that missed the announcement needs a new config file).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState};
+use crate::keys::KeyError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/keys", get(show))
+        .route("/api/v1/keys/rotate", post(rotate))
+        .route("/api/v1/keys/commit", post(commit))
+}
+
+#[derive(Serialize)]
+struct KeyStatus {
+    /// The key plans are signed with now (base64 public half).
+    current: String,
+    /// The announced next key, while a rotation is under way.
+    next: Option<String>,
+    /// Per live node: the keys its last state says it accepts.
+    nodes: Vec<NodeKeys>,
+}
+
+#[derive(Serialize)]
+struct NodeKeys {
+    id: String,
+    name: String,
+    accepts: Vec<String>,
+    /// It accepts the next key (false when no rotation is under way).
+    knows_next: bool,
+}
+
+async fn status(s: &AppState) -> Result<KeyStatus, ApiError> {
+    let keys = s.planner.keys();
+    let (current, next) = (keys.public(), keys.next_public());
+    let nodes = s
+        .store
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|n| {
+            let accepts: Vec<String> = n
+                .state
+                .as_ref()
+                .and_then(|st| st.get("controller_keys"))
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
+            NodeKeys {
+                knows_next: next.as_ref().is_some_and(|k| accepts.contains(k)),
+                id: n.id,
+                name: n.name,
+                accepts,
+            }
+        })
+        .collect();
+    Ok(KeyStatus {
+        current,
+        next,
+        nodes,
+    })
+}
+
+async fn show(State(s): State<AppState>) -> Result<Json<KeyStatus>, ApiError> {
+    Ok(Json(status(&s).await?))
+}
+
+/// Begins a rotation (or repeats the announcement of one under way).
+async fn rotate(State(s): State<AppState>) -> Result<Json<KeyStatus>, ApiError> {
+    s.planner.keys().begin().map_err(ApiError::internal)?;
+    let sent = s
+        .planner
+        .publish_everyone()
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::warn!(
+        nodes = sent,
+        "key rotation begun: every plan announces the next key"
+    );
+    Ok(Json(status(&s).await?))
+}
+
+#[derive(Deserialize, Default)]
+struct Commit {
+    /// Switch even though some nodes have not seen the next key (they will refuse plans
+    /// until they get a new config file).
+    #[serde(default)]
+    force: bool,
+}
+
+async fn commit(
+    State(s): State<AppState>,
+    body: Option<Json<Commit>>,
+) -> Result<Json<KeyStatus>, ApiError> {
+    let force = body.map(|Json(c)| c.force).unwrap_or(false);
+    let before = status(&s).await?;
+    if before.next.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "keys.no_rotation",
+            "no key rotation has begun: rotate first",
+        ));
+    }
+    let behind: Vec<&str> = before
+        .nodes
+        .iter()
+        .filter(|n| !n.knows_next)
+        .map(|n| n.id.as_str())
+        .collect();
+    if !behind.is_empty() && !force {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "keys.not_seen",
+            format!(
+                "these nodes have not yet seen the next key: {}; wait until they are online, \
+                 or commit with force (they will then need a new config file)",
+                behind.join(", ")
+            ),
+        ));
+    }
+    match s.planner.keys().commit() {
+        Ok(_) => {}
+        Err(KeyError::NoRotation) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "keys.no_rotation",
+                "no key rotation has begun: rotate first",
+            ))
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    }
+    let sent = s
+        .planner
+        .publish_everyone()
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::warn!(
+        nodes = sent,
+        behind = behind.len(),
+        "the next key took over: plans are now signed with it"
+    );
+    Ok(Json(status(&s).await?))
+}

@@ -1,0 +1,48 @@
+//! What an admin does when something is wrong with a node: reads the security reports (messages
+//! refused on a node's topics, plans a node refused) and decommissions a node, which revokes
+//! its broker account, its key and its media token at once.
+
+use axum::extract::{Path, State};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Serialize;
+
+use super::{ApiError, AppState};
+use crate::store::security::SecurityReport;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/nodes/{id}", delete(decommission))
+        .route("/api/v1/security/reports", get(reports))
+}
+
+async fn reports(State(s): State<AppState>) -> Result<Json<Vec<SecurityReport>>, ApiError> {
+    Ok(Json(s.store.security_reports().await?))
+}
+
+#[derive(Serialize)]
+struct Decommissioned {
+    id: String,
+    /// Deliveries still open on the node, now `cancelled` ("node decommissioned").
+    cancelled_deliveries: u64,
+}
+
+/// Takes a node out of service. Its records stay; its credentials stop working at once.
+async fn decommission(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Decommissioned>, ApiError> {
+    let cancelled = s.store.decommission_node(&id, Utc::now()).await?;
+    // The embedded broker refuses it from its next connection attempt.
+    s.broker_accounts.remove(&id);
+    // Its retained plan and ack go, so nothing waits on the broker for its old session.
+    if let Err(e) = s.planner.withdraw(&id).await {
+        tracing::error!(node = %id, error = %e, "cannot clear the decommissioned node's retained plan");
+    }
+    tracing::warn!(node = %id, cancelled, "node decommissioned: broker account, key and media token revoked");
+    Ok(Json(Decommissioned {
+        id,
+        cancelled_deliveries: cancelled,
+    }))
+}

@@ -1,0 +1,139 @@
+//! What the controller knows to tell a node's own messages from forgeries: each node's public
+//! key and the stamp of its last state; the counted reports of what was refused; and
+//! decommissioning, which revokes a node's broker account, key and media token at once.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::occurrences::{load_delivery, save_delivery};
+use super::{parse_ts, ts, Result, Store, StoreError};
+
+/// One kind of refusal on one node's topics, counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityReport {
+    pub node_id: String,
+    /// `events_refused`, `state_refused`, `state_replayed`, `plan_refused_by_node`…
+    pub kind: String,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+    pub count: u64,
+    /// Why the last one was refused.
+    pub last_detail: String,
+}
+
+/// What the ingest needs of a live node: its key and its last state's stamp.
+pub struct NodeTrust {
+    /// Absent for a node provisioned before nodes had keys: it needs new credentials.
+    pub public_key: Option<String>,
+    pub last_stamp: Option<(u64, u64)>,
+}
+
+impl Store {
+    /// The key and last state stamp of a live node; `None` for an unknown or decommissioned one.
+    pub async fn node_trust(&self, id: &str) -> Result<Option<NodeTrust>> {
+        let row = sqlx::query(
+            "SELECT public_key, state_session, state_serial FROM nodes
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| {
+            let session: Option<i64> = r.get("state_session");
+            let serial: Option<i64> = r.get("state_serial");
+            NodeTrust {
+                public_key: r.get("public_key"),
+                last_stamp: session.zip(serial).map(|(a, b)| (a as u64, b as u64)),
+            }
+        }))
+    }
+
+    /// Counts a refusal of `kind` on `node`'s topics, keeping the last reason.
+    pub async fn report_security(
+        &self,
+        node: &str,
+        kind: &str,
+        detail: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        // A reason is a sentence; a hostile one is cut short.
+        let detail: String = detail.chars().take(300).collect();
+        sqlx::query(
+            "INSERT INTO security_reports (node_id, kind, first_at, last_at, count, last_detail)
+             VALUES (?, ?, ?, ?, 1, ?)
+             ON CONFLICT (node_id, kind) DO UPDATE
+             SET last_at = excluded.last_at, count = count + 1, last_detail = excluded.last_detail",
+        )
+        .bind(node)
+        .bind(kind)
+        .bind(ts(at))
+        .bind(ts(at))
+        .bind(detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every report, the latest first.
+    pub async fn security_reports(&self) -> Result<Vec<SecurityReport>> {
+        let rows = sqlx::query(
+            "SELECT node_id, kind, first_at, last_at, count, last_detail FROM security_reports
+             ORDER BY last_at DESC, node_id, kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SecurityReport {
+                    node_id: r.get("node_id"),
+                    kind: r.get("kind"),
+                    first_at: parse_ts(&r.get::<String, _>("first_at"))?,
+                    last_at: parse_ts(&r.get::<String, _>("last_at"))?,
+                    count: r.get::<i64, _>("count") as u64,
+                    last_detail: r.get("last_detail"),
+                })
+            })
+            .collect()
+    }
+
+    /// Takes a node out of service: its broker password, media token and key stop working,
+    /// its deliveries still open end `cancelled`, and it leaves every zone's programme. Its
+    /// past records stay. Returns how many deliveries were cancelled.
+    pub async fn decommission_node(&self, id: &str, at: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "UPDATE nodes SET revoked_at = ?, mqtt_password_hash = '', public_key = NULL,
+                              media_token_hash = 'revoked:' || id, plan_sealed = NULL
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(ts(at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("node {id}")));
+        }
+        let open: Vec<i64> = sqlx::query(
+            "SELECT occurrence_id FROM deliveries
+             WHERE node_id = ? AND stage NOT IN ('played', 'missed', 'cancelled')",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.get("occurrence_id"))
+        .collect();
+        let mut cancelled = 0;
+        for occ in open {
+            if let Some((mut d, err)) = load_delivery(&mut tx, occ, id).await? {
+                if d.cancel(at, "node decommissioned") == crate::delivery::Outcome::Moved {
+                    save_delivery(&mut tx, occ, id, &d, err).await?;
+                    cancelled += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(cancelled)
+    }
+}
