@@ -158,7 +158,8 @@ async fn an_upload_over_the_size_limit_is_refused_with_413() {
 
 // ---- media downloads for nodes ----------------------------------------------------------
 
-/// A harness with the MP3 fixture uploaded and one node provisioned: (harness, bytes, sha,
+/// A harness with the MP3 fixture uploaded, one node provisioned, and a broadcast of the
+/// recording in the node's plan (a node fetches only its plan's media): (harness, bytes, sha,
 /// the node's media token).
 async fn with_media_and_node() -> (Harness, Vec<u8>, String, String) {
     let h = Harness::new().await;
@@ -166,6 +167,21 @@ async fn with_media_and_node() -> (Harness, Vec<u8>, String, String) {
     let sha = h.uploaded("tone-44100-stereo.mp3").await;
     let village = h.zone("Thôn 1", None).await;
     let cfg = h.node("thon-1", village).await;
+    let a = h
+        .post_json(
+            "/api/v1/announcements",
+            json!({ "title": "Bản tin", "media_sha256": sha }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let b = h
+        .post_json(
+            "/api/v1/broadcasts",
+            json!({ "announcement_id": a.json()["id"], "zones": [village], "at": at }),
+        )
+        .await;
+    assert_eq!(b.status, StatusCode::CREATED, "{}", b.text());
     let token = cfg["media_token"]
         .as_str()
         .expect("a media token")
@@ -219,10 +235,22 @@ async fn a_nodes_media_token_downloads_the_exact_bytes() {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
-    // A valid token for media that is not there.
+    // A valid token for media that is not there, or not in this node's plan.
     let missing = "0".repeat(64);
     let r = h.download(&missing, Some(&token), None).await;
-    r.assert_error(StatusCode::NOT_FOUND, "not_found", &["no such media"]);
+    r.assert_error(
+        StatusCode::NOT_FOUND,
+        "media.not_in_plan",
+        &["no such media in this node's plan"],
+    );
+    let village = h.zone("Thôn 2", None).await;
+    let other = h.node("thon-2", village).await;
+    let r = h.download(&sha, other["media_token"].as_str(), None).await;
+    r.assert_error(
+        StatusCode::NOT_FOUND,
+        "media.not_in_plan",
+        &["no such media in this node's plan"],
+    );
 }
 
 #[tokio::test]

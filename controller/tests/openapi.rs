@@ -657,34 +657,6 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
     let unknown = "0".repeat(64);
     let r = c.get(&format!("/api/v1/media/{unknown}")).await;
     expect_error(&r, StatusCode::NOT_FOUND, "not_found");
-    let download = |sha: &str, token: Option<&str>, range: Option<&str>| {
-        let mut req = Request::builder().uri(format!("/media/{sha}"));
-        if let Some(t) = token {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        if let Some(r) = range {
-            req = req.header(header::RANGE, r);
-        }
-        req.body(Body::empty()).unwrap()
-    };
-    let whole = c.call_as(download(&vi, Some(&na_sai_token), None)).await;
-    expect(&whole, StatusCode::OK);
-    let part = c
-        .call_as(download(&vi, Some(&phieng_token), Some("bytes=100-")))
-        .await;
-    expect(&part, StatusCode::PARTIAL_CONTENT);
-    let past = c
-        .call_as(download(&vi, Some(&na_sai_token), Some("bytes=99999999-")))
-        .await;
-    expect(&past, StatusCode::RANGE_NOT_SATISFIABLE);
-    let r = c.call_as(download(&vi, None, None)).await;
-    expect_error(&r, StatusCode::UNAUTHORIZED, "media.token_missing");
-    let r = c.call_as(download(&vi, Some("not-a-token"), None)).await;
-    expect_error(&r, StatusCode::FORBIDDEN, "media.token_invalid");
-    let r = c
-        .call_as(download(&unknown, Some(&na_sai_token), None))
-        .await;
-    expect_error(&r, StatusCode::NOT_FOUND, "not_found");
 
     // Announcements: two languages, one, and refusals.
     let bilingual = id(&expect(
@@ -756,6 +728,35 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
     );
     let broadcast = id(&b);
     assert_eq!(b["deliveries"].as_array().unwrap().len(), 2, "{b}");
+    // The nodes download the broadcast's media (only their plan's).
+    let download = |sha: &str, token: Option<&str>, range: Option<&str>| {
+        let mut req = Request::builder().uri(format!("/media/{sha}"));
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if let Some(r) = range {
+            req = req.header(header::RANGE, r);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let whole = c.call_as(download(&vi, Some(&na_sai_token), None)).await;
+    expect(&whole, StatusCode::OK);
+    let part = c
+        .call_as(download(&vi, Some(&phieng_token), Some("bytes=100-")))
+        .await;
+    expect(&part, StatusCode::PARTIAL_CONTENT);
+    let past = c
+        .call_as(download(&vi, Some(&na_sai_token), Some("bytes=99999999-")))
+        .await;
+    expect(&past, StatusCode::RANGE_NOT_SATISFIABLE);
+    let r = c.call_as(download(&vi, None, None)).await;
+    expect_error(&r, StatusCode::UNAUTHORIZED, "media.token_missing");
+    let r = c.call_as(download(&vi, Some("not-a-token"), None)).await;
+    expect_error(&r, StatusCode::FORBIDDEN, "media.token_invalid");
+    let r = c
+        .call_as(download(&unknown, Some(&na_sai_token), None))
+        .await;
+    expect_error(&r, StatusCode::NOT_FOUND, "media.not_in_plan");
     let item = h.plan("na-sai-1").await.items[0].id.clone();
     let step = |seq: u64, stage: Stage, start_error_ms: Option<i64>| Event {
         seq,
@@ -1207,6 +1208,45 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
         let r = c.get(&format!("{uri}&format=csv")).await;
         expect(&r, StatusCode::OK);
     }
+
+    // Security: what was refused, the key's rotation, a node taken out of service.
+    h.deliver(&h.topics().events("na-sai-1"), b"not signed".to_vec())
+        .await;
+    let v = expect(&c.get("/api/v1/security/reports").await, StatusCode::OK);
+    assert_eq!(v[0]["kind"], "events_refused", "{v}");
+    expect(&c.get("/api/v1/keys").await, StatusCode::OK);
+    let v = expect(&c.post_empty("/api/v1/keys/rotate").await, StatusCode::OK);
+    assert!(v["next"].is_string(), "{v}");
+    let r = c.post("/api/v1/keys/commit", json!({})).await;
+    expect_error(&r, StatusCode::CONFLICT, "keys.not_seen");
+    let v = expect(
+        &c.post("/api/v1/keys/commit", json!({"force": true})).await,
+        StatusCode::OK,
+    );
+    assert!(v["next"].is_null(), "{v}");
+    let r = c.post("/api/v1/keys/commit", json!({})).await;
+    expect_error(&r, StatusCode::CONFLICT, "keys.no_rotation");
+    expect(
+        &c.call(
+            Request::builder()
+                .method(Method::DELETE)
+                .uri("/api/v1/nodes/phieng-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    let r = c
+        .call(
+            Request::builder()
+                .method(Method::DELETE)
+                .uri("/api/v1/nodes/phieng-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    expect_error(&r, StatusCode::NOT_FOUND, "not_found");
 
     c.assert_successes_seen(&absent);
 }

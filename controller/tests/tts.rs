@@ -221,7 +221,14 @@ async fn a_text_announcement_is_stored_media_that_a_node_can_fetch() {
     assert!(m["loudness_lufs"].is_f64(), "{m}");
     assert!(h.media_files().iter().all(|f| !f.starts_with('.')));
 
-    // A node fetches it with its token, byte for byte.
+    // Broadcast to the village, a node fetches it with its token, byte for byte.
+    let b = h
+        .post_json(
+            "/api/v1/broadcasts",
+            json!({ "announcement_id": a["id"], "zones": [village] }),
+        )
+        .await;
+    assert_eq!(b.status, StatusCode::CREATED, "{}", b.text());
     let d = h.download(&sha, Some(token), None).await;
     assert_eq!(d.status, StatusCode::OK);
     assert_eq!(d.body, preview.body);
