@@ -72,13 +72,14 @@ pub async fn provision(s: &AppState, n: NewNode) -> Result<(NodeRow, String), Ap
     match s.materializer.attach_node(&id).await {
         Ok(0) => {}
         Ok(added) => {
-            tracing::info!(node = %id, occurrences = added, "new node joins its zone's programme");
-            s.planner.publish_all(std::slice::from_ref(&id)).await;
+            tracing::info!(node = %id, occurrences = added, "new node joins its zone's programme")
         }
         Err(e) => {
             tracing::error!(node = %id, error = %e, "cannot attach the new node to its zone's programme")
         }
     }
+    // Its first plan waits for it on the broker, even an empty one.
+    s.planner.publish_all(std::slice::from_ref(&id)).await;
     Ok((node, text))
 }
 
