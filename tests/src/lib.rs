@@ -3,7 +3,8 @@
 //!
 //! - [`procs`]: find the built binaries; start, kill (SIGKILL) and restart controller and nodes.
 //! - [`api`]: a small client of the controller's REST API.
-//! - [`mosquitto`]: a throwaway Mosquitto on a free port.
+//! - [`mosquitto`]: a throwaway Mosquitto on a free port, anonymous or with loa's files.
+//! - [`probe`]: a bare MQTT client to test a broker's access rules with.
 //! - [`alsa`]: the capture pcm and WAV statistics.
 //! - [`pcm`]: reading captured WAVs, splitting them at silences by pitch, making test tones.
 //! - [`browser`]: headless Chromium over WebDriver, for the web UI's tests.
@@ -16,5 +17,6 @@ pub mod api;
 pub mod browser;
 pub mod mosquitto;
 pub mod pcm;
+pub mod probe;
 pub mod procs;
 pub mod wait;

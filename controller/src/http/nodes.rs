@@ -65,6 +65,7 @@ pub async fn provision(s: &AppState, n: NewNode) -> Result<(NodeRow, String), Ap
         .create_node(&id, name, n.zone_id, &hashes(&password, &token))
         .await?;
     s.broker_accounts.set(&id, &hash_secret(&password));
+    crate::mosquitto::refresh(&s.store, &s.cfg).await;
     let data_dir = n.data_dir.unwrap_or_else(|| DATA_DIR.into());
     let text = config_text(s, &node, &password, &token, &data_dir).await?;
     tracing::info!(node = %id, zone = n.zone_id, "node provisioned");
@@ -102,6 +103,7 @@ pub async fn new_credentials(s: &AppState, id: &str) -> Result<(NodeRow, String)
         .reset_node_secrets(id, &hashes(&password, &token))
         .await?;
     s.broker_accounts.set(id, &hash_secret(&password));
+    crate::mosquitto::refresh(&s.store, &s.cfg).await;
     let node = s.store.node(id).await?;
     let text = config_text(s, &node, &password, &token, DATA_DIR).await?;
     tracing::info!(node = %id, "node secrets reset");
@@ -121,6 +123,7 @@ fn hashes(password: &str, token: &str) -> SecretHashes {
     SecretHashes {
         mqtt_password: hash_secret(password),
         media_token: hash_secret(token),
+        mqtt_mosquitto: crate::mosquitto::hash::hash_password(password),
     }
 }
 

@@ -29,6 +29,8 @@ pub struct NodeRow {
 pub struct SecretHashes {
     pub mqtt_password: String,
     pub media_token: String,
+    /// The MQTT password again, in Mosquitto's own salted format (for its password file).
+    pub mqtt_mosquitto: String,
 }
 
 const NODE_COLUMNS: &str = "id, name, zone_id, volume, chime, plan_version, acked_seq, presence, \
@@ -44,14 +46,16 @@ impl Store {
     ) -> Result<NodeRow> {
         self.zone(zone_id).await?;
         let res = sqlx::query(
-            "INSERT INTO nodes (id, name, zone_id, mqtt_password_hash, media_token_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO nodes (id, name, zone_id, mqtt_password_hash, media_token_hash,
+                                mqtt_mosquitto_hash, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(name)
         .bind(zone_id)
         .bind(&secrets.mqtt_password)
         .bind(&secrets.media_token)
+        .bind(&secrets.mqtt_mosquitto)
         .bind(ts(Utc::now()))
         .execute(&self.pool)
         .await;
@@ -67,11 +71,12 @@ impl Store {
     /// Replaces a node's secrets (a lost config file, a suspected leak).
     pub async fn reset_node_secrets(&self, id: &str, secrets: &SecretHashes) -> Result<()> {
         let r = sqlx::query(
-            "UPDATE nodes SET mqtt_password_hash = ?, media_token_hash = ?
+            "UPDATE nodes SET mqtt_password_hash = ?, media_token_hash = ?, mqtt_mosquitto_hash = ?
              WHERE id = ? AND revoked_at IS NULL",
         )
         .bind(&secrets.mqtt_password)
         .bind(&secrets.media_token)
+        .bind(&secrets.mqtt_mosquitto)
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -109,6 +114,21 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| (r.get("id"), r.get("mqtt_password_hash")))
+            .collect())
+    }
+
+    /// The nodes an external broker (Mosquitto) should let in, by id, with the Mosquitto hash
+    /// of their password (`None` for a node provisioned before it was kept). The one place
+    /// that decides which nodes get a broker account: filter decommissioned nodes here.
+    pub async fn mosquitto_accounts(&self) -> Result<Vec<(String, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT id, mqtt_mosquitto_hash FROM nodes WHERE revoked_at IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("id"), r.get("mqtt_mosquitto_hash")))
             .collect())
     }
 
