@@ -54,6 +54,14 @@ pub struct MqttConfig {
     /// The broker address written into node configs: `host:port` as nodes reach it.
     /// Default: the embedded broker's address (127.0.0.1 for an unspecified one), or `url`.
     pub public_address: Option<String>,
+    /// With Mosquitto: a directory where the controller keeps `loa.passwd` and `loa.acl` up
+    /// to date itself, rewriting them whenever a node is provisioned or given new credentials
+    /// (needs `username` and `password`). See docs/mosquitto.md.
+    pub mosquitto_dir: Option<PathBuf>,
+    /// Mosquitto's pid file: after a rewrite the controller sends that process SIGHUP, so it
+    /// reloads the files (it must be allowed to signal it). Without it, something else must
+    /// reload Mosquitto (docs/mosquitto.md: a systemd path unit).
+    pub mosquitto_pid_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +99,8 @@ impl Default for MqttConfig {
             username: None,
             password: None,
             public_address: None,
+            mosquitto_dir: None,
+            mosquitto_pid_file: None,
         }
     }
 }
@@ -217,6 +227,15 @@ impl Config {
                 "mqtt.broker = \"external\" needs mqtt.url (mqtt://host:port)".into(),
             ));
         }
+        if self.mqtt.mosquitto_dir.is_some()
+            && (self.mqtt.username.is_none() || self.mqtt.password.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "mqtt.mosquitto_dir needs the controller's own account: mqtt.username and \
+                 mqtt.password"
+                    .into(),
+            ));
+        }
         crate::schedule::rule::parse_tz(&self.time_zone)
             .map_err(|e| ConfigError::Invalid(format!("time_zone: {e}")))?;
         if self.plan_horizon_secs < 1 || self.late_grace_secs < 0 {
@@ -275,7 +294,9 @@ impl Config {
              # LOA_MQTT_PUBLIC_ADDRESS, LOA_SCHEDULES_DIR, LOA_PLAN_HORIZON_SECS,\n\
              # LOA_LATE_GRACE_SECS) and flags override the file.\n\
              # For an external broker (Mosquitto): [mqtt] broker = \"external\",\n\
-             # url = \"mqtt://host:1883\", username and password of the controller's account.\n\n{body}"
+             # url = \"mqtt://host:1883\", username and password of the controller's account;\n\
+             # mosquitto_dir (and mosquitto_pid_file) keep Mosquitto's password and ACL files\n\
+             # up to date (docs/mosquitto.md).\n\n{body}"
         )
     }
 }
@@ -321,6 +342,16 @@ mod tests {
         let cfg = Config::load(&over).unwrap();
         assert_eq!(cfg.site, "xa-b");
         assert_eq!(cfg.public_broker_address(), "10.0.0.2:1883");
+    }
+
+    #[test]
+    fn keeping_mosquittos_files_needs_the_controllers_account() {
+        let mut cfg: Config =
+            toml::from_str("[mqtt]\nmosquitto_dir = \"/etc/mosquitto/loa\"\n").unwrap();
+        assert!(matches!(cfg.validate(), Err(ConfigError::Invalid(m)) if m.contains("username")));
+        cfg.mqtt.username = Some("loa-controller".into());
+        cfg.mqtt.password = Some("pw".into());
+        cfg.validate().unwrap();
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`media`]: the upload probe (symphonia) and the content-addressed file store.
 //! - [`broker`]: the embedded MQTT broker (rumqttd) and its accounts.
 //! - [`link`]: the controller's MQTT session, with backoff.
+//! - [`mosquitto`]: Mosquitto's password and ACL files from the node registry.
 //! - [`planner`]: per-node signed plans, published retained; [`item_parts`] decides what an
 //!   item holds on a node (chime, then the zone's languages).
 //! - [`ingest`]: node state and events in (only when the node signed them), deliveries
@@ -38,6 +39,7 @@ pub mod link;
 pub mod materializer;
 pub mod media;
 pub mod metrics;
+pub mod mosquitto;
 pub mod planner;
 pub mod programmes;
 pub mod provision;
@@ -75,6 +77,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         .await
         .context("cannot open the database")?;
     let keys = Arc::new(keys::Keys::load_or_create(&cfg.data_dir)?);
+    mosquitto::refresh(&store, &cfg).await;
     let media = media::MediaStore::open(&cfg.data_dir)?;
     let tts = Arc::new(tts::Tts::new(
         Arc::new(tts::EspeakNg::new()),
@@ -248,6 +251,21 @@ pub async fn add_user(
         None => None,
     };
     Ok((user, token))
+}
+
+/// `loa-controller mosquitto-config`: writes Mosquitto's password and ACL files for the
+/// configured data directory's node registry into `dir` (created if needed).
+pub async fn mosquitto_config(
+    cfg: &Config,
+    dir: &std::path::Path,
+) -> anyhow::Result<mosquitto::Written> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = std::fs::canonicalize(dir)?;
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let store = store::Store::open(&cfg.data_dir)
+        .await
+        .context("cannot open the database")?;
+    Ok(mosquitto::write_files(&store, cfg, &dir).await?)
 }
 
 fn write_addr(cfg: &Config, name: &str, addr: SocketAddr) -> anyhow::Result<()> {

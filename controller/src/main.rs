@@ -27,6 +27,16 @@ enum Command {
     /// Staff accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Write Mosquitto's password file and ACL (`loa.passwd`, `loa.acl`) from the node
+    /// registry: each node reads only its own plan and ack and writes only its own state and
+    /// events; the controller's account (`[mqtt] username/password`) reaches the whole site.
+    MosquittoConfig {
+        #[command(flatten)]
+        over: Box<Overrides>,
+        /// The directory to write into; `[mqtt] mosquitto_dir` when absent.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +120,25 @@ async fn main() -> anyhow::Result<()> {
             if let Some(t) = token {
                 println!("{t}");
             }
+            Ok(())
+        }
+        Command::MosquittoConfig { over, out } => {
+            let cfg = Config::load(&over)?;
+            let dir = out
+                .or_else(|| cfg.mqtt.mosquitto_dir.clone())
+                .ok_or_else(|| anyhow::anyhow!("say where to write: --out DIR"))?;
+            let w = loa_controller::mosquitto_config(&cfg, &dir).await?;
+            if let Some(warning) = loa_controller::mosquitto::without_hash_warning(&w.without_hash)
+            {
+                eprintln!("warning: {warning}");
+            }
+            eprintln!(
+                "wrote accounts for the controller and {} node(s); add these lines to \
+                 mosquitto.conf, then reload Mosquitto (systemctl reload mosquitto):",
+                w.nodes
+            );
+            println!("password_file {}", w.password_file.display());
+            println!("acl_file {}", w.acl_file.display());
             Ok(())
         }
         Command::Serve(over) => {

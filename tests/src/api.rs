@@ -58,6 +58,11 @@ impl Api {
             .await
     }
 
+    pub async fn patch(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
     /// Creates a zone and returns its id.
     pub async fn zone(&self, name: &str, parent: Option<i64>) -> anyhow::Result<i64> {
         let v = self

@@ -3,8 +3,9 @@
 //!
 //! - [`procs`]: find the built binaries; start, kill (SIGKILL) and restart controller and nodes.
 //! - [`api`]: a small client of the controller's REST API.
-//! - [`mosquitto`]: a throwaway Mosquitto on a free port.
-//! - [`mqtt`]: a bare MQTT client, for tests that play an intruder or a stolen node.
+//! - [`mosquitto`]: a throwaway Mosquitto on a free port, anonymous or with loa's files.
+//! - [`probe`]: a bare MQTT client, for tests of a broker's access rules and for intruders
+//!   (a stolen node's account speaking for another node).
 //! - [`alsa`]: the capture pcm and WAV statistics.
 //! - [`pcm`]: reading captured WAVs, splitting them at silences by pitch, making test tones.
 //! - [`browser`]: headless Chromium over WebDriver, for the web UI's tests.
@@ -16,7 +17,7 @@ pub mod alsa;
 pub mod api;
 pub mod browser;
 pub mod mosquitto;
-pub mod mqtt;
 pub mod pcm;
+pub mod probe;
 pub mod procs;
 pub mod wait;

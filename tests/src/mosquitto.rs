@@ -32,6 +32,31 @@ impl Mosquitto {
     /// limits, for instance). Persistence is off: a restart loses retained messages, as a
     /// broker that crashed would.
     pub async fn start(dir: &Path, extra: &str) -> anyhow::Result<Mosquitto> {
+        Mosquitto::start_conf(dir, &format!("allow_anonymous true\n{extra}")).await
+    }
+
+    /// Starts Mosquitto as deploy/mosquitto/loa.conf sets it up: no anonymous access, the
+    /// password file and ACL file `loa-controller mosquitto-config` wrote, the username as
+    /// client id. Started as root, Mosquitto drops to its `mosquitto` user before reading the
+    /// files, as on a real site, so they and their directories must be reachable by it.
+    pub async fn start_with_files(
+        dir: &Path,
+        password_file: &Path,
+        acl_file: &Path,
+    ) -> anyhow::Result<Mosquitto> {
+        Mosquitto::start_conf(
+            dir,
+            &format!(
+                "allow_anonymous false\npassword_file {}\nacl_file {}\n\
+                 use_username_as_clientid true\n",
+                password_file.display(),
+                acl_file.display()
+            ),
+        )
+        .await
+    }
+
+    async fn start_conf(dir: &Path, access: &str) -> anyhow::Result<Mosquitto> {
         std::fs::create_dir_all(dir)?;
         let port = free_port();
         let conf = dir.join("mosquitto.conf");
@@ -39,8 +64,8 @@ impl Mosquitto {
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_packet_size {}\n{extra}\n",
+                "listener {port} 127.0.0.1\npersistence false\n\
+                 max_packet_size {}\n{access}\n",
                 loa_protocol::MAX_PACKET_BYTES + 1024
             ),
         )?;
@@ -65,6 +90,9 @@ impl Mosquitto {
             .stdout(Stdio::from(f.try_clone()?))
             .stderr(Stdio::from(f))
             .spawn()?;
+        // Mosquitto writes no pid file when it runs in the foreground; this one stands in
+        // for the one a site's service manager keeps.
+        std::fs::write(self.pid_file(), child.id().to_string())?;
         self.child = Some(child);
         let port = self.port;
         wait::until(
@@ -78,6 +106,16 @@ impl Mosquitto {
             },
         )
         .await
+    }
+
+    /// A file holding the running broker's process id.
+    pub fn pid_file(&self) -> PathBuf {
+        self.conf.with_file_name("mosquitto.pid")
+    }
+
+    /// The broker's log so far.
+    pub fn log_tail(&self) -> String {
+        crate::procs::tail(&self.log, 40)
     }
 
     pub fn url(&self) -> String {

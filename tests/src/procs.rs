@@ -141,6 +141,31 @@ impl Controller {
         Ok(token.map(|_| printed))
     }
 
+    /// `loa-controller mosquitto-config --out OUT` on this controller's data directory, with
+    /// the controller's broker account; returns what it printed (the mosquitto.conf lines).
+    pub fn mosquitto_config(
+        &self,
+        out: &Path,
+        username: &str,
+        password: &str,
+    ) -> anyhow::Result<String> {
+        let out = Command::new(bin("loa-controller")?)
+            .arg("mosquitto-config")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--out")
+            .arg(out)
+            .args(["--mqtt-username", username])
+            .env("LOA_MQTT_PASSWORD", password)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "mosquitto-config failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
     async fn spawn(&mut self) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.data_dir)?;
         let _ = std::fs::remove_file(self.data_dir.join("http.addr"));

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use loa_e2e::mqtt::Peer;
+use loa_e2e::probe::Probe;
 use loa_e2e::procs::{free_port, Broker, Controller};
 use loa_protocol::{Plan, Topics};
 use serde_json::json;
@@ -49,7 +49,7 @@ async fn replayed_stale_foreign_and_forged_plans_are_refused_and_reported() {
         .await
         .unwrap();
     let b_password = config_value(&b_cfg, &["mqtt", "password"]);
-    let mut intruder = Peer::connect(port, "phieng-1", Some(("phieng-1", &b_password)))
+    let mut intruder = Probe::connect(port, "phieng-1", Some(("phieng-1", &b_password)))
         .await
         .unwrap();
     let topics = Topics::for_site("xa-demo");
@@ -64,12 +64,7 @@ async fn replayed_stale_foreign_and_forged_plans_are_refused_and_reported() {
         .unwrap();
     wait_settled(&api, x, &["ready"], LONG).await.unwrap();
     intruder.subscribe(&plan_a).await.unwrap();
-    let old = intruder
-        .next_on(&plan_a, Duration::from_secs(10))
-        .await
-        .unwrap()
-        .payload
-        .to_vec();
+    let old = intruder.message_on(&plan_a).await.unwrap().payload.to_vec();
     let old_version = loa_protocol::envelope::peek::<Plan>(&old).unwrap().version;
 
     // The clerk cancels it: a newer plan without it.
@@ -80,7 +75,7 @@ async fn replayed_stale_foreign_and_forged_plans_are_refused_and_reported() {
     wait_plan_applied(&api, "na-sai-1").await;
 
     // 1. The old plan, replayed (retained, so A gets it again on every reconnect).
-    intruder.publish(&plan_a, old.clone(), true).await.unwrap();
+    intruder.publish(&plan_a, &old, true).await.unwrap();
     let says = format!("older plan version {old_version}");
     wait_security_report(&api, "na-sai-1", "plan_refused_by_node", 1, &says)
         .await
@@ -96,7 +91,7 @@ async fn replayed_stale_foreign_and_forged_plans_are_refused_and_reported() {
     })
     .await
     .unwrap();
-    intruder.publish(&plan_a, old.clone(), true).await.unwrap();
+    intruder.publish(&plan_a, &old, true).await.unwrap();
     wait_security_report(&api, "na-sai-1", "plan_refused_by_node", 2, &says)
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", a.log_tail()));
@@ -108,7 +103,7 @@ async fn replayed_stale_foreign_and_forged_plans_are_refused_and_reported() {
     stale.issued_at = chrono::Utc::now() - chrono::Duration::days(4);
     stale.valid_until = chrono::Utc::now() - chrono::Duration::days(1);
     intruder
-        .publish(&plan_a, stale.seal(&key), true)
+        .publish(&plan_a, &stale.seal(&key), true)
         .await
         .unwrap();
     wait_security_report(&api, "na-sai-1", "plan_refused_by_node", 3, "stale plan")
@@ -118,13 +113,8 @@ async fn replayed_stale_foreign_and_forged_plans_are_refused_and_reported() {
     // 3. Another node's plan, truly signed, on A's topic.
     let plan_b = topics.plan("phieng-1");
     intruder.subscribe(&plan_b).await.unwrap();
-    let theirs = intruder
-        .next_on(&plan_b, LONG)
-        .await
-        .unwrap()
-        .payload
-        .to_vec();
-    intruder.publish(&plan_a, theirs, true).await.unwrap();
+    let theirs = intruder.message_on(&plan_b).await.unwrap().payload.to_vec();
+    intruder.publish(&plan_a, &theirs, true).await.unwrap();
     wait_security_report(
         &api,
         "na-sai-1",
@@ -141,7 +131,7 @@ async fn replayed_stale_foreign_and_forged_plans_are_refused_and_reported() {
     forged.issued_at = chrono::Utc::now();
     forged.valid_until = chrono::Utc::now() + chrono::Duration::hours(1);
     intruder
-        .publish(&plan_a, forged.seal(&loa_protocol::generate_key()), true)
+        .publish(&plan_a, &forged.seal(&loa_protocol::generate_key()), true)
         .await
         .unwrap();
     wait_security_report(&api, "na-sai-1", "plan_refused_by_node", 5, "bad signature")
@@ -149,7 +139,7 @@ async fn replayed_stale_foreign_and_forged_plans_are_refused_and_reported() {
         .unwrap();
     let b_key = loa_protocol::signing_key_from_b64(&config_value(&b_cfg, &["node_key"])).unwrap();
     intruder
-        .publish(&plan_a, forged.seal(&b_key), true)
+        .publish(&plan_a, &forged.seal(&b_key), true)
         .await
         .unwrap();
     wait_security_report(&api, "na-sai-1", "plan_refused_by_node", 6, "bad signature")

@@ -65,6 +65,7 @@ pub async fn provision(s: &AppState, n: NewNode) -> Result<(NodeRow, String), Ap
         .create_node(&id, name, n.zone_id, &fresh.hashes())
         .await?;
     s.broker_accounts.set(&id, &hash_secret(&fresh.password));
+    crate::mosquitto::refresh(&s.store, &s.cfg).await;
     let data_dir = n.data_dir.unwrap_or_else(|| DATA_DIR.into());
     let text = config_text(s, &node, &fresh, &data_dir).await?;
     tracing::info!(node = %id, zone = n.zone_id, "node provisioned");
@@ -101,6 +102,7 @@ pub async fn new_credentials(s: &AppState, id: &str) -> Result<(NodeRow, String)
     let fresh = Fresh::new();
     s.store.reset_node_secrets(id, &fresh.hashes()).await?;
     s.broker_accounts.set(id, &hash_secret(&fresh.password));
+    crate::mosquitto::refresh(&s.store, &s.cfg).await;
     let node = s.store.node(id).await?;
     let text = config_text(s, &node, &fresh, DATA_DIR).await?;
     tracing::info!(node = %id, "node secrets reset");
@@ -138,6 +140,7 @@ impl Fresh {
             mqtt_password: hash_secret(&self.password),
             media_token: hash_secret(&self.token),
             public_key: loa_protocol::public_key_b64(&self.key),
+            mqtt_mosquitto: crate::mosquitto::hash::hash_password(&self.password),
         }
     }
 }

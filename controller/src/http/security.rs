@@ -36,6 +36,8 @@ async fn decommission(
     let cancelled = s.store.decommission_node(&id, Utc::now()).await?;
     // The embedded broker refuses it from its next connection attempt.
     s.broker_accounts.remove(&id);
+    // And a Mosquitto whose files the controller writes, once they are rewritten.
+    crate::mosquitto::refresh(&s.store, &s.cfg).await;
     // Its retained plan and ack go, so nothing waits on the broker for its old session.
     if let Err(e) = s.planner.withdraw(&id).await {
         tracing::error!(node = %id, error = %e, "cannot clear the decommissioned node's retained plan");

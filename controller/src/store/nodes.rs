@@ -32,6 +32,8 @@ pub struct SecretHashes {
     pub media_token: String,
     /// Base64; the node's events and states must verify under it.
     pub public_key: String,
+    /// The MQTT password again, in Mosquitto's own salted format (for its password file).
+    pub mqtt_mosquitto: String,
 }
 
 const NODE_COLUMNS: &str = "id, name, zone_id, volume, chime, plan_version, acked_seq, presence, \
@@ -48,8 +50,8 @@ impl Store {
         self.zone(zone_id).await?;
         let res = sqlx::query(
             "INSERT INTO nodes (id, name, zone_id, mqtt_password_hash, media_token_hash, public_key,
-                                created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                mqtt_mosquitto_hash, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(name)
@@ -57,6 +59,7 @@ impl Store {
         .bind(&secrets.mqtt_password)
         .bind(&secrets.media_token)
         .bind(&secrets.public_key)
+        .bind(&secrets.mqtt_mosquitto)
         .bind(ts(Utc::now()))
         .execute(&self.pool)
         .await;
@@ -74,12 +77,13 @@ impl Store {
     pub async fn reset_node_secrets(&self, id: &str, secrets: &SecretHashes) -> Result<()> {
         let r = sqlx::query(
             "UPDATE nodes SET mqtt_password_hash = ?, media_token_hash = ?, public_key = ?,
-                              state_session = NULL, state_serial = NULL
+                              mqtt_mosquitto_hash = ?, state_session = NULL, state_serial = NULL
              WHERE id = ? AND revoked_at IS NULL",
         )
         .bind(&secrets.mqtt_password)
         .bind(&secrets.media_token)
         .bind(&secrets.public_key)
+        .bind(&secrets.mqtt_mosquitto)
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -117,6 +121,21 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| (r.get("id"), r.get("mqtt_password_hash")))
+            .collect())
+    }
+
+    /// The nodes an external broker (Mosquitto) should let in, by id, with the Mosquitto hash
+    /// of their password (`None` for a node provisioned before it was kept). The one place
+    /// that decides which nodes get a broker account: filter decommissioned nodes here.
+    pub async fn mosquitto_accounts(&self) -> Result<Vec<(String, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT id, mqtt_mosquitto_hash FROM nodes WHERE revoked_at IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("id"), r.get("mqtt_mosquitto_hash")))
             .collect())
     }
 

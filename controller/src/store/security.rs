@@ -103,7 +103,8 @@ impl Store {
     pub async fn decommission_node(&self, id: &str, at: DateTime<Utc>) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query(
-            "UPDATE nodes SET revoked_at = ?, mqtt_password_hash = '', public_key = NULL,
+            "UPDATE nodes SET revoked_at = ?, mqtt_password_hash = '', mqtt_mosquitto_hash = NULL,
+                              public_key = NULL,
                               media_token_hash = 'revoked:' || id, plan_sealed = NULL
              WHERE id = ? AND revoked_at IS NULL",
         )
