@@ -34,6 +34,8 @@ pub struct Config {
     pub late_grace_secs: i64,
     /// The standing programme files (`*.toml`) loaded at start; none when absent.
     pub schedules_dir: Option<PathBuf>,
+    /// The request rate per client on the API and the pages (see `docs/limits.md`).
+    pub limits: crate::limits::LimitsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,6 +76,7 @@ impl Default for Config {
             plan_horizon_secs: 48 * 3600,
             late_grace_secs: 600,
             schedules_dir: None,
+            limits: Default::default(),
         }
     }
 }
@@ -225,6 +228,7 @@ impl Config {
                 "default_expiry_minutes must be at least 1".into(),
             ));
         }
+        self.limits.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

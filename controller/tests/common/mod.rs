@@ -144,6 +144,7 @@ impl Harness {
             tz,
             &cfg,
         ));
+        let rate = Arc::new(loa_controller::http::rate::RateLimit::new(&cfg.limits));
         let state = AppState {
             store,
             media,
@@ -156,6 +157,7 @@ impl Harness {
             materializer,
             throttle: Default::default(),
             downloads: Default::default(),
+            rate,
             tts: Arc::new(
                 Tts::new(Arc::new(EspeakNg::new()), dir.path()).expect("the tts cache opens"),
             ),
