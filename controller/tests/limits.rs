@@ -194,10 +194,13 @@ async fn a_zone_below_the_deepest_level_is_refused_naming_the_limit() {
         ],
     );
 
-    // The zones page says it in the clerk's language.
+    // The zones page offers no zone of the deepest level as a parent, and says the error in
+    // the clerk's language to a form sent anyway.
     ui::account(&h, "an", "admin", &[], "vi").await;
     let s = ui::sign_in(&h, "an").await;
     let parent = parent.unwrap().to_string();
+    let page = h.call_as(get_request("/ui/zones", Some(&s.cookie))).await;
+    assert_has(&page, &format!(r#"<option value="{parent}" disabled>"#));
     let r = h
         .call_as(form_request(
             "/ui/zones",
