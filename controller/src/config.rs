@@ -37,6 +37,8 @@ pub struct Config {
     pub plan_validity_secs: i64,
     /// The standing programme files (`*.toml`) loaded at start; none when absent.
     pub schedules_dir: Option<PathBuf>,
+    /// The request rate per client on the API and the pages (see `docs/limits.md`).
+    pub limits: crate::limits::LimitsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,6 +88,7 @@ impl Default for Config {
             late_grace_secs: 600,
             plan_validity_secs: 72 * 3600,
             schedules_dir: None,
+            limits: Default::default(),
         }
     }
 }
@@ -253,6 +256,7 @@ impl Config {
                 "default_expiry_minutes must be at least 1".into(),
             ));
         }
+        self.limits.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

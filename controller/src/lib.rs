@@ -23,6 +23,7 @@
 //! - [`provision`]: the config file a new node is given.
 //! - [`secrets`]: node secrets; [`keys`]: the controller's signing keys and their rotation.
 //! - [`metrics`]: counters about what came in.
+//! - [`limits`]: the limits on what staff and scripts send, each with a clear error.
 //!
 //! [`run`] wires them together; `main` only parses flags and calls it.
 
@@ -35,6 +36,7 @@ pub mod http;
 pub mod ingest;
 pub mod item_parts;
 pub mod keys;
+pub mod limits;
 pub mod link;
 pub mod materializer;
 pub mod media;
@@ -203,6 +205,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
 
     let public_key = keys.public();
     tracing::info!(site = %cfg.site, http = %cfg.http_listen, public_url = %cfg.public_url(), public_key = %public_key, "controller ready");
+    let rate = Arc::new(http::rate::RateLimit::new(&cfg.limits));
     let state = http::AppState {
         store,
         media,
@@ -215,6 +218,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         throttle: Default::default(),
         downloads: Default::default(),
         tts,
+        rate,
     };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

@@ -30,8 +30,8 @@ pub struct Probed {
 pub enum MediaError {
     #[error("the file is empty")]
     Empty,
-    #[error("the file is larger than the {limit_mb} MB limit")]
-    TooLarge { limit_mb: usize },
+    #[error("the file is larger than the {} limit", crate::limits::megabytes(*.limit))]
+    TooLarge { limit: usize },
     #[error("this file is not audio loa can play (MP3, M4A/AAC, OGG Vorbis, FLAC or WAV): {0}")]
     NotAudio(String),
     #[error("the file contains no audio")]

@@ -32,6 +32,10 @@
   // One file to POST /api/v1/media with progress; resolves to its SHA-256.
   function upload(file, onProgress) {
     return new Promise(function (resolve, reject) {
+      // Over the controller's limit: say so now, not after sending it.
+      var limits = document.getElementById("upload-form");
+      var max = limits ? Number(limits.dataset.maxBytes || 0) : 0;
+      if (max && file.size > max) { reject(new Error(limits.dataset.tooLarge)); return; }
       var x = new XMLHttpRequest();
       x.open("POST", "/api/v1/media?name=" + encodeURIComponent(file.name));
       x.setRequestHeader("X-CSRF-Token", csrf);

@@ -646,8 +646,9 @@ async fn a_broadcast_to_a_village_plans_one_delivery_per_node_below_it() {
         ]
     );
 
-    // Each targeted node got a new plan (signed and stored; the broker is not reached here).
-    for (node, version) in [("na-sai-1", 1), ("cho-1", 1), ("ban-me-1", 0)] {
+    // Each targeted node got a new plan (signed and stored; the broker is not reached here),
+    // after the first (empty) one every node gets when it is provisioned.
+    for (node, version) in [("na-sai-1", 2), ("cho-1", 2), ("ban-me-1", 1)] {
         let n = h.get(&format!("/api/v1/nodes/{node}")).await.json();
         assert_eq!(n["plan_version"], version, "{node}: {n}");
     }
@@ -728,10 +729,10 @@ async fn cancelling_a_broadcast_cancels_every_delivery_with_the_reason() {
             "the planned time stays: {d}"
         );
     }
-    // Every node got a plan without the item.
+    // Every node got a plan without the item (its third: provisioned, planned, cancelled).
     for node in ["na-sai-1", "cho-1", "ban-me-1"] {
         let n = h.get(&format!("/api/v1/nodes/{node}")).await.json();
-        assert_eq!(n["plan_version"], 2, "{node}: {n}");
+        assert_eq!(n["plan_version"], 3, "{node}: {n}");
     }
 }
 

@@ -1,7 +1,8 @@
 //! The middleware in front of every route: finds who is asking (a session cookie or an API
 //! token), refuses what their role may not do, checks a browser's CSRF token on every change,
 //! hands the [`Actor`] to the handler, and writes each change to the audit log with what was
-//! asked (passwords and tokens blanked) and from which address.
+//! asked (passwords and tokens blanked) and from which address. Once it knows who asks, it
+//! counts the request against that client's rate ([`crate::http::rate`]).
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -14,12 +15,9 @@ use std::net::SocketAddr;
 use super::policy::{self, Access};
 use super::{Actor, CSRF_HEADER, SESSION_COOKIE, TOKEN_PREFIX};
 use crate::http::{ApiError, AppState};
+use crate::limits::{megabytes, JSON_BODY_BYTES as JSON_BODY_LIMIT};
 use crate::secrets::hash_secret;
 use crate::store::Store;
-
-/// Largest JSON request accepted (every JSON request of the API is far smaller; uploads are
-/// not JSON).
-const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Longest detail kept in the audit log.
 const AUDIT_DETAIL_LIMIT: usize = 8 * 1024;
@@ -36,6 +34,13 @@ pub async fn guard(State(s): State<AppState>, mut req: Request, next: Next) -> R
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
+    let ip = client_ip(&req);
+    let addr = ip.as_deref().and_then(|a| a.parse().ok());
+    if let Some(refused) =
+        crate::http::rate::limit(&s, &route, actor.as_ref(), req.headers(), req.uri(), addr).await
+    {
+        return refused;
+    }
     if let Access::Role(need) = access {
         let Some(actor) = &actor else {
             if route.starts_with("/ui") {
@@ -56,7 +61,6 @@ pub async fn guard(State(s): State<AppState>, mut req: Request, next: Next) -> R
             }
         }
     }
-    let ip = client_ip(&req);
     let audited = is_change(&method) && access != Access::Public;
     let detail = if audited {
         match summarize(req).await {
@@ -171,7 +175,10 @@ async fn summarize(req: Request) -> Result<(Request, Option<String>), ApiError> 
             ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
-                format!("a JSON request is at most {JSON_BODY_LIMIT} bytes"),
+                format!(
+                    "a JSON request is at most {}; send large files to the media upload",
+                    megabytes(JSON_BODY_LIMIT)
+                ),
             )
         })?;
     let mut detail = match serde_json::from_slice::<Value>(&bytes) {

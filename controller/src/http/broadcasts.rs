@@ -249,6 +249,9 @@ pub(crate) async fn cancel_broadcast(
     id: i64,
     reason: Option<String>,
 ) -> Result<OccurrenceRow, ApiError> {
+    if let Some(r) = &reason {
+        crate::limits::CANCEL_REASON.check_max(r)?;
+    }
     let occ = s.store.occurrence(id).await?;
     actor.check_zones(&s.store, &occ.zone_ids).await?;
     let reason = reason.unwrap_or_else(|| "withdrawn by staff".into());

@@ -99,8 +99,15 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Invalid(m) => ApiError::invalid(m),
+            StoreError::Limit(l) => l.into(),
             other => ApiError::internal(other),
         }
+    }
+}
+
+impl From<crate::limits::LimitError> for ApiError {
+    fn from(e: crate::limits::LimitError) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
     }
 }
 

@@ -47,10 +47,7 @@ async fn upload(
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         // Refused before a byte is read.
-        return Err(MediaError::TooLarge {
-            limit_mb: limit / (1024 * 1024),
-        }
-        .into());
+        return Err(MediaError::TooLarge { limit }.into());
     }
     let tmp = s.media.incoming();
     let result = receive(&s, &tmp, body, limit, q.name.clone()).await;
@@ -84,10 +81,7 @@ async fn receive(
         })?;
         size += chunk.len();
         if size > limit {
-            return Err(MediaError::TooLarge {
-                limit_mb: limit / (1024 * 1024),
-            }
-            .into());
+            return Err(MediaError::TooLarge { limit }.into());
         }
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(MediaError::from)?;

@@ -13,6 +13,7 @@ mod media;
 mod nodes;
 mod openapi;
 pub mod pages;
+pub mod rate;
 pub mod reports;
 mod schedules;
 mod security;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub tts: Arc<Tts>,
     /// Node config files waiting to be downloaded from the zones page.
     pub downloads: Arc<pages::downloads::Downloads>,
+    /// Requests per client on the API and the pages (`[limits]` in the config).
+    pub rate: Arc<rate::RateLimit>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -78,6 +81,11 @@ pub fn app(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::layer::guard,
+        ))
+        // Said explicitly rather than left to axum's default (2 MB); uploads stream their body
+        // and count it against `max_upload_bytes` themselves.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::limits::JSON_BODY_BYTES,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -55,10 +55,7 @@ pub async fn provision(s: &AppState, n: NewNode) -> Result<(NodeRow, String), Ap
         loa_protocol::ProtocolError::Malformed(rule) => ApiError::invalid(rule),
         other => ApiError::invalid(other.to_string()),
     })?;
-    let name = n.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("a node name is 1 to 100 characters"));
-    }
+    let name = crate::limits::NODE_NAME.check(&n.name)?;
     let fresh = Fresh::new();
     let node = s
         .store

@@ -41,7 +41,12 @@ pub async fn add_user(store: &crate::store::Store, a: &NewAccount) -> Result<Use
     Ok(store
         .create_user(&NewUser {
             username: a.username.trim(),
-            display_name: a.display_name.as_deref().unwrap_or(a.username.trim()),
+            // Left blank: the user name.
+            display_name: a
+                .display_name
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or(a.username.trim()),
             password_hash: &hash,
             role: a.role,
             language: a.language.as_deref().unwrap_or("vi"),

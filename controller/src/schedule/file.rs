@@ -408,10 +408,11 @@ impl Context<'_> {
         };
         let name = self.text("name", &v, "Bản tin sáng")?;
         let n = name.chars().count();
-        if !(1..=100).contains(&n) {
+        let max = crate::limits::SCHEDULE_NAME.max;
+        if !(1..=max).contains(&n) {
             return self.fail(
                 v.line,
-                format!("`name` must be 1 to 100 characters; it has {n}"),
+                format!("`name` must be 1 to {max} characters; it has {n}"),
             );
         }
         Some(name)

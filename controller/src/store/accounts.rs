@@ -113,6 +113,7 @@ fn check_username(u: &str) -> Result<()> {
 impl Store {
     pub async fn create_user(&self, u: &NewUser<'_>) -> Result<User> {
         check_username(u.username)?;
+        let display_name = crate::limits::DISPLAY_NAME.check(u.display_name)?;
         if !matches!(u.language, "vi" | "en") {
             return Err(StoreError::Invalid("language is vi or en".into()));
         }
@@ -125,7 +126,7 @@ impl Store {
              VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(u.username)
-        .bind(u.display_name.trim())
+        .bind(display_name)
         .bind(u.password_hash)
         .bind(u.role.as_str())
         .bind(u.language)
@@ -317,12 +318,7 @@ impl Store {
         name: &str,
         token_hash: &str,
     ) -> Result<TokenRow> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(StoreError::Invalid(
-                "a token name is 1 to 100 characters".into(),
-            ));
-        }
+        let name = crate::limits::TOKEN_NAME.check(name)?;
         self.user(user_id).await?;
         let id = sqlx::query(
             "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",

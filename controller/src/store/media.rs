@@ -95,12 +95,7 @@ impl Store {
         title: &str,
         recordings: &[Recording],
     ) -> Result<Announcement> {
-        let title = title.trim();
-        if title.is_empty() || title.chars().count() > 200 {
-            return Err(StoreError::Invalid(
-                "an announcement title is 1 to 200 characters".into(),
-            ));
-        }
+        let title = crate::limits::ANNOUNCEMENT_TITLE.check(title)?;
         let Some(main) = recordings.first() else {
             return Err(StoreError::Invalid(
                 "an announcement needs at least one recording".into(),

@@ -39,6 +39,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -161,12 +161,7 @@ impl Store {
     }
 
     async fn check_spec(&self, spec: &ScheduleSpec) -> Result<()> {
-        let n = spec.name.trim().chars().count();
-        if n == 0 || n > 100 {
-            return Err(StoreError::Invalid(
-                "a schedule name is 1 to 100 characters".into(),
-            ));
-        }
+        crate::limits::SCHEDULE_NAME.check(&spec.name)?;
         if spec.zone_ids.is_empty() {
             return Err(StoreError::Invalid("choose at least one zone".into()));
         }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{ts, Result, Store, StoreError};
+use crate::limits::{LimitError, MAX_ZONE_DEPTH, ZONE_NAME};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Zone {
@@ -15,14 +16,17 @@ pub struct Zone {
 
 impl Store {
     pub async fn create_zone(&self, name: &str, parent_id: Option<i64>) -> Result<Zone> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(StoreError::Invalid(
-                "a zone name is 1 to 100 characters".into(),
-            ));
-        }
+        let name = ZONE_NAME.check(name)?;
         if let Some(p) = parent_id {
             self.zone(p).await?;
+            let level = self.zone_depth(p).await? + 1;
+            if level > MAX_ZONE_DEPTH {
+                return Err(LimitError::ZoneTooDeep {
+                    max: MAX_ZONE_DEPTH,
+                    level,
+                }
+                .into());
+            }
         }
         let res = sqlx::query("INSERT INTO zones (name, parent_id, created_at) VALUES (?, ?, ?)")
             .bind(name)
@@ -43,14 +47,24 @@ impl Store {
         }
     }
 
-    /// Renames a zone (same rules as a new one: 1–100 characters, unique under its parent).
+    /// How deep a zone lies: the commune (no parent) is level 1.
+    pub async fn zone_depth(&self, id: i64) -> Result<usize> {
+        let row = sqlx::query(
+            "WITH RECURSIVE up(id, parent_id) AS (
+                SELECT id, parent_id FROM zones WHERE id = ?
+                UNION ALL
+                SELECT z.id, z.parent_id FROM zones z JOIN up ON z.id = up.parent_id
+             ) SELECT COUNT(*) AS n FROM up",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get::<i64, _>("n") as usize)
+    }
+
+    /// Renames a zone (same rules as a new one: [`ZONE_NAME`], unique under its parent).
     pub async fn rename_zone(&self, id: i64, name: &str) -> Result<Zone> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(StoreError::Invalid(
-                "a zone name is 1 to 100 characters".into(),
-            ));
-        }
+        let name = ZONE_NAME.check(name)?;
         self.zone(id).await?;
         let res = sqlx::query("UPDATE zones SET name = ? WHERE id = ?")
             .bind(name)

@@ -147,6 +147,7 @@ impl Harness {
             tz,
             &cfg,
         ));
+        let rate = Arc::new(loa_controller::http::rate::RateLimit::new(&cfg.limits));
         let state = AppState {
             store,
             media,
@@ -158,6 +159,7 @@ impl Harness {
             materializer,
             throttle: Default::default(),
             downloads: Default::default(),
+            rate,
             tts: Arc::new(
                 Tts::new(Arc::new(EspeakNg::new()), dir.path()).expect("the tts cache opens"),
             ),

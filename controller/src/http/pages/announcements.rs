@@ -11,6 +11,8 @@ use serde_json::json;
 
 use super::render::Ctx;
 use crate::http::AppState;
+use crate::limits::{megabytes, ANNOUNCEMENT_TITLE};
+use crate::media::MediaError;
 use crate::store::accounts::Role;
 
 pub fn router() -> Router<AppState> {
@@ -25,9 +27,15 @@ async fn page(ctx: Ctx) -> Response {
     let r = async {
         ctx.require(Role::Operator)?;
         let announcements = ctx.s.store.announcements().await?;
+        let max = ctx.s.cfg.max_upload_bytes;
+        // The script refuses a file over the limit before sending it: a browser cut off
+        // mid-upload would only see a network error.
+        let too_large = ctx.error_text(&MediaError::TooLarge { limit: max }.into());
         Ok(ctx.render(
             "announcements.html",
-            json!({"announcements": announcements, "languages": LANGUAGES}),
+            json!({"announcements": announcements, "languages": LANGUAGES,
+                   "max_upload_bytes": max, "max_upload": megabytes(max),
+                   "too_large": too_large, "title_max": ANNOUNCEMENT_TITLE.max}),
         ))
     }
     .await;

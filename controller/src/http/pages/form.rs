@@ -3,6 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 
 use crate::http::{ApiError, AppState};
 
@@ -11,15 +12,26 @@ const FORM_LIMIT: usize = 64 * 1024;
 
 pub struct FormData(pub Vec<(String, String)>);
 
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("a form is at most {}", crate::limits::megabytes(FORM_LIMIT)),
+    )
+}
+
 impl FromRequest<AppState> for FormData {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, s: &AppState) -> Result<FormData, ApiError> {
         let bytes = Bytes::from_request(req, s)
             .await
-            .map_err(|e| ApiError::invalid(e.body_text()))?;
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+                _ => ApiError::invalid(e.body_text()),
+            })?;
         if bytes.len() > FORM_LIMIT {
-            return Err(ApiError::invalid("the form is too large"));
+            return Err(too_large());
         }
         serde_urlencoded::from_bytes(&bytes)
             .map(FormData)

@@ -70,7 +70,8 @@ pub async fn data(ctx: &Ctx) -> Result<Value, ApiError> {
             "nodes": nodes.remove(&id).unwrap_or_default(),
         }));
     }
-    Ok(json!({"zones": zones, "choices": order}))
+    Ok(json!({"zones": zones, "choices": order,
+              "max_zone_depth": crate::limits::MAX_ZONE_DEPTH}))
 }
 
 async fn page(ctx: Ctx) -> Response {
