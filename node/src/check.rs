@@ -87,7 +87,17 @@ pub async fn run(path: &Path, mut report: impl FnMut(&Outcome)) -> bool {
     note(controller_key(&cfg));
     note(data_dir(&cfg));
     note(broker(&cfg).await);
-    let http = crate::fetch::http_client();
+    let http = match crate::tls::http_client(&cfg) {
+        Ok(h) => h,
+        Err(e) => {
+            note(Outcome::fail(
+                "controller",
+                e.to_string(),
+                "ca_pem must be the CA certificate the service centre gave",
+            ));
+            return false;
+        }
+    };
     note(controller(&cfg, &http).await);
     note(media_token(&cfg, &http).await);
     note(audio_output(&cfg).await);
@@ -197,6 +207,7 @@ async fn broker(cfg: &NodeConfig) -> Outcome {
     opts.set_clean_session(true);
     opts.set_keep_alive(Duration::from_secs(5));
     opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    opts.set_transport(crate::tls::mqtt_transport(cfg));
     let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, 10);
     let login = tokio::time::timeout(NET_TIMEOUT, async {
         loop {

@@ -17,6 +17,7 @@
 //! - [`clock`]: the node clock against the controller's (an NTP-style exchange over HTTP).
 //! - [`runner`]: the main loop tying them together; [`run`] is its entry point.
 //! - [`disk`]: atomic writes for the small files above.
+//! - [`tls`]: the commune's CA, trusted for HTTPS and MQTT over TLS.
 
 pub mod agenda;
 pub mod audio;
@@ -33,5 +34,6 @@ pub mod relay;
 pub mod runner;
 pub mod sender;
 pub mod spool;
+pub mod tls;
 
 pub use runner::run;
