@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use loa_e2e::mosquitto::Mosquitto;
 use loa_e2e::procs::{free_port, Broker, Controller, TlsFiles};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, TlsConfiguration, Transport};
 use serde_json::json;
@@ -155,4 +156,50 @@ async fn a_missing_certificate_stops_the_controller_with_its_name() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no-such-cert.pem"), "{stderr}");
+}
+
+/// Mosquitto with the same certificate, as docs/tls.md sets it up: the controller reaches it
+/// at `mqtts://`, the node with `tls = true` and the CA from its config.
+#[tokio::test(flavor = "multi_thread")]
+async fn broadcast_plays_through_mosquitto_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let tls = TlsFiles::make(&root.join("tls")).unwrap();
+    // `user root`: Mosquitto reads the key after dropping to its own user, which cannot enter
+    // the test's private temporary directory (on a site the files are chowned to it instead).
+    let listener_tls = format!(
+        "cafile {}\ncertfile {}\nkeyfile {}\nuser root\n",
+        tls.ca.display(),
+        tls.cert.display(),
+        tls.key.display()
+    );
+    let mosquitto = Mosquitto::start(&root.join("mosquitto"), &listener_tls)
+        .await
+        .unwrap();
+    let broker = Broker::External {
+        url: format!("mqtts://127.0.0.1:{}", mosquitto.port),
+        username: None,
+        password: None,
+    };
+    let controller = Controller::start_tls(&root.join("controller"), broker, tls.clone())
+        .await
+        .unwrap();
+    let api = controller.api();
+    let zone = api.zone("Bản Phiêng", None).await.unwrap();
+    let prepared = prepare_node(&api, root, "ban-1", zone, Output::WavFiles)
+        .await
+        .unwrap();
+    let cfg: toml::Table = toml::from_str(&prepared.config).unwrap();
+    assert_eq!(cfg["mqtt"]["tls"].as_bool(), Some(true));
+    let node = prepared.start().unwrap();
+    let announcement = api.announcement("Thông báo", &fixture(TONE)).await.unwrap();
+    let broadcast = api
+        .broadcast(json!({"announcement_id": announcement, "zones": [zone]}))
+        .await
+        .unwrap();
+    wait_settled(&api, broadcast, &["played"], Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nnode log:\n{}", node.log_tail()));
+    let plain = mqtt_login(mosquitto.port, Transport::Tcp).await;
+    assert!(plain.is_err(), "Mosquitto's TLS listener took plain MQTT");
 }
