@@ -249,6 +249,12 @@ async fn broker(cfg: &NodeConfig) -> Outcome {
             format!("the broker at {addr} refused the connection ({code:?})"),
             "tell the service centre what the broker said",
         ),
+        Ok(Err(ConnectionError::Tls(e))) => Outcome::fail(
+            WHAT,
+            format!("TLS with the broker at {addr} failed: {e}"),
+            "ca_pem must be the commune's CA certificate the service centre gave, and the \
+             broker's certificate must name the host in mqtt.address",
+        ),
         // The controller's built-in broker hangs up on a bad login instead of saying why.
         Ok(Err(e)) => Outcome::fail(
             WHAT,
@@ -344,6 +350,18 @@ async fn media_token(cfg: &NodeConfig, http: &reqwest::Client) -> Outcome {
 }
 
 fn unreachable(what: &'static str, cfg: &NodeConfig, why: &str) -> Outcome {
+    // rustls says "invalid peer certificate: …": the link works, the trust does not.
+    if why.contains("certificate") {
+        return Outcome::fail(
+            what,
+            format!(
+                "{} answers, but its certificate is not trusted: {why}",
+                cfg.controller_url
+            ),
+            "ca_pem must be the commune's CA certificate the service centre gave, and the \
+             controller's certificate must name the host in controller_url",
+        );
+    }
     Outcome::fail(
         what,
         format!(

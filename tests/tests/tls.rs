@@ -203,3 +203,69 @@ async fn broadcast_plays_through_mosquitto_over_tls() {
     let plain = mqtt_login(mosquitto.port, Transport::Tcp).await;
     assert!(plain.is_err(), "Mosquitto's TLS listener took plain MQTT");
 }
+
+/// Runs `loa-node check` on `config`; returns whether it passed, and its output.
+async fn node_check(config: &std::path::Path) -> (bool, String) {
+    let run = tokio::process::Command::new(loa_e2e::procs::bin("loa-node").unwrap())
+        .arg("check")
+        .arg("--config")
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("loa-node check finishes within a minute")
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_check_passes_with_the_commune_ca_and_names_tls_with_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let tls = TlsFiles::make(&root.join("tls")).unwrap();
+    let stranger = TlsFiles::make(&root.join("stranger-ca")).unwrap();
+    let controller = Controller::start_tls(
+        &root.join("controller"),
+        Broker::Embedded { port: free_port() },
+        tls,
+    )
+    .await
+    .unwrap();
+    let api = controller.api();
+    let zone = api.zone("Thôn Cốc Lầy", None).await.unwrap();
+    let prepared = prepare_node(&api, root, "thon-3", zone, Output::WavFiles)
+        .await
+        .unwrap();
+    std::fs::create_dir_all(&prepared.dir).unwrap();
+    let good = prepared.dir.join("node.toml");
+    std::fs::write(&good, &prepared.config).unwrap();
+    let (ok, out) = node_check(&good).await;
+    assert!(ok, "the provisioned config passes over TLS:\n{out}");
+
+    let other = String::from_utf8(stranger.ca_pem()).unwrap();
+    let wrong = prepared.dir.join("wrong-ca.toml");
+    let text = loa_e2e::procs::with_key(&prepared.config, "ca_pem", other.into()).unwrap();
+    std::fs::write(&wrong, text).unwrap();
+    let (ok, out) = node_check(&wrong).await;
+    assert!(!ok, "another CA passes:\n{out}");
+    let broker = out.lines().find(|l| l.contains("broker:")).unwrap_or("");
+    assert!(
+        broker.starts_with("✗") && broker.contains("TLS") && broker.contains("certificate"),
+        "{out}"
+    );
+    let controller_line = out
+        .lines()
+        .find(|l| l.contains("controller:"))
+        .unwrap_or("");
+    assert!(
+        controller_line.starts_with("✗")
+            && controller_line.contains("certificate is not trusted")
+            && controller_line.contains("ca_pem"),
+        "{out}"
+    );
+}
