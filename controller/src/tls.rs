@@ -80,11 +80,14 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
 
 /// The CA certificate as PEM text, for node configs and the controller's own MQTT client.
 pub fn read_ca_pem(path: &Path) -> Result<String, TlsError> {
-    read_certs(path)?;
-    let pem = read(path)?;
-    String::from_utf8(pem).map_err(|_| TlsError::NoCertificate {
+    let none = || TlsError::NoCertificate {
         path: path.to_path_buf(),
-    })
+    };
+    let pem = String::from_utf8(read(path)?).map_err(|_| none())?;
+    if !CertificateDer::pem_slice_iter(pem.as_bytes()).any(|c| c.is_ok()) {
+        return Err(none());
+    }
+    Ok(pem)
 }
 
 #[cfg(test)]
@@ -107,5 +110,40 @@ mod tests {
         );
         let e = read_ca_pem(&junk).unwrap_err().to_string();
         assert!(e.contains("junk.pem"), "{e}");
+    }
+
+    /// The repository's scripts/make-ca.sh (openssl) into `dir`.
+    fn make_ca(dir: &Path) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-ca.sh");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .arg(dir)
+            .arg("loa.xa-demo.vn")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    #[test]
+    fn a_certificate_loads_with_its_own_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        make_ca(&a);
+        make_ca(&b);
+        server_config(&a.join("server.pem"), &a.join("server.key")).unwrap();
+        assert!(read_ca_pem(&a.join("ca.pem"))
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----"));
+        let e = server_config(&a.join("server.pem"), &b.join("server.key"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("do not go together") && e.contains("b/server.key"),
+            "{e}"
+        );
+        let e = server_config(&a.join("server.pem"), &a.join("server.pem"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no PEM private key"), "{e}");
     }
 }
