@@ -2,12 +2,13 @@
 # Installs the Debian packages loa needs, when they are missing.
 #   scripts/setup.sh        what building and the demo need (espeak-ng reads typed texts out)
 #   scripts/setup.sh test   and what the tests need too (Mosquitto, ALSA's tools, Chromium
-#                           and its WebDriver for the web UI's browser tests)
+#                           and its WebDriver for the web UI's browser tests, openssl for
+#                           scripts/make-ca.sh in the TLS tests)
 set -euo pipefail
 
 packages=(pkg-config libasound2-dev espeak-ng)
 if [ "${1:-}" = "test" ]; then
-    packages+=(mosquitto alsa-utils chromium chromium-driver)
+    packages+=(mosquitto alsa-utils chromium chromium-driver openssl)
 fi
 
 missing=()

@@ -4,7 +4,7 @@
 //! password; the controller with its own account. rumqttd has no topic ACL, which is why plans
 //! and acks are signed (and, later, events and state too).
 
-use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings, TlsConfig};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -37,8 +37,15 @@ impl Credentials {
     }
 }
 
-/// Starts rumqttd on `listen` in its own threads; it lives as long as the process.
-pub fn start_embedded(listen: SocketAddr, credentials: Credentials) -> anyhow::Result<()> {
+/// Starts rumqttd on `listen` in its own threads; it lives as long as the process. With `tls`
+/// holding a certificate and key, it speaks only MQTT over TLS (rumqttd rereads the files at
+/// each connection, so a renewed certificate needs no restart). The caller checks the files
+/// first: rumqttd would only log a bad one at each connection.
+pub fn start_embedded(
+    listen: SocketAddr,
+    credentials: Credentials,
+    tls: &crate::config::TlsConfig,
+) -> anyhow::Result<()> {
     let mut connections = ConnectionSettings {
         connection_timeout_ms: 10_000,
         max_payload_size: loa_protocol::MAX_PACKET_BYTES,
@@ -57,7 +64,7 @@ pub fn start_embedded(listen: SocketAddr, credentials: Credentials) -> anyhow::R
     let server = ServerSettings {
         name: "loa-v4".into(),
         listen,
-        tls: None,
+        tls: rumqttd_tls(tls),
         next_connection_delay_ms: 1,
         connections,
     };
@@ -85,6 +92,18 @@ pub fn start_embedded(listen: SocketAddr, credentials: Credentials) -> anyhow::R
             }
         })?;
     Ok(())
+}
+
+/// rumqttd's TLS settings: server authentication only. Nodes log in with a password, through
+/// the same hook as without TLS (`capath` would ask for client certificates, which rumqttd
+/// only checks when built with its `verify-client-cert` feature).
+fn rumqttd_tls(tls: &crate::config::TlsConfig) -> Option<TlsConfig> {
+    let (cert, key) = (tls.cert.as_ref()?, tls.key.as_ref()?);
+    Some(TlsConfig::Rustls {
+        capath: None,
+        certpath: cert.to_string_lossy().into_owned(),
+        keypath: key.to_string_lossy().into_owned(),
+    })
 }
 
 #[cfg(test)]

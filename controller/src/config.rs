@@ -39,6 +39,23 @@ pub struct Config {
     pub schedules_dir: Option<PathBuf>,
     /// The request rate per client on the API and the pages (see `docs/limits.md`).
     pub limits: crate::limits::LimitsConfig,
+    /// HTTPS and MQTT over TLS, when a certificate is given.
+    pub tls: TlsConfig,
+}
+
+/// The commune's certificate (see `scripts/make-ca.sh` and docs/tls.md). With `cert` and
+/// `key`, the HTTP server speaks only HTTPS and the embedded broker only MQTT over TLS.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The server certificate (PEM), followed by any intermediate certificates.
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub key: Option<PathBuf>,
+    /// The CA certificate (PEM) that signed `cert`, or an external `mqtts://` broker's: the
+    /// controller's MQTT client trusts it, and it is written into every node config made
+    /// from now on, so nodes trust it too.
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,6 +106,7 @@ impl Default for Config {
             plan_validity_secs: 72 * 3600,
             schedules_dir: None,
             limits: Default::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -144,6 +162,15 @@ pub struct Overrides {
     /// How late an occurrence missed during downtime may still play, in seconds.
     #[arg(long, env = "LOA_LATE_GRACE_SECS")]
     pub late_grace_secs: Option<i64>,
+    /// Serve HTTPS and MQTT over TLS with this certificate (PEM); needs --tls-key.
+    #[arg(long, env = "LOA_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "LOA_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// The CA certificate (PEM) to trust for MQTT and to give nodes.
+    #[arg(long, env = "LOA_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +232,15 @@ impl Config {
         if let Some(v) = o.late_grace_secs {
             cfg.late_grace_secs = v;
         }
+        if let Some(v) = o.tls_cert {
+            cfg.tls.cert = Some(v);
+        }
+        if let Some(v) = o.tls_key {
+            cfg.tls.key = Some(v);
+        }
+        if let Some(v) = o.tls_ca {
+            cfg.tls.ca = Some(v);
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -257,14 +293,60 @@ impl Config {
             ));
         }
         self.limits.validate().map_err(ConfigError::Invalid)?;
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls.cert and tls.key go together: give both (HTTPS) or neither (plain HTTP)"
+                    .into(),
+            ));
+        }
+        if self.https()
+            && self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid(
+                "public_url starts with http:// but tls.cert makes the server speak HTTPS only; \
+                 write https://"
+                    .into(),
+            ));
+        }
+        if self.mqtt_tls() && self.tls.ca.is_none() && self.mqtt.broker == BrokerKind::Embedded {
+            return Err(ConfigError::Invalid(
+                "tls.ca is needed with tls.cert: the controller's MQTT client and the nodes \
+                 must trust the CA that signed the certificate"
+                    .into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether the HTTP server speaks HTTPS.
+    pub fn https(&self) -> bool {
+        self.tls.cert.is_some()
+    }
+
+    /// Whether the broker speaks MQTT over TLS: the embedded one with a certificate, an
+    /// external one given as `mqtts://`.
+    pub fn mqtt_tls(&self) -> bool {
+        match self.mqtt.broker {
+            BrokerKind::Embedded => self.https(),
+            BrokerKind::External => self
+                .mqtt
+                .url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("mqtts://")),
+        }
     }
 
     /// The URL nodes use for media.
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}", loopback_if_unspecified(self.http_listen)),
+            None => {
+                let scheme = if self.https() { "https" } else { "http" };
+                format!("{scheme}://{}", loopback_if_unspecified(self.http_listen))
+            }
         }
     }
 
@@ -280,7 +362,8 @@ impl Config {
                 .url
                 .as_deref()
                 .map(|u| {
-                    u.trim_start_matches("mqtt://")
+                    u.trim_start_matches("mqtts://")
+                        .trim_start_matches("mqtt://")
                         .trim_end_matches('/')
                         .to_string()
                 })
@@ -291,6 +374,13 @@ impl Config {
     /// The defaults as a TOML file.
     pub fn default_toml() -> String {
         let body = toml::to_string_pretty(&Config::default()).expect("defaults serialise");
+        let body = body.replace(
+            "[tls]\n",
+            "[tls]\n\
+             # cert = \"/etc/loa/tls/server.pem\"  # the server certificate (PEM)\n\
+             # key = \"/etc/loa/tls/server.key\"   # its private key (PEM, chmod 600)\n\
+             # ca = \"/etc/loa/tls/ca.pem\"        # the CA that signed it: nodes and the controller trust it\n",
+        );
         format!(
             "# loa-controller configuration. Every key is optional; these are the defaults.\n\
              # Environment variables (LOA_SITE, LOA_DATA_DIR, LOA_HTTP_LISTEN, LOA_PUBLIC_URL,\n\
@@ -300,7 +390,11 @@ impl Config {
              # For an external broker (Mosquitto): [mqtt] broker = \"external\",\n\
              # url = \"mqtt://host:1883\", username and password of the controller's account;\n\
              # mosquitto_dir (and mosquitto_pid_file) keep Mosquitto's password and ACL files\n\
-             # up to date (docs/mosquitto.md).\n\n{body}"
+             # up to date (docs/mosquitto.md).\n\
+             # TLS (docs/tls.md; scripts/make-ca.sh makes the files): with a certificate, HTTP\n\
+             # becomes HTTPS and the embedded broker speaks MQTT over TLS only. Env LOA_TLS_CERT,\n\
+             # LOA_TLS_KEY, LOA_TLS_CA; the keys are under [tls] at the end. An external broker\n\
+             # over TLS: url = \"mqtts://host:8883\" (trusting tls.ca).\n\n{body}"
         )
     }
 }
@@ -364,5 +458,61 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("sitee"), "{err}");
+    }
+
+    #[test]
+    fn tls_needs_cert_and_key_together_and_a_ca_for_the_embedded_broker() {
+        let load = |text: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, text).unwrap();
+            Config::load(&Overrides {
+                config: Some(path),
+                ..Default::default()
+            })
+        };
+        let e = load("[tls]\ncert = \"s.pem\"\n").unwrap_err().to_string();
+        assert!(e.contains("tls.cert and tls.key go together"), "{e}");
+        let e = load("[tls]\ncert = \"s.pem\"\nkey = \"s.key\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tls.ca is needed"), "{e}");
+        let e = load("[tls]\ncert = \"s.pem\"\nkey = \"s.key\"\ncaa = \"c.pem\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("caa"), "{e}");
+
+        let cfg = load("[tls]\ncert = \"s.pem\"\nkey = \"s.key\"\nca = \"c.pem\"\n").unwrap();
+        assert!(cfg.https() && cfg.mqtt_tls());
+        assert_eq!(cfg.public_url(), "https://127.0.0.1:8080");
+        let e =
+            load("public_url = \"http://loa.vn\"\n[tls]\ncert = \"s\"\nkey = \"k\"\nca = \"c\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("public_url"), "{e}");
+        let plain = load("").unwrap();
+        assert!(!plain.https() && !plain.mqtt_tls());
+        assert_eq!(plain.public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn flags_set_tls_and_an_mqtts_url_means_tls_to_an_external_broker() {
+        let over = Overrides {
+            tls_ca: Some("ca.pem".into()),
+            mqtt_url: Some("mqtts://broker.xa-demo.vn:8883".into()),
+            ..Default::default()
+        };
+        let cfg = Config::load(&over).unwrap();
+        assert!(!cfg.https() && cfg.mqtt_tls());
+        assert_eq!(cfg.public_broker_address(), "broker.xa-demo.vn:8883");
+        let over = Overrides {
+            tls_cert: Some("s.pem".into()),
+            tls_key: Some("s.key".into()),
+            tls_ca: Some("ca.pem".into()),
+            ..Default::default()
+        };
+        let cfg = Config::load(&over).unwrap();
+        assert_eq!(cfg.tls.key.as_deref(), Some(Path::new("s.key")));
+        assert!(cfg.https() && cfg.mqtt_tls());
     }
 }

@@ -24,6 +24,7 @@
 //! - [`secrets`]: node secrets; [`keys`]: the controller's signing keys and their rotation.
 //! - [`metrics`]: counters about what came in.
 //! - [`limits`]: the limits on what staff and scripts send, each with a clear error.
+//! - [`tls`]: the certificate files, checked at start; [`tls_listener`] serves HTTPS with them.
 //!
 //! [`run`] wires them together; `main` only parses flags and calls it.
 
@@ -49,9 +50,12 @@ pub mod report;
 pub mod schedule;
 pub mod secrets;
 pub mod store;
+pub mod tls;
+pub mod tls_listener;
 pub mod tts;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use loa_protocol::Topics;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -89,6 +93,13 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
     let counters = Arc::new(metrics::Counters::default());
     let accounts = Credentials::default();
 
+    // Certificate files are checked before anything listens: a bad one is an error naming it.
+    let https = match (&cfg.tls.cert, &cfg.tls.key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let ca_pem = cfg.tls.ca.as_deref().map(tls::read_ca_pem).transpose()?;
+
     let listener = tokio::net::TcpListener::bind(cfg.http_listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", cfg.http_listen))?;
@@ -105,13 +116,13 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
             for (id, hash) in store.node_credentials().await? {
                 accounts.set(&id, &hash);
             }
-            broker::start_embedded(cfg.mqtt.listen, accounts.clone())?;
+            broker::start_embedded(cfg.mqtt.listen, accounts.clone(), &cfg.tls)?;
             write_addr(&cfg, "mqtt.addr", cfg.mqtt.listen)?;
             let mut local = cfg.mqtt.listen;
             if local.ip().is_unspecified() {
                 local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
-            tracing::info!(listen = %cfg.mqtt.listen, "embedded MQTT broker started");
+            tracing::info!(listen = %cfg.mqtt.listen, tls = cfg.mqtt_tls(), "embedded MQTT broker started");
             BrokerAddress {
                 host: local.ip().to_string(),
                 port: local.port(),
@@ -129,7 +140,12 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         )?,
     };
 
-    let (client, eventloop) = link::client(&broker_addr);
+    let transport = if cfg.mqtt_tls() {
+        link::tls_transport(ca_pem.as_deref())
+    } else {
+        rumqttc::Transport::Tcp
+    };
+    let (client, eventloop) = link::client_with_transport(&broker_addr, transport);
     let planner = Arc::new(planner::Planner::new(
         store.clone(),
         keys.clone(),
@@ -221,9 +237,20 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         rate,
     };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    match https {
+        Some(config) => {
+            // tap_io: axum gives `ConnectInfo<SocketAddr>` for a tapped listener's address.
+            let listener = tls_listener::TlsListener::new(listener, config)?;
+            axum::serve(listener.tap_io(|_| {}), app)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .await?
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .await?
+        }
+    }
     shutdown.cancel();
     tracker.close();
     tracker.wait().await;

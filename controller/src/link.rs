@@ -3,7 +3,9 @@
 //! after each (re)connect.
 
 use loa_protocol::{Backoff, Channel, Topics, MAX_PACKET_BYTES};
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport,
+};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,16 +24,23 @@ pub struct BrokerAddress {
 }
 
 impl BrokerAddress {
-    /// Parses `mqtt://host:port` (or `host:port`).
+    /// Parses `mqtt://host:port`, `mqtts://host:port` (TLS; see [`tls_transport`]) or
+    /// `host:port`.
     pub fn from_url(url: &str, username: String, password: String) -> anyhow::Result<Self> {
+        let default_port = if url.starts_with("mqtts://") {
+            8883
+        } else {
+            1883
+        };
         let rest = url
-            .strip_prefix("mqtt://")
+            .strip_prefix("mqtts://")
+            .or_else(|| url.strip_prefix("mqtt://"))
             .unwrap_or(url)
             .trim_end_matches('/');
         let (host, port) = rest
             .rsplit_once(':')
             .map(|(h, p)| (h, p.parse::<u16>()))
-            .unwrap_or((rest, Ok(1883)));
+            .unwrap_or((rest, Ok(default_port)));
         let port = port.map_err(|_| anyhow::anyhow!("bad port in broker URL {url:?}"))?;
         anyhow::ensure!(!host.is_empty(), "no host in broker URL {url:?}");
         Ok(BrokerAddress {
@@ -47,6 +56,27 @@ impl BrokerAddress {
 pub const CONTROLLER_ACCOUNT: &str = "loa-controller";
 
 pub fn client(addr: &BrokerAddress) -> (AsyncClient, EventLoop) {
+    client_with_transport(addr, Transport::Tcp)
+}
+
+/// MQTT over TLS, trusting the commune's CA (PEM text), or the system's roots without one.
+/// The broker's certificate must name the host the controller dials.
+pub fn tls_transport(ca_pem: Option<&str>) -> Transport {
+    match ca_pem {
+        Some(ca) => Transport::tls_with_config(TlsConfiguration::Simple {
+            ca: ca.as_bytes().to_vec(),
+            alpn: None,
+            client_auth: None,
+        }),
+        None => Transport::tls_with_default_config(),
+    }
+}
+
+/// [`client`], over the given transport (plain TCP or [`tls_transport`]).
+pub fn client_with_transport(
+    addr: &BrokerAddress,
+    transport: Transport,
+) -> (AsyncClient, EventLoop) {
     let mut opts = MqttOptions::new(CONTROLLER_ACCOUNT, &addr.host, addr.port);
     opts.set_credentials(&addr.username, &addr.password);
     // A persistent session: the broker keeps our subscriptions and queues events while we
@@ -55,6 +85,7 @@ pub fn client(addr: &BrokerAddress) -> (AsyncClient, EventLoop) {
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
     opts.set_inflight(200);
+    opts.set_transport(transport);
     AsyncClient::new(opts, 4096)
 }
 
@@ -121,5 +152,7 @@ mod tests {
         let a = BrokerAddress::from_url("broker.local", "u".into(), "p".into()).unwrap();
         assert_eq!((a.host.as_str(), a.port), ("broker.local", 1883));
         assert!(BrokerAddress::from_url("mqtt://h:x", "u".into(), "p".into()).is_err());
+        let a = BrokerAddress::from_url("mqtts://broker.local", "u".into(), "p".into()).unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("broker.local", 8883));
     }
 }

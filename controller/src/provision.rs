@@ -17,6 +17,10 @@ pub struct NodeConfigFile<'a> {
     pub node_key: &'a str,
     pub media_token: &'a str,
     pub data_dir: &'a str,
+    /// The commune's CA certificate (PEM), when the controller has one: the node trusts it
+    /// for HTTPS and MQTT over TLS, so this one file is all an installer needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<&'a str>,
     pub mqtt: MqttSection<'a>,
     pub audio: AudioSection,
 }
@@ -27,6 +31,9 @@ pub struct MqttSection<'a> {
     pub address: &'a str,
     pub username: &'a str,
     pub password: &'a str,
+    /// MQTT over TLS (written only when true).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,10 +70,12 @@ mod tests {
             node_key: "NODEKEY",
             media_token: "TOKEN",
             data_dir: "/var/lib/loa-node",
+            ca_pem: None,
             mqtt: MqttSection {
                 address: "10.0.0.1:1883",
                 username: "thon-1",
                 password: "PW",
+                tls: false,
             },
             audio: AudioSection { sink: "cpal" },
         }
@@ -77,5 +86,32 @@ mod tests {
         assert_eq!(v["mqtt"]["address"].as_str(), Some("10.0.0.1:1883"));
         assert_eq!(v["audio"]["sink"].as_str(), Some("cpal"));
         assert!(text.starts_with("# loa node configuration"));
+        assert!(v.get("ca_pem").is_none() && v["mqtt"].get("tls").is_none());
+    }
+
+    #[test]
+    fn a_configured_ca_and_tls_reach_the_node_file() {
+        let ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let text = NodeConfigFile {
+            node_id: "thon-1",
+            site: "xa-demo",
+            controller_url: "https://loa.xa-demo.vn:8443",
+            controller_public_key: "KEY",
+            node_key: "NODEKEY",
+            media_token: "TOKEN",
+            data_dir: "/var/lib/loa-node",
+            ca_pem: Some(ca),
+            mqtt: MqttSection {
+                address: "loa.xa-demo.vn:8883",
+                username: "thon-1",
+                password: "PW",
+                tls: true,
+            },
+            audio: AudioSection { sink: "cpal" },
+        }
+        .to_toml("Loa", "Xã Demo");
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(v["ca_pem"].as_str(), Some(ca));
+        assert_eq!(v["mqtt"]["tls"].as_bool(), Some(true));
     }
 }

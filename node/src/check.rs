@@ -88,7 +88,17 @@ pub async fn run(path: &Path, mut report: impl FnMut(&Outcome)) -> bool {
     note(node_key(&cfg));
     note(data_dir(&cfg));
     note(broker(&cfg).await);
-    let http = crate::fetch::http_client();
+    let http = match crate::tls::http_client(&cfg) {
+        Ok(h) => h,
+        Err(e) => {
+            note(Outcome::fail(
+                "controller",
+                e.to_string(),
+                "ca_pem must be the CA certificate the service centre gave",
+            ));
+            return false;
+        }
+    };
     note(controller(&cfg, &http).await);
     note(media_token(&cfg, &http).await);
     note(audio_output(&cfg).await);
@@ -213,6 +223,7 @@ async fn broker(cfg: &NodeConfig) -> Outcome {
     opts.set_clean_session(true);
     opts.set_keep_alive(Duration::from_secs(5));
     opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    opts.set_transport(crate::tls::mqtt_transport(cfg));
     let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, 10);
     let login = tokio::time::timeout(NET_TIMEOUT, async {
         loop {
@@ -253,6 +264,12 @@ async fn broker(cfg: &NodeConfig) -> Outcome {
             WHAT,
             format!("the broker at {addr} refused the connection ({code:?})"),
             "tell the service centre what the broker said",
+        ),
+        Ok(Err(ConnectionError::Tls(e))) => Outcome::fail(
+            WHAT,
+            format!("TLS with the broker at {addr} failed: {e}"),
+            "ca_pem must be the commune's CA certificate the service centre gave, and the \
+             broker's certificate must name the host in mqtt.address",
         ),
         // The controller's built-in broker hangs up on a bad login instead of saying why.
         Ok(Err(e)) => Outcome::fail(
@@ -349,6 +366,18 @@ async fn media_token(cfg: &NodeConfig, http: &reqwest::Client) -> Outcome {
 }
 
 fn unreachable(what: &'static str, cfg: &NodeConfig, why: &str) -> Outcome {
+    // rustls says "invalid peer certificate: …": the link works, the trust does not.
+    if why.contains("certificate") {
+        return Outcome::fail(
+            what,
+            format!(
+                "{} answers, but its certificate is not trusted: {why}",
+                cfg.controller_url
+            ),
+            "ca_pem must be the commune's CA certificate the service centre gave, and the \
+             controller's certificate must name the host in controller_url",
+        );
+    }
     Outcome::fail(
         what,
         format!(

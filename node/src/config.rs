@@ -26,6 +26,11 @@ pub struct NodeConfig {
     pub media_token: String,
     /// Where the plan, the media cache, the event spool and the ledger live.
     pub data_dir: PathBuf,
+    /// The commune's CA certificate, PEM text inline (the controller writes it at
+    /// provisioning when it has one): trusted for an `https://` controller_url and for MQTT
+    /// with `tls = true`, besides the usual public roots.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
     pub mqtt: MqttConfig,
     #[serde(default)]
     pub audio: AudioConfig,
@@ -47,6 +52,9 @@ pub struct MqttConfig {
     /// Keep-alive in seconds: how soon a dead link is noticed (and the last will published).
     #[serde(default = "default_keep_alive")]
     pub keep_alive_secs: u64,
+    /// MQTT over TLS (usually port 8883), trusting `ca_pem`.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 fn default_keep_alive() -> u64 {
@@ -108,6 +116,9 @@ impl NodeConfig {
             && !self.controller_url.starts_with("https://")
         {
             return Err("controller_url must start with http:// or https://".into());
+        }
+        if let Some(pem) = &self.ca_pem {
+            crate::tls::ca_certificates(pem)?;
         }
         if let Some(r) = &self.relay {
             // The player is handed an item this long ahead and holds the device meanwhile.
@@ -234,6 +245,23 @@ password = "pw"
             .unwrap_err()
             .to_string();
         assert!(e.contains("relay.lead_ms"), "{e}");
+    }
+
+    #[test]
+    fn tls_settings_parse_and_a_bad_ca_is_named() {
+        let cfg = load_text(GOOD).unwrap();
+        assert!(!cfg.mqtt.tls && cfg.ca_pem.is_none());
+        let ca = "-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIUV0VmUzKS\n-----END CERTIFICATE-----\n";
+        let text = GOOD.replace("[mqtt]\n", "[mqtt]\ntls = true\n").replace(
+            "media_token",
+            &format!("ca_pem = \"\"\"\n{ca}\"\"\"\nmedia_token"),
+        );
+        let cfg = load_text(&text).unwrap();
+        assert!(cfg.mqtt.tls);
+        assert_eq!(cfg.ca_pem.as_deref(), Some(ca));
+        let text = GOOD.replace("media_token", "ca_pem = \"not a certificate\"\nmedia_token");
+        let e = load_text(&text).unwrap_err().to_string();
+        assert!(e.contains("ca_pem holds no certificate"), "{e}");
     }
 
     #[test]

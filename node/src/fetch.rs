@@ -19,11 +19,16 @@ pub enum FetchError {
 }
 
 pub fn http_client() -> reqwest::Client {
+    http_client_builder()
+        .build()
+        .expect("an HTTP client builds")
+}
+
+/// The node's HTTP settings; [`crate::tls::http_client`] adds the commune's CA.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(30))
-        .build()
-        .expect("an HTTP client builds")
 }
 
 /// Downloads `url` into `cache_dir/{sha256}`, resuming a partial download; returns the path.

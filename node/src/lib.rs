@@ -20,6 +20,7 @@
 //! - [`clock`]: the node clock against the controller's (an NTP-style exchange over HTTP).
 //! - [`runner`]: the main loop tying them together; [`run`] is its entry point.
 //! - [`disk`]: atomic writes for the small files above.
+//! - [`tls`]: the commune's CA, trusted for HTTPS and MQTT over TLS.
 
 pub mod agenda;
 pub mod audio;
@@ -37,6 +38,7 @@ pub mod runner;
 pub mod sender;
 pub mod session;
 pub mod spool;
+pub mod tls;
 pub mod trust;
 
 pub use runner::run;

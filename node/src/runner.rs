@@ -126,7 +126,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         wake_sender,
         client,
         topics,
-        http: fetch::http_client(),
+        http: crate::tls::http_client(&cfg)?,
         cache,
         relay,
         fetching: HashSet::new(),

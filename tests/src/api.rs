@@ -20,6 +20,14 @@ impl Api {
         }
     }
 
+    /// The same client, trusting this CA certificate (PEM) for an `https://` controller.
+    pub fn with_ca(mut self, ca_pem: &[u8]) -> anyhow::Result<Api> {
+        self.http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca_pem)?)
+            .build()?;
+        Ok(self)
+    }
+
     /// The same client, sending this API token.
     pub fn with_token(mut self, token: &str) -> Api {
         self.token = Some(token.to_owned());

@@ -58,6 +58,42 @@ pub enum Broker {
     },
 }
 
+/// The commune's certificate files, for a controller serving HTTPS and MQTT over TLS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+}
+
+impl TlsFiles {
+    /// Runs the repository's `scripts/make-ca.sh` into `dir`: a new CA and a certificate for
+    /// this machine (127.0.0.1 and localhost).
+    pub fn make(dir: &Path) -> anyhow::Result<TlsFiles> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-ca.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(dir)
+            .arg("127.0.0.1")
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "make-ca.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(TlsFiles {
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+            ca: dir.join("ca.pem"),
+        })
+    }
+
+    /// The CA certificate's PEM text.
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(&self.ca).expect("make-ca.sh wrote ca.pem")
+    }
+}
+
 /// A running `loa-controller serve`.
 pub struct Controller {
     child: Option<Child>,
@@ -70,11 +106,26 @@ pub struct Controller {
     pub env: Vec<(String, String)>,
     /// An admin's API token, made by `loa-controller user add` before the first start.
     pub token: String,
+    /// Served over HTTPS and MQTT over TLS with these files (then `url` is `https://`).
+    pub tls: Option<TlsFiles>,
 }
 
 impl Controller {
     pub async fn start(data_dir: &Path, broker: Broker) -> anyhow::Result<Controller> {
         Controller::start_with(data_dir, broker, &[]).await
+    }
+
+    /// Starts serving HTTPS, and MQTT over TLS on the embedded broker, with `tls`.
+    pub async fn start_tls(
+        data_dir: &Path,
+        broker: Broker,
+        tls: TlsFiles,
+    ) -> anyhow::Result<Controller> {
+        let mut c = Controller::new(data_dir, broker, &[])?;
+        c.url = c.url.replacen("http://", "https://", 1);
+        c.tls = Some(tls);
+        c.spawn().await?;
+        Ok(c)
     }
 
     /// Starts with extra environment (`LOA_PLAN_HORIZON_SECS`, `LOA_SCHEDULES_DIR`, …), kept
@@ -84,6 +135,13 @@ impl Controller {
         broker: Broker,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Controller> {
+        let mut c = Controller::new(data_dir, broker, env)?;
+        c.spawn().await?;
+        Ok(c)
+    }
+
+    /// A controller with its admin account, not started yet.
+    fn new(data_dir: &Path, broker: Broker, env: &[(&str, &str)]) -> anyhow::Result<Controller> {
         let http_port = free_port();
         let mut c = Controller {
             child: None,
@@ -96,17 +154,24 @@ impl Controller {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             token: String::new(),
+            tls: None,
         };
         c.token = c
             .add_user("e2e-admin", "admin", Some("e2e"))?
             .unwrap_or_default();
-        c.spawn().await?;
         Ok(c)
     }
 
     /// A client of this controller's API, signed in as the admin.
     pub fn api(&self) -> crate::api::Api {
-        crate::api::Api::new(&self.url).with_token(&self.token)
+        let api = crate::api::Api::new(&self.url);
+        let api = match &self.tls {
+            Some(t) => api
+                .with_ca(&t.ca_pem())
+                .expect("make-ca.sh's CA is a certificate"),
+            None => api,
+        };
+        api.with_token(&self.token)
     }
 
     /// `loa-controller user add` on this controller's data directory (password
@@ -197,12 +262,25 @@ impl Controller {
                 }
             }
         }
+        if let Some(t) = &self.tls {
+            cmd.arg("--tls-cert")
+                .arg(&t.cert)
+                .arg("--tls-key")
+                .arg(&t.key)
+                .arg("--tls-ca")
+                .arg(&t.ca);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
         self.child = Some(cmd.spawn()?);
         let health = format!("{}/healthz", self.url);
-        let http = reqwest::Client::new();
+        let http = match &self.tls {
+            Some(t) => reqwest::Client::builder()
+                .add_root_certificate(reqwest::Certificate::from_pem(&t.ca_pem())?)
+                .build()?,
+            None => reqwest::Client::new(),
+        };
         let child = self.child.as_mut().expect("just spawned");
         wait::until(
             "the controller to answer /healthz with MQTT connected",

@@ -151,6 +151,11 @@ async fn config_text(
     let zone_path = s.store.zone_path(node.zone_id).await?;
     let broker = s.cfg.public_broker_address();
     let url = s.cfg.public_url();
+    // Read at each provisioning (checked at start), so a renewed CA file is picked up.
+    let ca_pem = match &s.cfg.tls.ca {
+        Some(path) => Some(crate::tls::read_ca_pem(path).map_err(ApiError::internal)?),
+        None => None,
+    };
     Ok(NodeConfigFile {
         node_id: &node.id,
         site: &s.cfg.site,
@@ -159,10 +164,12 @@ async fn config_text(
         node_key: &loa_protocol::envelope::secret_key_b64(&fresh.key),
         media_token: &fresh.token,
         data_dir,
+        ca_pem: ca_pem.as_deref(),
         mqtt: MqttSection {
             address: &broker,
             username: &node.id,
             password: &fresh.password,
+            tls: s.cfg.mqtt_tls(),
         },
         audio: AudioSection { sink: "cpal" },
     }
