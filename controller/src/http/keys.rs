@@ -21,25 +21,26 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Serialize)]
-struct KeyStatus {
+pub struct KeyStatus {
     /// The key plans are signed with now (base64 public half).
-    current: String,
+    pub current: String,
     /// The announced next key, while a rotation is under way.
-    next: Option<String>,
+    pub next: Option<String>,
     /// Per live node: the keys its last state says it accepts.
-    nodes: Vec<NodeKeys>,
+    pub nodes: Vec<NodeKeys>,
 }
 
 #[derive(Serialize)]
-struct NodeKeys {
-    id: String,
-    name: String,
-    accepts: Vec<String>,
+pub struct NodeKeys {
+    pub id: String,
+    pub name: String,
+    pub accepts: Vec<String>,
     /// It accepts the next key (false when no rotation is under way).
-    knows_next: bool,
+    pub knows_next: bool,
 }
 
-async fn status(s: &AppState) -> Result<KeyStatus, ApiError> {
+/// The keys and what each node accepts. Shared with the security page.
+pub async fn status(s: &AppState) -> Result<KeyStatus, ApiError> {
     let keys = s.planner.keys();
     let (current, next) = (keys.public(), keys.next_public());
     let nodes = s
@@ -101,7 +102,14 @@ async fn commit(
     body: Option<Json<Commit>>,
 ) -> Result<Json<KeyStatus>, ApiError> {
     let force = body.map(|Json(c)| c.force).unwrap_or(false);
-    let before = status(&s).await?;
+    commit_rotation(&s, force).await?;
+    Ok(Json(status(&s).await?))
+}
+
+/// Switches to the next key; refused while a live node has not seen it, unless `force`.
+/// Shared with the security page.
+pub async fn commit_rotation(s: &AppState, force: bool) -> Result<(), ApiError> {
+    let before = status(s).await?;
     if before.next.is_none() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -147,5 +155,5 @@ async fn commit(
         behind = behind.len(),
         "the next key took over: plans are now signed with it"
     );
-    Ok(Json(status(&s).await?))
+    Ok(())
 }

@@ -7,7 +7,7 @@
 mod broadcasts;
 mod error;
 mod health;
-mod keys;
+pub mod keys;
 pub mod login;
 mod media;
 mod nodes;
@@ -16,7 +16,7 @@ pub mod pages;
 pub mod rate;
 pub mod reports;
 mod schedules;
-mod security;
+pub mod security;
 mod settings;
 mod tts;
 pub mod users;

@@ -28,11 +28,21 @@ struct Decommissioned {
     cancelled_deliveries: u64,
 }
 
-/// Takes a node out of service. Its records stay; its credentials stop working at once.
 async fn decommission(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Decommissioned>, ApiError> {
+    let cancelled = decommission_node(&s, &id).await?;
+    Ok(Json(Decommissioned {
+        id,
+        cancelled_deliveries: cancelled,
+    }))
+}
+
+/// Takes a node out of service. Its records stay; its credentials stop working at once.
+/// Returns how many of its deliveries were cancelled. Shared with the zones page.
+pub async fn decommission_node(s: &AppState, id: &str) -> Result<u64, ApiError> {
+    let id = id.to_string();
     let cancelled = s.store.decommission_node(&id, Utc::now()).await?;
     // The embedded broker refuses it from its next connection attempt.
     s.broker_accounts.remove(&id);
@@ -43,8 +53,5 @@ async fn decommission(
         tracing::error!(node = %id, error = %e, "cannot clear the decommissioned node's retained plan");
     }
     tracing::warn!(node = %id, cancelled, "node decommissioned: broker account, key and media token revoked");
-    Ok(Json(Decommissioned {
-        id,
-        cancelled_deliveries: cancelled,
-    }))
+    Ok(cancelled)
 }
