@@ -162,6 +162,9 @@ pub struct Overrides {
     /// How late an occurrence missed during downtime may still play, in seconds.
     #[arg(long, env = "LOA_LATE_GRACE_SECS")]
     pub late_grace_secs: Option<i64>,
+    /// Requests per minute each client may keep up on the API and the pages; 0: no limit.
+    #[arg(long, env = "LOA_REQUESTS_PER_MINUTE")]
+    pub requests_per_minute: Option<u32>,
     /// Serve HTTPS and MQTT over TLS with this certificate (PEM); needs --tls-key.
     #[arg(long, env = "LOA_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -231,6 +234,9 @@ impl Config {
         }
         if let Some(v) = o.late_grace_secs {
             cfg.late_grace_secs = v;
+        }
+        if let Some(v) = o.requests_per_minute {
+            cfg.limits.requests_per_minute = v;
         }
         if let Some(v) = o.tls_cert {
             cfg.tls.cert = Some(v);
@@ -386,7 +392,7 @@ impl Config {
              # Environment variables (LOA_SITE, LOA_DATA_DIR, LOA_HTTP_LISTEN, LOA_PUBLIC_URL,\n\
              # LOA_MQTT_LISTEN, LOA_MQTT_URL, LOA_MQTT_USERNAME, LOA_MQTT_PASSWORD,\n\
              # LOA_MQTT_PUBLIC_ADDRESS, LOA_SCHEDULES_DIR, LOA_PLAN_HORIZON_SECS,\n\
-             # LOA_LATE_GRACE_SECS) and flags override the file.\n\
+             # LOA_LATE_GRACE_SECS, LOA_REQUESTS_PER_MINUTE) and flags override the file.\n\
              # For an external broker (Mosquitto): [mqtt] broker = \"external\",\n\
              # url = \"mqtt://host:1883\", username and password of the controller's account;\n\
              # mosquitto_dir (and mosquitto_pid_file) keep Mosquitto's password and ACL files\n\

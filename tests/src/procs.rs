@@ -241,6 +241,10 @@ impl Controller {
             .arg(&self.data_dir)
             .arg("--http-listen")
             .arg(format!("127.0.0.1:{}", self.http_port))
+            // The tests poll many times a second, far faster than any clerk; the rate limit
+            // has its own tests (controller/tests/limits.rs).
+            .arg("--requests-per-minute")
+            .arg("0")
             .env("RUST_LOG", "info,rumqttd=warn,sqlx=warn")
             .stdout(out)
             .stderr(err);
