@@ -171,7 +171,9 @@ impl Recurrence {
         // Local expansion does not depend on the zone, so UTC stands in for it here.
         let compiled = Compiled::new(&self.rule, Tz::UTC)?;
         let (lo, hi) = self.local_validity();
-        let lo = lo.unwrap_or_else(|| day_start(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap()));
+        // No floor without `valid_from`: a rule dated long ago still expands in
+        // `fires_between`, so calling it "never fires" would be wrong (found by fuzzing).
+        let lo = lo.unwrap_or(NaiveDateTime::MIN);
         let hi = hi.unwrap_or(NaiveDateTime::MAX);
         if compiled.local_firings(lo, hi).next().is_none() {
             return Err(RuleError::NeverFires(self.never_fires_reason()));
@@ -380,6 +382,9 @@ impl Compiled {
                 Box::new(Some(*at).filter(|at| lo <= *at && *at < hi).into_iter())
             }
             Compiled::Cron(schedule) => {
+                // The crate's years start at 1970, and it reads an earlier (negative) year as
+                // a huge one, finding nothing: start no earlier.
+                let lo = lo.max(day_start(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()));
                 // `after` is exclusive and works in whole seconds.
                 let lo_second = lo.with_nanosecond(0).unwrap_or(lo);
                 let before = lo_second.checked_sub_signed(Duration::seconds(1));
@@ -478,6 +483,13 @@ fn parse_rrule(rule: &str, tz: Tz) -> Result<RRule<Unvalidated>, RuleError> {
         Some(p) if p.eq_ignore_ascii_case("RRULE:") => &body[6..],
         _ => body,
     };
+    // The `rrule` crate slices its parts by byte and panics inside a multi-byte character
+    // (found by fuzzing): nothing in an RRULE is outside ASCII, so refuse that first.
+    if let Some(c) = body.chars().find(|c| !c.is_ascii()) {
+        return Err(err(format!(
+            "`{c}` is not allowed: an RRULE is written in ASCII letters, digits and ;=,-"
+        )));
+    }
     if body.contains(['\n', ':']) {
         return Err(err(
             "give only the rule's parts, e.g. `FREQ=MONTHLY;BYDAY=-1FR`; the start goes in `start`"
