@@ -7,9 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Every check a config without `[relay]` gets, in order.
-const CHECKS: [&str; 7] = [
+const CHECKS: [&str; 8] = [
     "config",
     "controller key",
+    "node key",
     "data directory",
     "broker",
     "controller",

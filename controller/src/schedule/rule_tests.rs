@@ -330,6 +330,18 @@ fn fortnightly_rule_from_years_ago_keeps_its_weeks() {
 }
 
 #[test]
+fn a_rule_dated_long_ago_validates_as_it_fires() {
+    // Before 1900 (a typo for the year): once validated "never fires" though it fired (found by
+    // fuzzing). Validation and expansion now agree.
+    let r = once("1899-12-31T07:00");
+    assert!(r.validate().is_ok());
+    assert_eq!(
+        fires(&r, HCM, "1899-12-01T00:00:00Z", "1900-02-01T00:00:00Z").len(),
+        1
+    );
+}
+
+#[test]
 fn the_limit_caps_the_result_without_error() {
     let every_minute = cron("0 * * * * *");
     let (from, to) = (utc("2026-01-05T00:00:00Z"), utc("2026-01-07T00:00:00Z"));
@@ -475,6 +487,15 @@ fn errors_name_the_bad_part() {
                 reason: String::new(),
             },
             "UNTIL `2026-12-31` is not a date",
+        ),
+        (
+            // A stray non-ASCII character once panicked the rrule crate (found by fuzzing).
+            rrule("2026-01-30T16:00", "FREQ=MONTHLY;BYDAY=-1FRđ"),
+            RuleError::Rrule {
+                rule: "FREQ=MONTHLY;BYDAY=-1FRđ".into(),
+                reason: String::new(),
+            },
+            "`đ` is not allowed: an RRULE is written in ASCII",
         ),
         (
             valid(cron("0 0 6 * * *"), Some("2026-02-01"), Some("2026-01-31")),
