@@ -539,6 +539,16 @@ fn both_translation_files_have_the_same_keys_and_every_key_used_exists() {
     for k in ["schedule", "broadcast"] {
         used.insert(format!("sch.kind.{k}"));
     }
+    // The security page looks these up by a report's kind.
+    for k in [
+        "events_refused",
+        "state_refused",
+        "state_replayed",
+        "no_key",
+        "plan_refused_by_node",
+    ] {
+        used.insert(format!("security.kind.{k}"));
+    }
     let missing: Vec<_> = used.iter().filter(|k| !vi.contains(*k)).collect();
     assert!(
         missing.is_empty(),

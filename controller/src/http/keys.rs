@@ -74,8 +74,14 @@ async fn show(State(s): State<AppState>) -> Result<Json<KeyStatus>, ApiError> {
     Ok(Json(status(&s).await?))
 }
 
-/// Begins a rotation (or repeats the announcement of one under way).
 async fn rotate(State(s): State<AppState>) -> Result<Json<KeyStatus>, ApiError> {
+    begin_rotation(&s).await?;
+    Ok(Json(status(&s).await?))
+}
+
+/// Begins a rotation (or repeats the announcement of one under way): every node's next plan
+/// announces the next key. Shared with the security page.
+pub async fn begin_rotation(s: &AppState) -> Result<(), ApiError> {
     s.planner.keys().begin().map_err(ApiError::internal)?;
     let sent = s
         .planner
@@ -86,7 +92,7 @@ async fn rotate(State(s): State<AppState>) -> Result<Json<KeyStatus>, ApiError> 
         nodes = sent,
         "key rotation begun: every plan announces the next key"
     );
-    Ok(Json(status(&s).await?))
+    Ok(())
 }
 
 #[derive(Deserialize, Default)]

@@ -13,8 +13,9 @@
 //!   [`users`]: staff accounts and the audit log; [`accounts`]: one account's role, zones,
 //!   password and API tokens; [`zones`]: the zone tree, quiet hours, languages and each
 //!   loudspeaker's sound; [`nodes`]: provisioning a loudspeaker and its config file, kept for
-//!   download by [`downloads`]; [`settings`]: the commune's settings; [`reports`]: the
-//!   delivery report per village, its CSV and its printable page.
+//!   download by [`downloads`], and taking one out of service; [`settings`]: the commune's
+//!   settings; [`security`]: the security reports and the commune's signing key with its
+//!   rotation; [`reports`]: the delivery report per village, its CSV and its printable page.
 //!
 //! The guard (`crate::auth::layer::guard`) has already checked that a signed-in account asks
 //! (the login page and the static files excepted); each handler asks for the role its page
@@ -34,6 +35,7 @@ mod nodes;
 pub mod render;
 mod reports;
 mod schedules;
+mod security;
 mod settings;
 mod users;
 mod zones;
@@ -57,4 +59,5 @@ pub fn router() -> Router<AppState> {
         .merge(zones::router())
         .merge(nodes::router())
         .merge(settings::router())
+        .merge(security::router())
 }

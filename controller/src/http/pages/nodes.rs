@@ -1,11 +1,13 @@
 //! The loudspeakers' forms on the zones page (admins): volume and chime; provisioning a node
 //! and giving one new credentials (after a confirmation), both of which end on a page that
-//! offers the node's config file, `node.toml`, as a download ([`super::downloads`]). The work
-//! is the API's own (`crate::http::nodes`).
+//! offers the node's config file, `node.toml`, as a download ([`super::downloads`]); taking
+//! one out of service (after a confirmation), which ends back on the zones page saying how
+//! many waiting deliveries were cancelled. The work is the API's own (`crate::http::nodes`,
+//! [`crate::http::security::decommission_node`]).
 
 use axum::extract::{Path, Query};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -16,6 +18,7 @@ use super::form::FormData;
 use super::render::Ctx;
 use super::zones::after;
 use crate::http::nodes::{new_credentials, provision, set_sound, NewNode};
+use crate::http::security::decommission_node;
 use crate::http::{ApiError, AppState};
 use crate::store::accounts::Role;
 use crate::store::nodes::NodeRow;
@@ -27,6 +30,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/nodes/{id}/credentials",
             get(confirm_credentials).post(credentials),
+        )
+        .route(
+            "/ui/nodes/{id}/decommission",
+            get(confirm_decommission).post(decommission),
         )
         .route("/ui/nodes/{id}/node.toml", get(download))
 }
@@ -112,6 +119,41 @@ async fn credentials(ctx: Ctx, Path(id): Path<String>, form: FormData) -> Respon
         Ok((node, text)) => config_page(&ctx, &node, text, false),
         Err(e) => ctx.fail(e),
     }
+}
+
+async fn confirm_decommission(ctx: Ctx, Path(id): Path<String>) -> Response {
+    let r = async {
+        ctx.require(Role::Admin)?;
+        let node = ctx.s.store.node(&id).await?;
+        let zone = ctx.s.store.zone_path(node.zone_id).await?;
+        Ok(ctx.render(
+            "node_decommission.html",
+            json!({"node": node, "zone": zone}),
+        ))
+    }
+    .await;
+    ctx.respond(r)
+}
+
+/// Takes the node out of service, then back to the zones page, which says how many of its
+/// waiting deliveries were cancelled.
+async fn decommission(ctx: Ctx, Path(id): Path<String>, form: FormData) -> Response {
+    let r = async {
+        let actor = ctx.require(Role::Admin)?;
+        actor.check_form_csrf(form.csrf())?;
+        // Its name, for the notice: the node is not found once out of service.
+        let name = ctx.s.store.node(&id).await?.name;
+        let cancelled = decommission_node(&ctx.s, &id).await?;
+        let query = serde_urlencoded::to_string([
+            ("decommissioned", id.as_str()),
+            ("name", &name),
+            ("cancelled", &cancelled.to_string()),
+        ])
+        .map_err(ApiError::internal)?;
+        Ok(Redirect::to(&format!("/ui/zones?{query}#decommissioned")).into_response())
+    }
+    .await;
+    ctx.respond(r)
 }
 
 #[derive(Deserialize)]

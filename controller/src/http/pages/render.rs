@@ -84,6 +84,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "settings.html",
         include_str!("../../../templates/settings.html"),
     ),
+    (
+        "node_decommission.html",
+        include_str!("../../../templates/node_decommission.html"),
+    ),
+    (
+        "security.html",
+        include_str!("../../../templates/security.html"),
+    ),
+    (
+        "keys_force.html",
+        include_str!("../../../templates/keys_force.html"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -197,6 +209,13 @@ const NAV: &[NavItem] = &[
         href: "/ui/settings",
         label: "nav.settings",
         id: "nav-settings",
+        need: Role::Admin,
+        danger: false,
+    },
+    NavItem {
+        href: "/ui/security",
+        label: "nav.security",
+        id: "nav-security",
         need: Role::Admin,
         danger: false,
     },

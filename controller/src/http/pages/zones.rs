@@ -1,13 +1,14 @@
 //! `/ui/zones` (admins): the zone tree (commune → villages → clusters) with each zone's
 //! loudspeakers, quiet hours and languages, the values it inherits shown beside its own; adding
-//! a zone, renaming one; each loudspeaker's volume and chime. Provisioning and new credentials are in
-//! [`super::nodes`]. Every change goes through the API's own functions
+//! a zone, renaming one; each loudspeaker's volume and chime. Provisioning, new credentials and
+//! taking a loudspeaker out of service are in [`super::nodes`]. Every change goes through the API's own functions
 //! (`crate::http::settings`, `crate::http::nodes`), which publish the new plans.
 
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -74,8 +75,25 @@ pub async fn data(ctx: &Ctx) -> Result<Value, ApiError> {
               "max_zone_depth": crate::limits::MAX_ZONE_DEPTH}))
 }
 
-async fn page(ctx: Ctx) -> Response {
-    let r = async { Ok(ctx.render("zones.html", data(&ctx).await?)) }.await;
+/// What the page was sent back with after taking a loudspeaker out of service.
+#[derive(Deserialize)]
+struct Done {
+    decommissioned: Option<String>,
+    name: Option<String>,
+    cancelled: Option<u64>,
+}
+
+async fn page(ctx: Ctx, Query(q): Query<Done>) -> Response {
+    let r = async {
+        let mut d = data(&ctx).await?;
+        if let Some(id) = q.decommissioned {
+            let name = q.name.unwrap_or_else(|| id.clone());
+            d["decommissioned"] =
+                json!({"id": id, "name": name, "cancelled": q.cancelled.unwrap_or(0)});
+        }
+        Ok(ctx.render("zones.html", d))
+    }
+    .await;
     ctx.respond(r)
 }
 
