@@ -6,10 +6,12 @@
 
 mod common;
 
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use chrono::{Duration, Utc};
-use common::ui::{account, assert_has, form_request, get_request, sign_in, Session};
-use common::{Harness, Reply};
+use common::ui::{
+    account, assert_has, assert_redirect, form_request, page, post, sign_in, Session,
+};
+use common::Harness;
 use loa_protocol::{NodeState, Presence};
 use serde_json::json;
 
@@ -22,22 +24,6 @@ async fn setup(h: &Harness) -> (i64, Session) {
     account(h, "quan-ly", "admin", &[], "vi").await;
     let s = sign_in(h, "quan-ly").await;
     (village, s)
-}
-
-async fn post(h: &Harness, s: &Session, uri: &str, fields: &[(&str, &str)]) -> Reply {
-    let mut all = vec![("_csrf", s.csrf.as_str())];
-    all.extend_from_slice(fields);
-    h.call_as(form_request(uri, Some(&s.cookie), &all)).await
-}
-
-async fn page(h: &Harness, s: &Session, uri: &str) -> Reply {
-    h.call_as(get_request(uri, Some(&s.cookie))).await
-}
-
-#[track_caller]
-fn assert_redirect(r: &Reply, to: &str) {
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    assert_eq!(r.header(header::LOCATION), Some(to));
 }
 
 /// What the page shows of a key.

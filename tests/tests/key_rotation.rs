@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use loa_e2e::api::Api;
 use loa_e2e::probe::Probe;
-use loa_e2e::procs::{free_port, with_audio, Broker, Controller, Node};
+use loa_e2e::procs::{with_audio, Node};
 use loa_protocol::{Plan, Topics};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -43,11 +43,7 @@ async fn broadcast_played(api: &Api, ann: i64, zones: &[i64]) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_key_reaches_a_node_offline_at_the_switch_and_the_old_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let c = Controller::start(&dir.path().join("controller"), Broker::Embedded { port })
-        .await
-        .unwrap();
-    let api = c.api();
+    let (c, api, port) = embedded_controller(dir.path()).await;
     let va = api.zone("Thôn Nà Sài", None).await.unwrap();
     let vb = api.zone("Bản Phiêng", None).await.unwrap();
     let vc = api.zone("Bản Mù", None).await.unwrap();

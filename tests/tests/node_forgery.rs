@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use loa_e2e::probe::Probe;
-use loa_e2e::procs::{free_port, Broker, Controller};
 use loa_protocol::{Event, EventBatch, EventBody, NodeState, Presence, Stage};
 use serde_json::json;
 use std::time::Duration;
@@ -17,11 +16,7 @@ const LONG: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread")]
 async fn another_nodes_signed_or_unsigned_messages_change_nothing_and_are_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let c = Controller::start(&dir.path().join("controller"), Broker::Embedded { port })
-        .await
-        .unwrap();
-    let api = c.api();
+    let (_c, api, port) = embedded_controller(dir.path()).await;
     let va = api.zone("Thôn Nà Sài", None).await.unwrap();
     let vb = api.zone("Bản Phiêng", None).await.unwrap();
     let a_cfg = api
@@ -148,11 +143,7 @@ async fn another_nodes_signed_or_unsigned_messages_change_nothing_and_are_report
 #[tokio::test(flavor = "multi_thread")]
 async fn media_needs_the_nodes_own_live_token_and_decommissioning_revokes_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let c = Controller::start(&dir.path().join("controller"), Broker::Embedded { port })
-        .await
-        .unwrap();
-    let api = c.api();
+    let (c, api, port) = embedded_controller(dir.path()).await;
     let va = api.zone("Thôn Nà Sài", None).await.unwrap();
     let vb = api.zone("Bản Phiêng", None).await.unwrap();
     let a_cfg = api

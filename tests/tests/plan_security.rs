@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use loa_e2e::probe::Probe;
-use loa_e2e::procs::{free_port, Broker, Controller};
+use loa_e2e::procs::Controller;
 use loa_protocol::{Plan, Topics};
 use serde_json::json;
 use std::time::Duration;
@@ -34,11 +34,7 @@ async fn wait_plan_applied(api: &loa_e2e::api::Api, node: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn replayed_stale_foreign_and_forged_plans_are_refused_and_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let c = Controller::start(&dir.path().join("controller"), Broker::Embedded { port })
-        .await
-        .unwrap();
-    let api = c.api();
+    let (c, api, port) = embedded_controller(dir.path()).await;
     let va = api.zone("Thôn Nà Sài", None).await.unwrap();
     let vb = api.zone("Bản Phiêng", None).await.unwrap();
     let mut a = start_node(&api, dir.path(), "na-sai-1", va, Output::WavFiles)

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use loa_e2e::api::Api;
 use loa_e2e::mosquitto::Mosquitto;
-use loa_e2e::procs::{free_port, with_key, Broker, Controller};
+use loa_e2e::procs::{with_key, Broker, Controller};
 use loa_e2e::wait;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde_json::json;
@@ -33,13 +33,7 @@ async fn through_mosquitto(dir: &std::path::Path, extra: &str) -> (Mosquitto, Co
 }
 
 async fn embedded(dir: &std::path::Path) -> (Controller, Api) {
-    let c = Controller::start(
-        &dir.join("controller"),
-        Broker::Embedded { port: free_port() },
-    )
-    .await
-    .unwrap();
-    let api = c.api();
+    let (c, api, _) = embedded_controller(dir).await;
     (c, api)
 }
 

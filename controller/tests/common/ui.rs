@@ -89,3 +89,21 @@ pub fn assert_has(r: &Reply, what: &str) {
         r.text()
     );
 }
+
+/// Posts a form with the session's CSRF token and `fields`.
+pub async fn post(h: &Harness, s: &Session, uri: &str, fields: &[(&str, &str)]) -> Reply {
+    let mut all = vec![("_csrf", s.csrf.as_str())];
+    all.extend_from_slice(fields);
+    h.call_as(form_request(uri, Some(&s.cookie), &all)).await
+}
+
+/// Gets a page with the session's cookie.
+pub async fn page(h: &Harness, s: &Session, uri: &str) -> Reply {
+    h.call_as(get_request(uri, Some(&s.cookie))).await
+}
+
+#[track_caller]
+pub fn assert_redirect(r: &Reply, to: &str) {
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(r.header(header::LOCATION), Some(to));
+}
