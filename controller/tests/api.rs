@@ -174,14 +174,8 @@ async fn with_media_and_node() -> (Harness, Vec<u8>, String, String) {
         )
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
-    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    let b = h
-        .post_json(
-            "/api/v1/broadcasts",
-            json!({ "announcement_id": a.json()["id"], "zones": [village], "at": at }),
-        )
-        .await;
-    assert_eq!(b.status, StatusCode::CREATED, "{}", b.text());
+    let at = chrono::Utc::now() + chrono::Duration::hours(1);
+    h.broadcast(&a.json()["id"], &[village], Some(at)).await;
     let token = cfg["media_token"]
         .as_str()
         .expect("a media token")
@@ -786,14 +780,9 @@ async fn broadcasts_are_listed_newest_first() {
     let first = broadcast_now(&h).await;
     let a = h.get("/api/v1/announcements").await.json()[0]["id"].clone();
     let commune = h.get("/api/v1/zones").await.json()[0]["id"].clone();
-    let r = h
-        .post_json(
-            "/api/v1/broadcasts",
-            json!({ "announcement_id": a, "zones": [commune] }),
-        )
+    let second = h
+        .broadcast(&json!(a), &[commune.as_i64().unwrap()], None)
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let second = r.json()["id"].as_i64().unwrap();
 
     let r = h.get("/api/v1/broadcasts").await;
     assert_eq!(r.status, StatusCode::OK);

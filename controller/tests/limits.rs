@@ -292,14 +292,7 @@ async fn every_text_over_its_length_is_refused_naming_the_field_and_the_maximum(
         );
     }
 
-    let r = h
-        .post_json(
-            "/api/v1/broadcasts",
-            json!({"announcement_id": a, "zones": [village]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let id = r.json()["id"].as_i64().unwrap();
+    let id = h.broadcast(&json!(a), &[village], None).await;
     let r = h
         .post_json(
             &format!("/api/v1/broadcasts/{id}/cancel"),

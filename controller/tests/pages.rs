@@ -196,14 +196,7 @@ async fn the_delivery_page_shows_played_with_the_time_per_village() {
     let h = Harness::new().await;
     let (_, village) = commune(&h).await;
     let a = h.announcement("Thông báo tiêm chủng").await;
-    let r = h
-        .post_json(
-            "/api/v1/broadcasts",
-            json!({"announcement_id": a, "zones": [village]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let id = r.json()["id"].as_i64().unwrap();
+    let id = h.broadcast(&json!(a), &[village], None).await;
     let item = format!("o{id}");
     let t0 = Utc::now();
     let steps = [
@@ -396,7 +389,7 @@ async fn an_operator_withdraws_a_broadcast_from_its_page() {
     let h = Harness::new().await;
     let (_, village) = commune(&h).await;
     let a = h.announcement("Bản tin").await;
-    let at = (Utc::now() + Duration::hours(3)).to_rfc3339();
+    let at = Utc::now() + Duration::hours(3);
     let r = h
         .post_json(
             "/api/v1/broadcasts",

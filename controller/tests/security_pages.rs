@@ -46,15 +46,8 @@ async fn an_admin_takes_a_loudspeaker_out_of_service_from_the_zones_page() {
     let h = Harness::new().await;
     let (village, s) = setup(&h).await;
     let a = h.announcement("Họp dân").await;
-    let at = (Utc::now() + Duration::hours(3)).to_rfc3339();
-    let r = h
-        .post_json(
-            "/api/v1/broadcasts",
-            json!({"announcement_id": a, "zones": [village], "at": at}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let broadcast = r.json()["id"].as_i64().unwrap();
+    let at = Utc::now() + Duration::hours(3);
+    let broadcast = h.broadcast(&json!(a), &[village], Some(at)).await;
 
     let zones = page(&h, &s, "/ui/zones").await;
     assert_has(

@@ -222,13 +222,7 @@ async fn a_text_announcement_is_stored_media_that_a_node_can_fetch() {
     assert!(h.media_files().iter().all(|f| !f.starts_with('.')));
 
     // Broadcast to the village, a node fetches it with its token, byte for byte.
-    let b = h
-        .post_json(
-            "/api/v1/broadcasts",
-            json!({ "announcement_id": a["id"], "zones": [village] }),
-        )
-        .await;
-    assert_eq!(b.status, StatusCode::CREATED, "{}", b.text());
+    h.broadcast(&a["id"], &[village], None).await;
     let d = h.download(&sha, Some(token), None).await;
     assert_eq!(d.status, StatusCode::OK);
     assert_eq!(d.body, preview.body);

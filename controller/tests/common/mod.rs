@@ -455,6 +455,22 @@ impl Harness {
             .await;
     }
 
+    /// Broadcasts `announcement` to `zones` (now, or at `at`) and returns the broadcast's id.
+    pub async fn broadcast(
+        &self,
+        announcement: &Value,
+        zones: &[i64],
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> i64 {
+        let mut body = serde_json::json!({ "announcement_id": announcement, "zones": zones });
+        if let Some(at) = at {
+            body["at"] = at.to_rfc3339().into();
+        }
+        let r = self.post_json("/api/v1/broadcasts", body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        r.json()["id"].as_i64().expect("a broadcast id")
+    }
+
     /// Uploads the MP3 fixture, makes an announcement of it and returns the announcement's id.
     pub async fn announcement(&self, title: &str) -> i64 {
         let sha = self.uploaded("tone-44100-stereo.mp3").await;
