@@ -338,6 +338,32 @@ async fn each_village_gets_its_bulletins_coverage_airtime_and_online_time() {
 }
 
 #[tokio::test]
+async fn a_node_decommissioned_later_still_counts_for_the_days_it_served() {
+    let d = day().await;
+    let report = || async {
+        let mut v = d.h.get(&d.query("")).await.json();
+        v.as_object_mut().unwrap().remove("generated_at");
+        v
+    };
+    let before = report().await;
+    let r =
+        d.h.call_as(
+            axum::http::Request::delete("/api/v1/nodes/phieng-1")
+                .header(header::AUTHORIZATION, format!("Bearer {}", d.h.admin_token))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let after = report().await;
+    assert_eq!(
+        after, before,
+        "the day's report is the same after decommissioning"
+    );
+    assert_eq!(village(&after, VILLAGE_B)["nodes"], 2, "{after:#}");
+}
+
+#[tokio::test]
 async fn presence_is_recorded_only_when_it_changes_at_the_receive_time() {
     let d = day().await;
     let history =

@@ -1,5 +1,6 @@
-//! What the delivery report counts, read for one period: the zones, every live node with its
-//! presence history, and every delivery whose occurrence starts in the period. The counting
+//! What the delivery report counts, read for one period: the zones, every node in service
+//! during the period (a decommissioned one until it was taken out) with its presence
+//! history, and every delivery whose occurrence starts in the period. The counting
 //! itself is [`crate::report`].
 
 use chrono::{DateTime, Utc};
@@ -16,20 +17,23 @@ impl Store {
     pub async fn report_facts(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Facts> {
         let zones = self.zones().await?;
         let mut presence = self.presence_history(start, end).await?;
-        let nodes =
-            sqlx::query("SELECT id, zone_id, created_at FROM nodes WHERE revoked_at IS NULL")
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    let id: String = r.get("id");
-                    Ok(NodeFact {
-                        zone_id: r.get("zone_id"),
-                        created_at: parse_ts(&r.get::<String, _>("created_at"))?,
-                        presence: presence.remove(&id).unwrap_or_default(),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
+        // A node decommissioned since still counts for the time it served.
+        let nodes = sqlx::query(
+            "SELECT id, zone_id, created_at FROM nodes WHERE revoked_at IS NULL OR revoked_at > ?",
+        )
+        .bind(ts(start))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let id: String = r.get("id");
+            Ok(NodeFact {
+                zone_id: r.get("zone_id"),
+                created_at: parse_ts(&r.get::<String, _>("created_at"))?,
+                presence: presence.remove(&id).unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
         let rows = sqlx::query(
             "SELECT n.zone_id, d.stage, o.priority, d.playing_at, d.played_at, d.preempted_at,
                     m.duration_ms
@@ -38,7 +42,7 @@ impl Store {
              JOIN occurrences o ON o.id = d.occurrence_id
              JOIN announcements a ON a.id = o.announcement_id
              JOIN media m ON m.sha256 = a.media_sha256
-             WHERE o.start_at >= ? AND o.start_at < ? AND n.revoked_at IS NULL",
+             WHERE o.start_at >= ? AND o.start_at < ?",
         )
         .bind(ts(start))
         .bind(ts(end))

@@ -98,12 +98,22 @@ impl Store {
     }
 
     /// Takes a node out of service: its broker password, media token and key stop working,
-    /// its deliveries still open end `cancelled`, and it leaves every zone's programme. Its
-    /// past records stay. Returns how many deliveries were cancelled.
+    /// its deliveries still open end `cancelled`, it is offline from now on, and it leaves
+    /// every zone's programme. Its past records stay, in reports too. Returns how many deliveries were cancelled.
     pub async fn decommission_node(&self, id: &str, at: DateTime<Utc>) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
+        // Out of service is offline from now on, in the presence history the report reads.
+        sqlx::query(
+            "INSERT INTO presence_log (node_id, at, presence)
+             SELECT id, ?, 'offline' FROM nodes
+             WHERE id = ? AND revoked_at IS NULL AND presence IS NOT 'offline'",
+        )
+        .bind(ts(at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         let r = sqlx::query(
-            "UPDATE nodes SET revoked_at = ?, mqtt_password_hash = '', mqtt_mosquitto_hash = NULL,
+            "UPDATE nodes SET revoked_at = ?, presence = 'offline', mqtt_password_hash = '', mqtt_mosquitto_hash = NULL,
                               public_key = NULL,
                               media_token_hash = 'revoked:' || id, plan_sealed = NULL
              WHERE id = ? AND revoked_at IS NULL",
