@@ -6,7 +6,7 @@ mod common;
 
 use axum::http::{header, StatusCode};
 use chrono::{Duration, Utc};
-use common::ui::{account, assert_has, between, form_request, get_request, sign_in};
+use common::ui::{account, assert_has, between, form_request, get_request, post, sign_in};
 use common::Harness;
 use loa_controller::http::pages::i18n::{self, Lang};
 use loa_controller::http::pages::render::{nav_keys, TEMPLATES};
@@ -250,18 +250,17 @@ async fn a_viewer_gets_403_on_the_operators_pages_and_actions() {
         assert_has(&r, "Tài khoản của bạn không có quyền làm việc này.");
     }
     let (zone, ann) = (village.to_string(), a.to_string());
-    let r = h
-        .call_as(form_request(
-            "/ui/emergency",
-            Some(&s.cookie),
-            &[
-                ("_csrf", &s.csrf),
-                ("zones", &zone),
-                ("announcement_id", &ann),
-                ("confirm", "yes"),
-            ],
-        ))
-        .await;
+    let r = post(
+        &h,
+        &s,
+        "/ui/emergency",
+        &[
+            ("zones", &zone),
+            ("announcement_id", &ann),
+            ("confirm", "yes"),
+        ],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let list = h.get("/api/v1/broadcasts").await.json();
     assert_eq!(list.as_array().unwrap().len(), 0, "nothing was broadcast");
@@ -324,17 +323,13 @@ async fn the_emergency_form_confirms_then_broadcasts_an_emergency() {
     assert_has(&empty, "Hãy chọn ít nhất một vùng phát.");
 
     let (zone, ann) = (village.to_string(), a.to_string());
-    let confirm = h
-        .call_as(form_request(
-            "/ui/emergency",
-            Some(&s.cookie),
-            &[
-                ("_csrf", &s.csrf),
-                ("zones", &zone),
-                ("announcement_id", &ann),
-            ],
-        ))
-        .await;
+    let confirm = post(
+        &h,
+        &s,
+        "/ui/emergency",
+        &[("zones", &zone), ("announcement_id", &ann)],
+    )
+    .await;
     assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.text());
     assert_has(&confirm, r#"id="emergency-confirm""#);
     assert_has(&confirm, "Phát khẩn cấp");
@@ -346,18 +341,17 @@ async fn the_emergency_form_confirms_then_broadcasts_an_emergency() {
         "not before the confirmation"
     );
 
-    let done = h
-        .call_as(form_request(
-            "/ui/emergency",
-            Some(&s.cookie),
-            &[
-                ("_csrf", &s.csrf),
-                ("zones", &zone),
-                ("announcement_id", &ann),
-                ("confirm", "yes"),
-            ],
-        ))
-        .await;
+    let done = post(
+        &h,
+        &s,
+        "/ui/emergency",
+        &[
+            ("zones", &zone),
+            ("announcement_id", &ann),
+            ("confirm", "yes"),
+        ],
+    )
+    .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
     let list = h.get("/api/v1/broadcasts").await.json();
     let b = &list[0];
@@ -406,13 +400,13 @@ async fn an_operator_withdraws_a_broadcast_from_its_page() {
         ))
         .await;
     assert_has(&page, r#"id="cancel-button""#);
-    let r = h
-        .call_as(form_request(
-            &format!("/ui/broadcasts/{id}/cancel"),
-            Some(&s.cookie),
-            &[("_csrf", &s.csrf), ("reason", "đổi giờ")],
-        ))
-        .await;
+    let r = post(
+        &h,
+        &s,
+        &format!("/ui/broadcasts/{id}/cancel"),
+        &[("reason", "đổi giờ")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     let b = h.get(&format!("/api/v1/broadcasts/{id}")).await.json();
     assert_eq!(b["deliveries"][0]["stage"], "cancelled");
@@ -586,7 +580,7 @@ async fn a_schedule_is_checked_for_conflicts_before_it_is_saved_then_paused() {
             ("action", action),
         ]
     };
-    let post = |f: Vec<(&str, &str)>, csrf: bool| {
+    let schedule_form = |f: Vec<(&str, &str)>, csrf: bool| {
         let mut f: Vec<(String, String)> = f
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -605,12 +599,12 @@ async fn a_schedule_is_checked_for_conflicts_before_it_is_saved_then_paused() {
     assert_has(&form, r#"id="schedule-form""#);
 
     let refused = h
-        .call_as(post(fields("save", "Sáng thứ Hai, thứ Tư"), false))
+        .call_as(schedule_form(fields("save", "Sáng thứ Hai, thứ Tư"), false))
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
     let checked = h
-        .call_as(post(fields("check", "Sáng thứ Hai, thứ Tư"), true))
+        .call_as(schedule_form(fields("check", "Sáng thứ Hai, thứ Tư"), true))
         .await;
     assert_eq!(checked.status, StatusCode::OK, "{}", checked.text());
     assert_has(&checked, r#"id="next-airings""#);
@@ -627,7 +621,7 @@ async fn a_schedule_is_checked_for_conflicts_before_it_is_saved_then_paused() {
     );
 
     let saved = h
-        .call_as(post(fields("save", "Sáng thứ Hai, thứ Tư"), true))
+        .call_as(schedule_form(fields("save", "Sáng thứ Hai, thứ Tư"), true))
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
     let list = h.get("/api/v1/schedules").await.json();
@@ -635,7 +629,9 @@ async fn a_schedule_is_checked_for_conflicts_before_it_is_saved_then_paused() {
     let id = list[0]["id"].as_i64().unwrap();
 
     // The same slot again: the overlap is shown and nothing saved until accepted.
-    let clash = h.call_as(post(fields("save", "Trùng giờ"), true)).await;
+    let clash = h
+        .call_as(schedule_form(fields("save", "Trùng giờ"), true))
+        .await;
     assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.text());
     assert_has(&clash, r#"data-test="conflict""#);
     assert_has(&clash, "Sáng thứ Hai, thứ Tư");
@@ -650,7 +646,7 @@ async fn a_schedule_is_checked_for_conflicts_before_it_is_saved_then_paused() {
     );
     let mut accepted = fields("save", "Trùng giờ");
     accepted.push(("accept_conflicts", "yes"));
-    let ok = h.call_as(post(accepted, true)).await;
+    let ok = h.call_as(schedule_form(accepted, true)).await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
 
     let page = h
@@ -661,13 +657,13 @@ async fn a_schedule_is_checked_for_conflicts_before_it_is_saved_then_paused() {
         &format!(r#"id="schedule-{id}" data-status="active""#),
     );
     assert_has(&page, "Lúc 06:30 các ngày: Thứ Hai, Thứ Tư");
-    let paused = h
-        .call_as(form_request(
-            &format!("/ui/schedules/{id}/status"),
-            Some(&s.cookie),
-            &[("_csrf", &s.csrf), ("to", "pause")],
-        ))
-        .await;
+    let paused = post(
+        &h,
+        &s,
+        &format!("/ui/schedules/{id}/status"),
+        &[("to", "pause")],
+    )
+    .await;
     assert_eq!(paused.status, StatusCode::SEE_OTHER, "{}", paused.text());
     let one = h.get(&format!("/api/v1/schedules/{id}")).await.json();
     assert_eq!(one["schedule"]["status"], "paused");
@@ -734,20 +730,19 @@ async fn an_admin_adds_a_user_and_reads_the_audit_log() {
     assert_has(&page, r#"data-test="user" data-username="quan-tri""#);
     assert_has(&page, "POST /api/v1/zones");
     let zone = village.to_string();
-    let r = h
-        .call_as(form_request(
-            "/ui/users",
-            Some(&s.cookie),
-            &[
-                ("_csrf", &s.csrf),
-                ("username", "truong-thon"),
-                ("password", "mat-khau-truong-thon"),
-                ("role", "viewer"),
-                ("language", "vi"),
-                ("zones", &zone),
-            ],
-        ))
-        .await;
+    let r = post(
+        &h,
+        &s,
+        "/ui/users",
+        &[
+            ("username", "truong-thon"),
+            ("password", "mat-khau-truong-thon"),
+            ("role", "viewer"),
+            ("language", "vi"),
+            ("zones", &zone),
+        ],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     let page = h.call_as(get_request("/ui/users", Some(&s.cookie))).await;
     assert_has(&page, r#"data-username="truong-thon""#);
