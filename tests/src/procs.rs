@@ -309,6 +309,11 @@ impl Controller {
     }
 
     /// Kills the process at once (SIGKILL): no shutdown, as a power cut would.
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

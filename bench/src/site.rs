@@ -1,0 +1,158 @@
+//! A whole commune (or province) on this machine for a benchmark: a Mosquitto with the
+//! production queue limits, a controller on it, N nodes provisioned through the API in zones
+//! of 50, and a `loa-sim` process running them all. Everything is built in release mode and
+//! lives in one working directory, kept after the run for its logs.
+
+use anyhow::Context as _;
+use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
+use loa_e2e::api::Api;
+use loa_e2e::mosquitto::Mosquitto;
+use loa_e2e::procs::{bin, Broker, Controller};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::db::Db;
+
+/// Nodes per village zone.
+const ZONE_SIZE: usize = 50;
+
+/// The production Mosquitto settings that matter here (`deploy/mosquitto/loa.conf`): with
+/// the defaults (1000 queued per client) a burst of plans is partly dropped.
+const MOSQUITTO_LIMITS: &str = "max_queued_messages 100000\nmax_inflight_messages 1000\n";
+
+pub struct Site {
+    pub dir: PathBuf,
+    pub mosquitto: Mosquitto,
+    pub controller: Controller,
+    pub api: Api,
+    pub db: Db,
+    /// The zone above every village: a broadcast to it reaches every node.
+    pub root_zone: i64,
+    pub nodes: usize,
+    fleet: Option<Child>,
+}
+
+impl Site {
+    /// Starts the broker and the controller, provisions `nodes` nodes, starts the fleet and
+    /// waits until every node is online with its first plan applied.
+    pub async fn start(dir: &Path, nodes: usize) -> anyhow::Result<Site> {
+        let mut site = Site::start_without_fleet(dir, nodes).await?;
+        site.start_fleet()?;
+        site.settle(Duration::from_secs(300)).await?;
+        Ok(site)
+    }
+
+    /// The broker, the controller and the provisioned configs, no node running.
+    pub async fn start_without_fleet(dir: &Path, nodes: usize) -> anyhow::Result<Site> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        std::fs::create_dir_all(dir)?;
+        let mosquitto = Mosquitto::start(&dir.join("mosquitto"), MOSQUITTO_LIMITS).await?;
+        let broker = Broker::External {
+            url: mosquitto.url(),
+            username: None,
+            password: None,
+        };
+        let controller = Controller::start(&dir.join("controller"), broker).await?;
+        let api = controller.api();
+        let db = Db::open(&controller.data_dir.join("loa.db")).await?;
+        let root_zone = api.zone("Tỉnh mô phỏng", None).await?;
+        let t = Instant::now();
+        provision(&api, root_zone, nodes, &dir.join("configs")).await?;
+        eprintln!(
+            "provisioned {nodes} nodes in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        Ok(Site {
+            dir: dir.to_path_buf(),
+            mosquitto,
+            controller,
+            api,
+            db,
+            root_zone,
+            nodes,
+            fleet: None,
+        })
+    }
+
+    /// Starts `loa-sim run` on the provisioned configs.
+    pub fn start_fleet(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::File::create(self.dir.join("fleet.log"))?;
+        let child = Command::new(bin("loa-sim")?)
+            .arg("run")
+            .arg("--configs")
+            .arg(self.dir.join("configs"))
+            .arg("--data")
+            .arg(self.dir.join("nodes"))
+            .args(["--output", "null", "--start-rate", "1000"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting loa-sim")?;
+        self.fleet = Some(child);
+        Ok(())
+    }
+
+    /// Waits until every node is online and has applied the last plan published to it.
+    pub async fn settle(&self, timeout: Duration) -> anyhow::Result<()> {
+        let t = Instant::now();
+        loop {
+            let ready = self.db.nodes_settled().await?;
+            if ready == self.nodes {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                t.elapsed() < timeout,
+                "only {ready} of {} nodes online with their last plan after {timeout:?}; see {}",
+                self.nodes,
+                self.dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The controller's process id, for its memory and CPU.
+    pub fn controller_pid(&self) -> anyhow::Result<u32> {
+        self.controller
+            .pid()
+            .context("the controller is not running")
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.fleet.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Provisions `n` nodes `sim-00001`… in village zones of [`ZONE_SIZE`] under `root`, and
+/// writes each one's config file into `out`.
+async fn provision(api: &Api, root: i64, n: usize, out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let mut zones = Vec::new();
+    for z in 0..n.div_ceil(ZONE_SIZE) {
+        zones.push(api.zone(&format!("Thôn {z:04}"), Some(root)).await?);
+    }
+    stream::iter(0..n)
+        .map(|i| {
+            let zone = zones[i / ZONE_SIZE];
+            async move {
+                let id = format!("sim-{i:05}");
+                let text = api
+                    .provision(&id, &id, zone, Path::new("/unused"))
+                    .await
+                    .with_context(|| format!("provisioning {id}"))?;
+                std::fs::write(out.join(format!("{id}.toml")), text)?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<()>()
+        .await
+}
