@@ -17,8 +17,8 @@ pub async fn bench(dir: &std::path::Path, rounds: usize, idle_secs: u64) -> anyh
     let mut cold = Vec::new();
     for round in 0..rounds {
         let data = site.dir.join(format!("node-data-{round}"));
-        let (mut child, log) = start(&site, &config, &data)?;
         let t0 = Utc::now();
+        let (mut child, log) = start(&site, &config, &data)?;
         let applied = wait_log(&log, "plan applied", Duration::from_secs(60)).await;
         let _ = child.kill();
         let _ = child.wait();
@@ -76,6 +76,7 @@ fn start(
         .arg("--config")
         .arg(&path)
         .env("RUST_LOG", "info,rumqttc=warn")
+        .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log)?)
         .spawn()
@@ -94,7 +95,8 @@ async fn wait_log(
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if let Some(line) = text.lines().find(|l| l.contains(what)) {
-            let stamp = line.split_whitespace().next().unwrap_or("");
+            let plain = strip_colours(line);
+            let stamp = plain.split_whitespace().next().unwrap_or("");
             return Ok(DateTime::parse_from_rfc3339(stamp)
                 .with_context(|| format!("no time at the start of {line:?}"))?
                 .with_timezone(&Utc));
@@ -106,6 +108,20 @@ async fn wait_log(
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// `line` without its terminal colour codes (`ESC [ … m`).
+fn strip_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Bytes sent and received by process `pid` on its TCP connections to `port`, as the kernel
@@ -136,4 +152,16 @@ fn link_bytes(pid: u32, port: u16) -> anyhow::Result<(u64, u64)> {
     }
     anyhow::ensure!(found, "no connection of process {pid} to port {port} in ss");
     Ok((sent, received))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colour_codes_are_taken_off_a_log_line() {
+        let line = "\u{1b}[2m2026-11-24T08:35:27.089159Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m plan applied";
+        assert_eq!(
+            super::strip_colours(line),
+            "2026-11-24T08:35:27.089159Z  INFO plan applied"
+        );
+    }
 }

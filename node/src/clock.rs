@@ -2,7 +2,8 @@
 //! its time before and after `GET {controller}/time`; the controller's answer is taken to be
 //! the midpoint, so the offset is `server − (sent + received) / 2`, good to half the round
 //! trip. Of a few exchanges the one with the shortest round trip wins. Reported in the node
-//! state as `clock_offset_ms` (positive: the controller is ahead).
+//! state as `clock_offset_ms` (positive: the controller is ahead), in a new state only when it
+//! has moved by 10 ms or more since the last one reported.
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;

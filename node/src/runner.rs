@@ -178,11 +178,13 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
             Some(f) = fetch_rx.recv() => node.on_fetched(f),
             Some(m) = player_rx.recv() => node.on_player(m),
             Some(offset) = clock_rx.recv() => {
+                // The state reports the offset to 10 ms: a smaller change is not worth a
+                // message on a metered link, six times an hour.
                 if node.clock_offset_ms.is_none_or(|o| (o - offset).abs() >= 10) {
                     tracing::info!(offset_ms = offset, "clock offset against the controller");
+                    node.clock_offset_ms = Some(offset);
+                    node.publish_state();
                 }
-                node.clock_offset_ms = Some(offset);
-                node.publish_state();
             }
             _ = tokio::time::sleep(sleep) => {}
         }
