@@ -82,6 +82,9 @@ impl Ingest {
             Err(IngestError::Refused { kind, detail }) => {
                 self.refuse(&node, kind, &detail, received_at).await;
             }
+            Err(IngestError::Store(e)) if e.is_disk_full() => {
+                tracing::error!(node = %node, channel = %channel, error = %e, "disk full: cannot store what a node sent; not acknowledged, so the node keeps it and sends it again")
+            }
             Err(IngestError::Store(e)) => {
                 tracing::error!(node = %node, channel = %channel, error = %e, "cannot store what a node sent; it will resend")
             }

@@ -57,6 +57,14 @@ impl MediaError {
             MediaError::Io(_) => "media.storage",
         }
     }
+
+    /// The media store's disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, MediaError::Io(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ))
+    }
 }
 
 /// The level every announcement is brought to on the nodes, in LUFS. Speech for outdoor

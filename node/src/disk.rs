@@ -1,5 +1,8 @@
 //! Durable small files: write to a temporary name, fsync, rename over, fsync the directory.
 //! A power cut leaves either the old file or the new one, never half of one.
+//!
+//! A full disk (`ENOSPC`) is not fatal anywhere on the node: what cannot be written stays in
+//! memory and is written again later ([`is_full`] tells that case apart for the logs).
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -9,16 +12,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     fs::create_dir_all(dir)?;
     let tmp = path.with_extension("tmp");
-    {
-        let mut f = File::create(&tmp)?;
+    let written = File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
-        f.sync_all()?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        // Half a file would only take the space a full disk lacks.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
-    fs::rename(&tmp, path)?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// The disk (or the file system's quota) is full.
+pub fn is_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.kind() == std::io::ErrorKind::QuotaExceeded
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! Media download over HTTP(S) with resume: a partial file `{sha}.part` is continued with
 //! `Range: bytes=N-`, the whole is checked against its SHA-256, and only then moved into the
 //! cache under its hash.
+//!
+//! A full disk is its own error, [`FetchError::DiskFull`], naming the file: the node reports it
+//! to the controller as the reason the item is not ready, and the next try resumes the part
+//! file once there is room.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,8 +18,23 @@ pub enum FetchError {
     Refused { status: u16, message: String },
     #[error("downloaded media does not match its SHA-256 (got {got}); it was discarded")]
     HashMismatch { got: String },
+    #[error("disk full: the node has no room left for {}; the download resumes when there is room", path.display())]
+    DiskFull { path: PathBuf },
     #[error("media cache: {0}")]
     Disk(#[from] std::io::Error),
+}
+
+/// Maps an I/O error on `path`, telling a full disk apart.
+fn disk(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
+    move |e| {
+        if crate::disk::is_full(&e) {
+            FetchError::DiskFull {
+                path: path.to_path_buf(),
+            }
+        } else {
+            FetchError::Disk(e)
+        }
+    }
 }
 
 pub fn http_client() -> reqwest::Client {
@@ -43,7 +62,9 @@ pub async fn fetch(
     if dest.exists() {
         return Ok(dest);
     }
-    tokio::fs::create_dir_all(cache_dir).await?;
+    tokio::fs::create_dir_all(cache_dir)
+        .await
+        .map_err(disk(cache_dir))?;
     let part = cache_dir.join(format!("{sha256}.part"));
     let offset = tokio::fs::metadata(&part)
         .await
@@ -64,15 +85,17 @@ pub async fn fetch(
             tokio::fs::OpenOptions::new()
                 .append(true)
                 .open(&part)
-                .await?
+                .await
+                .map_err(disk(&part))?
         }
-        200 => tokio::fs::File::create(&part).await?,
+        200 => tokio::fs::File::create(&part).await.map_err(disk(&part))?,
         416 => {
             // The part file is already whole (or bigger than the file): check it as it is.
             tokio::fs::OpenOptions::new()
                 .append(true)
                 .open(&part)
-                .await?
+                .await
+                .map_err(disk(&part))?
         }
         _ => {
             let message = resp.text().await.unwrap_or_default();
@@ -93,17 +116,20 @@ pub async fn fetch(
             .await
             .map_err(|e| FetchError::Unreachable(describe(&e)))?
         {
-            file.write_all(&chunk).await?;
+            file.write_all(&chunk).await.map_err(disk(&part))?;
         }
     }
-    file.sync_all().await?;
+    // tokio's file hands a failed write's error to the next call: flush so it is seen here,
+    // not mistaken later for a hash mismatch.
+    file.flush().await.map_err(disk(&part))?;
+    file.sync_all().await.map_err(disk(&part))?;
     drop(file);
     let got = hash_file(&part).await?;
     if got != sha256 {
         tokio::fs::remove_file(&part).await?;
         return Err(FetchError::HashMismatch { got });
     }
-    tokio::fs::rename(&part, &dest).await?;
+    tokio::fs::rename(&part, &dest).await.map_err(disk(&dest))?;
     Ok(dest)
 }
 
@@ -124,4 +150,48 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
         src = cause.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// Answers one request with `body`.
+    async fn serve_once(body: &'static [u8]) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = conn.read(&mut buf).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes()).await.unwrap();
+            conn.write_all(body).await.unwrap();
+        });
+        format!("http://{addr}/media/x")
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_reported_as_such_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sha = "ab".repeat(32);
+        let part = dir.path().join(format!("{sha}.part"));
+        // Every write to /dev/full fails with ENOSPC, as on a full disk.
+        std::os::unix::fs::symlink("/dev/full", &part).unwrap();
+        let url = serve_once(b"some media bytes").await;
+        let err = fetch(&http_client(), &url, "t", &sha, dir.path())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, FetchError::DiskFull { path } if *path == part),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.starts_with("disk full: "), "{text}");
+        assert!(text.contains(&part.display().to_string()), "{text}");
+    }
 }

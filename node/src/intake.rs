@@ -1,12 +1,13 @@
 //! Plan intake: verify every plan against the controller keys the node trusts, its version and
 //! its validity, and keep the last valid one on disk, so a node that reboots while cut off
-//! still plays what it was given.
+//! still plays what it was given. A plan that cannot be written (a full disk) is applied all
+//! the same and written by [`PlanStore::flush`] once there is room.
 
 use chrono::{DateTime, Utc};
 use loa_protocol::{Plan, ProtocolError};
 use std::path::{Path, PathBuf};
 
-use crate::disk::write_atomic;
+use crate::disk::{is_full, write_atomic};
 use crate::trust::Trust;
 
 pub struct PlanStore {
@@ -15,12 +16,14 @@ pub struct PlanStore {
     trust: Trust,
     node: String,
     current: Option<Plan>,
+    /// The current plan's bytes, while they could not be written to `path`.
+    unsaved: Option<Vec<u8>>,
 }
 
 /// What became of a plan message.
 #[derive(Debug)]
 pub enum Intake {
-    /// A newer valid plan, now current and on disk.
+    /// A newer valid plan, now current (and on disk, or to be written when there is room).
     Applied,
     /// The plan already held (a QoS 1 duplicate or the retained copy after a reconnect).
     Same,
@@ -45,6 +48,7 @@ impl PlanStore {
             trust,
             node: node.to_string(),
             current,
+            unsaved: None,
         }
     }
 
@@ -61,8 +65,8 @@ impl PlanStore {
     }
 
     /// Verifies a plan message at `now` and, when it is newer, makes it current and keeps it
-    /// on disk.
-    pub fn offer(&mut self, bytes: &[u8], now: DateTime<Utc>) -> std::io::Result<Intake> {
+    /// on disk (a failure to write it is logged; [`PlanStore::flush`] tries again).
+    pub fn offer(&mut self, bytes: &[u8], now: DateTime<Utc>) -> Intake {
         // Newer than anything ever accepted; if the plan file was lost, the highest one itself
         // may come back (it is the same plan, signed).
         let floor = match (self.version(), self.trust.highest_plan()) {
@@ -71,28 +75,44 @@ impl PlanStore {
         };
         match Plan::open(bytes, self.trust.keys(), &self.node, floor, now) {
             Ok((plan, signer)) => {
-                write_atomic(&self.path, bytes)?;
                 if self
                     .trust
-                    .accepted(plan.version, signer, plan.next_key.as_deref())?
+                    .accepted(plan.version, signer, plan.next_key.as_deref())
                 {
                     tracing::info!(version = plan.version, "the controller's new key took over");
                 }
                 self.current = Some(plan);
-                Ok(Intake::Applied)
+                self.unsaved = Some(bytes.to_vec());
+                if let Err(e) = self.flush() {
+                    if is_full(&e) {
+                        tracing::warn!(file = %self.path.display(), error = %e, "disk full: the plan is applied from memory and written when there is room");
+                    } else {
+                        tracing::error!(file = %self.path.display(), error = %e, "cannot keep the plan on disk; it is applied from memory");
+                    }
+                }
+                Intake::Applied
             }
             Err(ProtocolError::OlderVersion { got, .. }) if Some(got) == self.version() => {
-                Ok(Intake::Same)
+                Intake::Same
             }
             Err(ProtocolError::OlderVersion { got, current }) => {
                 let highest = self.trust.highest_plan().unwrap_or(current).max(current);
-                Ok(Intake::Rejected(ProtocolError::OlderVersion {
+                Intake::Rejected(ProtocolError::OlderVersion {
                     got,
                     current: highest,
-                }))
+                })
             }
-            Err(e) => Ok(Intake::Rejected(e)),
+            Err(e) => Intake::Rejected(e),
         }
+    }
+
+    /// Writes the current plan and the trust if they are not on disk yet.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if let Some(bytes) = &self.unsaved {
+            write_atomic(&self.path, bytes)?;
+            self.unsaved = None;
+        }
+        self.trust.flush()
     }
 }
 
@@ -122,7 +142,7 @@ mod tests {
     }
 
     fn offer(s: &mut PlanStore, bytes: &[u8]) -> Intake {
-        s.offer(bytes, Utc::now()).unwrap()
+        s.offer(bytes, Utc::now())
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The ledger: what this node has already reported for each item, kept on disk so that a
-//! reboot neither replays a played item nor reports a step twice.
+//! reboot neither replays a played item nor reports a step twice. When the disk is full the
+//! ledger lives on in memory and [`Ledger::unsaved`] says it is still to be written.
 
 use chrono::{DateTime, Duration, Utc};
 use loa_protocol::Stage;
@@ -28,6 +29,9 @@ pub struct Entry {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Ledger {
     items: BTreeMap<String, Entry>,
+    /// Changed since the last successful save.
+    #[serde(skip)]
+    unsaved: bool,
 }
 
 /// How long a finished item is remembered after its expiry.
@@ -46,8 +50,15 @@ impl Ledger {
         }
     }
 
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        write_atomic(path, &serde_json::to_vec(self).expect("ledger serialises"))
+    pub fn save(&mut self, path: &Path) -> std::io::Result<()> {
+        write_atomic(path, &serde_json::to_vec(self).expect("ledger serialises"))?;
+        self.unsaved = false;
+        Ok(())
+    }
+
+    /// Changed since it was last saved (a save failed: the disk was full).
+    pub fn unsaved(&self) -> bool {
+        self.unsaved
     }
 
     pub fn get(&self, item: &str) -> Option<&Entry> {
@@ -66,6 +77,7 @@ impl Ledger {
         expires_at: DateTime<Utc>,
         reason: Option<&str>,
     ) {
+        self.unsaved = true;
         let e = self.items.entry(item.to_string()).or_insert(Entry {
             reported: Stage::Received,
             done: false,
@@ -89,6 +101,7 @@ impl Ledger {
     pub fn set_resume(&mut self, item: &str, at: Option<Position>) {
         if let Some(e) = self.items.get_mut(item) {
             e.resume_from = at;
+            self.unsaved = true;
         }
     }
 
@@ -96,14 +109,17 @@ impl Ledger {
     pub fn finish(&mut self, item: &str) {
         if let Some(e) = self.items.get_mut(item) {
             e.done = true;
+            self.unsaved = true;
         }
     }
 
     /// Forgets items long expired that the plan no longer lists.
     pub fn prune(&mut self, now: DateTime<Utc>, in_plan: &HashSet<&str>) {
         let horizon = now - Duration::hours(KEEP_AFTER_EXPIRY_HOURS);
+        let before = self.items.len();
         self.items
             .retain(|id, e| in_plan.contains(id.as_str()) || e.expires_at > horizon);
+        self.unsaved |= self.items.len() != before;
     }
 }
 

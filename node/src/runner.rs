@@ -238,6 +238,7 @@ impl Runner {
         player_tx: &mpsc::Sender<PlayerMsg>,
         tracker: &TaskTracker,
     ) -> Option<DateTime<Utc>> {
+        self.persist();
         let now = Utc::now();
         self.fetch_retry.retain(|_, t| *t > now);
         self.play_retry.retain(|_, t| *t > now);
@@ -327,25 +328,51 @@ impl Runner {
             start_error_ms,
         });
         if let Err(e) = self.ledger.save(&self.ledger_path) {
-            tracing::error!(error = %e, file = %self.ledger_path.display(), "cannot save the ledger");
+            disk_error(&e, &self.ledger_path, "the ledger");
         }
     }
 
+    /// Spools an event and wakes the sender; held in memory (and sent) if the disk is full.
     fn append(&mut self, body: EventBody) {
-        let r = self
+        let (ev, err) = self
             .spool
             .lock()
             .expect("spool lock")
             .append(Utc::now(), body);
+        if let Some(e) = err {
+            if e.is_disk_full() {
+                tracing::warn!(seq = ev.seq, error = %e, "disk full: event held in memory and sent all the same; written when there is room");
+            } else {
+                tracing::error!(seq = ev.seq, error = %e, "cannot write an event to the spool; held in memory and sent all the same");
+            }
+        }
+        self.wake_sender.notify_one();
+    }
+
+    /// Writes what a full disk kept in memory (events, plan, ledger), once there is room.
+    fn persist(&mut self) {
+        let r = self.spool.lock().expect("spool lock").flush();
         match r {
-            Ok(_) => self.wake_sender.notify_one(),
-            Err(e) => tracing::error!(error = %e, "cannot write an event to the spool"),
+            Ok(n) if n > 0 => tracing::info!(
+                events = n,
+                "room on the disk again: held events written to the spool"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "held events still not written"),
+        }
+        if let Err(e) = self.plans.flush() {
+            tracing::debug!(error = %e, "the plan is still not written");
+        }
+        if self.ledger.unsaved() {
+            if let Err(e) = self.ledger.save(&self.ledger_path) {
+                tracing::debug!(error = %e, "the ledger is still not written");
+            }
         }
     }
 
     fn on_plan(&mut self, bytes: &[u8]) {
         match self.plans.offer(bytes, Utc::now()) {
-            Ok(Intake::Applied) => {
+            Intake::Applied => {
                 let plan = self.plans.current().expect("just applied");
                 let version = plan.version;
                 tracing::info!(version, items = plan.items.len(), "plan applied");
@@ -362,15 +389,14 @@ impl Runner {
                 self.evict();
                 self.publish_state();
             }
-            Ok(Intake::Same) => {}
-            Ok(Intake::Rejected(e)) => {
+            Intake::Same => {}
+            Intake::Rejected(e) => {
                 tracing::warn!(error = %e, "plan refused");
                 self.append(EventBody::PlanRejected {
                     version: None,
                     reason: e.to_string(),
                 });
             }
-            Err(e) => tracing::error!(error = %e, "cannot keep the plan on disk"),
         }
     }
 
@@ -692,6 +718,15 @@ impl Runner {
             .flatten()
             .collect();
         (!errors.is_empty()).then(|| errors.join("; "))
+    }
+}
+
+/// Logs a file the node could not write, saying so plainly when the disk is full.
+fn disk_error(e: &std::io::Error, path: &std::path::Path, what: &str) {
+    if crate::disk::is_full(e) {
+        tracing::warn!(file = %path.display(), error = %e, "disk full: cannot save {what}; kept in memory and written when there is room");
+    } else {
+        tracing::error!(file = %path.display(), error = %e, "cannot save {what}");
     }
 }
 

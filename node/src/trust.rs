@@ -30,6 +30,8 @@ pub struct Trust {
     path: PathBuf,
     saved: Saved,
     keys: Vec<VerifyingKey>,
+    /// `saved` is ahead of `trust.json` (the disk was full): [`Trust::flush`] writes it.
+    unsaved: bool,
 }
 
 impl Trust {
@@ -55,7 +57,12 @@ impl Trust {
             }
         };
         let keys = keys_of(&saved).expect("the config's key was validated");
-        Trust { path, saved, keys }
+        Trust {
+            path,
+            saved,
+            keys,
+            unsaved: false,
+        }
     }
 
     /// The keys a plan or an ack may be signed with: the current one, then the next one.
@@ -75,13 +82,9 @@ impl Trust {
     }
 
     /// Records an accepted plan: `version`, signed by `keys()[signer]`, announcing `next_key`.
-    /// Returns whether the controller's key changed over.
-    pub fn accepted(
-        &mut self,
-        version: u64,
-        signer: usize,
-        next_key: Option<&str>,
-    ) -> std::io::Result<bool> {
+    /// Returns whether the controller's key changed over. It takes effect at once; call
+    /// [`Trust::flush`] to keep it on disk.
+    pub fn accepted(&mut self, version: u64, signer: usize, next_key: Option<&str>) -> bool {
         let mut s = self.saved.clone();
         let rotated = signer > 0;
         if rotated {
@@ -90,14 +93,23 @@ impl Trust {
         s.next = next_key.filter(|k| *k != s.current).map(str::to_string);
         s.highest_plan = Some(s.highest_plan.map_or(version, |h| h.max(version)));
         if s != self.saved {
-            write_atomic(
-                &self.path,
-                &serde_json::to_vec(&s).expect("trust serialises"),
-            )?;
             self.keys = keys_of(&s).expect("keys came from verified plans");
             self.saved = s;
+            self.unsaved = true;
         }
-        Ok(rotated)
+        rotated
+    }
+
+    /// Writes what changed since the last write, if anything did.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if self.unsaved {
+            write_atomic(
+                &self.path,
+                &serde_json::to_vec(&self.saved).expect("trust serialises"),
+            )?;
+            self.unsaved = false;
+        }
+        Ok(())
     }
 }
 
@@ -120,11 +132,13 @@ mod tests {
         let (old_b64, new_b64) = (public_key_b64(&old), public_key_b64(&new));
         let mut t = Trust::open(dir.path(), &old_b64);
         assert_eq!(t.keys(), [old.verifying_key()]);
-        assert!(!t.accepted(3, 0, Some(&new_b64)).unwrap());
+        assert!(!t.accepted(3, 0, Some(&new_b64)));
+        t.flush().unwrap();
         let mut t = Trust::open(dir.path(), &old_b64);
         assert_eq!(t.keys(), [old.verifying_key(), new.verifying_key()]);
         assert_eq!(t.highest_plan(), Some(3));
-        assert!(t.accepted(4, 1, None).unwrap(), "signed by the next key");
+        assert!(t.accepted(4, 1, None), "signed by the next key");
+        t.flush().unwrap();
         let t = Trust::open(dir.path(), &old_b64);
         assert_eq!(t.keys(), [new.verifying_key()], "the old key is dropped");
         assert_eq!(t.key_names(), [new_b64]);
@@ -136,7 +150,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (generate_key(), generate_key());
         let mut t = Trust::open(dir.path(), &public_key_b64(&a));
-        t.accepted(9, 0, None).unwrap();
+        t.accepted(9, 0, None);
+        t.flush().unwrap();
         let t = Trust::open(dir.path(), &public_key_b64(&b));
         assert_eq!(t.keys(), [b.verifying_key()]);
         assert_eq!(t.highest_plan(), None);

@@ -10,6 +10,7 @@
 //! - [`pcm`]: reading captured WAVs, splitting them at silences by pitch, making test tones.
 //! - [`browser`]: headless Chromium over WebDriver, for the web UI's tests.
 //! - [`wait`]: waiting for a condition with a deadline (never a bare sleep).
+//! - [`tmpfs`]: a small tmpfs that a test fills up and frees again (needs root).
 //!
 //! The `loa-demo` binary uses the same pieces to show the whole path to a newcomer.
 
@@ -20,4 +21,5 @@ pub mod mosquitto;
 pub mod pcm;
 pub mod probe;
 pub mod procs;
+pub mod tmpfs;
 pub mod wait;

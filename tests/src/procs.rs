@@ -108,6 +108,9 @@ pub struct Controller {
     pub token: String,
     /// Served over HTTPS and MQTT over TLS with these files (then `url` is `https://`).
     pub tls: Option<TlsFiles>,
+    /// Its stdout and stderr: `data_dir/controller.log` unless started with
+    /// [`Controller::start_logging_to`].
+    pub log: PathBuf,
 }
 
 impl Controller {
@@ -124,6 +127,19 @@ impl Controller {
         let mut c = Controller::new(data_dir, broker, &[])?;
         c.url = c.url.replacen("http://", "https://", 1);
         c.tls = Some(tls);
+        c.spawn().await?;
+        Ok(c)
+    }
+
+    /// Starts with its log at `log` rather than in its data directory, so that a test which
+    /// fills the data's disk can still read what the controller says.
+    pub async fn start_logging_to(
+        data_dir: &Path,
+        broker: Broker,
+        log: &Path,
+    ) -> anyhow::Result<Controller> {
+        let mut c = Controller::new(data_dir, broker, &[])?;
+        c.log = log.to_path_buf();
         c.spawn().await?;
         Ok(c)
     }
@@ -155,6 +171,7 @@ impl Controller {
                 .collect(),
             token: String::new(),
             tls: None,
+            log: data_dir.join("controller.log"),
         };
         c.token = c
             .add_user("e2e-admin", "admin", Some("e2e"))?
@@ -234,7 +251,7 @@ impl Controller {
     async fn spawn(&mut self) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.data_dir)?;
         let _ = std::fs::remove_file(self.data_dir.join("http.addr"));
-        let (out, err) = log_to(&self.data_dir.join("controller.log"))?;
+        let (out, err) = log_to(&self.log)?;
         let mut cmd = Command::new(bin("loa-controller")?);
         cmd.arg("serve")
             .arg("--data-dir")
@@ -327,7 +344,7 @@ impl Controller {
     }
 
     pub fn log_tail(&self) -> String {
-        tail(&self.data_dir.join("controller.log"), 40)
+        tail(&self.log, 40)
     }
 }
 

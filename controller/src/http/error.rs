@@ -2,6 +2,9 @@
 //!
 //! The body is `{"error": "<what is wrong, in plain words>", "code": "<stable key>"}`; the code
 //! is what the web UI's translation files key on.
+//!
+//! A full disk is neither: it is 507 `disk.full`, logged, and the same request works again once
+//! someone has made room.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,6 +13,9 @@ use axum::Json;
 use crate::media::MediaError;
 use crate::planner::PlanError;
 use crate::store::StoreError;
+
+/// The code of [`ApiError::disk_full`].
+pub const DISK_FULL: &str = "disk.full";
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -72,6 +78,17 @@ impl ApiError {
         )
     }
 
+    /// The controller's disk (database or media store) is full.
+    pub fn disk_full(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "disk full: a request could not be stored");
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            DISK_FULL,
+            "the controller's disk is full: nothing can be saved until space is freed on it; \
+             then try again",
+        )
+    }
+
     pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
         ApiError::new(
@@ -100,6 +117,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Invalid(m) => ApiError::invalid(m),
             StoreError::Limit(l) => l.into(),
+            other if other.is_disk_full() => ApiError::disk_full(other),
             other => ApiError::internal(other),
         }
     }
@@ -114,6 +132,7 @@ impl From<crate::limits::LimitError> for ApiError {
 impl From<MediaError> for ApiError {
     fn from(e: MediaError) -> Self {
         let status = match &e {
+            MediaError::Io(_) if e.is_disk_full() => return ApiError::disk_full(e),
             MediaError::Io(_) => return ApiError::internal(e),
             MediaError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -133,5 +152,69 @@ impl From<PlanError> for ApiError {
             ),
             other => ApiError::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Connection};
+
+    /// A real SQLITE_FULL: a database held to its current size by `max_page_count` (the e2e
+    /// test `tests/tests/disk_full.rs` fills a real disk).
+    async fn sqlite_full() -> sqlx::Error {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = SqliteConnectOptions::new()
+            .filename(dir.path().join("full.db"))
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (x BLOB)")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA max_page_count = 2")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        let mut err = None;
+        for _ in 0..100 {
+            if let Err(e) = sqlx::query("INSERT INTO t VALUES (zeroblob(4000))")
+                .execute(&mut db)
+                .await
+            {
+                err = Some(e);
+                break;
+            }
+        }
+        db.close().await.unwrap();
+        err.expect("the database filled up")
+    }
+
+    #[tokio::test]
+    async fn a_full_database_is_507_disk_full_not_a_500() {
+        let e = sqlite_full().await;
+        assert!(e.to_string().contains("database or disk is full"), "{e}");
+        let e = ApiError::from(StoreError::from(e));
+        assert_eq!(e.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(e.code, DISK_FULL);
+        assert!(e.message.contains("disk is full"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_full_media_store_is_507_disk_full_and_other_io_errors_stay_500() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let e = ApiError::from(MediaError::Io(full));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::INSUFFICIENT_STORAGE, DISK_FULL)
+        );
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let e = ApiError::from(MediaError::Io(other));
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let e = ApiError::from(StoreError::NotFound("zone 9".into()));
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
     }
 }

@@ -295,11 +295,12 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        sqlx::query("UPDATE sessions SET expires_at = ? WHERE token_hash = ?")
+        let extended = sqlx::query("UPDATE sessions SET expires_at = ? WHERE token_hash = ?")
             .bind(ts(now + Duration::hours(SESSION_IDLE_HOURS)))
             .bind(token_hash)
             .execute(&self.pool)
-            .await?;
+            .await;
+        bookkeeping(extended, "extend a session")?;
         let user = self.user(row.get("user_id")).await?;
         Ok(Some((user, row.get("csrf"))))
     }
@@ -366,11 +367,12 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        sqlx::query("UPDATE api_tokens SET last_used = ? WHERE id = ?")
+        let noted = sqlx::query("UPDATE api_tokens SET last_used = ? WHERE id = ?")
             .bind(ts(Utc::now()))
             .bind(row.get::<i64, _>("id"))
             .execute(&self.pool)
-            .await?;
+            .await;
+        bookkeeping(noted, "note a token's use")?;
         Ok(Some(self.user(row.get("user_id")).await?))
     }
 
@@ -445,5 +447,21 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().any(|r| scope.contains(&r.get::<i64, _>("id"))))
+    }
+}
+
+/// A write that only keeps books on a request (a session's extension, a token's last use):
+/// when the disk is full it is skipped with a warning, so that signed-in staff can still read
+/// what the controller holds; any other failure is the request's.
+fn bookkeeping(
+    r: std::result::Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>,
+    what: &str,
+) -> Result<()> {
+    match r.map_err(StoreError::from) {
+        Err(e) if e.is_disk_full() => {
+            tracing::warn!(error = %e, "disk full: cannot {what}; the request goes on");
+            Ok(())
+        }
+        other => other.map(|_| ()),
     }
 }

@@ -22,7 +22,7 @@ pub mod zones;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Connection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -41,6 +41,38 @@ pub enum StoreError {
     Invalid(String),
     #[error(transparent)]
     Limit(#[from] crate::limits::LimitError),
+}
+
+impl StoreError {
+    /// The disk under the database is full (SQLite's SQLITE_FULL, "database or disk is full"),
+    /// or a write failed with ENOSPC: not the caller's fault nor a bug, and it passes once
+    /// there is room again.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Db(e) => db_disk_full(e),
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => db_disk_full(e),
+            _ => false,
+        }
+    }
+}
+
+/// SQLITE_FULL, the primary result code SQLite gives when it cannot grow a file.
+const SQLITE_FULL: &str = "13";
+
+fn db_disk_full(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.code().as_deref() == Some(SQLITE_FULL)
+                || d.message().contains("database or disk is full")
+        }
+        sqlx::Error::Io(io) => {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        }
+        _ => false,
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -63,6 +95,22 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // When the disk fills up, SQLite rolls a failed transaction back by itself; sqlx
+            // does not know, its own ROLLBACK then fails, and it goes on counting the
+            // connection as in a transaction. Its next BEGIN becomes a SAVEPOINT, whose
+            // failure leaves a real transaction open and the database locked for everyone
+            // ("database is locked" long after the disk has room again). Such a connection
+            // is closed, not reused. The ping lets the queued rollback run first.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    if conn.is_in_transaction() {
+                        tracing::warn!("a database connection lost track of its transaction (a full disk?); closing it");
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
