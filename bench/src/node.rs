@@ -158,7 +158,8 @@ fn link_bytes(pid: u32, port: u16) -> anyhow::Result<(u64, u64)> {
 mod tests {
     #[test]
     fn colour_codes_are_taken_off_a_log_line() {
-        let line = "\u{1b}[2m2026-11-24T08:35:27.089159Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m plan applied";
+        let line =
+            "\u{1b}[2m2026-11-24T08:35:27.089159Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m plan applied";
         assert_eq!(
             super::strip_colours(line),
             "2026-11-24T08:35:27.089159Z  INFO plan applied"

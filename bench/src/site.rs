@@ -85,7 +85,7 @@ impl Site {
             .arg("--configs")
             .arg(self.dir.join("configs"))
             .arg("--data")
-            .arg(self.dir.join("nodes"))
+            .arg(self.node_data())
             .args(["--output", "null", "--start-rate", "1000"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -94,6 +94,14 @@ impl Site {
             .context("starting loa-sim")?;
         self.fleet = Some(child);
         Ok(())
+    }
+
+    /// Where the fleet's nodes keep their files: in memory (`/dev/shm`). A village board
+    /// has its own SD card; ten thousand nodes writing and syncing their small files on this
+    /// machine's one disk would measure that disk's sync queue, not loa.
+    pub fn node_data(&self) -> PathBuf {
+        let name = self.dir.file_name().unwrap_or_default().to_string_lossy();
+        Path::new("/dev/shm/loa-bench").join(name.as_ref())
     }
 
     /// Waits until every node is online and has applied the last plan published to it.
@@ -128,6 +136,7 @@ impl Drop for Site {
             let _ = c.kill();
             let _ = c.wait();
         }
+        let _ = std::fs::remove_dir_all(self.node_data());
     }
 }
 

@@ -28,7 +28,9 @@ pub fn choose<'a>(recordings: &'a [Recording], languages: &[String]) -> Vec<&'a 
     }
 }
 
-/// Everything about one node that shapes its items.
+/// Everything that shapes a node's items: the commune's chime and policy, loaded once, and
+/// the recordings, media and zone languages met so far, so a batch of plans (a broadcast to
+/// thousands of nodes) reads each only once. [`PartsBuilder::set_node`] picks the node.
 pub struct PartsBuilder {
     store: Store,
     public_url: String,
@@ -38,13 +40,12 @@ pub struct PartsBuilder {
     pub after_preempt: AfterPreempt,
     recordings: HashMap<i64, Vec<Recording>>,
     media: HashMap<String, MediaRow>,
+    zone_languages: HashMap<i64, Vec<String>>,
 }
 
 impl PartsBuilder {
-    /// Loads the node's zone languages, its chime setting and the commune's chime and policy.
-    pub async fn for_node(store: &Store, public_url: &str, node_id: &str) -> Result<Self> {
-        let node = store.node(node_id).await?;
-        let languages = store.zone_languages(node.zone_id).await?;
+    /// Loads the commune's chime and policy; [`PartsBuilder::set_node`] comes next.
+    pub async fn for_site(store: &Store, public_url: &str) -> Result<Self> {
         let chime = match store.chime_media().await? {
             Some(sha) => match store.media(&sha).await {
                 Ok(m) => Some(m),
@@ -59,13 +60,25 @@ impl PartsBuilder {
         Ok(PartsBuilder {
             store: store.clone(),
             public_url: public_url.to_owned(),
-            languages,
-            node_chime: node.chime,
+            languages: Vec::new(),
+            node_chime: true,
             chime,
             after_preempt,
             recordings: HashMap::new(),
             media: HashMap::new(),
+            zone_languages: HashMap::new(),
         })
+    }
+
+    /// Builds the parts of the node in `zone_id` with its own chime setting from here on.
+    pub async fn set_node(&mut self, zone_id: i64, node_chime: bool) -> Result<()> {
+        if !self.zone_languages.contains_key(&zone_id) {
+            let l = self.store.zone_languages(zone_id).await?;
+            self.zone_languages.insert(zone_id, l);
+        }
+        self.languages.clone_from(&self.zone_languages[&zone_id]);
+        self.node_chime = node_chime;
+        Ok(())
     }
 
     /// The parts of one item on this node, in playing order.

@@ -153,7 +153,12 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         client.clone(),
         counters.clone(),
     ));
-    let (in_tx, mut in_rx) = mpsc::channel(1024);
+    // Unbounded on purpose: the link task must never wait on the ingest task. Ingest
+    // publishes acks through the client, whose queue only the link task drains; a bounded
+    // channel here deadlocked both at 2,000 nodes (a burst of plans filled the client's queue,
+    // ingest waited on it, and the link waited on ingest). The backlog is bounded by what the
+    // broker has in flight to the controller.
+    let (in_tx, mut in_rx) = mpsc::unbounded_channel();
     let (connected_tx, mut connected_rx) = mpsc::channel(1);
     let tracker = TaskTracker::new();
     tracker.spawn(link::run(

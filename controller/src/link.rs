@@ -95,7 +95,7 @@ pub async fn run(
     client: AsyncClient,
     mut eventloop: EventLoop,
     topics: Topics,
-    incoming: mpsc::Sender<Publish>,
+    incoming: mpsc::UnboundedSender<Publish>,
     on_connect: mpsc::Sender<()>,
     counters: Arc<Counters>,
     shutdown: CancellationToken,
@@ -122,7 +122,7 @@ pub async fn run(
                 let _ = on_connect.try_send(());
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                if incoming.send(p).await.is_err() {
+                if incoming.send(p).is_err() {
                     break;
                 }
             }

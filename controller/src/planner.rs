@@ -89,10 +89,20 @@ impl Planner {
 
     /// Builds, signs, stores and publishes a new plan for `node_id`; returns its version.
     pub async fn publish(&self, node_id: &str) -> Result<u64, PlanError> {
+        let mut builder = PartsBuilder::for_site(&self.store, &self.public_url).await?;
+        self.publish_with(&mut builder, node_id).await
+    }
+
+    /// [`Planner::publish`] with the site's parts already loaded (and shared by a batch).
+    async fn publish_with(
+        &self,
+        builder: &mut PartsBuilder,
+        node_id: &str,
+    ) -> Result<u64, PlanError> {
         let _turn = self.serial.lock().await;
         let node = self.store.node(node_id).await?;
+        builder.set_node(node.zone_id, node.chime).await?;
         let now = Utc::now();
-        let mut builder = PartsBuilder::for_node(&self.store, &self.public_url, node_id).await?;
         let rows = self.store.plan_items(node_id, now).await?;
         let wanted = rows.len();
         let mut items = Vec::with_capacity(rows.len().min(MAX_PLAN_ITEMS));
@@ -112,7 +122,8 @@ impl Planner {
                 volume: r.volume,
             });
         }
-        let version = self.store.next_plan_version(node_id).await?;
+        let write = self.store.begin_plan(node_id).await?;
+        let version = write.version;
         let key = self.keys.current();
         let mut plan = Plan {
             version,
@@ -158,8 +169,7 @@ impl Planner {
                 ))
             })
             .collect();
-        self.store.plan_parts(node_id, &parts).await?;
-        self.store.store_sealed_plan(node_id, &sealed, now).await?;
+        write.finish(&parts, &sealed, now).await?;
         self.client
             .publish(self.topics.plan(node_id), QoS::AtLeastOnce, true, sealed)
             .await?;
@@ -170,8 +180,18 @@ impl Planner {
 
     /// Publishes new plans for several nodes, logging (not failing on) each error.
     pub async fn publish_all(&self, node_ids: &[String]) {
+        if node_ids.is_empty() {
+            return;
+        }
+        let mut builder = match PartsBuilder::for_site(&self.store, &self.public_url).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(nodes = node_ids.len(), error = %e, "cannot publish plans");
+                return;
+            }
+        };
         for n in node_ids {
-            if let Err(e) = self.publish(n).await {
+            if let Err(e) = self.publish_with(&mut builder, n).await {
                 tracing::error!(node = %n, error = %e, "cannot publish plan");
             }
         }

@@ -149,16 +149,24 @@ impl Store {
         Ok(row.map(|r| r.get("id")))
     }
 
-    /// Takes the next plan version for a node: versions only ever grow, across restarts too.
-    pub async fn next_plan_version(&self, id: &str) -> Result<u64> {
+    /// Begins writing a new plan for `id`: takes the next version (versions only ever grow,
+    /// across restarts too), in a transaction that
+    /// [`PlanWrite::finish`] completes once the plan is signed with it. One transaction per
+    /// plan, not one per statement: a broadcast to thousands of nodes writes thousands.
+    pub async fn begin_plan(&self, id: &str) -> Result<PlanWrite> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "UPDATE nodes SET plan_version = plan_version + 1 WHERE id = ? RETURNING plan_version",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
-        Ok(row.get::<i64, _>("plan_version") as u64)
+        Ok(PlanWrite {
+            version: row.get::<i64, _>("plan_version") as u64,
+            node: id.to_string(),
+            tx,
+        })
     }
 
     /// Records what a node said about itself, received at `at` (the controller's clock), with
@@ -223,23 +231,6 @@ fn node_from(row: &sqlx::sqlite::SqliteRow) -> Result<NodeRow> {
 }
 
 impl Store {
-    /// Keeps the last signed plan of a node, issued at `issued_at`, to republish after a
-    /// broker restart.
-    pub async fn store_sealed_plan(
-        &self,
-        id: &str,
-        sealed: &[u8],
-        issued_at: DateTime<Utc>,
-    ) -> Result<()> {
-        sqlx::query("UPDATE nodes SET plan_sealed = ?, plan_issued_at = ? WHERE id = ?")
-            .bind(sealed)
-            .bind(ts(issued_at))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Live nodes whose last plan was issued before `before`, or that have none yet.
     pub async fn nodes_with_plans_before(&self, before: DateTime<Utc>) -> Result<Vec<String>> {
         let rows = sqlx::query(
@@ -272,5 +263,33 @@ impl Store {
             .iter()
             .map(|r| (r.get("id"), r.get("plan_sealed")))
             .collect())
+    }
+}
+
+/// A plan being written: its version is taken, its parts and sealed bytes not yet.
+pub struct PlanWrite {
+    pub version: u64,
+    node: String,
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+}
+
+impl PlanWrite {
+    /// Records the parts the plan gives each delivery and the sealed plan with its issue time
+    /// (republished after a broker restart), and commits the version with them.
+    pub async fn finish(
+        mut self,
+        parts: &[(i64, Vec<&str>)],
+        sealed: &[u8],
+        issued_at: DateTime<Utc>,
+    ) -> Result<()> {
+        super::parts::write_plan_parts(&mut self.tx, &self.node, parts).await?;
+        sqlx::query("UPDATE nodes SET plan_sealed = ?, plan_issued_at = ? WHERE id = ?")
+            .bind(sealed)
+            .bind(ts(issued_at))
+            .bind(&self.node)
+            .execute(&mut *self.tx)
+            .await?;
+        self.tx.commit().await?;
+        Ok(())
     }
 }

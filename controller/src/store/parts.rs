@@ -225,38 +225,40 @@ impl Store {
         }
         Ok(out)
     }
+}
 
-    /// Records the parts a node's plan gives each of its deliveries (occurrence id → labels in
-    /// order); parts already played keep their record.
-    pub async fn plan_parts(&self, node_id: &str, items: &[(i64, Vec<&str>)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for (occurrence_id, labels) in items {
-            for (i, label) in labels.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO delivery_parts (occurrence_id, node_id, part, label)
-                     VALUES (?, ?, ?, ?)
-                     ON CONFLICT DO UPDATE SET label = excluded.label WHERE played_at IS NULL",
-                )
-                .bind(occurrence_id)
-                .bind(node_id)
-                .bind(i as i64)
-                .bind(label)
-                .execute(&mut *tx)
-                .await?;
-            }
+/// Records the parts a node's plan gives each of its deliveries (occurrence id → labels in
+/// order); parts already played keep their record.
+pub(crate) async fn write_plan_parts(
+    conn: &mut SqliteConnection,
+    node_id: &str,
+    items: &[(i64, Vec<&str>)],
+) -> Result<()> {
+    for (occurrence_id, labels) in items {
+        for (i, label) in labels.iter().enumerate() {
             sqlx::query(
-                "DELETE FROM delivery_parts
-                 WHERE occurrence_id = ? AND node_id = ? AND part >= ? AND played_at IS NULL",
+                "INSERT INTO delivery_parts (occurrence_id, node_id, part, label)
+                 VALUES (?, ?, ?, ?)
+                 ON CONFLICT DO UPDATE SET label = excluded.label WHERE played_at IS NULL",
             )
             .bind(occurrence_id)
             .bind(node_id)
-            .bind(labels.len() as i64)
-            .execute(&mut *tx)
+            .bind(i as i64)
+            .bind(label)
+            .execute(&mut *conn)
             .await?;
         }
-        tx.commit().await?;
-        Ok(())
+        sqlx::query(
+            "DELETE FROM delivery_parts
+             WHERE occurrence_id = ? AND node_id = ? AND part >= ? AND played_at IS NULL",
+        )
+        .bind(occurrence_id)
+        .bind(node_id)
+        .bind(labels.len() as i64)
+        .execute(&mut *conn)
+        .await?;
     }
+    Ok(())
 }
 
 /// Records, inside the ingest's transaction, that a node played one part of a delivery.
