@@ -13,11 +13,14 @@ use loa_protocol::{
     MAX_PACKET_BYTES,
 };
 use rumqttc::{AsyncClient, Publish, QoS};
+use sqlx::SqliteConnection;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::metrics::Counters;
 use crate::planner::{occurrence_of, Planner};
 use crate::store::events::{advance_ack, insert_event};
+use crate::store::nodes::record_node_state;
 use crate::store::occurrences::{load_delivery, save_delivery};
 use crate::store::parts::part_played;
 use crate::store::{Store, StoreError};
@@ -30,19 +33,91 @@ pub struct Ingest {
     pub counters: Arc<Counters>,
 }
 
+/// Most messages stored in one transaction. A burst (every node of a broadcast reporting at
+/// once) is taken in a few transactions, not one per message, so the planner's writes are not
+/// starved of the database; a batch of this size still commits in milliseconds.
+pub const MAX_BATCH: usize = 256;
+
+/// What one message asks of the store, once its signature and stamp are checked.
+enum Work {
+    State {
+        node: String,
+        presence: &'static str,
+        text: String,
+        stamp: (u64, u64),
+    },
+    Events {
+        node: String,
+        batch: EventBatch,
+    },
+}
+
+/// What follows a batch: refusals to keep, acks to send, plans to send on.
+#[derive(Default)]
+struct After {
+    refusals: Vec<(String, &'static str, String)>,
+    /// Node → its acknowledged sequence number, once the batch is committed.
+    acks: BTreeMap<String, u64>,
+    /// Nodes with a delivery settled by this batch.
+    settled: BTreeSet<String>,
+    /// Plans a node itself refused: (node, reason).
+    refused_plans: Vec<(String, String)>,
+}
+
 impl Ingest {
-    /// Handles one incoming message; errors are logged and counted, never fatal.
-    pub async fn handle(&self, p: Publish) {
-        self.handle_at(p, Utc::now()).await
+    /// Handles one message received at `received_at` by the controller's clock: the time a
+    /// node's presence is recorded at (its own clock is not trusted for that). Errors are
+    /// logged and counted, never fatal.
+    pub async fn handle_at(&self, p: Publish, received_at: DateTime<Utc>) {
+        self.handle_many(vec![p], received_at).await
     }
 
-    /// [`Ingest::handle`] for a message received at `received_at` by the controller's clock:
-    /// the time a node's presence is recorded at (its own clock is not trusted for that).
-    pub async fn handle_at(&self, p: Publish, received_at: DateTime<Utc>) {
+    /// Handles messages received together (at most [`MAX_BATCH`]): each is checked on its
+    /// own, what is taken is stored in one transaction, and only then acknowledged. If the
+    /// transaction fails, nothing in it is acknowledged and the nodes send it again.
+    pub async fn handle_many(&self, msgs: Vec<Publish>, received_at: DateTime<Utc>) {
+        let mut after = After::default();
+        let mut work = Vec::with_capacity(msgs.len());
+        // The last stamp taken per node, moved on by states earlier in the same batch.
+        let mut stamps: HashMap<String, Option<(u64, u64)>> = HashMap::new();
+        for p in msgs {
+            match self.check(&p, &mut stamps).await {
+                Ok(Some(w)) => work.push(w),
+                Ok(None) => {}
+                Err((node, IngestError::Refused { kind, detail })) => {
+                    after.refusals.push((node, kind, detail))
+                }
+                Err((node, IngestError::Store(e))) => {
+                    tracing::error!(node = %node, error = %e, "cannot look the node up; its message will come again");
+                }
+            }
+        }
+        if !work.is_empty() {
+            if let Err(e) = self.store_all(&work, received_at, &mut after).await {
+                let nodes = work.len();
+                if e.is_disk_full() {
+                    tracing::error!(messages = nodes, error = %e, "disk full: cannot store what nodes sent; not acknowledged, so the nodes keep it and send it again");
+                } else {
+                    tracing::error!(messages = nodes, error = %e, "cannot store what nodes sent; they will resend");
+                }
+                after.acks.clear();
+                after.settled.clear();
+                after.refused_plans.clear();
+            }
+        }
+        self.follow_up(after, received_at).await;
+    }
+
+    /// Checks one message: its topic, its node, its signature and, for a state, its stamp.
+    async fn check(
+        &self,
+        p: &Publish,
+        stamps: &mut HashMap<String, Option<(u64, u64)>>,
+    ) -> Result<Option<Work>, (String, IngestError)> {
         let Some((node, channel)) = self.topics.parse(&p.topic) else {
             Counters::bump(&self.counters.malformed_messages);
             tracing::warn!(topic = %p.topic, "message on an unknown topic ignored");
-            return;
+            return Ok(None);
         };
         let node = node.to_string();
         let trust = match self.store.node_trust(&node).await {
@@ -50,109 +125,94 @@ impl Ingest {
             Ok(None) => {
                 Counters::bump(&self.counters.unknown_node_messages);
                 tracing::warn!(node = %node, topic = %p.topic, "message from a node the registry does not know ignored");
-                return;
+                return Ok(None);
             }
-            Err(e) => {
-                tracing::error!(node = %node, error = %e, "cannot look the node up; its message will come again");
-                return;
-            }
+            Err(e) => return Err((node, e.into())),
         };
         if matches!(channel, Channel::Plan | Channel::Ack) {
-            return;
+            return Ok(None);
         }
-        let key = trust
+        let Some(key) = trust
             .public_key
             .as_deref()
-            .and_then(|k| verifying_key_from_b64(k).ok());
-        let result = match (channel, key) {
-            (_, None) => Err(IngestError::Refused {
-                kind: "no_key",
-                detail: "the node has no key (provisioned before nodes signed): give it new \
-                         credentials"
-                    .into(),
-            }),
-            (Channel::State, Some(key)) => {
-                self.state(&node, &key, trust.last_stamp, &p.payload, received_at)
-                    .await
-            }
-            (_, Some(key)) => self.events(&node, &key, &p.payload, received_at).await,
+            .and_then(|k| verifying_key_from_b64(k).ok())
+        else {
+            let detail = "the node has no key (provisioned before nodes signed): give it new \
+                          credentials";
+            return Err((node, IngestError::refused_because("no_key", detail)));
         };
-        match result {
-            Ok(()) => {}
-            Err(IngestError::Refused { kind, detail }) => {
-                self.refuse(&node, kind, &detail, received_at).await;
+        let last = *stamps.entry(node.clone()).or_insert(trust.last_stamp);
+        let work = match channel {
+            Channel::State => state(&node, &key, last, &p.payload),
+            _ => EventBatch::open(&p.payload, &key, &node)
+                .map(|batch| {
+                    Some(Work::Events {
+                        node: node.clone(),
+                        batch,
+                    })
+                })
+                .map_err(|e| IngestError::refused("events_refused", e)),
+        };
+        match work {
+            Ok(Some(Work::State {
+                node,
+                presence,
+                text,
+                stamp,
+            })) => {
+                stamps.insert(node.clone(), Some(stamp));
+                Ok(Some(Work::State {
+                    node,
+                    presence,
+                    text,
+                    stamp,
+                }))
             }
-            Err(IngestError::Store(e)) if e.is_disk_full() => {
-                tracing::error!(node = %node, channel = %channel, error = %e, "disk full: cannot store what a node sent; not acknowledged, so the node keeps it and sends it again")
-            }
-            Err(IngestError::Store(e)) => {
-                tracing::error!(node = %node, channel = %channel, error = %e, "cannot store what a node sent; it will resend")
-            }
+            Ok(w) => Ok(w),
+            Err(e) => Err((node, e)),
         }
     }
 
-    /// Logs, counts and keeps a refusal of something on `node`'s topics.
-    async fn refuse(&self, node: &str, kind: &str, detail: &str, at: DateTime<Utc>) {
-        Counters::bump(&self.counters.malformed_messages);
-        tracing::warn!(node = %node, kind, reason = %detail, "message refused");
-        if let Err(e) = self.store.report_security(node, kind, detail, at).await {
-            tracing::error!(node = %node, error = %e, "cannot keep a security report");
-        }
-    }
-
-    async fn state(
+    /// Stores every checked message in one transaction.
+    async fn store_all(
         &self,
-        node: &str,
-        key: &VerifyingKey,
-        last: Option<(u64, u64)>,
-        payload: &[u8],
+        work: &[Work],
         received_at: DateTime<Utc>,
-    ) -> Result<(), IngestError> {
-        let state = NodeState::open(payload, key, node, MAX_PACKET_BYTES)
-            .map_err(|e| IngestError::refused("state_refused", e))?;
-        let stamp = (state.session, state.serial);
-        if last == Some(stamp) {
-            // The retained copy again (after a reconnect) or a QoS 1 duplicate.
-            return Ok(());
+        after: &mut After,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.pool.begin().await?;
+        for w in work {
+            match w {
+                Work::State {
+                    node,
+                    presence,
+                    text,
+                    stamp,
+                } => {
+                    record_node_state(&mut tx, node, presence, text, *stamp, received_at).await?;
+                    tracing::debug!(node = %node, presence, "node state");
+                }
+                Work::Events { node, batch } => {
+                    self.events(&mut tx, node, batch, after).await?;
+                    let acked = advance_ack(&mut tx, node).await?;
+                    after.acks.insert(node.clone(), acked);
+                }
+            }
         }
-        if !state.supersedes(last) {
-            let (session, serial) = last.unwrap_or_default();
-            return Err(IngestError::Refused {
-                kind: "state_replayed",
-                detail: format!(
-                    "state of session {} serial {} is older than the one already taken \
-                     (session {session} serial {serial})",
-                    state.session, state.serial
-                ),
-            });
-        }
-        let presence = match state.presence {
-            Presence::Online => "online",
-            Presence::Offline => "offline",
-        };
-        let text = serde_json::to_string(&state).expect("state serialises");
-        self.store
-            .record_node_state(node, presence, &text, state.stamp_after(last), received_at)
-            .await?;
-        tracing::debug!(node = %node, presence, "node state");
+        tx.commit().await?;
         Ok(())
     }
 
+    /// Stores a node's events and moves its deliveries along.
     async fn events(
         &self,
+        tx: &mut SqliteConnection,
         node: &str,
-        key: &VerifyingKey,
-        payload: &[u8],
-        received_at: DateTime<Utc>,
-    ) -> Result<(), IngestError> {
-        let batch = EventBatch::open(payload, key, node)
-            .map_err(|e| IngestError::refused("events_refused", e))?;
-        let mut settled_any = false;
-        // What the node itself refused, kept once the events are stored.
-        let mut refused_plans = Vec::new();
-        let mut tx = self.store.pool.begin().await.map_err(StoreError::from)?;
+        batch: &EventBatch,
+        after: &mut After,
+    ) -> Result<(), StoreError> {
         for ev in &batch.events {
-            if !insert_event(&mut tx, node, ev).await? {
+            if !insert_event(tx, node, ev).await? {
                 Counters::bump(&self.counters.events_duplicate);
                 continue;
             }
@@ -168,17 +228,19 @@ impl Ingest {
                         tracing::warn!(node = %node, item = %item, "event for an item id loa never planned");
                         continue;
                     };
-                    let Some((mut d, mut err_ms)) = load_delivery(&mut tx, occ, node).await? else {
+                    let Some((mut d, mut err_ms)) = load_delivery(tx, occ, node).await? else {
                         tracing::warn!(node = %node, item = %item, "event for a delivery this node does not have");
                         continue;
                     };
                     let outcome = d.apply(*stage, ev.seq, ev.at, reason.clone());
-                    settled_any |= outcome == crate::delivery::Outcome::Moved && d.stage.is_final();
+                    if outcome == crate::delivery::Outcome::Moved && d.stage.is_final() {
+                        after.settled.insert(node.to_string());
+                    }
                     if outcome != crate::delivery::Outcome::Ignored {
                         if start_error_ms.is_some() {
                             err_ms = *start_error_ms;
                         }
-                        save_delivery(&mut tx, occ, node, &d, err_ms).await?;
+                        save_delivery(tx, occ, node, &d, err_ms).await?;
                     }
                     tracing::info!(node = %node, item = %item, stage = %stage, now = %d.stage, reason = reason.as_deref().unwrap_or(""), "delivery event");
                 }
@@ -187,11 +249,11 @@ impl Ingest {
                         tracing::warn!(node = %node, item = %item, "part played for an item id loa never planned");
                         continue;
                     };
-                    if load_delivery(&mut tx, occ, node).await?.is_none() {
+                    if load_delivery(tx, occ, node).await?.is_none() {
                         tracing::warn!(node = %node, item = %item, "part played for a delivery this node does not have");
                         continue;
                     }
-                    part_played(&mut tx, occ, node, *part, label, ev.at).await?;
+                    part_played(tx, occ, node, *part, label, ev.at).await?;
                     tracing::info!(node = %node, item = %item, part, label = %label, "part played");
                 }
                 EventBody::PlanApplied { version } => {
@@ -200,42 +262,102 @@ impl Ingest {
                 EventBody::PlanRejected { version, reason } => {
                     Counters::bump(&self.counters.plans_rejected_by_nodes);
                     tracing::warn!(node = %node, version = ?version, reason = %reason, "node refused a plan");
-                    refused_plans.push(reason.clone());
+                    after.refused_plans.push((node.to_string(), reason.clone()));
                 }
             }
         }
-        let acked = advance_ack(&mut tx, node).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        for reason in refused_plans {
-            self.store
-                .report_security(node, "plan_refused_by_node", &reason, received_at)
-                .await?;
+        Ok(())
+    }
+
+    /// After the batch: keeps the refusals, sends the rest of cut plans, acknowledges.
+    async fn follow_up(&self, after: After, received_at: DateTime<Utc>) {
+        for (node, kind, detail) in &after.refusals {
+            self.refuse(node, kind, detail, received_at).await;
         }
-        if settled_any && self.planner.is_truncated(node) {
-            // Its plan was cut short: settled items make room for the next ones.
-            if let Err(e) = self.planner.publish(node).await {
-                tracing::error!(node = %node, error = %e, "cannot send the rest of a cut plan");
+        for (node, reason) in &after.refused_plans {
+            if let Err(e) = self
+                .store
+                .report_security(node, "plan_refused_by_node", reason, received_at)
+                .await
+            {
+                tracing::error!(node = %node, error = %e, "cannot keep a security report");
+            }
+        }
+        for node in &after.settled {
+            if self.planner.is_truncated(node) {
+                // Its plan was cut short: settled items make room for the next ones.
+                if let Err(e) = self.planner.publish(node).await {
+                    tracing::error!(node = %node, error = %e, "cannot send the rest of a cut plan");
+                }
             }
         }
         // Acknowledge even when nothing was new: the node resends until it sees this.
-        let ack = Ack {
-            node: node.to_string(),
-            seq: acked,
-        };
-        if let Err(e) = self
-            .client
-            .publish(
-                self.topics.ack(node),
-                QoS::AtLeastOnce,
-                true,
-                ack.seal(&self.planner.keys().current()),
-            )
-            .await
-        {
-            tracing::error!(node = %node, error = %e, "cannot publish ack; the node will resend");
+        let key = self.planner.keys().current();
+        for (node, seq) in after.acks {
+            let ack = Ack {
+                seq,
+                node: node.clone(),
+            };
+            if let Err(e) = self
+                .client
+                .publish(
+                    self.topics.ack(&node),
+                    QoS::AtLeastOnce,
+                    true,
+                    ack.seal(&key),
+                )
+                .await
+            {
+                tracing::error!(node = %node, error = %e, "cannot publish ack; the node will resend");
+            }
         }
-        Ok(())
     }
+
+    /// Logs, counts and keeps a refusal of something on `node`'s topics.
+    async fn refuse(&self, node: &str, kind: &str, detail: &str, at: DateTime<Utc>) {
+        Counters::bump(&self.counters.malformed_messages);
+        tracing::warn!(node = %node, kind, reason = %detail, "message refused");
+        if let Err(e) = self.store.report_security(node, kind, detail, at).await {
+            tracing::error!(node = %node, error = %e, "cannot keep a security report");
+        }
+    }
+}
+
+/// Opens a node's state and checks its stamp against the last one taken: `None` for the same
+/// state again (the retained copy after a reconnect, or a QoS 1 duplicate).
+fn state(
+    node: &str,
+    key: &VerifyingKey,
+    last: Option<(u64, u64)>,
+    payload: &[u8],
+) -> Result<Option<Work>, IngestError> {
+    let state = NodeState::open(payload, key, node, MAX_PACKET_BYTES)
+        .map_err(|e| IngestError::refused("state_refused", e))?;
+    let stamp = (state.session, state.serial);
+    if last == Some(stamp) {
+        return Ok(None);
+    }
+    if !state.supersedes(last) {
+        let (session, serial) = last.unwrap_or_default();
+        return Err(IngestError::Refused {
+            kind: "state_replayed",
+            detail: format!(
+                "state of session {} serial {} is older than the one already taken \
+                 (session {session} serial {serial})",
+                state.session, state.serial
+            ),
+        });
+    }
+    let presence = match state.presence {
+        Presence::Online => "online",
+        Presence::Offline => "offline",
+    };
+    Ok(Some(Work::State {
+        node: node.to_string(),
+        presence,
+        text: serde_json::to_string(&state).expect("state serialises"),
+        stamp: state.stamp_after(last),
+    }))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +370,13 @@ enum IngestError {
 }
 
 impl IngestError {
+    fn refused_because(kind: &'static str, detail: &str) -> Self {
+        IngestError::Refused {
+            kind,
+            detail: detail.to_string(),
+        }
+    }
+
     fn refused(kind: &'static str, e: loa_protocol::ProtocolError) -> Self {
         IngestError::Refused {
             kind,

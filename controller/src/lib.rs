@@ -184,7 +184,17 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
             tokio::select! {
                 _ = stop.cancelled() => break,
                 p = in_rx.recv() => match p {
-                    Some(p) => ingest.handle(p).await,
+                    Some(p) => {
+                        // Whatever else has arrived meanwhile goes in the same transaction.
+                        let mut batch = vec![p];
+                        while batch.len() < ingest::MAX_BATCH {
+                            match in_rx.try_recv() {
+                                Ok(p) => batch.push(p),
+                                Err(_) => break,
+                            }
+                        }
+                        ingest.handle_many(batch, chrono::Utc::now()).await
+                    }
                     None => break,
                 },
             }

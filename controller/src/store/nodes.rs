@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
 use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
 
@@ -169,9 +169,7 @@ impl Store {
         })
     }
 
-    /// Records what a node said about itself, received at `at` (the controller's clock), with
-    /// the state's stamp (session, serial) to compare the next one with. A change of presence
-    /// is also written to the presence history, in the same transaction.
+    /// Records what a node said about itself; see [`record_node_state`].
     pub async fn record_node_state(
         &self,
         id: &str,
@@ -181,35 +179,9 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        // One statement compares with the old presence and writes the change, so the write
-        // lock is taken before that read (a read-then-write transaction can fail to upgrade
-        // its lock under WAL).
-        sqlx::query(
-            "INSERT INTO presence_log (node_id, at, presence)
-             SELECT id, ?, ? FROM nodes
-             WHERE id = ? AND revoked_at IS NULL AND presence IS NOT ?",
-        )
-        .bind(ts(at))
-        .bind(presence)
-        .bind(id)
-        .bind(presence)
-        .execute(&mut *tx)
-        .await?;
-        let r = sqlx::query(
-            "UPDATE nodes SET presence = ?, state_json = ?, last_seen = ?, state_session = ?,
-                              state_serial = ?
-             WHERE id = ? AND revoked_at IS NULL",
-        )
-        .bind(presence)
-        .bind(state_json)
-        .bind(ts(at))
-        .bind(stamp.0 as i64)
-        .bind(stamp.1 as i64)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        let taken = record_node_state(&mut tx, id, presence, state_json, stamp, at).await?;
         tx.commit().await?;
-        Ok(r.rows_affected() == 1)
+        Ok(taken)
     }
 }
 
@@ -264,6 +236,47 @@ impl Store {
             .map(|r| (r.get("id"), r.get("plan_sealed")))
             .collect())
     }
+}
+
+/// Records what a node said about itself, received at `at` (the controller's clock), with
+/// the state's stamp (session, serial) to compare the next one with. A change of presence
+/// is also written to the presence history, in the same transaction.
+pub async fn record_node_state(
+    conn: &mut SqliteConnection,
+    id: &str,
+    presence: &str,
+    state_json: &str,
+    stamp: (u64, u64),
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    // One statement compares with the old presence and writes the change, so the write
+    // lock is taken before that read (a read-then-write transaction can fail to upgrade
+    // its lock under WAL).
+    sqlx::query(
+        "INSERT INTO presence_log (node_id, at, presence)
+         SELECT id, ?, ? FROM nodes
+         WHERE id = ? AND revoked_at IS NULL AND presence IS NOT ?",
+    )
+    .bind(ts(at))
+    .bind(presence)
+    .bind(id)
+    .bind(presence)
+    .execute(&mut *conn)
+    .await?;
+    let r = sqlx::query(
+        "UPDATE nodes SET presence = ?, state_json = ?, last_seen = ?, state_session = ?,
+                          state_serial = ?
+         WHERE id = ? AND revoked_at IS NULL",
+    )
+    .bind(presence)
+    .bind(state_json)
+    .bind(ts(at))
+    .bind(stamp.0 as i64)
+    .bind(stamp.1 as i64)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// A plan being written: its version is taken, its parts and sealed bytes not yet.

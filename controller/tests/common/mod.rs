@@ -383,7 +383,7 @@ impl Harness {
 
     /// The controller's ingest, with a client that never reaches a broker (see the module
     /// comment); keep the event loop as long as the ingest.
-    fn ingest_side(&self) -> (loa_controller::ingest::Ingest, rumqttc::EventLoop) {
+    pub fn ingest_side(&self) -> (loa_controller::ingest::Ingest, rumqttc::EventLoop) {
         let (client, eventloop) = link::client(&BrokerAddress {
             host: "127.0.0.1".into(),
             port: 1,
@@ -422,11 +422,10 @@ impl Harness {
     pub async fn deliver(&self, topic: &str, payload: Vec<u8>) {
         let (ingest, _eventloop) = self.ingest_side();
         ingest
-            .handle(rumqttc::Publish::new(
-                topic,
-                rumqttc::QoS::AtLeastOnce,
-                payload,
-            ))
+            .handle_at(
+                rumqttc::Publish::new(topic, rumqttc::QoS::AtLeastOnce, payload),
+                chrono::Utc::now(),
+            )
             .await;
     }
 
