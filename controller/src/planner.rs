@@ -23,6 +23,29 @@ use crate::store::Store;
 /// follow in later plans as the first ones are settled.
 pub const MAX_PLAN_ITEMS: usize = 400;
 
+/// Plans written in one transaction when many nodes get new plans at once (a broadcast to
+/// every village): fewer commits, and fewer turns for other writers to wait for.
+pub const PLANS_PER_TRANSACTION: usize = 64;
+
+/// Signs the plan, dropping its latest items until it fits in an MQTT packet (items come in
+/// start order: the soonest are kept).
+fn seal_fitting(plan: &mut Plan, key: &ed25519_dalek::SigningKey) -> Result<Vec<u8>, PlanError> {
+    let mut sealed = plan.seal(key);
+    while sealed.len() > MAX_PACKET_BYTES && plan.items.len() > 1 {
+        let keep = plan.items.len() * MAX_PACKET_BYTES / sealed.len();
+        plan.items.truncate(keep.clamp(1, plan.items.len() - 1));
+        sealed = plan.seal(key);
+    }
+    if sealed.len() > MAX_PACKET_BYTES {
+        return Err(PlanError::TooLarge {
+            node: plan.node.clone(),
+            size: sealed.len(),
+            limit: MAX_PACKET_BYTES,
+        });
+    }
+    Ok(sealed)
+}
+
 /// A plan item's id for an occurrence: `o{id}`.
 pub fn item_id(occurrence_id: i64) -> String {
     format!("o{occurrence_id}")
@@ -90,19 +113,97 @@ impl Planner {
     /// Builds, signs, stores and publishes a new plan for `node_id`; returns its version.
     pub async fn publish(&self, node_id: &str) -> Result<u64, PlanError> {
         let mut builder = PartsBuilder::for_site(&self.store, &self.public_url).await?;
-        self.publish_with(&mut builder, node_id).await
+        let versions = self
+            .publish_chunk(&mut builder, std::slice::from_ref(&node_id.to_string()))
+            .await?;
+        Ok(versions[0])
     }
 
-    /// [`Planner::publish`] with the site's parts already loaded (and shared by a batch).
-    async fn publish_with(
+    /// Publishes new plans for several nodes, logging (not failing on) each error. They are
+    /// written [`PLANS_PER_TRANSACTION`] at a time; a chunk that fails is done again one node
+    /// at a time, so one node's trouble holds back no other.
+    pub async fn publish_all(&self, node_ids: &[String]) {
+        if node_ids.is_empty() {
+            return;
+        }
+        let mut builder = match PartsBuilder::for_site(&self.store, &self.public_url).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(nodes = node_ids.len(), error = %e, "cannot publish plans");
+                return;
+            }
+        };
+        for chunk in node_ids.chunks(PLANS_PER_TRANSACTION) {
+            if chunk.len() > 1 && self.publish_chunk(&mut builder, chunk).await.is_ok() {
+                continue;
+            }
+            for n in chunk {
+                if let Err(e) = self
+                    .publish_chunk(&mut builder, std::slice::from_ref(n))
+                    .await
+                {
+                    tracing::error!(node = %n, error = %e, "cannot publish plan");
+                }
+            }
+        }
+    }
+
+    /// Builds and signs a plan for each node, stores them all in one transaction, then
+    /// publishes them; returns their versions.
+    async fn publish_chunk(
+        &self,
+        builder: &mut PartsBuilder,
+        node_ids: &[String],
+    ) -> Result<Vec<u64>, PlanError> {
+        let _turn = self.serial.lock().await;
+        let now = Utc::now();
+        let mut plans = Vec::with_capacity(node_ids.len());
+        for id in node_ids {
+            plans.push(self.build(builder, id, now).await?);
+        }
+        let key = self.keys.current();
+        let mut writes = self.store.begin_plans().await?;
+        let mut sealed_plans = Vec::with_capacity(plans.len());
+        for (mut plan, wanted) in plans {
+            plan.version = writes.next_version(&plan.node).await?;
+            let sealed = seal_fitting(&mut plan, &key)?;
+            let parts: Vec<(i64, Vec<&str>)> = plan
+                .items
+                .iter()
+                .filter_map(|i| {
+                    Some((
+                        occurrence_of(&i.id)?,
+                        i.parts.iter().map(|p| p.label()).collect(),
+                    ))
+                })
+                .collect();
+            writes.record(&plan.node, &parts, &sealed, now).await?;
+            sealed_plans.push((plan, wanted, sealed));
+        }
+        writes.commit().await?;
+        let mut versions = Vec::with_capacity(sealed_plans.len());
+        for (plan, wanted, sealed) in sealed_plans {
+            self.note_cut(&plan.node, plan.items.len(), wanted);
+            self.client
+                .publish(self.topics.plan(&plan.node), QoS::AtLeastOnce, true, sealed)
+                .await?;
+            Counters::bump(&self.counters.plans_published);
+            tracing::info!(node = %plan.node, version = plan.version, items = plan.items.len(), "plan published");
+            versions.push(plan.version);
+        }
+        Ok(versions)
+    }
+
+    /// A node's plan as of `now`, not yet versioned or signed, and how many items it wants
+    /// (more than [`MAX_PLAN_ITEMS`] when it is to be cut).
+    async fn build(
         &self,
         builder: &mut PartsBuilder,
         node_id: &str,
-    ) -> Result<u64, PlanError> {
-        let _turn = self.serial.lock().await;
+        now: DateTime<Utc>,
+    ) -> Result<(Plan, usize), PlanError> {
         let node = self.store.node(node_id).await?;
         builder.set_node(node.zone_id, node.chime).await?;
-        let now = Utc::now();
         let rows = self.store.plan_items(node_id, now).await?;
         let wanted = rows.len();
         let mut items = Vec::with_capacity(rows.len().min(MAX_PLAN_ITEMS));
@@ -122,11 +223,8 @@ impl Planner {
                 volume: r.volume,
             });
         }
-        let write = self.store.begin_plan(node_id).await?;
-        let version = write.version;
-        let key = self.keys.current();
-        let mut plan = Plan {
-            version,
+        let plan = Plan {
+            version: 0,
             site: self.site.clone(),
             node: node_id.to_string(),
             issued_at: now,
@@ -136,64 +234,17 @@ impl Planner {
             after_preempt: builder.after_preempt,
             items,
         };
-        // Items come in start order: keep the soonest that fit in a packet.
-        let mut sealed = plan.seal(&key);
-        while sealed.len() > MAX_PACKET_BYTES && plan.items.len() > 1 {
-            let keep = plan.items.len() * MAX_PACKET_BYTES / sealed.len();
-            plan.items.truncate(keep.clamp(1, plan.items.len() - 1));
-            sealed = plan.seal(&key);
-        }
-        if sealed.len() > MAX_PACKET_BYTES {
-            return Err(PlanError::TooLarge {
-                node: node_id.to_string(),
-                size: sealed.len(),
-                limit: MAX_PACKET_BYTES,
-            });
-        }
-        {
-            let mut cut = self.truncated.lock().expect("truncated lock");
-            if plan.items.len() < wanted {
-                tracing::warn!(node = %node_id, sent = plan.items.len(), wanted, "plan cut to its soonest items; the rest follow as these are settled");
-                cut.insert(node_id.to_string());
-            } else {
-                cut.remove(node_id);
-            }
-        }
-        let parts: Vec<(i64, Vec<&str>)> = plan
-            .items
-            .iter()
-            .filter_map(|i| {
-                Some((
-                    occurrence_of(&i.id)?,
-                    i.parts.iter().map(|p| p.label()).collect(),
-                ))
-            })
-            .collect();
-        write.finish(&parts, &sealed, now).await?;
-        self.client
-            .publish(self.topics.plan(node_id), QoS::AtLeastOnce, true, sealed)
-            .await?;
-        Counters::bump(&self.counters.plans_published);
-        tracing::info!(node = %node_id, version, items = plan.items.len(), "plan published");
-        Ok(version)
+        Ok((plan, wanted))
     }
 
-    /// Publishes new plans for several nodes, logging (not failing on) each error.
-    pub async fn publish_all(&self, node_ids: &[String]) {
-        if node_ids.is_empty() {
-            return;
-        }
-        let mut builder = match PartsBuilder::for_site(&self.store, &self.public_url).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(nodes = node_ids.len(), error = %e, "cannot publish plans");
-                return;
-            }
-        };
-        for n in node_ids {
-            if let Err(e) = self.publish_with(&mut builder, n).await {
-                tracing::error!(node = %n, error = %e, "cannot publish plan");
-            }
+    /// Remembers whether the node's plan was cut short.
+    fn note_cut(&self, node_id: &str, sent: usize, wanted: usize) {
+        let mut cut = self.truncated.lock().expect("truncated lock");
+        if sent < wanted {
+            tracing::warn!(node = %node_id, sent, wanted, "plan cut to its soonest items; the rest follow as these are settled");
+            cut.insert(node_id.to_string());
+        } else {
+            cut.remove(node_id);
         }
     }
 

@@ -149,23 +149,10 @@ impl Store {
         Ok(row.map(|r| r.get("id")))
     }
 
-    /// Begins writing a new plan for `id`: takes the next version (versions only ever grow,
-    /// across restarts too), in a transaction that
-    /// [`PlanWrite::finish`] completes once the plan is signed with it. One transaction per
-    /// plan, not one per statement: a broadcast to thousands of nodes writes thousands.
-    pub async fn begin_plan(&self, id: &str) -> Result<PlanWrite> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "UPDATE nodes SET plan_version = plan_version + 1 WHERE id = ? RETURNING plan_version",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
-        Ok(PlanWrite {
-            version: row.get::<i64, _>("plan_version") as u64,
-            node: id.to_string(),
-            tx,
+    /// Begins writing new plans, in one transaction that [`PlanWrites::commit`] ends.
+    pub async fn begin_plans(&self) -> Result<PlanWrites> {
+        Ok(PlanWrites {
+            tx: self.pool.begin().await?,
         })
     }
 
@@ -279,29 +266,44 @@ pub async fn record_node_state(
     Ok(r.rows_affected() == 1)
 }
 
-/// A plan being written: its version is taken, its parts and sealed bytes not yet.
-pub struct PlanWrite {
-    pub version: u64,
-    node: String,
+/// Plans being written: each takes its version, then records its parts and sealed bytes.
+pub struct PlanWrites {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
 }
 
-impl PlanWrite {
+impl PlanWrites {
+    /// Takes the next plan version for `id`: versions only ever grow, across restarts too.
+    pub async fn next_version(&mut self, id: &str) -> Result<u64> {
+        let row = sqlx::query(
+            "UPDATE nodes SET plan_version = plan_version + 1 WHERE id = ? RETURNING plan_version",
+        )
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
+        Ok(row.get::<i64, _>("plan_version") as u64)
+    }
+
     /// Records the parts the plan gives each delivery and the sealed plan with its issue time
-    /// (republished after a broker restart), and commits the version with them.
-    pub async fn finish(
-        mut self,
+    /// (republished after a broker restart).
+    pub async fn record(
+        &mut self,
+        id: &str,
         parts: &[(i64, Vec<&str>)],
         sealed: &[u8],
         issued_at: DateTime<Utc>,
     ) -> Result<()> {
-        super::parts::write_plan_parts(&mut self.tx, &self.node, parts).await?;
+        super::parts::write_plan_parts(&mut self.tx, id, parts).await?;
         sqlx::query("UPDATE nodes SET plan_sealed = ?, plan_issued_at = ? WHERE id = ?")
             .bind(sealed)
             .bind(ts(issued_at))
-            .bind(&self.node)
+            .bind(id)
             .execute(&mut *self.tx)
             .await?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
         Ok(())
     }

@@ -228,36 +228,45 @@ impl Store {
 }
 
 /// Records the parts a node's plan gives each of its deliveries (occurrence id → labels in
-/// order); parts already played keep their record.
+/// order); parts already played keep their record. Two statements for the whole plan.
 pub(crate) async fn write_plan_parts(
     conn: &mut SqliteConnection,
     node_id: &str,
     items: &[(i64, Vec<&str>)],
 ) -> Result<()> {
-    for (occurrence_id, labels) in items {
-        for (i, label) in labels.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO delivery_parts (occurrence_id, node_id, part, label)
-                 VALUES (?, ?, ?, ?)
-                 ON CONFLICT DO UPDATE SET label = excluded.label WHERE played_at IS NULL",
-            )
-            .bind(occurrence_id)
-            .bind(node_id)
-            .bind(i as i64)
-            .bind(label)
-            .execute(&mut *conn)
-            .await?;
-        }
-        sqlx::query(
-            "DELETE FROM delivery_parts
-             WHERE occurrence_id = ? AND node_id = ? AND part >= ? AND played_at IS NULL",
-        )
-        .bind(occurrence_id)
-        .bind(node_id)
-        .bind(labels.len() as i64)
-        .execute(&mut *conn)
-        .await?;
+    if items.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<(i64, usize, &str)> = items
+        .iter()
+        .flat_map(|(occ, labels)| labels.iter().enumerate().map(|(i, l)| (*occ, i, *l)))
+        .collect();
+    if !rows.is_empty() {
+        let values = vec!["(?, ?, ?, ?)"; rows.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO delivery_parts (occurrence_id, node_id, part, label) VALUES {values}
+             ON CONFLICT DO UPDATE SET label = excluded.label WHERE played_at IS NULL"
+        );
+        let mut q = sqlx::query(&sql);
+        for (occ, part, label) in &rows {
+            q = q.bind(occ).bind(node_id).bind(*part as i64).bind(*label);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    // Parts past each item's count (its zone dropped a language) go, unless played.
+    let keep = vec!["(?, ?)"; items.len()].join(", ");
+    let sql = format!(
+        "WITH keep(occurrence_id, parts) AS (VALUES {keep})
+         DELETE FROM delivery_parts
+         WHERE node_id = ? AND played_at IS NULL AND EXISTS (
+             SELECT 1 FROM keep WHERE keep.occurrence_id = delivery_parts.occurrence_id
+                                  AND delivery_parts.part >= keep.parts)"
+    );
+    let mut q = sqlx::query(&sql);
+    for (occ, labels) in items {
+        q = q.bind(occ).bind(labels.len() as i64);
+    }
+    q.bind(node_id).execute(&mut *conn).await?;
     Ok(())
 }
 
