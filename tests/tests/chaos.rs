@@ -49,22 +49,36 @@ const LOSS_PER_ATTEMPT: u64 = 16 * 1024;
 #[derive(Debug, Clone)]
 enum Fault {
     /// Add `ms` of latency to the nodes' MQTT for `secs`.
-    MqttDelay { ms: u64, secs: u64 },
+    MqttDelay {
+        ms: u64,
+        secs: u64,
+    },
     /// Black-hole the nodes' MQTT for `secs` (longer than the keep-alive: they reconnect).
-    MqttDrop { secs: u64 },
+    MqttDrop {
+        secs: u64,
+    },
     /// Close every MQTT connection of the nodes at once.
     MqttCut,
     /// Close every media download at once.
     HttpCut,
     /// Slow the media link further, to `rate` B/s, for `secs`.
-    HttpSlow { rate: u64, secs: u64 },
+    HttpSlow {
+        rate: u64,
+        secs: u64,
+    },
     BrokerRestart,
     /// `kill -9` the controller, restart it after `secs`.
-    ControllerKill { secs: u64 },
+    ControllerKill {
+        secs: u64,
+    },
     /// `kill -9` the nodes while a download is under way, restart them after `secs`.
-    NodesKillMidDownload { secs: u64 },
+    NodesKillMidDownload {
+        secs: u64,
+    },
     /// `kill -9` the nodes while one plays, restart them after `secs`.
-    NodesKillMidPlay { secs: u64 },
+    NodesKillMidPlay {
+        secs: u64,
+    },
 }
 
 /// Each kind once, then `extra` more at random, shuffled; each after a gap of 1–4 s.
@@ -149,13 +163,17 @@ impl Sim {
         self.child = Some(child);
         self.starts += 1;
         let (out, starts) = (self.dir.join("sim.out"), self.starts);
-        wait::until("loa-sim to start its nodes", Duration::from_secs(30), || {
-            let out = out.clone();
-            async move {
-                let text = std::fs::read_to_string(&out).unwrap_or_default();
-                Ok((text.matches("nodes running").count() >= starts).then_some(()))
-            }
-        })
+        wait::until(
+            "loa-sim to start its nodes",
+            Duration::from_secs(30),
+            || {
+                let out = out.clone();
+                async move {
+                    let text = std::fs::read_to_string(&out).unwrap_or_default();
+                    Ok((text.matches("nodes running").count() >= starts).then_some(()))
+                }
+            },
+        )
         .await
     }
 
@@ -200,21 +218,27 @@ fn playing_now(sim: &Sim) -> bool {
         files(&d.join("played")).iter().any(|p| {
             std::fs::metadata(p).is_ok_and(|m| {
                 m.len() > 4096
-                    && !whole(m.len())
                     && m.modified()
                         .ok()
                         .and_then(|t| now.duration_since(t).ok())
                         .is_some_and(|age| age < Duration::from_millis(400))
+                    && !whole(p)
             })
         })
     })
 }
 
-/// Does a playback file of this size hold the whole tone? (The header is 44 bytes; a file
-/// cut by a power cut has an unfinished header, so its size is what tells.)
-fn whole(len: u64) -> bool {
+/// Did the sink finish this playback file with the whole tone in it? The sink writes the
+/// data length into the header when it finishes; a file cut by a power cut keeps 0 there.
+fn whole(file: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(file) else {
+        return false;
+    };
     let full = TONE_SECS * f64::from(OUT_RATE) * 2.0;
-    len.saturating_sub(44) as f64 >= full * 0.95
+    let header_len = bytes
+        .get(40..44)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    header_len as usize == bytes.len().saturating_sub(44) && f64::from(header_len) >= full * 0.95
 }
 
 fn dirs(path: &Path) -> Vec<PathBuf> {
@@ -246,10 +270,10 @@ struct Played {
 fn played(sim: &Sim, id: &str) -> Played {
     let mut p = Played::default();
     for f in files(&node_data(sim, id).join("played")) {
-        let (Some(item), Ok(m)) = (item_of(&f), std::fs::metadata(&f)) else {
+        let Some(item) = item_of(&f) else {
             continue;
         };
-        if whole(m.len()) {
+        if whole(&f) {
             *p.whole.entry(item).or_default() += 1;
         } else {
             p.cut += 1;
@@ -313,7 +337,9 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         .unwrap_or(DEFAULT_SEED);
     let mut rng = StdRng::seed_from_u64(seed);
     let plan = schedule(&mut rng, 5);
-    println!("chaos seed {seed} (replay: LOA_CHAOS_SEED={seed} cargo test -p loa-e2e --test chaos)");
+    println!(
+        "chaos seed {seed} (replay: LOA_CHAOS_SEED={seed} cargo test -p loa-e2e --test chaos)"
+    );
     for (i, (gap, f)) in plan.iter().enumerate() {
         println!("  fault {i:2}: after {:.1} s, {f:?}", gap.as_secs_f64());
     }
@@ -358,6 +384,12 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         .parse()
         .unwrap();
     let http_proxy = FaultProxy::start_http(http_addr).await.unwrap();
+    // Plans name the media by the controller's public URL: make that the proxy's.
+    controller.env.push((
+        "LOA_PUBLIC_URL".into(),
+        format!("http://{}", http_proxy.host_port()),
+    ));
+    controller.restart().await.unwrap();
     let link = Faults {
         rate: Some(LINK_BYTES_PER_SEC),
         ..Faults::default()
@@ -423,10 +455,7 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         announcements.push(a["id"].as_i64().unwrap());
     }
     sim.start().await.unwrap();
-    println!(
-        "setup done in {:.0} s",
-        run_started.elapsed().as_secs_f64()
-    );
+    println!("setup done in {:.0} s", run_started.elapsed().as_secs_f64());
 
     // The broadcasts go out while the faults land.
     let sending = tokio::spawn(broadcaster(api.clone(), zones.clone(), announcements));
@@ -526,7 +555,14 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
                 }
                 done_ref.lock().unwrap().insert(*id, v);
             }
-            Ok(Some(done_ref.lock().unwrap().values().cloned().collect::<Vec<_>>()))
+            Ok(Some(
+                done_ref
+                    .lock()
+                    .unwrap()
+                    .values()
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ))
         },
     )
     .await;
@@ -549,10 +585,7 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
             );
         }
     };
-    println!(
-        "settled at t={:.0} s",
-        run_started.elapsed().as_secs_f64()
-    );
+    println!("settled at t={:.0} s", run_started.elapsed().as_secs_f64());
     let sim_ref = &sim;
     let nodes_ref = &nodes;
     let owing = wait::until(
@@ -565,7 +598,9 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
                 let acked = v["acked_seq"].as_u64().unwrap_or(0);
                 let (numbered, owed) = spool_of(sim_ref, id);
                 if numbered == 0 || acked != numbered || owed > 0 {
-                    owing.push(format!("{id}: acked {acked} of {numbered}, {owed} in spool"));
+                    owing.push(format!(
+                        "{id}: acked {acked} of {numbered}, {owed} in spool"
+                    ));
                 }
             }
             if owing.is_empty() {
@@ -632,7 +667,9 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
             .collect();
         let heard: BTreeSet<&String> = p.whole.keys().collect();
         for item in recorded.difference(&heard) {
-            problems.push(format!("{item}@{id} recorded played, but its sink has no whole playback"));
+            problems.push(format!(
+                "{item}@{id} recorded played, but its sink has no whole playback"
+            ));
         }
         for item in heard.difference(&recorded) {
             let (stage, reason) = stage_of
@@ -659,10 +696,7 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
             .and_then(|a| a.strip_prefix("Bearer "))
             .unwrap_or("");
         let node = token_of.get(token).cloned().unwrap_or_default();
-        attempts
-            .entry((node, sha.to_string()))
-            .or_default()
-            .push(e);
+        attempts.entry((node, sha.to_string())).or_default().push(e);
     }
     let mut resumed = 0;
     for ((node, sha), tries) in &attempts {
