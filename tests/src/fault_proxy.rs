@@ -223,12 +223,11 @@ async fn pump(
     let mut next = Instant::now();
     loop {
         // Under a throttle, read no more than a twentieth of a second's worth.
-        let max = p
-            .s
-            .faults
-            .borrow()
-            .rate
-            .map_or(buf.len(), |r| ((r / 20).max(1) as usize).min(buf.len()));
+        let max =
+            p.s.faults
+                .borrow()
+                .rate
+                .map_or(buf.len(), |r| ((r / 20).max(1) as usize).min(buf.len()));
         let n = match r.read(&mut buf[..max]).await {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
@@ -244,8 +243,8 @@ async fn pump(
             tokio::time::sleep(faults.delay).await;
         }
         if let Some(rate) = faults.rate {
-            next = next.max(Instant::now())
-                + Duration::from_secs_f64(n as f64 / rate.max(1) as f64);
+            next =
+                next.max(Instant::now()) + Duration::from_secs_f64(n as f64 / rate.max(1) as f64);
             tokio::time::sleep_until(next).await;
         }
         if w.write_all(&buf[..n]).await.is_err() {
@@ -334,7 +333,10 @@ mod tests {
         let t = std::time::Instant::now();
         round_trip(&mut s, b"ping").await.unwrap();
         let took = t.elapsed();
-        assert!(took >= Duration::from_millis(300), "{took:?}: 150 ms up, 150 down");
+        assert!(
+            took >= Duration::from_millis(300),
+            "{took:?}: 150 ms up, 150 down"
+        );
         assert!(took < Duration::from_secs(2), "{took:?}");
     }
 
@@ -401,6 +403,10 @@ mod tests {
         assert_eq!(ex.len(), 1);
         assert_eq!(ex[0].path(), "/media/abc");
         assert_eq!(ex[0].header("range"), Some("bytes=10-"));
-        assert_eq!(ex[0].down, req.len() as u64, "the echo came back as its answer");
+        assert_eq!(
+            ex[0].down,
+            req.len() as u64,
+            "the echo came back as its answer"
+        );
     }
 }

@@ -336,7 +336,7 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_SEED);
     let mut rng = StdRng::seed_from_u64(seed);
-    let plan = schedule(&mut rng, 5);
+    let plan = schedule(&mut rng, 9);
     println!(
         "chaos seed {seed} (replay: LOA_CHAOS_SEED={seed} cargo test -p loa-e2e --test chaos)"
     );
