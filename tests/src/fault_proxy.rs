@@ -39,6 +39,8 @@ pub struct Faults {
 pub struct Exchange {
     /// The request line and headers, as sent.
     pub head: String,
+    /// When the request went up.
+    pub at: std::time::Instant,
     pub down: u64,
 }
 
@@ -49,6 +51,13 @@ impl Exchange {
             let (k, v) = l.split_once(':')?;
             k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
         })
+    }
+
+    /// Where a `Range: bytes=N-` request starts (0 without one).
+    pub fn range_start(&self) -> u64 {
+        self.header("range")
+            .and_then(|r| r.strip_prefix("bytes=")?.split('-').next()?.parse().ok())
+            .unwrap_or(0)
     }
 
     /// The request's path.
@@ -281,6 +290,7 @@ fn note_requests(
         let mut ex = exchanges.lock().expect("exchanges lock");
         ex.push(Exchange {
             head: text,
+            at: std::time::Instant::now(),
             down: 0,
         });
         current.store(ex.len() - 1, Ordering::Relaxed);
@@ -403,6 +413,7 @@ mod tests {
         assert_eq!(ex.len(), 1);
         assert_eq!(ex[0].path(), "/media/abc");
         assert_eq!(ex[0].header("range"), Some("bytes=10-"));
+        assert_eq!(ex[0].range_start(), 10);
         assert_eq!(
             ex[0].down,
             req.len() as u64,

@@ -42,8 +42,8 @@ const LINK_BYTES_PER_SEC: u64 = 48_000;
 const OUT_RATE: u32 = 16_000;
 /// The recordings: 1 s tones at 48 kHz stereo (192 kB, four seconds on the link).
 const TONE_SECS: f64 = 1.0;
-/// Bytes a download may lose when the node dies with them in flight, per attempt.
-const LOSS_PER_ATTEMPT: u64 = 16 * 1024;
+/// The most a media response's status line and headers take.
+const RESPONSE_HEAD: u64 = 512;
 
 /// One fault of the schedule.
 #[derive(Debug, Clone)]
@@ -460,6 +460,8 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
     // The broadcasts go out while the faults land.
     let sending = tokio::spawn(broadcaster(api.clone(), zones.clone(), announcements));
     let (mut mid_download, mut mid_play) = (0, 0);
+    // When the nodes lost power.
+    let mut kills: Vec<Instant> = Vec::new();
     for (i, (gap, fault)) in plan.iter().enumerate() {
         // The schedule's own pace, not a wait for something to happen.
         tokio::time::sleep(*gap).await;
@@ -499,6 +501,7 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
                 .await
                 .unwrap();
                 sim.kill();
+                kills.push(Instant::now());
                 mid_download += 1;
                 tokio::time::sleep(Duration::from_secs(secs)).await;
                 sim.start().await.unwrap();
@@ -511,6 +514,7 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
                 .await
                 .unwrap();
                 sim.kill();
+                kills.push(Instant::now());
                 mid_play += 1;
                 tokio::time::sleep(Duration::from_secs(secs)).await;
                 sim.start().await.unwrap();
@@ -682,9 +686,10 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         }
     }
 
-    // Downloads: per (node, media), every attempt after the first carried on from what the
-    // node had (`Range`), and the bytes that came down are the file's size plus what a power
-    // cut can lose in flight.
+    // Downloads, per (node, media): each attempt asks from where the node's part file ends
+    // (`Range: bytes=N-`), so N never goes back; and unless the node lost power during an
+    // attempt, it asks next from where the last one's bytes ended: nothing it was sent is
+    // thrown away. (At a power cut, what was in flight to it is lost; that is all.)
     let mut attempts: BTreeMap<(String, String), Vec<&Exchange>> = BTreeMap::new();
     let exchanges = http_proxy.exchanges();
     for e in &exchanges {
@@ -698,31 +703,43 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         let node = token_of.get(token).cloned().unwrap_or_default();
         attempts.entry((node, sha.to_string())).or_default().push(e);
     }
-    let mut resumed = 0;
+    let (mut resumed, mut resumed_after_power_cut, mut lost_to_power_cuts) = (0, 0, 0u64);
     for ((node, sha), tries) in &attempts {
         let size = size_of.get(sha).copied().unwrap_or(0);
-        let mut got = 0u64;
-        for (k, e) in tries.iter().enumerate() {
-            match e.header("range") {
-                Some(_) => resumed += 1,
-                None if k > 0 && got > LOSS_PER_ATTEMPT => problems.push(format!(
-                    "{node} started {sha} over after {got} bytes (attempt {k})"
-                )),
-                None => {}
+        for pair in tries.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            if b.header("range").is_some() {
+                resumed += 1;
             }
-            got += e.down;
-        }
-        let allowed = size + tries.len() as u64 * (LOSS_PER_ATTEMPT + 1024);
-        if got > allowed {
-            problems.push(format!(
-                "{node} took {got} bytes for {sha} of {size} in {} attempts",
-                tries.len()
-            ));
+            if b.range_start() < a.range_start() {
+                problems.push(format!(
+                    "{node} asked for {sha} from {} after asking from {}: its part file went back",
+                    b.range_start(),
+                    a.range_start()
+                ));
+            }
+            // What came down, less the response's head (a few hundred bytes).
+            let reached = a.range_start() + a.down.saturating_sub(RESPONSE_HEAD);
+            let power_cut = kills.iter().any(|k| a.at < *k && *k < b.at);
+            if power_cut {
+                lost_to_power_cuts += reached.saturating_sub(b.range_start());
+                if b.range_start() > 0 {
+                    resumed_after_power_cut += 1;
+                }
+            } else if b.range_start() < reached.min(size) {
+                problems.push(format!(
+                    "{node} asked for {sha} from {} though it had been sent up to {reached}, \
+                     with no power cut between",
+                    b.range_start()
+                ));
+            }
         }
     }
     println!(
-        "deliveries by stage: {counts:?}; {} downloads in {} requests, {resumed} resumed; \
-         {cut_playbacks} playbacks cut by power cuts; {} bytes down the media link",
+        "deliveries by stage: {counts:?}; {} downloads in {} requests, {resumed} resumed \
+         ({resumed_after_power_cut} after a power cut), \
+         {lost_to_power_cuts} bytes lost in flight to power cuts; {cut_playbacks} playbacks \
+         cut by power cuts; {} bytes down the media link",
         attempts.len(),
         exchanges.len(),
         http_proxy.bytes_down()
@@ -742,7 +759,10 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         counts.get("played").copied().unwrap_or(0) * 10 >= stage_of.len() * 9,
         "nine in ten deliveries or more play despite the faults: {counts:?}"
     );
-    assert!(resumed > 0, "the run must resume at least one download");
+    assert!(
+        resumed > 0 && resumed_after_power_cut > 0,
+        "the run must resume downloads, and at least one after a power cut"
+    );
     assert!(
         mid_download > 0 && mid_play > 0 && cut_playbacks > 0,
         "the run must cut the nodes' power mid-download and mid-play"
