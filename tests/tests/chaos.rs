@@ -26,6 +26,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const DEFAULT_SEED: u64 = 20_261_124;
+/// The stages a delivery ends in.
+const TERMINAL: [&str; 3] = ["played", "missed", "cancelled"];
 const ZONES: usize = 5;
 const NODES_PER_ZONE: usize = 10;
 /// Broadcasts, one zone each: every node gets `BROADCASTS / ZONES` items.
@@ -329,6 +331,268 @@ async fn broadcaster(api: Api, zones: Vec<i64>, announcements: Vec<i64>) -> Vec<
     ids
 }
 
+/// Provisions five villages of ten nodes and writes each config as provisioning made it, with
+/// a short keep-alive (so a black hole is noticed) and a small WAV format; returns the zones,
+/// the node of each media token, and the node ids.
+async fn provision(api: &Api, sim: &Sim) -> (Vec<i64>, HashMap<String, String>, Vec<String>) {
+    std::fs::create_dir_all(sim.configs()).unwrap();
+    let mut zones = Vec::new();
+    let mut token_of = HashMap::new();
+    let mut nodes = Vec::new();
+    for z in 0..ZONES {
+        let zone = api.zone(&format!("Thôn {z}"), None).await.unwrap();
+        zones.push(zone);
+        for n in 0..NODES_PER_ZONE {
+            let id = format!("n{z}{n}");
+            let cfg = api
+                .provision(&id, &format!("Cụm {id}"), zone, &node_data(sim, &id))
+                .await
+                .unwrap();
+            let mut audio = toml::toml! { sink = "wav"
+            channels = 1 };
+            audio.insert("rate".into(), i64::from(OUT_RATE).into());
+            let mut t: toml::Table = toml::from_str(&with_audio(&cfg, audio).unwrap()).unwrap();
+            t["mqtt"]
+                .as_table_mut()
+                .unwrap()
+                .insert("keep_alive_secs".into(), 5.into());
+            token_of.insert(t["media_token"].as_str().unwrap().to_string(), id.clone());
+            std::fs::write(
+                sim.configs().join(format!("{id}.toml")),
+                toml::to_string(&t).unwrap(),
+            )
+            .unwrap();
+            nodes.push(id);
+        }
+    }
+    (zones, token_of, nodes)
+}
+
+/// Uploads the recordings, one announcement each; returns the announcements and each
+/// recording's size by SHA-256.
+async fn upload_tones(api: &Api, tones: &Path) -> (Vec<i64>, HashMap<String, u64>) {
+    std::fs::create_dir_all(tones).unwrap();
+    let mut announcements = Vec::new();
+    let mut size_of = HashMap::new();
+    for m in 0..MEDIA {
+        let path = tones.join(format!("tone-{m}.wav"));
+        loa_e2e::pcm::write_tone(&path, 300.0 + 37.0 * m as f64, TONE_SECS, 48_000, 2).unwrap();
+        let media = api.upload(&path).await.unwrap();
+        let sha = media["sha256"].as_str().unwrap().to_string();
+        size_of.insert(sha.clone(), media["size"].as_u64().unwrap());
+        let a = api
+            .post(
+                "/api/v1/announcements",
+                json!({"title": format!("Tin {m}"), "media_sha256": sha}),
+            )
+            .await
+            .unwrap();
+        announcements.push(a["id"].as_i64().unwrap());
+    }
+    (announcements, size_of)
+}
+
+/// Waits until every delivery of `ids` is final; returns the broadcasts as they stand.
+async fn settle(api: &Api, ids: &[i64], sim: &Sim) -> Vec<serde_json::Value> {
+    let terminal = TERMINAL;
+    // Broadcasts found settled, so each poll asks only about the others.
+    let done = std::sync::Mutex::new(BTreeMap::<i64, serde_json::Value>::new());
+    let done_ref = &done;
+    let settled = wait::until(
+        "every delivery in a terminal state",
+        Duration::from_secs(200),
+        || async move {
+            for id in ids {
+                if done_ref.lock().unwrap().contains_key(id) {
+                    continue;
+                }
+                let v = api.broadcast_status(*id).await?;
+                let over = v["deliveries"].as_array().is_some_and(|d| {
+                    d.iter()
+                        .all(|d| terminal.contains(&d["stage"].as_str().unwrap_or("")))
+                });
+                if !over {
+                    return Ok(None);
+                }
+                done_ref.lock().unwrap().insert(*id, v);
+            }
+            Ok(Some(
+                done_ref
+                    .lock()
+                    .unwrap()
+                    .values()
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ))
+        },
+    )
+    .await;
+    match settled {
+        Ok(s) => s,
+        Err(e) => {
+            let mut stuck = Vec::new();
+            for id in ids {
+                for (node, stage) in api.stages(*id).await.unwrap_or_default() {
+                    if !terminal.contains(&stage.as_str()) {
+                        stuck.push(format!("o{id}@{node}: {stage}"));
+                    }
+                }
+            }
+            panic!(
+                "{e}\nnot settled ({}): {:?}\nsim log:\n{}",
+                stuck.len(),
+                &stuck[..stuck.len().min(40)],
+                tail(&sim.dir.join("sim.log"), 40)
+            );
+        }
+    }
+}
+
+/// Waits until the controller has every event each node numbered, 1..=N without a gap, and
+/// each node's spool is empty.
+async fn wait_nothing_owed(api: &Api, sim: &Sim, nodes: &[String]) {
+    let owing = wait::until(
+        "every node's events stored and its spool empty",
+        Duration::from_secs(90),
+        || async move {
+            let mut owing = Vec::new();
+            for id in nodes {
+                let v = api.get(&format!("/api/v1/nodes/{id}")).await?;
+                let acked = v["acked_seq"].as_u64().unwrap_or(0);
+                let (numbered, owed) = spool_of(sim, id);
+                if numbered == 0 || acked != numbered || owed > 0 {
+                    owing.push(format!(
+                        "{id}: acked {acked} of {numbered}, {owed} in spool"
+                    ));
+                }
+            }
+            if owing.is_empty() {
+                Ok(Some(()))
+            } else {
+                Err(anyhow::anyhow!("{owing:?}"))
+            }
+        },
+    )
+    .await;
+    if let Err(e) = owing {
+        panic!("no event lost: {e}");
+    }
+}
+
+/// The sinks against the records: at most one whole playback per item, and whole playbacks of
+/// exactly the items recorded `played`. Returns the playbacks cut short.
+fn check_sinks(
+    sim: &Sim,
+    nodes: &[String],
+    stage_of: &BTreeMap<(String, String), (String, String)>,
+    problems: &mut Vec<String>,
+) -> usize {
+    // The sinks against the records: whole playbacks at most once, and exactly the played ones.
+    let mut cut_playbacks = 0;
+    for id in nodes {
+        let p = played(sim, id);
+        cut_playbacks += p.cut;
+        for (item, n) in &p.whole {
+            if *n > 1 {
+                problems.push(format!("{item}@{id} played {n} times"));
+            }
+        }
+        let recorded: BTreeSet<&String> = stage_of
+            .iter()
+            .filter(|((n, _), (s, _))| n == id && s == "played")
+            .map(|((_, i), _)| i)
+            .collect();
+        let heard: BTreeSet<&String> = p.whole.keys().collect();
+        for item in recorded.difference(&heard) {
+            problems.push(format!(
+                "{item}@{id} recorded played, but its sink has no whole playback"
+            ));
+        }
+        for item in heard.difference(&recorded) {
+            let (stage, reason) = stage_of
+                .get(&(id.clone(), item.to_string()))
+                .cloned()
+                .unwrap_or_default();
+            problems.push(format!(
+                "{item}@{id} played by its sink, but recorded {stage:?} ({reason})"
+            ));
+        }
+    }
+    cut_playbacks
+}
+
+/// What the media link's requests show.
+struct Downloads {
+    /// (node, recording) pairs fetched.
+    downloads: usize,
+    resumed: usize,
+    resumed_after_power_cut: usize,
+    lost_to_power_cuts: u64,
+}
+
+/// Downloads, per (node, media): each attempt asks from where the node's part file ends
+/// (`Range: bytes=N-`), so N never goes back; and unless the node lost power during an
+/// attempt, it asks next from where the last one's bytes ended: nothing it was sent is
+/// thrown away. (At a power cut, what was in flight to it is lost; that is all.)
+fn check_downloads(
+    exchanges: &[Exchange],
+    token_of: &HashMap<String, String>,
+    size_of: &HashMap<String, u64>,
+    kills: &[Instant],
+    problems: &mut Vec<String>,
+) -> Downloads {
+    let mut attempts: BTreeMap<(String, String), Vec<&Exchange>> = BTreeMap::new();
+    for e in exchanges {
+        let Some(sha) = e.path().strip_prefix("/media/") else {
+            continue;
+        };
+        let token = e
+            .header("authorization")
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let node = token_of.get(token).cloned().unwrap_or_default();
+        attempts.entry((node, sha.to_string())).or_default().push(e);
+    }
+    let (mut resumed, mut resumed_after_power_cut, mut lost_to_power_cuts) = (0, 0, 0u64);
+    for ((node, sha), tries) in &attempts {
+        let size = size_of.get(sha).copied().unwrap_or(0);
+        for pair in tries.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            if b.header("range").is_some() {
+                resumed += 1;
+            }
+            if b.range_start() < a.range_start() {
+                problems.push(format!(
+                    "{node} asked for {sha} from {} after asking from {}: its part file went back",
+                    b.range_start(),
+                    a.range_start()
+                ));
+            }
+            // What came down, less the response's head (a few hundred bytes).
+            let reached = a.range_start() + a.down.saturating_sub(RESPONSE_HEAD);
+            let power_cut = kills.iter().any(|k| a.at < *k && *k < b.at);
+            if power_cut {
+                lost_to_power_cuts += reached.saturating_sub(b.range_start());
+                if b.range_start() > 0 {
+                    resumed_after_power_cut += 1;
+                }
+            } else if b.range_start() < reached.min(size) {
+                problems.push(format!(
+                    "{node} asked for {sha} from {} though it had been sent up to {reached}, \
+                 with no power cut between",
+                    b.range_start()
+                ));
+            }
+        }
+    }
+    Downloads {
+        downloads: attempts.len(),
+        resumed,
+        resumed_after_power_cut,
+        lost_to_power_cuts,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_downloads() {
     let seed = std::env::var("LOA_CHAOS_SEED")
@@ -406,54 +670,8 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         starts: 0,
     };
     std::fs::create_dir_all(sim.configs()).unwrap();
-    let mut zones = Vec::new();
-    let mut token_of = HashMap::new();
-    let mut nodes = Vec::new();
-    for z in 0..ZONES {
-        let zone = api.zone(&format!("Thôn {z}"), None).await.unwrap();
-        zones.push(zone);
-        for n in 0..NODES_PER_ZONE {
-            let id = format!("n{z}{n}");
-            let cfg = api
-                .provision(&id, &format!("Cụm {id}"), zone, &node_data(&sim, &id))
-                .await
-                .unwrap();
-            let mut audio = toml::toml! { sink = "wav"
-            channels = 1 };
-            audio.insert("rate".into(), i64::from(OUT_RATE).into());
-            let mut t: toml::Table = toml::from_str(&with_audio(&cfg, audio).unwrap()).unwrap();
-            t["mqtt"]
-                .as_table_mut()
-                .unwrap()
-                .insert("keep_alive_secs".into(), 5.into());
-            token_of.insert(t["media_token"].as_str().unwrap().to_string(), id.clone());
-            std::fs::write(
-                sim.configs().join(format!("{id}.toml")),
-                toml::to_string(&t).unwrap(),
-            )
-            .unwrap();
-            nodes.push(id);
-        }
-    }
-    let tones = root.join("tones");
-    std::fs::create_dir_all(&tones).unwrap();
-    let mut announcements = Vec::new();
-    let mut size_of = HashMap::new();
-    for m in 0..MEDIA {
-        let path = tones.join(format!("tone-{m}.wav"));
-        loa_e2e::pcm::write_tone(&path, 300.0 + 37.0 * m as f64, TONE_SECS, 48_000, 2).unwrap();
-        let media = api.upload(&path).await.unwrap();
-        let sha = media["sha256"].as_str().unwrap().to_string();
-        size_of.insert(sha.clone(), media["size"].as_u64().unwrap());
-        let a = api
-            .post(
-                "/api/v1/announcements",
-                json!({"title": format!("Tin {m}"), "media_sha256": sha}),
-            )
-            .await
-            .unwrap();
-        announcements.push(a["id"].as_i64().unwrap());
-    }
+    let (zones, token_of, nodes) = provision(&api, &sim).await;
+    let (announcements, size_of) = upload_tones(&api, &root.join("tones")).await;
     sim.start().await.unwrap();
     println!("setup done in {:.0} s", run_started.elapsed().as_secs_f64());
 
@@ -535,89 +753,9 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
     );
 
     // Settle: every delivery final, then every node's events stored and acknowledged.
-    let terminal = ["played", "missed", "cancelled"];
-    let api2 = &api;
-    let ids_ref = &ids;
-    // Broadcasts found settled, so each poll asks only about the others.
-    let done = std::sync::Mutex::new(BTreeMap::<i64, serde_json::Value>::new());
-    let done_ref = &done;
-    let settled = wait::until(
-        "every delivery in a terminal state",
-        Duration::from_secs(200),
-        || async move {
-            for id in ids_ref {
-                if done_ref.lock().unwrap().contains_key(id) {
-                    continue;
-                }
-                let v = api2.broadcast_status(*id).await?;
-                let over = v["deliveries"].as_array().is_some_and(|d| {
-                    d.iter()
-                        .all(|d| terminal.contains(&d["stage"].as_str().unwrap_or("")))
-                });
-                if !over {
-                    return Ok(None);
-                }
-                done_ref.lock().unwrap().insert(*id, v);
-            }
-            Ok(Some(
-                done_ref
-                    .lock()
-                    .unwrap()
-                    .values()
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            ))
-        },
-    )
-    .await;
-    let mut settled = match settled {
-        Ok(s) => s,
-        Err(e) => {
-            let mut stuck = Vec::new();
-            for id in &ids {
-                for (node, stage) in api.stages(*id).await.unwrap_or_default() {
-                    if !terminal.contains(&stage.as_str()) {
-                        stuck.push(format!("o{id}@{node}: {stage}"));
-                    }
-                }
-            }
-            panic!(
-                "{e}\nnot settled ({}): {:?}\nsim log:\n{}",
-                stuck.len(),
-                &stuck[..stuck.len().min(40)],
-                tail(&sim.dir.join("sim.log"), 40)
-            );
-        }
-    };
+    let mut settled = settle(&api, &ids, &sim).await;
     println!("settled at t={:.0} s", run_started.elapsed().as_secs_f64());
-    let sim_ref = &sim;
-    let nodes_ref = &nodes;
-    let owing = wait::until(
-        "every node's events stored and its spool empty",
-        Duration::from_secs(90),
-        || async move {
-            let mut owing = Vec::new();
-            for id in nodes_ref {
-                let v = api2.get(&format!("/api/v1/nodes/{id}")).await?;
-                let acked = v["acked_seq"].as_u64().unwrap_or(0);
-                let (numbered, owed) = spool_of(sim_ref, id);
-                if numbered == 0 || acked != numbered || owed > 0 {
-                    owing.push(format!(
-                        "{id}: acked {acked} of {numbered}, {owed} in spool"
-                    ));
-                }
-            }
-            if owing.is_empty() {
-                Ok(Some(()))
-            } else {
-                Err(anyhow::anyhow!("{owing:?}"))
-            }
-        },
-    )
-    .await;
-    if let Err(e) = owing {
-        panic!("no event lost: {e}");
-    }
+    wait_nothing_owed(&api, &sim, &nodes).await;
 
     // An item a node played that the broadcaster did not hear back about (its answer was
     // lost to a controller kill) is a broadcast too.
@@ -644,6 +782,7 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         }
     }
     let mut problems = Vec::new();
+    let terminal = TERMINAL;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for ((node, item), (stage, reason)) in &stage_of {
         *counts.entry(stage.clone()).or_default() += 1;
@@ -654,94 +793,19 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
             problems.push(format!("{item}@{node} is {stage} without a reason"));
         }
     }
-    // The sinks against the records: whole playbacks at most once, and exactly the played ones.
-    let mut cut_playbacks = 0;
-    for id in &nodes {
-        let p = played(&sim, id);
-        cut_playbacks += p.cut;
-        for (item, n) in &p.whole {
-            if *n > 1 {
-                problems.push(format!("{item}@{id} played {n} times"));
-            }
-        }
-        let recorded: BTreeSet<&String> = stage_of
-            .iter()
-            .filter(|((n, _), (s, _))| n == id && s == "played")
-            .map(|((_, i), _)| i)
-            .collect();
-        let heard: BTreeSet<&String> = p.whole.keys().collect();
-        for item in recorded.difference(&heard) {
-            problems.push(format!(
-                "{item}@{id} recorded played, but its sink has no whole playback"
-            ));
-        }
-        for item in heard.difference(&recorded) {
-            let (stage, reason) = stage_of
-                .get(&(id.clone(), item.to_string()))
-                .cloned()
-                .unwrap_or_default();
-            problems.push(format!(
-                "{item}@{id} played by its sink, but recorded {stage:?} ({reason})"
-            ));
-        }
-    }
+    let cut_playbacks = check_sinks(&sim, &nodes, &stage_of, &mut problems);
 
-    // Downloads, per (node, media): each attempt asks from where the node's part file ends
-    // (`Range: bytes=N-`), so N never goes back; and unless the node lost power during an
-    // attempt, it asks next from where the last one's bytes ended: nothing it was sent is
-    // thrown away. (At a power cut, what was in flight to it is lost; that is all.)
-    let mut attempts: BTreeMap<(String, String), Vec<&Exchange>> = BTreeMap::new();
     let exchanges = http_proxy.exchanges();
-    for e in &exchanges {
-        let Some(sha) = e.path().strip_prefix("/media/") else {
-            continue;
-        };
-        let token = e
-            .header("authorization")
-            .and_then(|a| a.strip_prefix("Bearer "))
-            .unwrap_or("");
-        let node = token_of.get(token).cloned().unwrap_or_default();
-        attempts.entry((node, sha.to_string())).or_default().push(e);
-    }
-    let (mut resumed, mut resumed_after_power_cut, mut lost_to_power_cuts) = (0, 0, 0u64);
-    for ((node, sha), tries) in &attempts {
-        let size = size_of.get(sha).copied().unwrap_or(0);
-        for pair in tries.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            if b.header("range").is_some() {
-                resumed += 1;
-            }
-            if b.range_start() < a.range_start() {
-                problems.push(format!(
-                    "{node} asked for {sha} from {} after asking from {}: its part file went back",
-                    b.range_start(),
-                    a.range_start()
-                ));
-            }
-            // What came down, less the response's head (a few hundred bytes).
-            let reached = a.range_start() + a.down.saturating_sub(RESPONSE_HEAD);
-            let power_cut = kills.iter().any(|k| a.at < *k && *k < b.at);
-            if power_cut {
-                lost_to_power_cuts += reached.saturating_sub(b.range_start());
-                if b.range_start() > 0 {
-                    resumed_after_power_cut += 1;
-                }
-            } else if b.range_start() < reached.min(size) {
-                problems.push(format!(
-                    "{node} asked for {sha} from {} though it had been sent up to {reached}, \
-                     with no power cut between",
-                    b.range_start()
-                ));
-            }
-        }
-    }
+    let d = check_downloads(&exchanges, &token_of, &size_of, &kills, &mut problems);
     println!(
-        "deliveries by stage: {counts:?}; {} downloads in {} requests, {resumed} resumed \
-         ({resumed_after_power_cut} after a power cut), \
-         {lost_to_power_cuts} bytes lost in flight to power cuts; {cut_playbacks} playbacks \
-         cut by power cuts; {} bytes down the media link",
-        attempts.len(),
+        "deliveries by stage: {counts:?}; {} downloads in {} requests, {} resumed \
+         ({} after a power cut), {} bytes lost in flight to power cuts; {cut_playbacks} \
+         playbacks cut by power cuts; {} bytes down the media link",
+        d.downloads,
         exchanges.len(),
+        d.resumed,
+        d.resumed_after_power_cut,
+        d.lost_to_power_cuts,
         http_proxy.bytes_down()
     );
     assert!(
@@ -760,7 +824,7 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         "nine in ten deliveries or more play despite the faults: {counts:?}"
     );
     assert!(
-        resumed > 0 && resumed_after_power_cut > 0,
+        d.resumed > 0 && d.resumed_after_power_cut > 0,
         "the run must resume downloads, and at least one after a power cut"
     );
     assert!(
