@@ -710,6 +710,14 @@ impl Runner {
                     .and_then(|p| p.items.iter().find(|i| i.id == item))
                     .map_or_else(Utc::now, |i| i.expires_at);
                 tracing::info!(item = %item, "played to its end before the power went; reporting it");
+                if self
+                    .ledger
+                    .get(&item)
+                    .is_none_or(|e| e.reported < Stage::Playing)
+                {
+                    // It started too, though when was not kept.
+                    self.report(&item, Stage::Playing, None, None, exp);
+                }
                 self.report(&item, Stage::Played, None, None, exp);
             }
             ended::clear(&dir, &item);
