@@ -7,7 +7,8 @@
 //! - [`trust`]: the controller keys the node trusts (rotation) and the highest plan version.
 //! - [`session`]: the (session, serial) stamp on the node's signed states.
 //! - [`agenda`]: what is due now (report, fetch, play), as a pure function.
-//! - [`ledger`]: what was already reported per item, kept on disk.
+//! - [`ledger`]: what was already reported per item, kept on disk; [`ended`]: playbacks that
+//!   reached their end, marked by the player before the ledger hears of it.
 //! - [`spool`]: every event on disk until the controller acknowledges it; [`sender`] sends them.
 //! - [`fetch`]: media download with resume and SHA-256 check.
 //! - [`cache`]: the media cache: byte budget, least-recently-used eviction that spares the
@@ -29,6 +30,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod disk;
+pub mod ended;
 pub mod fetch;
 pub mod intake;
 pub mod ledger;

@@ -19,6 +19,7 @@ use crate::agenda::{self, Action, World};
 use crate::audio::{self, AudioError};
 use crate::cache::{self, Cache, CORRUPT_REASON};
 use crate::config::NodeConfig;
+use crate::ended;
 use crate::fetch;
 use crate::intake::{Intake, PlanStore};
 use crate::ledger::Ledger;
@@ -145,6 +146,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         );
     }
     node.evict();
+    node.recover_ended();
     let (fetch_tx, mut fetch_rx) = mpsc::channel::<Fetched>(64);
     let (player_tx, mut player_rx) = mpsc::channel::<PlayerMsg>(16);
     let (clock_tx, mut clock_rx) = mpsc::channel::<i64>(4);
@@ -520,6 +522,7 @@ impl Runner {
         let audio_cfg = self.cfg.audio.clone();
         let tx = tx.clone();
         let label = format!("{}-{}", item.start_at.format("%Y%m%dT%H%M%S"), item.id);
+        let ended_dir = ended::dir(&self.cfg.data_dir);
         tracing::info!(item = %item.id, title = %item.title, start_at = %item.start_at, parts = ?labels, from_part = from.part, from_ms = from.ms, "preparing playback");
         // The player owns a thread: hashing, decoding and the device are blocking work.
         std::thread::spawn(move || {
@@ -557,6 +560,15 @@ impl Runner {
                     &mut on_part,
                 )
             });
+            if let Ok(audio::ItemReport {
+                stopped_at: None, ..
+            }) = &result
+            {
+                // Before the runner hears of it: a power cut now must not replay the item.
+                if let Err(e) = ended::mark(&ended_dir, &item.id) {
+                    tracing::warn!(item = %item.id, error = %e, "cannot mark the playback ended");
+                }
+            }
             let _ = tx.blocking_send(PlayerMsg::Finished {
                 item: item.id,
                 result,
@@ -605,7 +617,10 @@ impl Runner {
                 match result {
                     Ok(audio::ItemReport {
                         stopped_at: None, ..
-                    }) => self.report(&item, Stage::Played, None, None, exp),
+                    }) => {
+                        self.report(&item, Stage::Played, None, None, exp);
+                        ended::clear(&ended::dir(&self.cfg.data_dir), &item);
+                    }
                     Ok(audio::ItemReport {
                         stopped_at: Some(at),
                         ..
@@ -709,6 +724,32 @@ impl Runner {
             .unwrap_or_default();
         keep.extend(self.playing.iter().flat_map(|p| p.media.iter().cloned()));
         self.cache.evict(self.cfg.cache_budget_bytes, &keep);
+    }
+
+    /// Reports `played` for items the player marked ended but the ledger never recorded (the
+    /// power went between the two), and clears the marks.
+    fn recover_ended(&mut self) {
+        let dir = ended::dir(&self.cfg.data_dir);
+        for item in ended::marked(&dir) {
+            if !self.ledger.is_done(&item) {
+                let exp = self
+                    .plans
+                    .current()
+                    .and_then(|p| p.items.iter().find(|i| i.id == item))
+                    .map_or_else(Utc::now, |i| i.expires_at);
+                tracing::info!(item = %item, "played to its end before the power went; reporting it");
+                if self
+                    .ledger
+                    .get(&item)
+                    .is_none_or(|e| e.reported < Stage::Playing)
+                {
+                    // It started too, though when was not kept.
+                    self.report(&item, Stage::Playing, None, None, exp);
+                }
+                self.report(&item, Stage::Played, None, None, exp);
+            }
+            ended::clear(&dir, &item);
+        }
     }
 
     /// The audio device's and the relay's last errors, for the node state.

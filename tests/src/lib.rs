@@ -3,6 +3,8 @@
 //!
 //! - [`procs`]: find the built binaries; start, kill (SIGKILL) and restart controller and nodes.
 //! - [`api`]: a small client of the controller's REST API.
+//! - [`fault_proxy`]: a TCP proxy whose faults (delay, black hole, cut, throttle) are switched
+//!   at run time, for the chaos suite.
 //! - [`mosquitto`]: a throwaway Mosquitto on a free port, anonymous or with loa's files.
 //! - [`probe`]: a bare MQTT client, for tests of a broker's access rules and for intruders
 //!   (a stolen node's account speaking for another node).
@@ -17,6 +19,7 @@
 pub mod alsa;
 pub mod api;
 pub mod browser;
+pub mod fault_proxy;
 pub mod mosquitto;
 pub mod pcm;
 pub mod probe;

@@ -98,10 +98,18 @@ async fn no_event_is_lost_when_node_and_controller_lose_power() {
     // The controller (and its embedded broker) dies before the item's instant.
     controller.kill();
     let n = &node;
+    // Played to its end: the sink writes the WAV's length into its header when it finishes
+    // (the file itself is there from the moment the sink opens, before the item's instant).
+    let finished = |n: &loa_e2e::procs::Node| {
+        wav_files(n)
+            .iter()
+            .filter(|p| hound::WavReader::open(p).is_ok_and(|r| r.duration() > 0))
+            .count()
+    };
     wait::until(
         "the node to play from its stored plan while cut off",
         LONG,
-        || async move { Ok((wav_files(n).len() == 1).then_some(())) },
+        || async move { Ok((finished(n) == 1).then_some(())) },
     )
     .await
     .unwrap();

@@ -80,7 +80,8 @@ pub trait Sink: Send {
 }
 
 /// Opens the output `cfg` names. `label` names the output for the wav sink: the file is
-/// `{wav_dir}/{label}.wav` (characters other than letters, digits, `.`, `_` and `-` become `_`).
+/// `{wav_dir}/{label}.wav` (characters other than letters, digits, `.`, `_` and `-` become `_`),
+/// or `{label}-2.wav`, … if the item played before: a file is never replaced.
 pub fn open_sink(cfg: &AudioConfig, label: &str) -> Result<Box<dyn Sink>, AudioError> {
     let sink = open_unpaced(cfg, label)?;
     Ok(if cfg.pace {
@@ -98,8 +99,12 @@ fn open_unpaced(cfg: &AudioConfig, label: &str) -> Result<Box<dyn Sink>, AudioEr
             let dir = cfg.wav_dir.as_ref().ok_or_else(|| {
                 AudioError::Config("the wav sink needs `wav_dir`, the folder to write to".into())
             })?;
-            let path = dir.join(format!("{}.wav", file_safe(label)));
-            Ok(Box::new(WavSink::create(&path, cfg.rate, cfg.channels)?))
+            Ok(Box::new(WavSink::create(
+                dir,
+                &file_safe(label),
+                cfg.rate,
+                cfg.channels,
+            )?))
         }
         SinkKind::Null => {
             check_format(cfg)?;

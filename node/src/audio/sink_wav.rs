@@ -1,4 +1,6 @@
 //! The `wav` sink: each playback becomes one 16-bit PCM WAV file. It does not pace real time.
+//! It never replaces a file: a second playback under the same name gets `-2`, `-3`, … so that
+//! a test can see an item played twice.
 
 use std::fs::{self, File};
 use std::io::BufWriter;
@@ -17,21 +19,27 @@ pub(crate) struct WavSink {
 }
 
 impl WavSink {
-    /// Creates `path` (and its folder), replacing a file of the same name.
-    pub(crate) fn create(path: &Path, rate: u32, channels: u16) -> Result<Self, AudioError> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)
-                .map_err(|e| AudioError::io(format!("creating {}", dir.display()), e))?;
-        }
+    /// Creates `{dir}/{stem}.wav` (and `dir`), or `{stem}-2.wav`, `{stem}-3.wav`, … when that
+    /// name is taken: an earlier playback's file is never replaced.
+    pub(crate) fn create(
+        dir: &Path,
+        stem: &str,
+        rate: u32,
+        channels: u16,
+    ) -> Result<Self, AudioError> {
+        fs::create_dir_all(dir)
+            .map_err(|e| AudioError::io(format!("creating {}", dir.display()), e))?;
         let spec = WavSpec {
             channels,
             sample_rate: rate,
             bits_per_sample: 16,
             sample_format: SampleFormat::Int,
         };
-        let writer = WavWriter::create(path, spec).map_err(|e| hound_error(path, e))?;
+        let (path, file) = create_new(dir, stem)?;
+        let writer =
+            WavWriter::new(BufWriter::new(file), spec).map_err(|e| hound_error(&path, e))?;
         Ok(WavSink {
-            path: path.to_owned(),
+            path,
             writer: Some(writer),
             rate,
             channels,
@@ -72,10 +80,59 @@ impl Sink for WavSink {
     }
 }
 
+/// The first of `{stem}.wav`, `{stem}-2.wav`, … that does not exist yet, created.
+fn create_new(dir: &Path, stem: &str) -> Result<(PathBuf, File), AudioError> {
+    for n in 1u32.. {
+        let name = match n {
+            1 => format!("{stem}.wav"),
+            n => format!("{stem}-{n}.wav"),
+        };
+        let path = dir.join(name);
+        match File::options().write(true).create_new(true).open(&path) {
+            Ok(f) => return Ok((path, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(AudioError::io(format!("creating {}", path.display()), e)),
+        }
+    }
+    unreachable!("some name is free")
+}
+
 fn hound_error(path: &Path, e: hound::Error) -> AudioError {
     let source = match e {
         hound::Error::IoError(e) => e,
         e => std::io::Error::other(e),
     };
     AudioError::io(format!("writing {}", path.display()), source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_playback_under_the_same_name_gets_its_own_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..3 {
+            let mut sink = WavSink::create(dir.path(), "20261124T060000-o7", 8000, 1).unwrap();
+            sink.write(&[0.5; 80]).unwrap();
+            sink.finish().unwrap();
+        }
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "20261124T060000-o7-2.wav",
+                "20261124T060000-o7-3.wav",
+                "20261124T060000-o7.wav"
+            ]
+        );
+        for n in &names {
+            let r = hound::WavReader::open(dir.path().join(n)).unwrap();
+            assert_eq!(r.len(), 80, "{n} holds its own playback whole");
+        }
+    }
 }
