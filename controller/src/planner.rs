@@ -9,7 +9,7 @@
 use chrono::{DateTime, Duration, Utc};
 use loa_protocol::{Plan, PlanItem, Topics, MAX_PACKET_BYTES};
 use rumqttc::{AsyncClient, QoS};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -17,7 +17,9 @@ use crate::config::Config;
 use crate::item_parts::PartsBuilder;
 use crate::keys::Keys;
 use crate::metrics::Counters;
-use crate::store::Store;
+use crate::store::nodes::{NewPlan, NodeRow};
+use crate::store::occurrences::PlanItemRow;
+use crate::store::{Store, StoreError};
 
 /// Most items in one plan. A plan holding more would near the MQTT packet limit; the rest
 /// follow in later plans as the first ones are settled.
@@ -133,6 +135,12 @@ impl Planner {
                 return;
             }
         };
+        let mut seen = HashSet::new();
+        let node_ids: Vec<String> = node_ids
+            .iter()
+            .filter(|n| seen.insert(n.as_str()))
+            .cloned()
+            .collect();
         for chunk in node_ids.chunks(PLANS_PER_TRANSACTION) {
             if chunk.len() > 1 && self.publish_chunk(&mut builder, chunk).await.is_ok() {
                 continue;
@@ -149,7 +157,8 @@ impl Planner {
     }
 
     /// Builds and signs a plan for each node, stores them all in one transaction, then
-    /// publishes them; returns their versions.
+    /// publishes them; returns their versions. The nodes and their items are read in one
+    /// query each, whatever their number.
     async fn publish_chunk(
         &self,
         builder: &mut PartsBuilder,
@@ -157,32 +166,53 @@ impl Planner {
     ) -> Result<Vec<u64>, PlanError> {
         let _turn = self.serial.lock().await;
         let now = Utc::now();
-        let mut plans = Vec::with_capacity(node_ids.len());
-        for id in node_ids {
-            plans.push(self.build(builder, id, now).await?);
-        }
+        let mut nodes: HashMap<String, NodeRow> = self
+            .store
+            .nodes_by_ids(node_ids)
+            .await?
+            .into_iter()
+            .map(|n| (n.id.clone(), n))
+            .collect();
+        let mut items = self.store.plan_items_for(node_ids, now).await?;
         let key = self.keys.current();
-        let mut writes = self.store.begin_plans().await?;
-        let mut sealed_plans = Vec::with_capacity(plans.len());
-        for (mut plan, wanted) in plans {
-            plan.version = writes.next_version(&plan.node).await?;
+        let mut built = Vec::with_capacity(node_ids.len());
+        for id in node_ids {
+            let node = nodes
+                .remove(id)
+                .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
+            builder.set_node(node.zone_id, node.chime).await?;
+            let rows = items.remove(id).unwrap_or_default();
+            let wanted = rows.len();
+            let mut plan = self.build(builder, &node, rows, now).await?;
+            plan.version = node.plan_version + 1;
             let sealed = seal_fitting(&mut plan, &key)?;
-            let parts: Vec<(i64, Vec<&str>)> = plan
-                .items
-                .iter()
-                .filter_map(|i| {
-                    Some((
-                        occurrence_of(&i.id)?,
-                        i.parts.iter().map(|p| p.label()).collect(),
-                    ))
-                })
-                .collect();
-            writes.record(&plan.node, &parts, &sealed, now).await?;
-            sealed_plans.push((plan, wanted, sealed));
+            built.push((node.plan_version, plan, wanted, sealed));
         }
+        let new_plans: Vec<NewPlan> = built
+            .iter()
+            .map(|(previous, plan, _, sealed)| NewPlan {
+                node: &plan.node,
+                previous: *previous,
+                version: plan.version,
+                parts: plan
+                    .items
+                    .iter()
+                    .filter_map(|i| {
+                        Some((
+                            occurrence_of(&i.id)?,
+                            i.parts.iter().map(|p| p.label()).collect(),
+                        ))
+                    })
+                    .collect(),
+                sealed,
+            })
+            .collect();
+        let mut writes = self.store.begin_plans().await?;
+        writes.record(&new_plans, now).await?;
         writes.commit().await?;
-        let mut versions = Vec::with_capacity(sealed_plans.len());
-        for (plan, wanted, sealed) in sealed_plans {
+        drop(new_plans);
+        let mut versions = Vec::with_capacity(built.len());
+        for (_, plan, wanted, sealed) in built {
             self.note_cut(&plan.node, plan.items.len(), wanted);
             self.client
                 .publish(self.topics.plan(&plan.node), QoS::AtLeastOnce, true, sealed)
@@ -194,23 +224,19 @@ impl Planner {
         Ok(versions)
     }
 
-    /// A node's plan as of `now`, not yet versioned or signed, and how many items it wants
-    /// (more than [`MAX_PLAN_ITEMS`] when it is to be cut).
+    /// A node's plan of `rows` as of `now`, not yet versioned or signed.
     async fn build(
         &self,
         builder: &mut PartsBuilder,
-        node_id: &str,
+        node: &NodeRow,
+        rows: Vec<PlanItemRow>,
         now: DateTime<Utc>,
-    ) -> Result<(Plan, usize), PlanError> {
-        let node = self.store.node(node_id).await?;
-        builder.set_node(node.zone_id, node.chime).await?;
-        let rows = self.store.plan_items(node_id, now).await?;
-        let wanted = rows.len();
+    ) -> Result<Plan, PlanError> {
         let mut items = Vec::with_capacity(rows.len().min(MAX_PLAN_ITEMS));
         for r in rows.into_iter().take(MAX_PLAN_ITEMS) {
             let parts = builder.parts(&r).await?;
             if parts.is_empty() {
-                tracing::error!(node = %node_id, occurrence = r.occurrence_id, "announcement without a recording left out of the plan");
+                tracing::error!(node = %node.id, occurrence = r.occurrence_id, "announcement without a recording left out of the plan");
                 continue;
             }
             items.push(PlanItem {
@@ -223,18 +249,17 @@ impl Planner {
                 volume: r.volume,
             });
         }
-        let plan = Plan {
+        Ok(Plan {
             version: 0,
             site: self.site.clone(),
-            node: node_id.to_string(),
+            node: node.id.clone(),
             issued_at: now,
             valid_until: now + self.validity,
             next_key: self.keys.next_public(),
             volume: node.volume,
             after_preempt: builder.after_preempt,
             items,
-        };
-        Ok((plan, wanted))
+        })
     }
 
     /// Remembers whether the node's plan was cut short.

@@ -277,3 +277,41 @@ async fn bad_languages_and_chimes_are_refused_with_a_reason() {
     let v = set_languages(&h, commune, Value::Null).await;
     assert_eq!(v["effective"], json!(["vi"]));
 }
+
+/// The record follows the plan: a village that stops hearing a language loses that part from
+/// its deliveries not yet played, in the same write as its new plan.
+#[tokio::test]
+async fn a_language_dropped_leaves_the_record_with_the_plan() {
+    let h = Harness::new().await;
+    let (commune, a) = commune(&h).await;
+    let at = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let b = broadcast(&h, json!({"announcement_id": a, "zones": [commune], "at": at})).await;
+    let id = b["id"].as_i64().unwrap();
+    let record = |view: &Value, node: &str| -> Vec<String> {
+        view["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["node_id"] == node)
+            .unwrap()["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let view = h.get(&format!("/api/v1/broadcasts/{id}")).await.json();
+    assert_eq!(record(&view, "na-sai-1"), ["hmn", "vi"]);
+
+    let na_sai = h.plan("na-sai-1").await.version;
+    let zone = h.get("/api/v1/nodes/na-sai-1").await.json()["zone_id"]
+        .as_i64()
+        .unwrap();
+    set_languages(&h, zone, json!(["hmn"])).await;
+    let plan = h.plan("na-sai-1").await;
+    assert!(plan.version > na_sai, "a new plan was issued");
+    assert_eq!(labels(&plan), [vec!["hmn"]]);
+    let view = h.get(&format!("/api/v1/broadcasts/{id}")).await.json();
+    assert_eq!(record(&view, "na-sai-1"), ["hmn"]);
+    assert_eq!(record(&view, "phieng-1"), ["vi"], "other villages keep theirs");
+}

@@ -104,6 +104,23 @@ impl Store {
         node_from(&row)
     }
 
+    /// The live nodes among `ids`, in any order (one query for a batch).
+    pub async fn nodes_by_ids(&self, ids: &[String]) -> Result<Vec<NodeRow>> {
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT {NODE_COLUMNS} FROM nodes WHERE id IN ({marks}) AND revoked_at IS NULL"
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(node_from)
+            .collect()
+    }
+
     pub async fn nodes(&self) -> Result<Vec<NodeRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {NODE_COLUMNS} FROM nodes WHERE revoked_at IS NULL ORDER BY zone_id, id"
@@ -266,40 +283,58 @@ pub async fn record_node_state(
     Ok(r.rows_affected() == 1)
 }
 
-/// Plans being written: each takes its version, then records its parts and sealed bytes.
+/// One node's new plan, ready to store.
+pub struct NewPlan<'a> {
+    pub node: &'a str,
+    /// The version the node's last plan had; the new one is the next.
+    pub previous: u64,
+    pub version: u64,
+    /// Occurrence id → the labels of its parts, in order.
+    pub parts: Vec<(i64, Vec<&'a str>)>,
+    pub sealed: &'a [u8],
+}
+
+/// Plans being written, in one transaction.
 pub struct PlanWrites {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
 }
 
 impl PlanWrites {
-    /// Takes the next plan version for `id`: versions only ever grow, across restarts too.
-    pub async fn next_version(&mut self, id: &str) -> Result<u64> {
-        let row = sqlx::query(
-            "UPDATE nodes SET plan_version = plan_version + 1 WHERE id = ? RETURNING plan_version",
-        )
-        .bind(id)
-        .fetch_optional(&mut *self.tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
-        Ok(row.get::<i64, _>("plan_version") as u64)
-    }
-
-    /// Records the parts the plan gives each delivery and the sealed plan with its issue time
-    /// (republished after a broker restart).
-    pub async fn record(
-        &mut self,
-        id: &str,
-        parts: &[(i64, Vec<&str>)],
-        sealed: &[u8],
-        issued_at: DateTime<Utc>,
-    ) -> Result<()> {
-        super::parts::write_plan_parts(&mut self.tx, id, parts).await?;
-        sqlx::query("UPDATE nodes SET plan_sealed = ?, plan_issued_at = ? WHERE id = ?")
-            .bind(sealed)
-            .bind(ts(issued_at))
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
+    /// Records each plan's version, the parts it gives each delivery and the sealed plan with
+    /// its issue time (republished after a broker restart): three statements for the batch.
+    /// Fails if a node's version moved meanwhile, or the node is gone.
+    pub async fn record(&mut self, plans: &[NewPlan<'_>], issued_at: DateTime<Utc>) -> Result<()> {
+        if plans.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<(&str, i64, &[&str])> = plans
+            .iter()
+            .flat_map(|p| p.parts.iter().map(|(o, l)| (p.node, *o, l.as_slice())))
+            .collect();
+        super::parts::write_plan_parts(&mut self.tx, &items).await?;
+        let values = vec!["(?, ?, ?, ?)"; plans.len()].join(", ");
+        let sql = format!(
+            "WITH v(id, previous, version, sealed) AS (VALUES {values})
+             UPDATE nodes SET plan_version = v.version, plan_sealed = v.sealed, plan_issued_at = ?
+             FROM v WHERE nodes.id = v.id AND nodes.plan_version = v.previous
+               AND nodes.revoked_at IS NULL"
+        );
+        let mut q = sqlx::query(&sql);
+        for p in plans {
+            q = q
+                .bind(p.node)
+                .bind(p.previous as i64)
+                .bind(p.version as i64)
+                .bind(p.sealed);
+        }
+        let done = q.bind(ts(issued_at)).execute(&mut *self.tx).await?;
+        if done.rows_affected() != plans.len() as u64 {
+            return Err(StoreError::Conflict(format!(
+                "{} of {} plans could not be stored: a node was taken out or planned meanwhile",
+                plans.len() as u64 - done.rows_affected(),
+                plans.len()
+            )));
+        }
         Ok(())
     }
 

@@ -227,46 +227,56 @@ impl Store {
     }
 }
 
-/// Records the parts a node's plan gives each of its deliveries (occurrence id → labels in
-/// order); parts already played keep their record. Two statements for the whole plan.
+/// Records the parts plans give their deliveries ((node, occurrence id) → labels in order);
+/// parts already played keep their record. Two statements for any number of plans.
 pub(crate) async fn write_plan_parts(
     conn: &mut SqliteConnection,
-    node_id: &str,
-    items: &[(i64, Vec<&str>)],
+    items: &[(&str, i64, &[&str])],
 ) -> Result<()> {
     if items.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(i64, usize, &str)> = items
+    let rows: Vec<(&str, i64, usize, &str)> = items
         .iter()
-        .flat_map(|(occ, labels)| labels.iter().enumerate().map(|(i, l)| (*occ, i, *l)))
+        .flat_map(|(node, occ, labels)| {
+            labels
+                .iter()
+                .enumerate()
+                .map(move |(i, l)| (*node, *occ, i, *l))
+        })
         .collect();
-    if !rows.is_empty() {
-        let values = vec!["(?, ?, ?, ?)"; rows.len()].join(", ");
+    // SQLite takes at most 32,766 values in one statement: a thousand rows at a time.
+    for chunk in rows.chunks(1000) {
+        let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
         let sql = format!(
             "INSERT INTO delivery_parts (occurrence_id, node_id, part, label) VALUES {values}
              ON CONFLICT DO UPDATE SET label = excluded.label WHERE played_at IS NULL"
         );
         let mut q = sqlx::query(&sql);
-        for (occ, part, label) in &rows {
-            q = q.bind(occ).bind(node_id).bind(*part as i64).bind(*label);
+        for (node, occ, part, label) in chunk {
+            q = q.bind(occ).bind(*node).bind(*part as i64).bind(*label);
         }
         q.execute(&mut *conn).await?;
     }
-    // Parts past each item's count (its zone dropped a language) go, unless played.
-    let keep = vec!["(?, ?)"; items.len()].join(", ");
-    let sql = format!(
-        "WITH keep(occurrence_id, parts) AS (VALUES {keep})
-         DELETE FROM delivery_parts
-         WHERE node_id = ? AND played_at IS NULL AND EXISTS (
-             SELECT 1 FROM keep WHERE keep.occurrence_id = delivery_parts.occurrence_id
-                                  AND delivery_parts.part >= keep.parts)"
-    );
-    let mut q = sqlx::query(&sql);
-    for (occ, labels) in items {
-        q = q.bind(occ).bind(labels.len() as i64);
+    // Parts past each item's count (its zone dropped a language) go, unless played. The
+    // (occurrence, node) pairs are looked up by the primary key.
+    for chunk in items.chunks(1000) {
+        let keep = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "WITH keep(node_id, occurrence_id, parts) AS (VALUES {keep})
+             DELETE FROM delivery_parts
+             WHERE (occurrence_id, node_id) IN (SELECT occurrence_id, node_id FROM keep)
+               AND played_at IS NULL
+               AND part >= (SELECT k.parts FROM keep k
+                            WHERE k.node_id = delivery_parts.node_id
+                              AND k.occurrence_id = delivery_parts.occurrence_id)"
+        );
+        let mut q = sqlx::query(&sql);
+        for (node, occ, labels) in chunk {
+            q = q.bind(*node).bind(occ).bind(labels.len() as i64);
+        }
+        q.execute(&mut *conn).await?;
     }
-    q.bind(node_id).execute(&mut *conn).await?;
     Ok(())
 }
 
