@@ -23,6 +23,7 @@ use crate::store::events::{advance_ack, insert_event};
 use crate::store::nodes::record_node_state;
 use crate::store::occurrences::{load_delivery, save_delivery};
 use crate::store::parts::part_played;
+use crate::store::security::NodeTrust;
 use crate::store::{Store, StoreError};
 
 pub struct Ingest {
@@ -80,15 +81,31 @@ impl Ingest {
         let mut work = Vec::with_capacity(msgs.len());
         // The last stamp taken per node, moved on by states earlier in the same batch.
         let mut stamps: HashMap<String, Option<(u64, u64)>> = HashMap::new();
+        let ids: BTreeSet<String> = msgs
+            .iter()
+            .filter_map(|p| self.topics.parse(&p.topic))
+            .map(|(node, _)| node.to_string())
+            .collect();
+        let trusts = match self
+            .store
+            .node_trusts(&ids.into_iter().collect::<Vec<_>>())
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(messages = msgs.len(), error = %e, "cannot look the nodes up; their events will come again");
+                return;
+            }
+        };
         for p in msgs {
-            match self.check(&p, &mut stamps).await {
+            match self.check(&p, &trusts, &mut stamps) {
                 Ok(Some(w)) => work.push(w),
                 Ok(None) => {}
                 Err((node, IngestError::Refused { kind, detail })) => {
                     after.refusals.push((node, kind, detail))
                 }
                 Err((node, IngestError::Store(e))) => {
-                    tracing::error!(node = %node, error = %e, "cannot look the node up; its message will come again");
+                    tracing::error!(node = %node, error = %e, "cannot check what a node sent");
                 }
             }
         }
@@ -109,9 +126,10 @@ impl Ingest {
     }
 
     /// Checks one message: its topic, its node, its signature and, for a state, its stamp.
-    async fn check(
+    fn check(
         &self,
         p: &Publish,
+        trusts: &HashMap<String, NodeTrust>,
         stamps: &mut HashMap<String, Option<(u64, u64)>>,
     ) -> Result<Option<Work>, (String, IngestError)> {
         let Some((node, channel)) = self.topics.parse(&p.topic) else {
@@ -120,14 +138,10 @@ impl Ingest {
             return Ok(None);
         };
         let node = node.to_string();
-        let trust = match self.store.node_trust(&node).await {
-            Ok(Some(t)) => t,
-            Ok(None) => {
-                Counters::bump(&self.counters.unknown_node_messages);
-                tracing::warn!(node = %node, topic = %p.topic, "message from a node the registry does not know ignored");
-                return Ok(None);
-            }
-            Err(e) => return Err((node, e.into())),
+        let Some(trust) = trusts.get(&node) else {
+            Counters::bump(&self.counters.unknown_node_messages);
+            tracing::warn!(node = %node, topic = %p.topic, "message from a node the registry does not know ignored");
+            return Ok(None);
         };
         if matches!(channel, Channel::Plan | Channel::Ack) {
             return Ok(None);

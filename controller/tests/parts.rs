@@ -285,7 +285,11 @@ async fn a_language_dropped_leaves_the_record_with_the_plan() {
     let h = Harness::new().await;
     let (commune, a) = commune(&h).await;
     let at = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    let b = broadcast(&h, json!({"announcement_id": a, "zones": [commune], "at": at})).await;
+    let b = broadcast(
+        &h,
+        json!({"announcement_id": a, "zones": [commune], "at": at}),
+    )
+    .await;
     let id = b["id"].as_i64().unwrap();
     let record = |view: &Value, node: &str| -> Vec<String> {
         view["deliveries"]
@@ -313,5 +317,9 @@ async fn a_language_dropped_leaves_the_record_with_the_plan() {
     assert_eq!(labels(&plan), [vec!["hmn"]]);
     let view = h.get(&format!("/api/v1/broadcasts/{id}")).await.json();
     assert_eq!(record(&view, "na-sai-1"), ["hmn"]);
-    assert_eq!(record(&view, "phieng-1"), ["vi"], "other villages keep theirs");
+    assert_eq!(
+        record(&view, "phieng-1"),
+        ["vi"],
+        "other villages keep theirs"
+    );
 }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
+use std::collections::HashMap;
 
 use super::occurrences::{load_delivery, save_delivery};
 use super::{parse_ts, ts, Result, Store, StoreError};
@@ -30,23 +31,33 @@ pub struct NodeTrust {
 }
 
 impl Store {
-    /// The key and last state stamp of a live node; `None` for an unknown or decommissioned one.
-    pub async fn node_trust(&self, id: &str) -> Result<Option<NodeTrust>> {
-        let row = sqlx::query(
-            "SELECT public_key, state_session, state_serial FROM nodes
-             WHERE id = ? AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| {
-            let session: Option<i64> = r.get("state_session");
-            let serial: Option<i64> = r.get("state_serial");
-            NodeTrust {
-                public_key: r.get("public_key"),
-                last_stamp: session.zip(serial).map(|(a, b)| (a as u64, b as u64)),
-            }
-        }))
+    /// The key and last state stamp of each live node among `ids`, in one query; unknown and
+    /// decommissioned nodes are left out.
+    pub async fn node_trusts(&self, ids: &[String]) -> Result<HashMap<String, NodeTrust>> {
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT id, public_key, state_session, state_serial FROM nodes
+             WHERE id IN ({marks}) AND revoked_at IS NULL"
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        Ok(q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let session: Option<i64> = r.get("state_session");
+                let serial: Option<i64> = r.get("state_serial");
+                (
+                    r.get("id"),
+                    NodeTrust {
+                        public_key: r.get("public_key"),
+                        last_stamp: session.zip(serial).map(|(a, b)| (a as u64, b as u64)),
+                    },
+                )
+            })
+            .collect())
     }
 
     /// Counts a refusal of `kind` on `node`'s topics, keeping the last reason.
