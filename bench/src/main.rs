@@ -94,7 +94,7 @@ async fn scale(
     rounds: usize,
     idle: u64,
 ) -> anyhow::Result<()> {
-    let site = Site::start(&dir.join(format!("scale-{nodes}")), nodes).await?;
+    let mut site = Site::start(&dir.join(format!("scale-{nodes}")), nodes).await?;
     let pid = site.controller_pid()?;
     let a = announcement(&site, 1, 16_044).await?;
     let t0 = chrono::Utc::now();
@@ -105,7 +105,12 @@ async fn scale(
     tokio::time::sleep(std::time::Duration::from_secs(idle)).await;
     let idle_cores = (stats::cpu_secs(pid)? - cpu0) / idle as f64;
     let idle_mib = stats::memory_mib(pid)?.0;
+    // The broker holds one socket per client, within its own open-file limit: the fleet
+    // steps aside while the floor's N subscribers are connected, and comes back after.
+    site.stop_fleet();
     let floor = fanout::floor(&site, rounds)?;
+    site.start_fleet()?;
+    site.settle(std::time::Duration::from_secs(300)).await?;
     let mut f = fanout::loa(&site, a, rounds).await?;
     f.floor_ms = floor;
     println!("{}\n{}\n", fanout::HEADER, f.markdown_row());

@@ -17,6 +17,9 @@ use crate::db::Db;
 /// Nodes per village zone.
 const ZONE_SIZE: usize = 50;
 
+/// Nodes per `loa-sim` process: 20,000 open files is this machine's hard limit.
+const NODES_PER_PROCESS: usize = 4_000;
+
 /// The production Mosquitto settings that matter here (`deploy/mosquitto/loa.conf`): with
 /// the defaults (1000 queued per client) a burst of plans is partly dropped.
 const MOSQUITTO_LIMITS: &str = "max_queued_messages 100000\nmax_inflight_messages 1000\n";
@@ -30,7 +33,7 @@ pub struct Site {
     /// The zone above every village: a broadcast to it reaches every node.
     pub root_zone: i64,
     pub nodes: usize,
-    fleet: Option<Child>,
+    fleet: Vec<Child>,
 }
 
 impl Site {
@@ -73,27 +76,42 @@ impl Site {
             db,
             root_zone,
             nodes,
-            fleet: None,
+            fleet: Vec::new(),
         })
     }
 
-    /// Starts `loa-sim run` on the provisioned configs.
+    /// Starts `loa-sim run` on the provisioned configs: one process per [`NODES_PER_PROCESS`]
+    /// nodes, each within the open-file limit (a node holds its MQTT socket and, for a while
+    /// after each clock check, an HTTP one).
     pub fn start_fleet(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::File::create(self.dir.join("fleet.log"))?;
-        let child = Command::new(bin("loa-sim")?)
-            .arg("run")
-            .arg("--configs")
-            .arg(self.dir.join("configs"))
-            .arg("--data")
-            .arg(self.node_data())
-            .args(["--output", "null", "--start-rate", "1000"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("starting loa-sim")?;
-        self.fleet = Some(child);
+        let shards = self.nodes.div_ceil(NODES_PER_PROCESS);
+        for k in 0..shards {
+            let log = std::fs::File::create(self.dir.join(format!("fleet-{k}.log")))?;
+            let child = Command::new(bin("loa-sim")?)
+                .arg("run")
+                .arg("--configs")
+                .arg(self.dir.join("configs"))
+                .arg("--data")
+                .arg(self.node_data())
+                .args(["--output", "null", "--start-rate", "1000"])
+                .arg("--shard")
+                .arg(format!("{k}/{shards}"))
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("starting loa-sim")?;
+            self.fleet.push(child);
+        }
         Ok(())
+    }
+
+    /// Stops the fleet (SIGKILL: a power cut); their files stay for the next start.
+    pub fn stop_fleet(&mut self) {
+        for mut c in self.fleet.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     /// Where the fleet's nodes keep their files: in memory (`/dev/shm`). A village board
@@ -132,10 +150,7 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        if let Some(mut c) = self.fleet.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.stop_fleet();
         let _ = std::fs::remove_dir_all(self.node_data());
     }
 }

@@ -35,6 +35,9 @@ pub struct Options {
     pub controller: Option<String>,
     /// Nodes started per second, so that thousands do not knock on the broker at once.
     pub start_rate: u32,
+    /// Run only share `k` of `n` (every n-th config from the k-th): a province split over
+    /// processes, each within its open-file limit (a node holds two or three sockets).
+    pub shard: (usize, usize),
 }
 
 /// Reads every `*.toml` in `opts.configs`, in name order, and points it at the fleet's data
@@ -46,6 +49,9 @@ pub fn load(opts: &Options) -> anyhow::Result<Vec<NodeConfig>> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     paths.sort();
+    let (k, n) = opts.shard;
+    anyhow::ensure!(k < n, "shard {k} of {n}: the first is 0");
+    let paths: Vec<PathBuf> = paths.into_iter().skip(k).step_by(n).collect();
     anyhow::ensure!(
         !paths.is_empty(),
         "{} holds no node config (*.toml)",
@@ -158,6 +164,7 @@ line = 17
             broker: Some("127.0.0.1:9999".into()),
             controller: None,
             start_rate: 100,
+            shard: (0, 1),
         };
         let fleet = load(&opts).unwrap();
         let ids: Vec<_> = fleet.iter().map(|c| c.node_id.as_str()).collect();
@@ -170,6 +177,13 @@ line = 17
         assert!(a.relay.is_none(), "no GPIO in a simulator");
         assert_eq!(a.mqtt.address, "127.0.0.1:9999");
         assert_eq!(a.controller_url, "http://127.0.0.1:8080");
+        let second = load(&Options {
+            shard: (1, 2),
+            ..opts
+        })
+        .unwrap();
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].node_id, "thon-a", "the second of two shards");
     }
 
     #[test]
@@ -182,6 +196,7 @@ line = 17
             broker: None,
             controller: None,
             start_rate: 100,
+            shard: (0, 1),
         };
         let e = load(&opts).unwrap_err().to_string();
         assert!(e.contains("holds no node config"), "{e}");

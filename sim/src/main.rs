@@ -37,6 +37,10 @@ enum Command {
         /// Nodes started per second.
         #[arg(long, default_value_t = 500)]
         start_rate: u32,
+        /// Run share K of N of the configs (K/N, from 0/N): one process per share keeps each
+        /// within its open-file limit.
+        #[arg(long, default_value = "0/1", value_parser = parse_shard)]
+        shard: (usize, usize),
     },
     /// Measure the broker's round-trip floor: publish one message to each of N subscribers,
     /// wait for each one's answer; print each round's time in milliseconds.
@@ -83,6 +87,7 @@ fn main() -> anyhow::Result<()> {
                 broker,
                 controller,
                 start_rate,
+                shard,
             } => {
                 let opts = fleet::Options {
                     configs,
@@ -94,6 +99,7 @@ fn main() -> anyhow::Result<()> {
                     broker,
                     controller,
                     start_rate,
+                    shard,
                 };
                 let nodes = fleet::load(&opts)?;
                 let shutdown = CancellationToken::new();
@@ -130,6 +136,18 @@ fn main() -> anyhow::Result<()> {
             }
         }
     })
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (k, n) = s.split_once('/').ok_or("a shard is K/N, e.g. 0/2")?;
+    let (k, n) = (
+        k.parse::<usize>().map_err(|e| e.to_string())?,
+        n.parse::<usize>().map_err(|e| e.to_string())?,
+    );
+    if n == 0 || k >= n {
+        return Err(format!("shard {s}: K must be below N"));
+    }
+    Ok((k, n))
 }
 
 async fn on_signal(shutdown: CancellationToken) {
