@@ -40,6 +40,21 @@ impl Db {
         Ok(n as usize)
     }
 
+    /// The last time the controller stored an event or a node's state.
+    pub async fn last_write(&self) -> anyhow::Result<DateTime<Utc>> {
+        let (events, states): (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT max(stored_at) FROM events), (SELECT max(last_seen) FROM nodes)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let times: Vec<DateTime<Utc>> = [events, states]
+            .iter()
+            .flatten()
+            .map(|t| parse(t))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(times.into_iter().max().unwrap_or(DateTime::<Utc>::MIN_UTC))
+    }
+
     /// How many of the broadcast's deliveries have reached `column` (`received_at`, …).
     pub async fn count_reached(&self, broadcast: i64, column: &str) -> anyhow::Result<usize> {
         let n: i64 = sqlx::query_scalar(&format!(

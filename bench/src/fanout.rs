@@ -16,8 +16,13 @@ pub struct FanOut {
     pub nodes: usize,
     pub floor_ms: Vec<f64>,
     pub loa_ms: Vec<f64>,
+    /// From the API call until it returned: every plan built, signed, stored and handed to
+    /// the MQTT client.
+    pub plans_out_ms: Vec<f64>,
     /// Controller CPU seconds per round, over the round's wall time (cores busy).
     pub controller_cores: Vec<f64>,
+    /// The same for the simulated nodes (every `loa-sim` process).
+    pub fleet_cores: Vec<f64>,
     pub controller_peak_mib: f64,
 }
 
@@ -25,20 +30,22 @@ impl FanOut {
     pub fn markdown_row(&self) -> String {
         let (f, l) = (median(&self.floor_ms), median(&self.loa_ms));
         format!(
-            "| {} | {:.0} | {:.0} | {:.2} | {} | {} | {:.2} | {:.0} |",
+            "| {} | {:.0} | {:.0} | {:.2} | {} | {} | {:.0} | {:.2} | {:.2} | {:.0} |",
             self.nodes,
             f,
             l,
             l / f,
             list(&self.floor_ms),
             list(&self.loa_ms),
+            median(&self.plans_out_ms),
             median(&self.controller_cores),
+            median(&self.fleet_cores),
             self.controller_peak_mib
         )
     }
 }
 
-pub const HEADER: &str = "| nodes | floor ms | loa ms | loa / floor | floor runs | loa runs | controller cores | controller peak MiB |\n|---:|---:|---:|---:|---|---|---:|---:|";
+pub const HEADER: &str = "| nodes | floor ms | loa ms | loa / floor | floor runs | loa runs | plans out ms | controller cores | fleet cores | controller peak MiB |\n|---:|---:|---:|---:|---|---|---:|---:|---:|---:|";
 
 fn list(v: &[f64]) -> String {
     v.iter()
@@ -77,13 +84,16 @@ pub async fn loa(site: &Site, announcement: i64, rounds: usize) -> anyhow::Resul
         nodes: site.nodes,
         floor_ms: Vec::new(),
         loa_ms: Vec::new(),
+        plans_out_ms: Vec::new(),
         controller_cores: Vec::new(),
+        fleet_cores: Vec::new(),
         controller_peak_mib: 0.0,
     };
     for round in 0..rounds {
         site.settle(Duration::from_secs(300)).await?;
         let at = (Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
         let cpu0 = cpu_secs(pid)?;
+        let fleet0 = site.fleet_cpu_secs();
         let (t0, w0) = (Utc::now(), Instant::now());
         let id = site
             .api
@@ -91,6 +101,7 @@ pub async fn loa(site: &Site, announcement: i64, rounds: usize) -> anyhow::Resul
                 json!({"announcement_id": announcement, "zones": [site.root_zone], "at": at}),
             )
             .await?;
+        r.plans_out_ms.push(w0.elapsed().as_secs_f64() * 1000.0);
         wait_count(
             site,
             id,
@@ -101,6 +112,7 @@ pub async fn loa(site: &Site, announcement: i64, rounds: usize) -> anyhow::Resul
         .await?;
         let wall = w0.elapsed().as_secs_f64();
         let cores = (cpu_secs(pid)? - cpu0) / wall;
+        r.fleet_cores.push((site.fleet_cpu_secs() - fleet0) / wall);
         let last = site.db.last_stored(&format!("o{id}"), "received").await?;
         let ms = (last - t0).num_microseconds().unwrap_or(0) as f64 / 1e3;
         eprintln!(

@@ -17,6 +17,7 @@ mod stats;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use site::Site;
 use stats::median;
@@ -99,8 +100,10 @@ async fn scale(
     let a = announcement(&site, 1, 16_044).await?;
     let t0 = chrono::Utc::now();
     fanout::warm_up(&site, a).await?;
-    let burst = ingest::burst(&site, t0).await?;
     site.settle(std::time::Duration::from_secs(300)).await?;
+    site.drained(Duration::from_secs(3), Duration::from_secs(600))
+        .await?;
+    let burst = ingest::burst(&site, t0).await?;
     let cpu0 = stats::cpu_secs(pid)?;
     tokio::time::sleep(std::time::Duration::from_secs(idle)).await;
     let idle_cores = (stats::cpu_secs(pid)? - cpu0) / idle as f64;

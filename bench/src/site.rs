@@ -106,6 +106,32 @@ impl Site {
         Ok(())
     }
 
+    /// CPU seconds the fleet's processes have used so far.
+    pub fn fleet_cpu_secs(&self) -> f64 {
+        self.fleet
+            .iter()
+            .filter_map(|c| crate::stats::cpu_secs(c.id()).ok())
+            .sum()
+    }
+
+    /// Waits until the controller has written nothing for `quiet`: whatever the nodes sent
+    /// is stored, and no backlog is left to count as idle load.
+    pub async fn drained(&self, quiet: Duration, timeout: Duration) -> anyhow::Result<()> {
+        let t = Instant::now();
+        loop {
+            let last = self.db.last_write().await?;
+            let age = (chrono::Utc::now() - last).to_std().unwrap_or_default();
+            if age >= quiet {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                t.elapsed() < timeout,
+                "the controller was still storing what nodes sent after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// Stops the fleet (SIGKILL: a power cut); their files stay for the next start.
     pub fn stop_fleet(&mut self) {
         for mut c in self.fleet.drain(..) {

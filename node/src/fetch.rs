@@ -48,6 +48,11 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(30))
+        // A node speaks to the controller in short spells (three clock exchanges every ten
+        // minutes, a download now and then): an idle connection is let go after 5 s rather
+        // than reqwest's 90, or ten thousand nodes hold ten thousand sockets, and the
+        // controller their buffers, for nothing.
+        .pool_idle_timeout(Duration::from_secs(5))
 }
 
 /// Downloads `url` into `cache_dir/{sha256}`, resuming a partial download; returns the path.

@@ -77,6 +77,15 @@ fn db_disk_full(e: &sqlx::Error) -> bool {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A statement whose text depends on the size of a batch (`IN (?, ?, …)`, `VALUES (…), (…)`),
+/// not kept prepared: sqlx keeps up to 100 prepared statements per connection, and each of
+/// these is a new one, some with thousands of placeholders.
+fn batch_query(
+    sql: &str,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+    sqlx::query(sql).persistent(false)
+}
+
 /// The database handle; cheap to clone.
 #[derive(Clone)]
 pub struct Store {

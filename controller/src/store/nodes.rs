@@ -110,7 +110,7 @@ impl Store {
         let sql = format!(
             "SELECT {NODE_COLUMNS} FROM nodes WHERE id IN ({marks}) AND revoked_at IS NULL"
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = super::batch_query(&sql);
         for id in ids {
             q = q.bind(id);
         }
@@ -319,7 +319,7 @@ impl PlanWrites {
              FROM v WHERE nodes.id = v.id AND nodes.plan_version = v.previous
                AND nodes.revoked_at IS NULL"
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = super::batch_query(&sql);
         for p in plans {
             q = q
                 .bind(p.node)

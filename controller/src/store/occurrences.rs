@@ -340,7 +340,7 @@ impl Store {
                AND o.cancelled_at IS NULL AND o.expires_at > ?
              ORDER BY o.start_at, o.id"
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = super::batch_query(&sql);
         for id in node_ids {
             q = q.bind(id);
         }

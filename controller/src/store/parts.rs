@@ -252,7 +252,7 @@ pub(crate) async fn write_plan_parts(
             "INSERT INTO delivery_parts (occurrence_id, node_id, part, label) VALUES {values}
              ON CONFLICT DO UPDATE SET label = excluded.label WHERE played_at IS NULL"
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = super::batch_query(&sql);
         for (node, occ, part, label) in chunk {
             q = q.bind(occ).bind(*node).bind(*part as i64).bind(*label);
         }
@@ -271,7 +271,7 @@ pub(crate) async fn write_plan_parts(
                             WHERE k.node_id = delivery_parts.node_id
                               AND k.occurrence_id = delivery_parts.occurrence_id)"
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = super::batch_query(&sql);
         for (node, occ, labels) in chunk {
             q = q.bind(*node).bind(occ).bind(labels.len() as i64);
         }

@@ -39,7 +39,7 @@ impl Store {
             "SELECT id, public_key, state_session, state_serial FROM nodes
              WHERE id IN ({marks}) AND revoked_at IS NULL"
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = super::batch_query(&sql);
         for id in ids {
             q = q.bind(id);
         }
