@@ -194,6 +194,7 @@ impl Ingest {
         received_at: DateTime<Utc>,
         after: &mut After,
     ) -> Result<(), StoreError> {
+        let _turn = self.store.bulk_write_turn().await;
         let mut tx = self.store.pool.begin().await?;
         for w in work {
             match w {

@@ -168,8 +168,10 @@ impl Store {
 
     /// Begins writing new plans, in one transaction that [`PlanWrites::commit`] ends.
     pub async fn begin_plans(&self) -> Result<PlanWrites> {
+        let turn = self.bulk_write_turn().await;
         Ok(PlanWrites {
             tx: self.pool.begin().await?,
+            _turn: turn,
         })
     }
 
@@ -297,6 +299,8 @@ pub struct NewPlan<'a> {
 /// Plans being written, in one transaction.
 pub struct PlanWrites {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    /// Dropped after the transaction (fields drop in order).
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl PlanWrites {
