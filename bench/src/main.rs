@@ -99,11 +99,12 @@ async fn scale(
     let pid = site.controller_pid()?;
     let a = announcement(&site, 1, 16_044).await?;
     let t0 = chrono::Utc::now();
+    let cpu0 = stats::cpu_secs(pid)?;
     fanout::warm_up(&site, a).await?;
     site.settle(std::time::Duration::from_secs(300)).await?;
     site.drained(Duration::from_secs(3), Duration::from_secs(600))
         .await?;
-    let burst = ingest::burst(&site, t0).await?;
+    let burst = ingest::burst(&site, t0, stats::cpu_secs(pid)? - cpu0).await?;
     let cpu0 = stats::cpu_secs(pid)?;
     tokio::time::sleep(std::time::Duration::from_secs(idle)).await;
     let idle_cores = (stats::cpu_secs(pid)? - cpu0) / idle as f64;
