@@ -535,7 +535,9 @@ impl Runner {
                 return;
             }
             let result = audio::open_sink(&audio_cfg, &label).and_then(|mut sink| {
-                wait_until(item.start_at, &stop);
+                // The first samples are decoded before the wait: at the instant, only the
+                // write is left to do.
+                let mut hold = || wait_until(item.start_at, &stop);
                 let mut on_first = || {
                     let err = (Utc::now() - item.start_at).num_milliseconds();
                     let _ = tx.blocking_send(PlayerMsg::Started {
@@ -556,6 +558,7 @@ impl Runner {
                     PART_GAP_MS,
                     sink.as_mut(),
                     &stop,
+                    &mut hold,
                     &mut on_first,
                     &mut on_part,
                 )

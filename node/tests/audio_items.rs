@@ -4,7 +4,7 @@
 //! what the device would have played.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use loa_e2e::pcm::{self, write_tone, Segment};
@@ -82,6 +82,7 @@ fn play(
         GAP_MS,
         sink,
         stop,
+        &mut || {},
         &mut || firsts += 1,
         &mut |i| done.push(i),
     )
@@ -180,4 +181,72 @@ fn a_stop_during_the_pause_resumes_at_the_next_part() {
     let (report, done, _) = play(&tracks, Position::default(), &mut sink, &stop);
     assert_eq!(report.stopped_at, Some(Position { part: 1, ms: 0 }));
     assert_eq!(done, [0]);
+}
+
+/// Counts the writes that reach the sink.
+struct CountWrites {
+    inner: Box<dyn Sink>,
+    writes: Arc<AtomicUsize>,
+}
+
+impl Sink for CountWrites {
+    fn rate(&self) -> u32 {
+        self.inner.rate()
+    }
+    fn channels(&self) -> u16 {
+        self.inner.channels()
+    }
+    fn write(&mut self, samples: &[f32]) -> Result<(), AudioError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.write(samples)
+    }
+    fn finish(&mut self) -> Result<(), AudioError> {
+        self.inner.finish()
+    }
+}
+
+/// The runner waits for the item's instant in the hold: the file is open and its first
+/// samples resampled by then, so only the write is left at the instant. A stop during the
+/// hold puts nothing on air.
+#[test]
+fn the_hold_comes_after_decoding_and_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracks = parts(dir.path());
+    for stop_in_hold in [false, true] {
+        let writes = Arc::new(AtomicUsize::new(0));
+        let mut sink = CountWrites {
+            inner: open_sink(&wav_config(dir.path()), &format!("hold-{stop_in_hold}")).unwrap(),
+            writes: writes.clone(),
+        };
+        let stop = AtomicBool::new(false);
+        let (mut holds, mut written_at_hold, mut firsts) = (0, None, 0);
+        let report = play_item(
+            &tracks,
+            Position { part: 0, ms: 0 },
+            GAP_MS,
+            &mut sink,
+            &stop,
+            &mut || {
+                holds += 1;
+                written_at_hold = Some(writes.load(Ordering::Relaxed));
+                stop.store(stop_in_hold, Ordering::Relaxed);
+            },
+            &mut || firsts += 1,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            (holds, written_at_hold),
+            (1, Some(0)),
+            "stop: {stop_in_hold}"
+        );
+        if stop_in_hold {
+            assert_eq!(writes.load(Ordering::Relaxed), 0, "nothing on air");
+            assert_eq!(firsts, 0);
+            assert_eq!(report.stopped_at, Some(Position { part: 0, ms: 0 }));
+        } else {
+            assert!(writes.load(Ordering::Relaxed) > 1);
+            assert_eq!((firsts, report.stopped_at), (1, None));
+        }
+    }
 }

@@ -59,15 +59,20 @@ pub struct ItemReport {
 
 /// Blocking. Plays `tracks` one after the other into one sink, from `from` (a resumed item
 /// starts inside a part), with `gap_ms` of silence between parts, then `finish()`es the sink.
-/// Each part goes through the pipeline of [`play`]. Calls `on_first_frame` once, right after
-/// the first samples reach the sink, and `on_part_done(i)` after part `i`'s last samples.
-/// If `stop` is set, the part on air fades out and `stopped_at` says where it stopped.
+/// Each part goes through the pipeline of [`play`]. Calls `before_first_frame` once the first
+/// samples are decoded and resampled, just before they go to the sink (the runner waits there
+/// for the item's instant, so opening the file and setting up the resampler do not delay the
+/// start), `on_first_frame` once, right after the first samples reach the sink, and
+/// `on_part_done(i)` after part `i`'s last samples. If `stop` is set, the part on air fades
+/// out and `stopped_at` says where it stopped.
+#[allow(clippy::too_many_arguments)]
 pub fn play_item(
     tracks: &[Track],
     from: Position,
     gap_ms: u64,
     sink: &mut dyn Sink,
     stop: &AtomicBool,
+    before_first_frame: &mut dyn FnMut(),
     on_first_frame: &mut dyn FnMut(),
     on_part_done: &mut dyn FnMut(usize),
 ) -> Result<ItemReport, AudioError> {
@@ -75,7 +80,10 @@ pub fn play_item(
         frames: 0,
         stopped_at: None,
     };
-    let mut first = Some(on_first_frame);
+    let mut first = Some(FirstFrame {
+        before: before_first_frame,
+        after: on_first_frame,
+    });
     for (i, track) in tracks.iter().enumerate().skip(from.part) {
         let skip_ms = if i == from.part { from.ms } else { 0 };
         if i > from.part {
@@ -117,20 +125,30 @@ pub fn play(
     stop: &AtomicBool,
     on_first_frame: &mut dyn FnMut(),
 ) -> Result<PlayReport, AudioError> {
-    let report = play_part(path, sink, gain, 0, stop, &mut Some(on_first_frame))?;
+    let mut first = Some(FirstFrame {
+        before: &mut || {},
+        after: on_first_frame,
+    });
+    let report = play_part(path, sink, gain, 0, stop, &mut first)?;
     sink.finish()?;
     Ok(report)
 }
 
+/// What to call around an item's first write to the sink.
+struct FirstFrame<'a> {
+    before: &'a mut dyn FnMut(),
+    after: &'a mut dyn FnMut(),
+}
+
 /// One file into the sink, without finishing it, from `skip_ms` into the audio. Takes
-/// `on_first_frame` out of its option when it calls it.
+/// `first` out of its option when it calls it.
 fn play_part(
     path: &Path,
     sink: &mut dyn Sink,
     gain: f32,
     skip_ms: u64,
     stop: &AtomicBool,
-    on_first_frame: &mut Option<&mut dyn FnMut()>,
+    first: &mut Option<FirstFrame<'_>>,
 ) -> Result<PlayReport, AudioError> {
     let mut decoder = Decoder::open(path)?;
     let (src_channels, out_channels) = (decoder.channels(), sink.channels());
@@ -180,9 +198,18 @@ fn play_part(
             out.clear();
             map_channels(&resampled, work_channels, out_channels, &mut out);
             ramp.apply(&mut out);
-            sink.write(&out)?;
-            if let Some(f) = on_first_frame.take() {
-                f();
+            match first.take() {
+                Some(f) => {
+                    (f.before)();
+                    if stop.load(Ordering::Relaxed) {
+                        // Stopped while waiting for the instant: nothing went on air.
+                        report.interrupted = true;
+                        break;
+                    }
+                    sink.write(&out)?;
+                    (f.after)();
+                }
+                None => sink.write(&out)?,
             }
             report.frames += (out.len() / usize::from(out_channels)) as u64;
         }
