@@ -70,6 +70,7 @@ if [ -z "$only" ] || [ "$only" = scale ]; then
         echo "### $n nodes" >>"$out"
         echo >>"$out"
         "$bench" --rounds "$rounds" scale --nodes "$n" >>"$out"
+        echo >>"$out"
     done
 fi
 if [ -z "$only" ] || [ "$only" = commune ]; then
