@@ -53,6 +53,16 @@ enum Work {
     },
 }
 
+impl Work {
+    /// The node that sent it, and on which channel.
+    fn source(&self) -> (&str, Channel) {
+        match self {
+            Work::State { node, .. } => (node, Channel::State),
+            Work::Events { node, .. } => (node, Channel::Events),
+        }
+    }
+}
+
 /// What follows a batch: refusals to keep, acks to send, plans to send on.
 #[derive(Default)]
 struct After {
@@ -101,21 +111,18 @@ impl Ingest {
             match self.check(&p, &trusts, &mut stamps) {
                 Ok(Some(w)) => work.push(w),
                 Ok(None) => {}
-                Err((node, IngestError::Refused { kind, detail })) => {
-                    after.refusals.push((node, kind, detail))
-                }
-                Err((node, IngestError::Store(e))) => {
-                    tracing::error!(node = %node, error = %e, "cannot check what a node sent");
-                }
+                Err((node, Refused { kind, detail })) => after.refusals.push((node, kind, detail)),
             }
         }
         if !work.is_empty() {
             if let Err(e) = self.store_all(&work, received_at, &mut after).await {
-                let nodes = work.len();
-                if e.is_disk_full() {
-                    tracing::error!(messages = nodes, error = %e, "disk full: cannot store what nodes sent; not acknowledged, so the nodes keep it and send it again");
-                } else {
-                    tracing::error!(messages = nodes, error = %e, "cannot store what nodes sent; they will resend");
+                for w in &work {
+                    let (node, channel) = w.source();
+                    if e.is_disk_full() {
+                        tracing::error!(node = %node, channel = %channel, error = %e, "disk full: cannot store what a node sent; not acknowledged, so the node keeps it and sends it again");
+                    } else {
+                        tracing::error!(node = %node, channel = %channel, error = %e, "cannot store what a node sent; it will resend");
+                    }
                 }
                 after.acks.clear();
                 after.settled.clear();
@@ -131,7 +138,7 @@ impl Ingest {
         p: &Publish,
         trusts: &HashMap<String, NodeTrust>,
         stamps: &mut HashMap<String, Option<(u64, u64)>>,
-    ) -> Result<Option<Work>, (String, IngestError)> {
+    ) -> Result<Option<Work>, (String, Refused)> {
         let Some((node, channel)) = self.topics.parse(&p.topic) else {
             Counters::bump(&self.counters.malformed_messages);
             tracing::warn!(topic = %p.topic, "message on an unknown topic ignored");
@@ -153,7 +160,7 @@ impl Ingest {
         else {
             let detail = "the node has no key (provisioned before nodes signed): give it new \
                           credentials";
-            return Err((node, IngestError::refused_because("no_key", detail)));
+            return Err((node, Refused::because("no_key", detail)));
         };
         let last = *stamps.entry(node.clone()).or_insert(trust.last_stamp);
         let work = match channel {
@@ -165,7 +172,7 @@ impl Ingest {
                         batch,
                     })
                 })
-                .map_err(|e| IngestError::refused("events_refused", e)),
+                .map_err(|e| Refused::protocol("events_refused", e)),
         };
         match work {
             Ok(Some(Work::State {
@@ -345,16 +352,16 @@ fn state(
     key: &VerifyingKey,
     last: Option<(u64, u64)>,
     payload: &[u8],
-) -> Result<Option<Work>, IngestError> {
+) -> Result<Option<Work>, Refused> {
     let state = NodeState::open(payload, key, node, MAX_PACKET_BYTES)
-        .map_err(|e| IngestError::refused("state_refused", e))?;
+        .map_err(|e| Refused::protocol("state_refused", e))?;
     let stamp = (state.session, state.serial);
     if last == Some(stamp) {
         return Ok(None);
     }
     if !state.supersedes(last) {
         let (session, serial) = last.unwrap_or_default();
-        return Err(IngestError::Refused {
+        return Err(Refused {
             kind: "state_replayed",
             detail: format!(
                 "state of session {} serial {} is older than the one already taken \
@@ -375,25 +382,23 @@ fn state(
     }))
 }
 
-#[derive(Debug, thiserror::Error)]
-enum IngestError {
-    /// Not taken: not signed by the node, malformed, another node's, or replayed.
-    #[error("{kind}: {detail}")]
-    Refused { kind: &'static str, detail: String },
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// A message not taken: not signed by the node, malformed, another node's, or replayed.
+#[derive(Debug)]
+struct Refused {
+    kind: &'static str,
+    detail: String,
 }
 
-impl IngestError {
-    fn refused_because(kind: &'static str, detail: &str) -> Self {
-        IngestError::Refused {
+impl Refused {
+    fn because(kind: &'static str, detail: &str) -> Self {
+        Refused {
             kind,
             detail: detail.to_string(),
         }
     }
 
-    fn refused(kind: &'static str, e: loa_protocol::ProtocolError) -> Self {
-        IngestError::Refused {
+    fn protocol(kind: &'static str, e: loa_protocol::ProtocolError) -> Self {
+        Refused {
             kind,
             detail: e.to_string(),
         }

@@ -1,5 +1,5 @@
 //! The chaos suite: 50 simulated nodes (one `loa-sim` process) reach Mosquitto through a
-//! fault proxy and fetch media through another, throttled to 384 kbit/s, while a seeded
+//! fault proxy and fetch media through another, both throttled to 384 kbit/s, while a seeded
 //! schedule delays, black-holes and cuts their links, restarts the broker, `kill -9`s the
 //! controller, and `kill -9`s the nodes mid-download and mid-play. A few hundred broadcasts
 //! go out meanwhile. When the faults stop and things settle, every delivery must be in a true
@@ -659,6 +659,7 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
         ..Faults::default()
     };
     http_proxy.set(link.clone());
+    mqtt_proxy.set(link.clone());
 
     // Five villages of ten nodes, each node's config as provisioning wrote it, with a short
     // keep-alive so that a black hole is noticed, and a small WAV format.
@@ -691,12 +692,12 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
             Fault::MqttDelay { ms, secs } => {
                 mqtt_proxy.update(|f| f.delay = Duration::from_millis(ms));
                 tokio::time::sleep(Duration::from_secs(secs)).await;
-                mqtt_proxy.set(Faults::default());
+                mqtt_proxy.set(link.clone());
             }
             Fault::MqttDrop { secs } => {
                 mqtt_proxy.update(|f| f.drop = true);
                 tokio::time::sleep(Duration::from_secs(secs)).await;
-                mqtt_proxy.set(Faults::default());
+                mqtt_proxy.set(link.clone());
             }
             Fault::MqttCut => mqtt_proxy.cut(),
             Fault::HttpCut => http_proxy.cut(),
@@ -739,7 +740,7 @@ async fn fifty_nodes_through_faults_lose_nothing_play_nothing_twice_and_resume_d
             }
         }
     }
-    mqtt_proxy.set(Faults::default());
+    mqtt_proxy.set(link.clone());
     http_proxy.set(link.clone());
     println!(
         "faults over at t={:.0} s ({mid_download} kills mid-download, {mid_play} mid-play)",
