@@ -5,20 +5,16 @@
 //!   log.
 //! - [`store`]: SQLite through sqlx: zones, nodes, media, occurrences, deliveries, events.
 //! - [`delivery`]: the delivery lifecycle as a pure state machine.
-//! - [`schedule`]: time rules (once, cron, RRULE, repeats, validity, quiet hours) and the
-//!   standing-programme files; [`programmes`] loads those files into the store.
-//! - [`materializer`]: schedules → occurrences up to the plan horizon, idempotently.
-//! - [`conflicts`]: which schedules and broadcasts a new schedule would overlap.
+//! - [`schedule`]: time rules (once, cron, RRULE, repeats, validity, quiet hours), the
+//!   standing-programme files and their loading, the materialiser (schedules → occurrences up
+//!   to the plan horizon, idempotently) and conflicts between schedules.
 //! - [`media`]: the upload probe (symphonia) and the content-addressed file store.
-//! - [`broker`]: the embedded MQTT broker (rumqttd) and its accounts.
-//! - [`link`]: the controller's MQTT session, with backoff.
-//! - [`mosquitto`]: Mosquitto's password and ACL files from the node registry.
-//! - [`planner`]: per-node signed plans, published retained; [`item_parts`] decides what an
-//!   item holds on a node (chime, then the zone's languages).
-//! - [`ingest`]: node state and events in (only when the node signed them), deliveries
-//!   moved, acks out; refusals kept as security reports.
+//! - [`mqtt`]: everything that crosses the broker: the embedded broker, the controller's link,
+//!   Mosquitto's files, the planner (per-node signed plans) and ingest (node state and events
+//!   in, only when the node signed them; acks out).
 //! - [`report`]: the delivery report per village (bulletins, coverage, airtime, online time).
-//! - [`http`]: the REST API, media downloads for nodes, `/healthz`, `/metrics`.
+//! - [`ops`]: one function for each thing staff do, with its own error; below HTTP.
+//! - [`http`]: the REST API, the pages (adapters over [`ops`]), media downloads for nodes, `/healthz`, `/metrics`.
 //! - [`tts`]: text-to-speech (espeak-ng behind a trait) and its cache of rendered texts.
 //! - [`provision`]: the config file a new node is given.
 //! - [`secrets`]: node secrets; [`keys`]: the controller's signing keys and their rotation.
@@ -29,22 +25,15 @@
 //! [`run`] wires them together; `main` only parses flags and calls it.
 
 pub mod auth;
-pub mod broker;
 pub mod config;
-pub mod conflicts;
 pub mod delivery;
 pub mod http;
-pub mod ingest;
-pub mod item_parts;
 pub mod keys;
 pub mod limits;
-pub mod link;
-pub mod materializer;
 pub mod media;
 pub mod metrics;
-pub mod mosquitto;
-pub mod planner;
-pub mod programmes;
+pub mod mqtt;
+pub mod ops;
 pub mod provision;
 pub mod report;
 pub mod schedule;
@@ -63,9 +52,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::broker::Credentials;
 use crate::config::{BrokerKind, Config};
-use crate::link::{BrokerAddress, CONTROLLER_ACCOUNT};
+use crate::mqtt::broker::Credentials;
+use crate::mqtt::link::{BrokerAddress, CONTROLLER_ACCOUNT};
 use crate::secrets::{hash_secret, new_secret};
 
 /// Runs the controller until `shutdown` is cancelled, then drains every task.
@@ -83,7 +72,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         .await
         .context("cannot open the database")?;
     let keys = Arc::new(keys::Keys::load_or_create(&cfg.data_dir)?);
-    mosquitto::refresh(&store, &cfg).await;
+    mqtt::mosquitto::refresh(&store, &cfg).await;
     let media = media::MediaStore::open(&cfg.data_dir)?;
     let tts = Arc::new(tts::Tts::new(
         Arc::new(tts::EspeakNg::new()),
@@ -116,7 +105,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
             for (id, hash) in store.node_credentials().await? {
                 accounts.set(&id, &hash);
             }
-            broker::start_embedded(cfg.mqtt.listen, accounts.clone(), &cfg.tls)?;
+            mqtt::broker::start_embedded(cfg.mqtt.listen, accounts.clone(), &cfg.tls)?;
             write_addr(&cfg, "mqtt.addr", cfg.mqtt.listen)?;
             let mut local = cfg.mqtt.listen;
             if local.ip().is_unspecified() {
@@ -141,12 +130,12 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
     };
 
     let transport = if cfg.mqtt_tls() {
-        link::tls_transport(ca_pem.as_deref())
+        mqtt::link::tls_transport(ca_pem.as_deref())
     } else {
         rumqttc::Transport::Tcp
     };
-    let (client, eventloop) = link::client_with_transport(&broker_addr, transport);
-    let planner = Arc::new(planner::Planner::new(
+    let (client, eventloop) = mqtt::link::client_with_transport(&broker_addr, transport);
+    let planner = Arc::new(mqtt::planner::Planner::new(
         store.clone(),
         keys.clone(),
         &cfg,
@@ -161,7 +150,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
     let (in_tx, mut in_rx) = mpsc::unbounded_channel();
     let (connected_tx, mut connected_rx) = mpsc::channel(1);
     let tracker = TaskTracker::new();
-    tracker.spawn(link::run(
+    tracker.spawn(mqtt::link::run(
         client.clone(),
         eventloop,
         topics.clone(),
@@ -171,7 +160,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         shutdown.clone(),
     ));
 
-    let ingest = ingest::Ingest {
+    let ingest = mqtt::ingest::Ingest {
         store: store.clone(),
         topics: topics.clone(),
         client: client.clone(),
@@ -187,7 +176,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
                     Some(p) => {
                         // Whatever else has arrived meanwhile goes in the same transaction.
                         let mut batch = vec![p];
-                        while batch.len() < ingest::MAX_BATCH {
+                        while batch.len() < mqtt::ingest::MAX_BATCH {
                             match in_rx.try_recv() {
                                 Ok(p) => batch.push(p),
                                 Err(_) => break,
@@ -220,13 +209,13 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
 
     let tz = schedule::rule::parse_tz(&cfg.time_zone)?;
     if let Some(dir) = &cfg.schedules_dir {
-        let (errors, touched) = programmes::sync(&store, &media, dir).await;
+        let (errors, touched) = schedule::programmes::sync(&store, &media, dir).await;
         if !errors.is_empty() {
             tracing::warn!(errors = errors.len(), dir = %dir.display(), "some programme files were not loaded; see the errors above");
         }
         planner.publish_all(&touched).await;
     }
-    let materializer = Arc::new(materializer::Materializer::new(
+    let materializer = Arc::new(schedule::materializer::Materializer::new(
         store.clone(),
         planner.clone(),
         tz,
@@ -238,17 +227,19 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
     tracing::info!(site = %cfg.site, http = %cfg.http_listen, public_url = %cfg.public_url(), public_key = %public_key, "controller ready");
     let rate = Arc::new(http::rate::RateLimit::new(&cfg.limits));
     let state = http::AppState {
-        store,
-        media,
-        planner,
-        counters,
-        cfg: Arc::new(cfg),
-        broker_accounts: accounts,
-        tz,
-        materializer,
-        throttle: Default::default(),
+        app: ops::App {
+            store,
+            media,
+            planner,
+            counters,
+            cfg: Arc::new(cfg),
+            broker_accounts: accounts,
+            tz,
+            materializer,
+            throttle: Default::default(),
+            tts,
+        },
         downloads: Default::default(),
-        tts,
         rate,
     };
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -277,23 +268,16 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
 /// `token_name` is given, an API token for it. Returns the account and the token.
 pub async fn add_user(
     cfg: &Config,
-    account: &http::users::NewAccount,
+    account: &ops::users::NewAccount,
     token_name: Option<&str>,
 ) -> anyhow::Result<(store::accounts::User, Option<String>)> {
     std::fs::create_dir_all(&cfg.data_dir)?;
     let store = store::Store::open(&cfg.data_dir)
         .await
         .context("cannot open the database")?;
-    let user = http::users::add_user(&store, account)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let user = ops::users::add_user(&store, account).await?;
     let token = match token_name {
-        Some(name) => Some(
-            http::users::make_token(&store, user.id, name)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.message))?
-                .1,
-        ),
+        Some(name) => Some(ops::users::make_token(&store, user.id, name).await?.1),
         None => None,
     };
     Ok((user, token))
@@ -304,14 +288,14 @@ pub async fn add_user(
 pub async fn mosquitto_config(
     cfg: &Config,
     dir: &std::path::Path,
-) -> anyhow::Result<mosquitto::Written> {
+) -> anyhow::Result<mqtt::mosquitto::Written> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = std::fs::canonicalize(dir)?;
     std::fs::create_dir_all(&cfg.data_dir)?;
     let store = store::Store::open(&cfg.data_dir)
         .await
         .context("cannot open the database")?;
-    Ok(mosquitto::write_files(&store, cfg, &dir).await?)
+    Ok(mqtt::mosquitto::write_files(&store, cfg, &dir).await?)
 }
 
 fn write_addr(cfg: &Config, name: &str, addr: SocketAddr) -> anyhow::Result<()> {

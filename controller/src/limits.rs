@@ -2,7 +2,7 @@
 //! names the field and the limit. `docs/limits.md` is the table of them all, with the limits
 //! that live elsewhere: the upload size (`max_upload_bytes` in [`crate::config`]), the text
 //! read out by text-to-speech ([`crate::tts::text::MAX_CHARS`]), the plan size
-//! ([`crate::planner::MAX_PLAN_ITEMS`], `loa_protocol::MAX_PACKET_BYTES`), the events in one
+//! ([`crate::mqtt::planner::MAX_PLAN_ITEMS`], `loa_protocol::MAX_PACKET_BYTES`), the events in one
 //! node message (`loa_protocol::limits::MAX_EVENTS_PER_BATCH`), failed sign-ins
 //! ([`crate::auth::throttle`]) and the request rate ([`crate::http::rate`], configured here
 //! by [`LimitsConfig`]).

@@ -107,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
             let cfg = Config::load(&over)?;
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
-            let account = loa_controller::http::users::NewAccount {
+            let account = loa_controller::ops::users::NewAccount {
                 username,
                 display_name,
                 password: password.trim_end_matches(['\r', '\n']).to_owned(),
@@ -128,7 +128,8 @@ async fn main() -> anyhow::Result<()> {
                 .or_else(|| cfg.mqtt.mosquitto_dir.clone())
                 .ok_or_else(|| anyhow::anyhow!("say where to write: --out DIR"))?;
             let w = loa_controller::mosquitto_config(&cfg, &dir).await?;
-            if let Some(warning) = loa_controller::mosquitto::without_hash_warning(&w.without_hash)
+            if let Some(warning) =
+                loa_controller::mqtt::mosquitto::without_hash_warning(&w.without_hash)
             {
                 eprintln!("warning: {warning}");
             }

@@ -35,7 +35,7 @@ async fn a_batch_takes_what_is_true_and_refuses_the_rest_one_by_one() {
     h.node("luot-2", village).await;
     let a = h.announcement("Tiêm phòng").await;
     let id = h.broadcast(&Value::from(a), &[village], None).await;
-    let item = format!("o{id}");
+    let item = loa_protocol::item_id(id);
     let (key1, key2) = (h.node_key("luot-1").await, h.node_key("luot-2").await);
     let topics = h.topics();
     let batch = |node: &str, key, seq| {

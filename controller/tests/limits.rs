@@ -89,7 +89,7 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_are_not_held
         .await
         .unwrap()
         .unwrap();
-    let (_, other) = loa_controller::http::users::make_token(&h.state.store, user.id, "khác")
+    let (_, other) = loa_controller::ops::users::make_token(&h.state.store, user.id, "khác")
         .await
         .unwrap();
     let r = h.call(with_token("/api/v1/zones", &other)).await;

@@ -168,7 +168,7 @@ async fn the_dashboard_shows_todays_programme_and_problems_first() {
         )
         .await;
     let id = r.json()["id"].as_i64().unwrap();
-    let item = format!("o{id}");
+    let item = loa_protocol::item_id(id);
     h.ingest(
         "na-sai-1",
         vec![Event {
@@ -197,7 +197,7 @@ async fn the_delivery_page_shows_played_with_the_time_per_village() {
     let (_, village) = commune(&h).await;
     let a = h.announcement("Thông báo tiêm chủng").await;
     let id = h.broadcast(&json!(a), &[village], None).await;
-    let item = format!("o{id}");
+    let item = loa_protocol::item_id(id);
     let t0 = Utc::now();
     let steps = [
         (Stage::Received, None),
@@ -772,7 +772,7 @@ async fn the_report_page_counts_each_village_and_offers_the_csv_and_print() {
         )
         .await;
     let id = r.json()["id"].as_i64().unwrap();
-    let item = format!("o{id}");
+    let item = loa_protocol::item_id(id);
     let events = [Stage::Received, Stage::Ready, Stage::Playing, Stage::Played]
         .iter()
         .enumerate()

@@ -82,7 +82,7 @@ async fn reports(h: &Harness, node: &str, steps: &[(i64, Stage, DateTime<Utc>)])
             seq: i as u64 + 1,
             at,
             body: EventBody::Item {
-                item: format!("o{occ}"),
+                item: loa_protocol::item_id(occ),
                 stage,
                 reason: matches!(stage, Stage::Failed | Stage::Missed).then(|| "why".into()),
                 start_error_ms: None,

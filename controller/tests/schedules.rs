@@ -257,7 +257,7 @@ async fn materialising_twice_or_after_a_restart_never_duplicates_and_downtime_is
     h.state.materializer.pass(back).await.unwrap();
     // A controller started afresh (a new materialiser over the same store) writes nothing twice.
     let m = &h.state.materializer;
-    let restarted = loa_controller::materializer::Materializer::new(
+    let restarted = loa_controller::schedule::materializer::Materializer::new(
         m.store.clone(),
         m.planner.clone(),
         m.tz,
@@ -469,7 +469,10 @@ async fn a_plan_too_long_for_one_message_carries_the_soonest_items_and_the_rest_
     let current = || h.plan("na-sai-1");
     h.state.planner.publish("na-sai-1").await.unwrap();
     let plan = current().await;
-    assert_eq!(plan.items.len(), loa_controller::planner::MAX_PLAN_ITEMS);
+    assert_eq!(
+        plan.items.len(),
+        loa_controller::mqtt::planner::MAX_PLAN_ITEMS
+    );
     assert_eq!(plan.items[0].start_at, start, "the soonest first");
     assert!(h.state.planner.is_truncated("na-sai-1"));
 
@@ -494,7 +497,7 @@ async fn a_plan_too_long_for_one_message_carries_the_soonest_items_and_the_rest_
     );
     assert_eq!(
         next.items.len(),
-        loa_controller::planner::MAX_PLAN_ITEMS,
+        loa_controller::mqtt::planner::MAX_PLAN_ITEMS,
         "the next one came in"
     );
     assert_eq!(

@@ -163,7 +163,7 @@ async fn without_espeak_ng_the_api_says_how_to_install_it() {
     let mut state = h.state.clone();
     let data_dir = cache_dir(&h).parent().unwrap().to_path_buf();
     let engine = EspeakNg::with_program("/nonexistent/espeak-ng");
-    state.tts = Arc::new(Tts::new(Arc::new(engine), &data_dir).unwrap());
+    state.app.tts = Arc::new(Tts::new(Arc::new(engine), &data_dir).unwrap());
     h.app = app(state);
     for uri in ["/api/v1/tts/preview", "/api/v1/tts/announcements"] {
         h.post_json(uri, json!({ "title": "Thông báo", "text": "Xin chào" }))

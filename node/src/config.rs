@@ -1,68 +1,30 @@
-//! The node's configuration file (`node.toml`), as the controller writes it at provisioning.
+//! The node's configuration file (`node.toml`), as the controller writes it at provisioning:
+//! loading, with errors that name the line, and the checks of its values.
 
+use loa_protocol::NodeFile;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 use crate::audio::AudioConfig;
 use crate::relay::RelayConfig;
 
+/// The node's `node.toml`: the schema both sides share ([`NodeFile`]), with the node's own
+/// audio and relay sections. Reads as the file's fields through `Deref`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeConfig {
-    pub node_id: String,
-    pub site: String,
-    /// The controller's HTTP base URL (media downloads).
-    pub controller_url: String,
-    /// The controller's Ed25519 public key, base64: plans and acks must be signed by it.
-    /// (Defaulted only so that `loa-node check` can say it is missing; `load` refuses that.)
-    #[serde(default)]
-    pub controller_public_key: String,
-    /// This node's own Ed25519 secret key, base64, made at provisioning: its events and states
-    /// are signed with it, and the controller trusts them only then.
-    /// (Defaulted only so that `loa-node check` can say it is missing; `load` refuses that.)
-    #[serde(default)]
-    pub node_key: String,
-    /// Sent as `Authorization: Bearer …` on media downloads.
-    pub media_token: String,
-    /// Where the plan, the media cache, the event spool and the ledger live.
-    pub data_dir: PathBuf,
-    /// The commune's CA certificate, PEM text inline (the controller writes it at
-    /// provisioning when it has one): trusted for an `https://` controller_url and for MQTT
-    /// with `tls = true`, besides the usual public roots.
-    #[serde(default)]
-    pub ca_pem: Option<String>,
-    pub mqtt: MqttConfig,
-    #[serde(default)]
-    pub audio: AudioConfig,
-    /// Bytes of media the cache may hold (default 512 MiB).
-    #[serde(default = "default_cache_budget")]
-    pub cache_budget_bytes: u64,
-    /// The amplifier relay (a GPIO line); absent, no relay is switched. See [`RelayConfig`].
-    #[serde(default)]
-    pub relay: Option<RelayConfig>,
+#[serde(transparent)]
+pub struct NodeConfig(pub NodeFile<AudioConfig, RelayConfig>);
+
+impl std::ops::Deref for NodeConfig {
+    type Target = NodeFile<AudioConfig, RelayConfig>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MqttConfig {
-    /// `host:port` of the broker.
-    pub address: String,
-    pub username: String,
-    pub password: String,
-    /// Keep-alive in seconds: how soon a dead link is noticed (and the last will published).
-    #[serde(default = "default_keep_alive")]
-    pub keep_alive_secs: u64,
-    /// MQTT over TLS (usually port 8883), trusting `ca_pem`.
-    #[serde(default)]
-    pub tls: bool,
-}
-
-fn default_keep_alive() -> u64 {
-    30
-}
-
-fn default_cache_budget() -> u64 {
-    512 * 1024 * 1024
+impl std::ops::DerefMut for NodeConfig {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -235,7 +197,7 @@ password = "pw"
     fn relay_is_optional_with_defaults_and_rejects_unknown_keys() {
         assert_eq!(load_text(GOOD).unwrap().relay, None);
         let cfg = load_text(&format!("{GOOD}\n[relay]\nline = 17\n")).unwrap();
-        let relay = cfg.relay.unwrap();
+        let relay = cfg.0.relay.unwrap();
         assert_eq!((relay.line, relay.lead_ms, relay.hold_ms), (17, 1500, 3000));
         let e = load_text(&format!("{GOOD}\n[relay]\nline = 17\npin = 3\n"))
             .unwrap_err()

@@ -104,7 +104,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             let (mut audio, relay) = match config {
                 Some(path) => {
                     let cfg = NodeConfig::load(&path)?;
-                    (cfg.audio, cfg.relay)
+                    (cfg.0.audio, cfg.0.relay)
                 }
                 None => (AudioConfig::default(), None),
             };

@@ -5,6 +5,8 @@
 //! - [`vocab`]: the words both sides use: priorities and the delivery stages.
 //! - [`envelope`]: Ed25519 signing and verification over exactly the bytes sent; plans and
 //!   acks are signed by the controller, events and states by the node's own key.
+//! - [`item_id`]: how a plan item's id names the occurrence it airs (`o{id}`).
+//! - [`node_file`]: `node.toml`, written by the controller at provisioning, read by the node.
 //! - [`plan`]: the per-node plan (the node's whole desired state) and its validation.
 //! - [`state`]: the retained node state, including the `offline` last will.
 //! - [`event`]: the node's numbered events and the controller's signed acknowledgement.
@@ -16,7 +18,9 @@ pub mod backoff;
 pub mod envelope;
 pub mod error;
 pub mod event;
+pub mod item_id;
 pub mod limits;
+pub mod node_file;
 pub mod plan;
 pub mod state;
 pub mod topics;
@@ -28,7 +32,9 @@ pub use envelope::{
 };
 pub use error::ProtocolError;
 pub use event::{Ack, Event, EventBatch, EventBody};
+pub use item_id::{item_id, occurrence_of};
 pub use limits::MAX_PACKET_BYTES;
+pub use node_file::{MqttSection, NodeFile};
 pub use plan::{
     check_language, AfterPreempt, MediaRef, Part, PartKind, Plan, PlanItem, MAX_PARTS, PART_GAP_MS,
 };

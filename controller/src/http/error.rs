@@ -10,12 +10,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::auth::AuthError;
+use crate::limits::LimitError;
 use crate::media::MediaError;
-use crate::planner::PlanError;
+use crate::mqtt::planner::PlanError;
+use crate::ops::{Kind, OpError};
 use crate::store::StoreError;
-
-/// The code of [`ApiError::disk_full`].
-pub const DISK_FULL: &str = "disk.full";
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -34,68 +34,52 @@ impl ApiError {
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+        OpError::invalid(message).into()
     }
 
     pub fn unauthenticated() -> Self {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "auth.required",
-            "sign in first (or send an API token: Authorization: Bearer loa_…)",
-        )
+        AuthError::Unauthenticated.into()
     }
 
     pub fn forbidden_role(need: crate::store::accounts::Role) -> Self {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "auth.forbidden",
-            format!("this needs the {} role", need.as_str()),
-        )
+        AuthError::ForbiddenRole(need).into()
     }
 
     pub fn forbidden_zone() -> Self {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "auth.zone",
-            "that is outside the zones of your account",
-        )
+        AuthError::ForbiddenZone.into()
     }
 
     pub fn throttled(wait: std::time::Duration) -> Self {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "auth.throttled",
-            format!("too many failed sign-ins; try again in {minutes} minute(s)"),
-        )
+        AuthError::Throttled(wait).into()
     }
 
     pub fn csrf() -> Self {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "auth.csrf",
-            "the page's security token is missing or old; reload the page and try again",
-        )
+        AuthError::Csrf.into()
     }
 
     /// The controller's disk (database or media store) is full.
     pub fn disk_full(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "disk full: a request could not be stored");
-        ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            DISK_FULL,
-            "the controller's disk is full: nothing can be saved until space is freed on it; \
-             then try again",
-        )
+        OpError::disk_full(e).into()
     }
 
     pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; the controller's log has the details",
-        )
+        OpError::internal(e).into()
+    }
+}
+
+/// The status each kind of refusal answers with.
+fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -106,58 +90,28 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(what) => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("{what} not found"),
-            ),
-            StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            StoreError::Invalid(m) => ApiError::invalid(m),
-            StoreError::Limit(l) => l.into(),
-            other if other.is_disk_full() => ApiError::disk_full(other),
-            other => ApiError::internal(other),
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
+        ApiError::new(status_of(e.kind), e.code, e.message)
+    }
+}
+
+/// Every lower layer's error reaches HTTP through [`OpError`], so each is mapped once.
+macro_rules! through_ops {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                OpError::from(e).into()
+            }
         }
-    }
+    )*};
 }
-
-impl From<crate::limits::LimitError> for ApiError {
-    fn from(e: crate::limits::LimitError) -> Self {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
-    }
-}
-
-impl From<MediaError> for ApiError {
-    fn from(e: MediaError) -> Self {
-        let status = match &e {
-            MediaError::Io(_) if e.is_disk_full() => return ApiError::disk_full(e),
-            MediaError::Io(_) => return ApiError::internal(e),
-            MediaError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        ApiError::new(status, e.code(), e.to_string())
-    }
-}
-
-impl From<PlanError> for ApiError {
-    fn from(e: PlanError) -> Self {
-        match e {
-            PlanError::Store(s) => s.into(),
-            PlanError::TooLarge { .. } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "plan.too_large",
-                e.to_string(),
-            ),
-            other => ApiError::internal(other),
-        }
-    }
-}
+through_ops!(AuthError, StoreError, LimitError, MediaError, PlanError);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::DISK_FULL;
     use sqlx::sqlite::SqliteConnectOptions;
     use sqlx::{ConnectOptions, Connection};
 

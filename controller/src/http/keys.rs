@@ -5,69 +5,18 @@
 //! anyway: a node that missed the announcement needs a new config file).
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{ApiError, AppState};
-use crate::keys::KeyError;
+use crate::ops::keys::{begin_rotation, commit_rotation, status, KeyStatus};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/keys", get(show))
         .route("/api/v1/keys/rotate", post(rotate))
         .route("/api/v1/keys/commit", post(commit))
-}
-
-#[derive(Serialize)]
-pub struct KeyStatus {
-    /// The key plans are signed with now (base64 public half).
-    pub current: String,
-    /// The announced next key, while a rotation is under way.
-    pub next: Option<String>,
-    /// Per live node: the keys its last state says it accepts.
-    pub nodes: Vec<NodeKeys>,
-}
-
-#[derive(Serialize)]
-pub struct NodeKeys {
-    pub id: String,
-    pub name: String,
-    pub accepts: Vec<String>,
-    /// It accepts the next key (false when no rotation is under way).
-    pub knows_next: bool,
-}
-
-/// The keys and what each node accepts. Shared with the security page.
-pub async fn status(s: &AppState) -> Result<KeyStatus, ApiError> {
-    let keys = s.planner.keys();
-    let (current, next) = (keys.public(), keys.next_public());
-    let nodes = s
-        .store
-        .nodes()
-        .await?
-        .into_iter()
-        .map(|n| {
-            let accepts: Vec<String> = n
-                .state
-                .as_ref()
-                .and_then(|st| st.get("controller_keys"))
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default();
-            NodeKeys {
-                knows_next: next.as_ref().is_some_and(|k| accepts.contains(k)),
-                id: n.id,
-                name: n.name,
-                accepts,
-            }
-        })
-        .collect();
-    Ok(KeyStatus {
-        current,
-        next,
-        nodes,
-    })
 }
 
 async fn show(State(s): State<AppState>) -> Result<Json<KeyStatus>, ApiError> {
@@ -77,22 +26,6 @@ async fn show(State(s): State<AppState>) -> Result<Json<KeyStatus>, ApiError> {
 async fn rotate(State(s): State<AppState>) -> Result<Json<KeyStatus>, ApiError> {
     begin_rotation(&s).await?;
     Ok(Json(status(&s).await?))
-}
-
-/// Begins a rotation (or repeats the announcement of one under way): every node's next plan
-/// announces the next key. Shared with the security page.
-pub async fn begin_rotation(s: &AppState) -> Result<(), ApiError> {
-    s.planner.keys().begin().map_err(ApiError::internal)?;
-    let sent = s
-        .planner
-        .publish_everyone()
-        .await
-        .map_err(ApiError::internal)?;
-    tracing::warn!(
-        nodes = sent,
-        "key rotation begun: every plan announces the next key"
-    );
-    Ok(())
 }
 
 #[derive(Deserialize, Default)]
@@ -110,56 +43,4 @@ async fn commit(
     let force = body.map(|Json(c)| c.force).unwrap_or(false);
     commit_rotation(&s, force).await?;
     Ok(Json(status(&s).await?))
-}
-
-/// Switches to the next key; refused while a live node has not seen it, unless `force`.
-/// Shared with the security page.
-pub async fn commit_rotation(s: &AppState, force: bool) -> Result<(), ApiError> {
-    let before = status(s).await?;
-    if before.next.is_none() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "keys.no_rotation",
-            "no key rotation has begun: rotate first",
-        ));
-    }
-    let behind: Vec<&str> = before
-        .nodes
-        .iter()
-        .filter(|n| !n.knows_next)
-        .map(|n| n.id.as_str())
-        .collect();
-    if !behind.is_empty() && !force {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "keys.not_seen",
-            format!(
-                "these nodes have not yet seen the next key: {}; wait until they are online, \
-                 or commit with force (they will then need a new config file)",
-                behind.join(", ")
-            ),
-        ));
-    }
-    match s.planner.keys().commit() {
-        Ok(_) => {}
-        Err(KeyError::NoRotation) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "keys.no_rotation",
-                "no key rotation has begun: rotate first",
-            ))
-        }
-        Err(e) => return Err(ApiError::internal(e)),
-    }
-    let sent = s
-        .planner
-        .publish_everyone()
-        .await
-        .map_err(ApiError::internal)?;
-    tracing::warn!(
-        nodes = sent,
-        behind = behind.len(),
-        "the next key took over: plans are now signed with it"
-    );
-    Ok(())
 }

@@ -9,12 +9,11 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::time::Instant;
 
+use super::guard::cookie;
 use super::{ApiError, AppState};
-use crate::auth::layer::cookie;
-use crate::auth::{password, Actor, SESSION_COOKIE};
-use crate::secrets::{hash_secret, new_secret};
+use crate::auth::{Actor, SESSION_COOKIE};
+use crate::ops::sessions;
 use crate::store::accounts::{User, SESSION_IDLE_HOURS};
 
 pub fn router() -> Router<AppState> {
@@ -37,89 +36,26 @@ struct Session {
     csrf_token: Option<String>,
 }
 
-/// Signs in: checks throttling and the password, opens a session. Returns the user, the
-/// session's cookie header and CSRF token. Shared with the login page.
+/// Signs in (see [`sessions::sign_in`]) and returns the user, the session's cookie header and
+/// CSRF token. Shared with the login page.
 pub async fn sign_in(
     s: &AppState,
     form: &LoginForm,
     ip: Option<String>,
 ) -> Result<(User, HeaderValue, String), ApiError> {
-    let username = form.username.trim();
-    let keys = [
-        format!("user:{}", username.to_lowercase()),
-        format!("ip:{}", ip.as_deref().unwrap_or("unknown")),
-    ];
-    let now = Instant::now();
-    let detail = serde_json::json!({ "username": username }).to_string();
-    if let Some(wait) = s.throttle.wait(&keys, now) {
-        s.store
-            .audit(
-                None,
-                "POST /api/v1/login",
-                429,
-                Some(&detail),
-                ip.as_deref(),
-            )
-            .await?;
-        return Err(ApiError::throttled(wait));
-    }
-    let found = s.store.user_for_login(username).await?;
-    let user = match found {
-        Some((user, hash))
-            if user.disabled_at.is_none() && password::verify(&form.password, &hash) =>
-        {
-            user
-        }
-        Some(_) => {
-            return Err(failed(s, &keys, now, &detail, ip.as_deref()).await);
-        }
-        None => {
-            password::verify_nothing(&form.password);
-            return Err(failed(s, &keys, now, &detail, ip.as_deref()).await);
-        }
-    };
-    s.throttle.succeeded(&keys[0]);
-    let token = new_secret();
-    let csrf = new_secret();
-    s.store
-        .create_session(&hash_secret(&token), user.id, &csrf, ip.as_deref())
-        .await?;
-    s.store
-        .audit(Some(&user), "POST /api/v1/login", 200, None, ip.as_deref())
-        .await?;
+    let opened = sessions::sign_in(s, &form.username, &form.password, ip.as_deref()).await?;
     let secure = if s.cfg.public_url().starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+        opened.token,
         SESSION_IDLE_HOURS * 3600
     );
     let cookie = HeaderValue::from_str(&cookie).expect("a cookie of URL-safe characters");
-    Ok((user, cookie, csrf))
-}
-
-async fn failed(
-    s: &AppState,
-    keys: &[String],
-    now: Instant,
-    detail: &str,
-    ip: Option<&str>,
-) -> ApiError {
-    s.throttle.failed(keys, now);
-    if let Err(e) = s
-        .store
-        .audit(None, "POST /api/v1/login", 401, Some(detail), ip)
-        .await
-    {
-        return e.into();
-    }
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "auth.bad_login",
-        "wrong user name or password",
-    )
+    Ok((opened.user, cookie, opened.csrf))
 }
 
 async fn login(
@@ -138,9 +74,7 @@ async fn login(
 
 /// Ends the browser's session (if any) and clears its cookie.
 pub async fn sign_out(s: &AppState, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
-    if let Some(token) = cookie(headers, SESSION_COOKIE) {
-        s.store.end_session(&hash_secret(token)).await?;
-    }
+    sessions::sign_out(s, cookie(headers, SESSION_COOKIE)).await?;
     Ok(HeaderValue::from_static(
         "loa_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
     ))

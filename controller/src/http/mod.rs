@@ -1,11 +1,12 @@
 //! The HTTP side: the REST API under `/api/v1`, the staff pages under `/ui/` ([`pages`]),
-//! media downloads for nodes, health and metrics, all behind [`crate::auth::layer::guard`].
+//! media downloads for nodes, health and metrics, all behind [`crate::http::guard::guard`].
 //!
 //! One router per area, merged in [`app`]; tests call `app(state)` with `oneshot`, no socket.
 //! The API is described in `controller/openapi.json`, served at `/api/v1/openapi.json`.
 
 mod broadcasts;
 mod error;
+pub mod guard;
 mod health;
 pub mod keys;
 pub mod login;
@@ -27,37 +28,24 @@ pub use error::ApiError;
 use axum::Router;
 use std::sync::Arc;
 
-use crate::auth::throttle::Throttle;
-use crate::broker::Credentials;
-use crate::config::Config;
-use crate::materializer::Materializer;
-use crate::media::MediaStore;
-use crate::metrics::Counters;
-use crate::planner::Planner;
-use crate::store::Store;
-use crate::tts::Tts;
+use crate::ops::App;
 
-/// What every handler can reach; cheap to clone.
+/// What every handler can reach: the operations' [`App`] (through `Deref`, so `s.store` reads
+/// as before) and the parts only the HTTP side has; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub media: MediaStore,
-    pub planner: Arc<Planner>,
-    pub counters: Arc<Counters>,
-    pub cfg: Arc<Config>,
-    /// The embedded broker's accounts (unused with an external broker).
-    pub broker_accounts: Credentials,
-    /// The commune's time zone, for times staff enter and read.
-    pub tz: chrono_tz::Tz,
-    pub materializer: Arc<Materializer>,
-    /// Failed sign-ins, per user name and per address.
-    pub throttle: Arc<Throttle>,
-    /// Text-to-speech: the engine and its cache of rendered texts.
-    pub tts: Arc<Tts>,
+    pub app: App,
     /// Node config files waiting to be downloaded from the zones page.
     pub downloads: Arc<pages::downloads::Downloads>,
     /// Requests per client on the API and the pages (`[limits]` in the config).
     pub rate: Arc<rate::RateLimit>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }
 
 pub fn app(state: AppState) -> Router {
@@ -80,7 +68,7 @@ pub fn app(state: AppState) -> Router {
         // Every route above: who is asking, may they, and the audit log.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::auth::layer::guard,
+            crate::http::guard::guard,
         ))
         // Said explicitly rather than left to axum's default (2 MB); uploads stream their body
         // and count it against `max_upload_bytes` themselves.

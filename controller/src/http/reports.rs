@@ -7,13 +7,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
+use crate::ops::reports::build;
 use crate::report::csv::{self, Lang};
-use crate::report::{village_tallies, Period, Report};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/reports/villages", get(villages))
@@ -29,29 +28,6 @@ struct Params {
     format: Option<String>,
     /// The CSV header's language, `vi` or `en`; the account's language when absent.
     lang: Option<String>,
-}
-
-/// The report for `from`..=`to` (local dates; today when absent) over the villages `actor`
-/// may see. Shared with the report page.
-pub async fn build(
-    s: &AppState,
-    actor: &Actor,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<Report, ApiError> {
-    // The controller's clock: it says what "today" is and ends the online time of today.
-    let now = Utc::now();
-    let today = now.with_timezone(&s.tz).date_naive();
-    let period = Period::parse(from, to, today, s.tz)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
-    let facts = s.store.report_facts(period.start, period.end).await?;
-    let mut rows = Vec::new();
-    for (zone, tally) in village_tallies(&facts, &period, now) {
-        if actor.sees_zone(&s.store, zone.id).await? {
-            rows.push((zone, tally));
-        }
-    }
-    Ok(Report::new(&period, s.tz, now, &rows))
 }
 
 async fn villages(

@@ -6,17 +6,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use chrono::Utc;
 use loa_protocol::Priority;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
-use crate::conflicts::{self, Conflict};
-use crate::planner::MAX_PLAN_ITEMS;
+use crate::ops::schedules::{
+    self, change_status, check_schedule, editable, next_airings, save_edit, save_new,
+};
+use crate::schedule::conflicts::Conflict;
 use crate::schedule::rule::Recurrence;
 use crate::store::occurrences::OccurrenceRow;
-use crate::store::schedules::{ScheduleRow, ScheduleSpec, Source, Status};
+use crate::store::schedules::{ScheduleRow, ScheduleSpec, Status};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -80,16 +81,6 @@ struct ScheduleView {
     conflicts: Vec<Conflict>,
 }
 
-/// The next ten airings, in the commune's time zone.
-pub(crate) async fn next_airings(s: &AppState, r: &Recurrence) -> Vec<String> {
-    let now = Utc::now();
-    r.fires_between(s.tz, now, now + chrono::Duration::days(400), 10)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| t.with_timezone(&s.tz).to_rfc3339())
-        .collect()
-}
-
 /// The refusal that lists the overlaps, so the clerk can decide.
 fn conflicts_response(conflicts: Vec<Conflict>) -> Response {
     (
@@ -105,24 +96,6 @@ fn conflicts_response(conflicts: Vec<Conflict>) -> Response {
         })),
     )
         .into_response()
-}
-
-/// Refuses a rule that fires more often than a node's plan can carry within the horizon.
-fn check_rate(s: &AppState, r: &Recurrence) -> Result<(), ApiError> {
-    r.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
-    let now = Utc::now();
-    let horizon = chrono::Duration::seconds(s.cfg.plan_horizon_secs);
-    let n = r
-        .fires_between(s.tz, now, now + horizon, MAX_PLAN_ITEMS + 1)
-        .map_err(|e| ApiError::invalid(e.to_string()))?
-        .len();
-    if n > MAX_PLAN_ITEMS {
-        return Err(ApiError::invalid(format!(
-            "this rule airs more than {MAX_PLAN_ITEMS} times in {} hours; space the airings out",
-            s.cfg.plan_horizon_secs / 3600
-        )));
-    }
-    Ok(())
 }
 
 async fn create(
@@ -156,60 +129,6 @@ async fn create(
         .into_response())
 }
 
-/// Checks a new or changed schedule (the account's zones, the rule, how often it airs) and
-/// finds what it would overlap. Shared by the API and the schedules page.
-pub(crate) async fn check_schedule(
-    s: &AppState,
-    actor: &Actor,
-    spec: &ScheduleSpec,
-    editing: Option<i64>,
-) -> Result<Vec<Conflict>, ApiError> {
-    actor.check_zones(&s.store, &spec.zone_ids).await?;
-    check_rate(s, &spec.recurrence)?;
-    Ok(conflicts::find(&s.store, s.tz, spec, editing, Utc::now()).await?)
-}
-
-/// Saves a checked new schedule: a draft when the commune requires approval, else active.
-pub(crate) async fn save_new(s: &AppState, spec: &ScheduleSpec) -> Result<ScheduleRow, ApiError> {
-    let approval = s.store.require_approval().await?;
-    let status = if approval {
-        Status::Draft
-    } else {
-        Status::Active
-    };
-    let row = s
-        .store
-        .create_schedule(spec, status, Source::Api, None)
-        .await?;
-    tracing::info!(schedule = row.id, name = %row.name, status = status.as_str(), "schedule created");
-    s.materializer.wake.notify_one();
-    Ok(row)
-}
-
-/// The schedule as it stands, if the account may change it: within its zones, not from a file.
-pub(crate) async fn editable(
-    s: &AppState,
-    actor: &Actor,
-    id: i64,
-) -> Result<ScheduleRow, ApiError> {
-    let current = s.store.schedule(id).await?;
-    actor.check_zones(&s.store, &current.zone_ids).await?;
-    refuse_file(&current)?;
-    Ok(current)
-}
-
-/// Saves a checked change: the old future occurrences are withdrawn and it is planned again.
-pub(crate) async fn save_edit(
-    s: &AppState,
-    id: i64,
-    spec: &ScheduleSpec,
-) -> Result<ScheduleRow, ApiError> {
-    let touched = s.store.update_schedule(id, spec).await?;
-    s.planner.publish_all(&touched).await;
-    s.materializer.wake.notify_one();
-    Ok(s.store.schedule(id).await?)
-}
-
 async fn update(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -232,23 +151,6 @@ async fn update(
     .into_response())
 }
 
-/// File schedules are changed in their file (and the controller restarted), not here.
-fn refuse_file(s: &ScheduleRow) -> Result<(), ApiError> {
-    if s.source == Source::File {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "schedule.from_file",
-            format!(
-                "schedule {} comes from {} line {}; change it there",
-                s.id,
-                s.source_file.as_deref().unwrap_or("?"),
-                s.source_line.unwrap_or(0)
-            ),
-        ));
-    }
-    Ok(())
-}
-
 async fn set_status(
     s: &AppState,
     actor: &Actor,
@@ -256,37 +158,17 @@ async fn set_status(
     to: Status,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let row = change_status(s, actor, id, to).await?;
+    Ok(view_of(s, row).await)
+}
+
+/// A schedule with its next airings, as the API answers it.
+async fn view_of(s: &AppState, row: ScheduleRow) -> Json<ScheduleView> {
     let next = next_airings(s, &row.recurrence).await;
-    Ok(Json(ScheduleView {
+    Json(ScheduleView {
         schedule: row,
         next,
         conflicts: Vec::new(),
-    }))
-}
-
-/// Pauses, resumes or cancels a schedule within the account's zones (a file's cannot be
-/// cancelled here). Shared by the API and the schedules page.
-pub(crate) async fn change_status(
-    s: &AppState,
-    actor: &Actor,
-    id: i64,
-    to: Status,
-) -> Result<ScheduleRow, ApiError> {
-    let current = s.store.schedule(id).await?;
-    actor.check_zones(&s.store, &current.zone_ids).await?;
-    if to == Status::Cancelled {
-        refuse_file(&current)?;
-    }
-    let touched = s.store.set_schedule_status(id, to).await?;
-    tracing::info!(
-        schedule = id,
-        status = to.as_str(),
-        nodes = touched.len(),
-        "schedule status changed"
-    );
-    s.planner.publish_all(&touched).await;
-    s.materializer.wake.notify_one();
-    Ok(s.store.schedule(id).await?)
+    })
 }
 
 async fn pause(
@@ -301,15 +183,8 @@ async fn resume(
     Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    // A draft goes live only by an admin's approval.
-    if s.store.schedule(id).await?.status == Status::Draft {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "schedule.awaiting_approval",
-            format!("schedule {id} is a draft awaiting an admin's approval"),
-        ));
-    }
-    set_status(&s, &actor, id, Status::Active).await
+    let row = schedules::resume(&s, &actor, id).await?;
+    Ok(view_of(&s, row).await)
 }
 async fn cancel(
     State(s): State<AppState>,
@@ -323,18 +198,8 @@ async fn approve(
     Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    let current = s.store.schedule(id).await?;
-    if current.status != Status::Draft {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "schedule.not_draft",
-            format!(
-                "schedule {id} is {}, not a draft awaiting approval",
-                current.status.as_str()
-            ),
-        ));
-    }
-    set_status(&s, &actor, id, Status::Active).await
+    let row = schedules::approve(&s, &actor, id).await?;
+    Ok(view_of(&s, row).await)
 }
 
 async fn list(

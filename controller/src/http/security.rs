@@ -5,10 +5,10 @@
 use axum::extract::{Path, State};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde::Serialize;
 
 use super::{ApiError, AppState};
+use crate::ops::nodes::decommission_node;
 use crate::store::security::SecurityReport;
 
 pub fn router() -> Router<AppState> {
@@ -37,21 +37,4 @@ async fn decommission(
         id,
         cancelled_deliveries: cancelled,
     }))
-}
-
-/// Takes a node out of service. Its records stay; its credentials stop working at once.
-/// Returns how many of its deliveries were cancelled. Shared with the zones page.
-pub async fn decommission_node(s: &AppState, id: &str) -> Result<u64, ApiError> {
-    let id = id.to_string();
-    let cancelled = s.store.decommission_node(&id, Utc::now()).await?;
-    // The embedded broker refuses it from its next connection attempt.
-    s.broker_accounts.remove(&id);
-    // And a Mosquitto whose files the controller writes, once they are rewritten.
-    crate::mosquitto::refresh(&s.store, &s.cfg).await;
-    // Its retained plan and ack go, so nothing waits on the broker for its old session.
-    if let Err(e) = s.planner.withdraw(&id).await {
-        tracing::error!(node = %id, error = %e, "cannot clear the decommissioned node's retained plan");
-    }
-    tracing::warn!(node = %id, cancelled, "node decommissioned: broker account, key and media token revoked");
-    Ok(cancelled)
 }

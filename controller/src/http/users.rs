@@ -8,9 +8,9 @@ use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
-use crate::auth::{password, Actor, TOKEN_PREFIX};
-use crate::secrets::{hash_secret, new_secret};
-use crate::store::accounts::{AuditEntry, NewUser, Role, TokenRow, User};
+use crate::auth::Actor;
+use crate::ops::users::{add_user, change_user, make_token, AccountPatch, NewAccount};
+use crate::store::accounts::{AuditEntry, TokenRow, User};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,39 +20,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tokens", get(tokens))
         .route("/api/v1/tokens/{id}/revoke", post(revoke_token))
         .route("/api/v1/audit", get(audit))
-}
-
-#[derive(Deserialize)]
-pub struct NewAccount {
-    pub username: String,
-    pub display_name: Option<String>,
-    pub password: String,
-    pub role: Role,
-    pub language: Option<String>,
-    /// Limit the account to these zones (and what lies below); none: the whole commune.
-    #[serde(default)]
-    pub zone_ids: Vec<i64>,
-}
-
-/// Creates an account after checking the password rules; shared with `loa-controller user add`.
-pub async fn add_user(store: &crate::store::Store, a: &NewAccount) -> Result<User, ApiError> {
-    password::check_new(&a.password).map_err(ApiError::invalid)?;
-    let hash = password::hash(&a.password);
-    Ok(store
-        .create_user(&NewUser {
-            username: a.username.trim(),
-            // Left blank: the user name.
-            display_name: a
-                .display_name
-                .as_deref()
-                .filter(|d| !d.trim().is_empty())
-                .unwrap_or(a.username.trim()),
-            password_hash: &hash,
-            role: a.role,
-            language: a.language.as_deref().unwrap_or("vi"),
-            zone_ids: &a.zone_ids,
-        })
-        .await?)
 }
 
 async fn create(
@@ -66,16 +33,6 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(s.store.users().await?))
 }
 
-/// A change to an account; fields left out stay as they are.
-#[derive(Deserialize, Default)]
-pub struct AccountPatch {
-    pub role: Option<Role>,
-    /// The zones it is limited to; empty: the whole commune.
-    pub zone_ids: Option<Vec<i64>>,
-    pub password: Option<String>,
-    pub disabled: Option<bool>,
-}
-
 async fn update(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -83,50 +40,6 @@ async fn update(
     Json(p): Json<AccountPatch>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(change_user(&s.store, &actor, id, &p).await?))
-}
-
-/// Changes account `id` as `actor` asks, after the password rules, and refuses what would
-/// leave no admin who can sign in or would disable the actor's own account. Shared with the
-/// users page.
-pub async fn change_user(
-    store: &crate::store::Store,
-    actor: &Actor,
-    id: i64,
-    p: &AccountPatch,
-) -> Result<User, ApiError> {
-    let hash = match &p.password {
-        Some(pw) => {
-            password::check_new(pw).map_err(ApiError::invalid)?;
-            Some(password::hash(pw))
-        }
-        None => None,
-    };
-    let demoted = p.role.is_some_and(|r| r != Role::Admin) || p.disabled == Some(true);
-    if demoted {
-        let admins_left = store
-            .users()
-            .await?
-            .iter()
-            .filter(|u| u.role == Role::Admin && u.disabled_at.is_none() && u.id != id)
-            .count();
-        if admins_left == 0 {
-            return Err(ApiError::invalid(
-                "that would leave no admin who can sign in; make another admin first",
-            ));
-        }
-    }
-    if id == actor.user.id && p.disabled == Some(true) {
-        return Err(ApiError::invalid("you cannot disable your own account"));
-    }
-    Ok(store
-        .update_user(
-            id,
-            p.role,
-            p.zone_ids.as_deref(),
-            hash.as_deref(),
-            p.disabled,
-        )
-        .await?)
 }
 
 #[derive(Deserialize)]
@@ -140,19 +53,6 @@ struct CreatedToken {
     row: TokenRow,
     /// Shown only this once.
     token: String,
-}
-
-/// Makes an API token for `user_id`; returns its record and the token itself.
-pub async fn make_token(
-    store: &crate::store::Store,
-    user_id: i64,
-    name: &str,
-) -> Result<(TokenRow, String), ApiError> {
-    let token = format!("{TOKEN_PREFIX}{}", new_secret());
-    let row = store
-        .create_token(user_id, name, &hash_secret(&token))
-        .await?;
-    Ok((row, token))
 }
 
 async fn create_token(

@@ -1,9 +1,9 @@
 //! What plays inside one item: an announcement's recordings per language, the languages each
-//! zone hears (in order, inherited down the tree), the chime settings, and the record of each
-//! part a node played.
+//! zone hears (in order, inherited down the tree; the commune default is in [`super::settings`]),
+//! and the record of each part a node played.
 
 use chrono::{DateTime, Utc};
-use loa_protocol::{check_language, AfterPreempt, ProtocolError, PART_GAP_MS};
+use loa_protocol::{check_language, ProtocolError, PART_GAP_MS};
 use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqliteConnection};
 use std::collections::BTreeMap;
@@ -108,41 +108,6 @@ impl Store {
                 .map_err(|e| StoreError::Invalid(format!("zone languages {text:?}: {e}")));
         }
         self.default_languages().await
-    }
-
-    /// The languages zones hear when no zone above them says: the commune's `languages`
-    /// setting, else [`DEFAULT_LANGUAGES`].
-    pub async fn default_languages(&self) -> Result<Vec<String>> {
-        let setting = self.setting("languages").await?;
-        Ok(setting
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_else(|| DEFAULT_LANGUAGES.iter().map(|l| l.to_string()).collect()))
-    }
-
-    /// The commune's chime recording (its SHA-256), if one is set.
-    pub async fn chime_media(&self) -> Result<Option<String>> {
-        Ok(self
-            .setting("chime_media")
-            .await?
-            .and_then(|v| v.as_str().map(str::to_owned)))
-    }
-
-    /// What an item cut by an emergency does afterwards (the commune's `after_preempt`).
-    pub async fn after_preempt(&self) -> Result<AfterPreempt> {
-        Ok(self
-            .setting("after_preempt")
-            .await?
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default())
-    }
-
-    /// Whether schedules made through the API or the pages wait as drafts for approval.
-    pub async fn require_approval(&self) -> Result<bool> {
-        Ok(self
-            .setting("require_approval")
-            .await?
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false))
     }
 
     /// A zone's own languages, as set; `None`: it inherits.

@@ -1,5 +1,4 @@
-//! Schedules and their materialisation into occurrences, plus the commune's settings and the
-//! zones' quiet hours.
+//! Schedules and their materialisation into occurrences, plus the zones' quiet hours.
 //!
 //! Materialising is idempotent: an occurrence is unique per (schedule, revision, instant), and
 //! a schedule's occurrences and its `materialized_until` mark are written in one transaction,
@@ -483,23 +482,6 @@ impl Store {
             .iter()
             .map(|r| (r.get("id"), r.get("zone_id")))
             .collect())
-    }
-
-    pub async fn setting(&self, key: &str) -> Result<Option<serde_json::Value>> {
-        let row = sqlx::query("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.and_then(|r| serde_json::from_str(&r.get::<String, _>("value")).ok()))
-    }
-
-    pub async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-            .bind(key)
-            .bind(value.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 }
 

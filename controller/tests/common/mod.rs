@@ -16,14 +16,14 @@ pub mod ui;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
-use loa_controller::broker;
 use loa_controller::config::Config;
 use loa_controller::http::{app, AppState};
 use loa_controller::keys::Keys;
-use loa_controller::link::{self, BrokerAddress};
 use loa_controller::media::MediaStore;
 use loa_controller::metrics::Counters;
-use loa_controller::planner::Planner;
+use loa_controller::mqtt::broker;
+use loa_controller::mqtt::link::{self, BrokerAddress};
+use loa_controller::mqtt::planner::Planner;
 use loa_controller::store::Store;
 use loa_controller::tts::{EspeakNg, Tts};
 use loa_protocol::Topics;
@@ -141,7 +141,7 @@ impl Harness {
         let tz = loa_controller::schedule::rule::parse_tz(&cfg.time_zone).expect("time zone");
         // Passes are run by the tests themselves (`materializer.pass(now)`), with the time
         // they choose; no background loop runs here.
-        let materializer = Arc::new(loa_controller::materializer::Materializer::new(
+        let materializer = Arc::new(loa_controller::schedule::materializer::Materializer::new(
             store.clone(),
             planner.clone(),
             tz,
@@ -149,24 +149,26 @@ impl Harness {
         ));
         let rate = Arc::new(loa_controller::http::rate::RateLimit::new(&cfg.limits));
         let state = AppState {
-            store,
-            media,
-            planner,
-            counters,
-            cfg: Arc::new(cfg),
-            broker_accounts: broker::Credentials::default(),
-            tz,
-            materializer,
-            throttle: Default::default(),
+            app: loa_controller::ops::App {
+                store,
+                media,
+                planner,
+                counters,
+                cfg: Arc::new(cfg),
+                broker_accounts: broker::Credentials::default(),
+                tz,
+                materializer,
+                throttle: Default::default(),
+                tts: Arc::new(
+                    Tts::new(Arc::new(EspeakNg::new()), dir.path()).expect("the tts cache opens"),
+                ),
+            },
             downloads: Default::default(),
             rate,
-            tts: Arc::new(
-                Tts::new(Arc::new(EspeakNg::new()), dir.path()).expect("the tts cache opens"),
-            ),
         };
-        let admin = loa_controller::http::users::add_user(
+        let admin = loa_controller::ops::users::add_user(
             &state.store,
-            &loa_controller::http::users::NewAccount {
+            &loa_controller::ops::users::NewAccount {
                 username: "quan-tri".into(),
                 display_name: Some("Quản trị".into()),
                 password: "mat-khau-quan-tri".into(),
@@ -178,7 +180,7 @@ impl Harness {
         .await
         .expect("the first admin");
         let (_, admin_token) =
-            loa_controller::http::users::make_token(&state.store, admin.id, "tests")
+            loa_controller::ops::users::make_token(&state.store, admin.id, "tests")
                 .await
                 .expect("an admin token");
         Harness {
@@ -383,14 +385,14 @@ impl Harness {
 
     /// The controller's ingest, with a client that never reaches a broker (see the module
     /// comment); keep the event loop as long as the ingest.
-    pub fn ingest_side(&self) -> (loa_controller::ingest::Ingest, rumqttc::EventLoop) {
+    pub fn ingest_side(&self) -> (loa_controller::mqtt::ingest::Ingest, rumqttc::EventLoop) {
         let (client, eventloop) = link::client(&BrokerAddress {
             host: "127.0.0.1".into(),
             port: 1,
             username: "t".into(),
             password: "t".into(),
         });
-        let ingest = loa_controller::ingest::Ingest {
+        let ingest = loa_controller::mqtt::ingest::Ingest {
             store: self.state.store.clone(),
             topics: Topics::for_site(&self.state.cfg.site),
             client,

@@ -1,7 +1,7 @@
 //! `/ui/users/{id}` (admins): one staff account — its role and zones, disabling or enabling
 //! it, a new password, and its API tokens for scripts (made, shown once, revoked). The rules
-//! are the API's own ([`crate::http::users::change_user`] keeps an admin who can sign in and
-//! refuses to disable one's own account; [`crate::http::users::make_token`]).
+//! are the API's own ([`crate::ops::users::change_user`] keeps an admin who can sign in and
+//! refuses to disable one's own account; [`crate::ops::users::make_token`]).
 
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use super::emergency::zone_choices;
 use super::form::FormData;
 use super::render::Ctx;
-use crate::http::users::{change_user, make_token, AccountPatch};
 use crate::http::{ApiError, AppState};
+use crate::ops::users::{change_user, make_token, AccountPatch};
 use crate::store::accounts::Role;
 
 pub fn router() -> Router<AppState> {
@@ -72,7 +72,10 @@ async fn after<T>(ctx: &Ctx, id: i64, done: Result<T, ApiError>) -> Response {
 async fn apply(ctx: &Ctx, form: &FormData, id: i64, p: AccountPatch) -> Result<(), ApiError> {
     let actor = ctx.require(Role::Admin)?;
     actor.check_form_csrf(form.csrf())?;
-    change_user(&ctx.s.store, actor, id, &p).await.map(|_| ())
+    change_user(&ctx.s.store, actor, id, &p)
+        .await
+        .map_err(ApiError::from)
+        .map(|_| ())
 }
 
 async fn update(ctx: Ctx, Path(id): Path<i64>, form: FormData) -> Response {
@@ -122,7 +125,9 @@ async fn new_token(ctx: Ctx, Path(id): Path<i64>, form: FormData) -> Response {
     let made = async {
         let actor = ctx.require(Role::Admin)?;
         actor.check_form_csrf(form.csrf())?;
-        make_token(&ctx.s.store, id, form.get("name").unwrap_or_default()).await
+        make_token(&ctx.s.store, id, form.get("name").unwrap_or_default())
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     match made {

@@ -1,7 +1,7 @@
 //! `/ui/broadcasts` and `/ui/broadcasts/{id}`: the broadcasts, and for each one every node's
 //! delivery grouped by village, with the time of each step, the reason of a failure, the
 //! start error and the parts played (chime, languages). Operators may withdraw one. The data
-//! is the API's own view ([`crate::http::broadcasts::view`]).
+//! is the API's own view ([`crate::ops::broadcasts::view`]).
 
 use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 
 use super::form::FormData;
 use super::render::Ctx;
-use crate::http::broadcasts::{cancel_broadcast, view};
 use crate::http::{ApiError, AppState};
+use crate::ops::broadcasts::{cancel_broadcast, view};
 use crate::store::accounts::Role;
 
 /// How many broadcasts the list shows.

@@ -51,7 +51,7 @@ async fn build(ctx: &Ctx) -> Result<Value, ApiError> {
             .and_then(|st| st.get("playing"))
             .and_then(Value::as_str)
             .filter(|_| n.presence == "online")
-            .and_then(|item| item.strip_prefix('o')?.parse::<i64>().ok());
+            .and_then(loa_protocol::occurrence_of);
         if let Some(occ) = playing {
             let title = match titles.get(&occ) {
                 Some(t) => t.clone(),

@@ -2,7 +2,7 @@
 //! (an existing one, or a text the script turns into one with text-to-speech), confirm on a
 //! second page that says what will happen, and it plays now with priority `emergency`,
 //! interrupting whatever plays. The broadcast is made by the API's own
-//! [`crate::http::broadcasts::create_broadcast`].
+//! [`crate::ops::broadcasts::create_broadcast`].
 
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -14,8 +14,8 @@ use super::dashboard::ZonePaths;
 use super::form::FormData;
 use super::render::Ctx;
 use crate::auth::Actor;
-use crate::http::broadcasts::{create_broadcast, NewBroadcast};
 use crate::http::{ApiError, AppState};
+use crate::ops::broadcasts::{create_broadcast, NewBroadcast};
 use crate::store::accounts::Role;
 
 pub fn router() -> Router<AppState> {

@@ -17,7 +17,7 @@
 //!   settings; [`security`]: the security reports and the commune's signing key with its
 //!   rotation; [`reports`]: the delivery report per village, its CSV and its printable page.
 //!
-//! The guard (`crate::auth::layer::guard`) has already checked that a signed-in account asks
+//! The guard (`crate::http::guard::guard`) has already checked that a signed-in account asks
 //! (the login page and the static files excepted); each handler asks for the role its page
 //! needs and checks the form's CSRF token.
 

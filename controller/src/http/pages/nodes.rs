@@ -3,7 +3,7 @@
 //! offers the node's config file, `node.toml`, as a download ([`super::downloads`]); taking
 //! one out of service (after a confirmation), which ends back on the zones page saying how
 //! many waiting deliveries were cancelled. The work is the API's own (`crate::http::nodes`,
-//! [`crate::http::security::decommission_node`]).
+//! [`crate::ops::nodes::decommission_node`]).
 
 use axum::extract::{Path, Query};
 use axum::http::{header, StatusCode};
@@ -17,9 +17,9 @@ use super::downloads::VALID_FOR;
 use super::form::FormData;
 use super::render::Ctx;
 use super::zones::after;
-use crate::http::nodes::{new_credentials, provision, set_sound, NewNode};
-use crate::http::security::decommission_node;
 use crate::http::{ApiError, AppState};
+use crate::ops::nodes::decommission_node;
+use crate::ops::nodes::{new_credentials, provision, set_sound, NewNode};
 use crate::store::accounts::Role;
 use crate::store::nodes::NodeRow;
 
@@ -51,7 +51,9 @@ async fn sound(ctx: Ctx, Path(id): Path<String>, form: FormData) -> Response {
         };
         // An unticked checkbox is not sent: the form says `chime` only when it is on.
         let chime = form.get("chime").is_some();
-        set_sound(&ctx.s, &id, volume, Some(chime)).await
+        set_sound(&ctx.s, &id, volume, Some(chime))
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     after(&ctx, done, &format!("node-{id}")).await
@@ -71,7 +73,7 @@ async fn create(ctx: Ctx, form: FormData) -> Response {
             zone_id,
             data_dir: None,
         };
-        provision(&ctx.s, n).await
+        provision(&ctx.s, n).await.map_err(ApiError::from)
     }
     .await;
     match done {
@@ -112,7 +114,7 @@ async fn credentials(ctx: Ctx, Path(id): Path<String>, form: FormData) -> Respon
     let done = async {
         let actor = ctx.require(Role::Admin)?;
         actor.check_form_csrf(form.csrf())?;
-        new_credentials(&ctx.s, &id).await
+        new_credentials(&ctx.s, &id).await.map_err(ApiError::from)
     }
     .await;
     match done {

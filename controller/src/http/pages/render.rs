@@ -13,8 +13,8 @@ use std::convert::Infallible;
 use std::sync::OnceLock;
 
 use super::i18n::{self, Lang};
-use crate::auth::layer::cookie;
 use crate::auth::Actor;
+use crate::http::guard::cookie;
 use crate::http::{ApiError, AppState};
 use crate::store::accounts::Role;
 

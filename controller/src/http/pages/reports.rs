@@ -1,7 +1,7 @@
 //! `/ui/reports`: the delivery report per village for a day or a period — what province
 //! dashboards ask of each station — with coverage, a CSV download for the official's daily
 //! report, and a printable page. The numbers are the API's own
-//! ([`crate::http::reports::build`]); an account limited to zones sees its villages only.
+//! ([`crate::ops::reports::build`]); an account limited to zones sees its villages only.
 
 use axum::extract::Query;
 use axum::response::Response;
@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::render::Ctx;
-use crate::http::reports::build;
 use crate::http::AppState;
+use crate::ops::reports::build;
 use crate::store::accounts::Role;
 
 pub fn router() -> Router<AppState> {

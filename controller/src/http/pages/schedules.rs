@@ -19,10 +19,10 @@ use super::emergency::zone_choices;
 use super::form::FormData;
 use super::render::Ctx;
 use crate::auth::Actor;
-use crate::http::schedules::{
+use crate::http::{ApiError, AppState};
+use crate::ops::schedules::{
     change_status, check_schedule, editable, next_airings, save_edit, save_new,
 };
-use crate::http::{ApiError, AppState};
 use crate::schedule::rule::{Recurrence, TimeRule};
 use crate::store::accounts::Role;
 use crate::store::schedules::{ScheduleRow, ScheduleSpec, Status};

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use super::form::FormData;
 use super::i18n::{self, Lang};
 use super::render::Ctx;
-use crate::http::keys::{begin_rotation, commit_rotation, status};
 use crate::http::{ApiError, AppState};
+use crate::ops::keys::{begin_rotation, commit_rotation, status};
 use crate::store::accounts::Role;
 
 /// How many characters of a key the page shows: enough to tell two keys apart by eye.
@@ -128,7 +128,7 @@ async fn rotate(ctx: Ctx, form: FormData) -> Response {
     let r = async {
         let actor = ctx.require(Role::Admin)?;
         actor.check_form_csrf(form.csrf())?;
-        match begin_rotation(&ctx.s).await {
+        match begin_rotation(&ctx.s).await.map_err(ApiError::from) {
             Ok(()) => Ok(Redirect::to("/ui/security?begun=1#keys").into_response()),
             Err(e) => refused(&ctx, e).await,
         }
@@ -144,7 +144,7 @@ async fn commit(ctx: Ctx, form: FormData) -> Response {
         let actor = ctx.require(Role::Admin)?;
         actor.check_form_csrf(form.csrf())?;
         let force = form.get("force").is_some();
-        match commit_rotation(&ctx.s, force).await {
+        match commit_rotation(&ctx.s, force).await.map_err(ApiError::from) {
             Ok(()) => Ok(Redirect::to("/ui/security?switched=1#keys").into_response()),
             Err(e) if e.code == "keys.not_seen" => {
                 let behind: Vec<Value> = status(&ctx.s)

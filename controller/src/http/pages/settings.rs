@@ -1,7 +1,7 @@
 //! `/ui/settings` (admins): the commune's settings of `PUT /api/v1/settings` — approval of
 //! schedules, the chime (one of the uploaded recordings, or none), what an item interrupted by
 //! an emergency does, the default languages — and the time zone, read only. Only what the
-//! form changes is sent to the API's own [`crate::http::settings::change`], so saving an
+//! form changes is sent to the API's own [`crate::ops::settings::change`], so saving an
 //! unchanged form publishes no plans.
 
 use axum::extract::Query;
@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use super::form::FormData;
 use super::render::Ctx;
 use super::zones::language_list;
-use crate::http::settings::{change, current, SettingsPatch};
 use crate::http::{ApiError, AppState};
+use crate::ops::settings::{change, current, SettingsPatch};
 use crate::store::accounts::Role;
 
 pub fn router() -> Router<AppState> {
@@ -47,10 +47,7 @@ async fn page(ctx: Ctx, Query(q): Query<Saved>) -> Response {
 }
 
 /// The change the form asks for: only the fields that differ from `now`.
-fn patch(
-    form: &FormData,
-    now: &crate::http::settings::Settings,
-) -> Result<SettingsPatch, ApiError> {
+fn patch(form: &FormData, now: &crate::ops::settings::Settings) -> Result<SettingsPatch, ApiError> {
     let approval = form.get("require_approval").is_some();
     let chime = form.get("chime_media").map(str::to_owned);
     let after = match form.get("after_preempt") {
@@ -77,7 +74,7 @@ async fn save(ctx: Ctx, form: FormData) -> Response {
         actor.check_form_csrf(form.csrf())?;
         let now = current(&ctx.s).await?;
         let done = match patch(&form, &now) {
-            Ok(p) => change(&ctx.s, &p).await,
+            Ok(p) => change(&ctx.s, &p).await.map_err(ApiError::from),
             Err(e) => Err(e),
         };
         match done {

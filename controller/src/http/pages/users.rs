@@ -1,5 +1,5 @@
 //! `/ui/users` (admins): the staff accounts, a form to add one (through the API's own
-//! [`crate::http::users::add_user`]), and the audit log of every change, newest first. Each
+//! [`crate::ops::users::add_user`]), and the audit log of every change, newest first. Each
 //! account's own page, where it is changed, is [`super::accounts`].
 
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,8 +12,8 @@ use super::emergency::zone_choices;
 use super::form::FormData;
 use super::render::Ctx;
 use crate::auth::Actor;
-use crate::http::users::{add_user, NewAccount};
 use crate::http::{ApiError, AppState};
+use crate::ops::users::{add_user, NewAccount};
 use crate::store::accounts::Role;
 
 /// How many lines of the audit log the page shows.
@@ -70,7 +70,9 @@ async fn create(ctx: Ctx, form: FormData) -> Response {
                     language: form.get("language").map(str::to_owned),
                     zone_ids: form.ids("zones"),
                 };
-                add_user(&ctx.s.store, &account).await
+                add_user(&ctx.s.store, &account)
+                    .await
+                    .map_err(ApiError::from)
             }
             Err(e) => Err(ApiError::invalid(e)),
         };

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use super::emergency::zone_choices;
 use super::form::FormData;
 use super::render::Ctx;
-use crate::http::settings::{change_languages, change_quiet_hours};
 use crate::http::{ApiError, AppState};
+use crate::ops::settings::{change_languages, change_quiet_hours};
 use crate::store::accounts::Role;
 use crate::store::schedules::effective_quiet;
 
@@ -146,9 +146,13 @@ async fn quiet_hours(ctx: Ctx, Path(id): Path<i64>, form: FormData) -> Response 
         let actor = ctx.require(Role::Admin)?;
         actor.check_form_csrf(form.csrf())?;
         if form.get("clear").is_some() {
-            change_quiet_hours(&ctx.s, id, None, None).await
+            change_quiet_hours(&ctx.s, id, None, None)
+                .await
+                .map_err(ApiError::from)
         } else {
-            change_quiet_hours(&ctx.s, id, form.get("start"), form.get("end")).await
+            change_quiet_hours(&ctx.s, id, form.get("start"), form.get("end"))
+                .await
+                .map_err(ApiError::from)
         }
     }
     .await;
@@ -172,7 +176,9 @@ async fn languages(ctx: Ctx, Path(id): Path<i64>, form: FormData) -> Response {
         } else {
             Some(language_list(form.get("languages").unwrap_or_default()))
         };
-        change_languages(&ctx.s, id, list).await
+        change_languages(&ctx.s, id, list)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     after(&ctx, done, &format!("zone-{id}")).await

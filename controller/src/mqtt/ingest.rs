@@ -18,13 +18,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::metrics::Counters;
-use crate::planner::{occurrence_of, Planner};
+use crate::mqtt::planner::Planner;
 use crate::store::events::{advance_ack, insert_event};
 use crate::store::nodes::record_node_state;
 use crate::store::occurrences::{load_delivery, save_delivery};
 use crate::store::parts::part_played;
 use crate::store::security::NodeTrust;
 use crate::store::{Store, StoreError};
+use loa_protocol::occurrence_of;
 
 pub struct Ingest {
     pub store: Store,

@@ -2,7 +2,7 @@
 //! token), refuses what their role may not do, checks a browser's CSRF token on every change,
 //! hands the [`Actor`] to the handler, and writes each change to the audit log with what was
 //! asked (passwords and tokens blanked) and from which address. Once it knows who asks, it
-//! counts the request against that client's rate ([`crate::http::rate`]).
+//! counts the request against that client's rate ([`super::rate`]).
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
 use std::net::SocketAddr;
 
-use super::policy::{self, Access};
-use super::{Actor, CSRF_HEADER, SESSION_COOKIE, TOKEN_PREFIX};
-use crate::http::{ApiError, AppState};
+use super::{ApiError, AppState};
+use crate::auth::policy::{self, Access};
+use crate::auth::{Actor, CSRF_HEADER, SESSION_COOKIE, TOKEN_PREFIX};
 use crate::limits::{megabytes, JSON_BODY_BYTES as JSON_BODY_LIMIT};
 use crate::secrets::hash_secret;
 use crate::store::Store;
@@ -37,7 +37,7 @@ pub async fn guard(State(s): State<AppState>, mut req: Request, next: Next) -> R
     let ip = client_ip(&req);
     let addr = ip.as_deref().and_then(|a| a.parse().ok());
     if let Some(refused) =
-        crate::http::rate::limit(&s, &route, actor.as_ref(), req.headers(), req.uri(), addr).await
+        super::rate::limit(&s, &route, actor.as_ref(), req.headers(), req.uri(), addr).await
     {
         return refused;
     }

@@ -7,16 +7,16 @@
 //! rotation every plan announces the next key.
 
 use chrono::{DateTime, Duration, Utc};
-use loa_protocol::{Plan, PlanItem, Topics, MAX_PACKET_BYTES};
+use loa_protocol::{item_id, occurrence_of, Plan, PlanItem, Topics, MAX_PACKET_BYTES};
 use rumqttc::{AsyncClient, QoS};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use crate::config::Config;
-use crate::item_parts::PartsBuilder;
 use crate::keys::Keys;
 use crate::metrics::Counters;
+use crate::mqtt::item_parts::PartsBuilder;
 use crate::store::nodes::{NewPlan, NodeRow};
 use crate::store::occurrences::PlanItemRow;
 use crate::store::{Store, StoreError};
@@ -46,16 +46,6 @@ fn seal_fitting(plan: &mut Plan, key: &ed25519_dalek::SigningKey) -> Result<Vec<
         });
     }
     Ok(sealed)
-}
-
-/// A plan item's id for an occurrence: `o{id}`.
-pub fn item_id(occurrence_id: i64) -> String {
-    format!("o{occurrence_id}")
-}
-
-/// The occurrence id inside a plan item id.
-pub fn occurrence_of(item_id: &str) -> Option<i64> {
-    item_id.strip_prefix('o')?.parse().ok()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -340,17 +330,5 @@ impl Planner {
             .collect();
         self.publish_all(&all).await;
         Ok(all.len())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn item_ids_round_trip() {
-        assert_eq!(occurrence_of(&item_id(42)), Some(42));
-        assert_eq!(occurrence_of("x42"), None);
-        assert_eq!(occurrence_of("o"), None);
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::planner::Planner;
+use crate::mqtt::planner::Planner;
 use crate::schedule::rule::QuietHours;
 use crate::store::schedules::{effective_quiet, Firing, ScheduleRow, Status, ZoneQuiet};
 use crate::store::{Store, StoreError};

@@ -1,0 +1,157 @@
+//! One-off broadcasts: "play announcement A on zones Z at time T (or now) with priority P",
+//! the view of one with each targeted node's delivery, and withdrawing one.
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use loa_protocol::{Priority, Stage};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+use super::{App, OpError};
+use crate::auth::Actor;
+use crate::store::occurrences::{DeliveryView, NewOccurrence, OccurrenceRow};
+
+/// "Play announcement A on zones Z at T with priority P": the API's body, and what the
+/// pages fill in.
+#[derive(Deserialize)]
+pub struct NewBroadcast {
+    pub announcement_id: i64,
+    /// Zone ids; every node under each is targeted.
+    pub zones: Vec<i64>,
+    /// When to play, RFC 3339 with an offset (`2026-11-24T06:00:00+07:00`); now when absent.
+    pub at: Option<DateTime<FixedOffset>>,
+    #[serde(default = "normal")]
+    pub priority: Priority,
+    /// How long after its start the item may still play; the controller's default when absent.
+    pub expires_in_minutes: Option<i64>,
+    /// With the commune's chime first (`true`), without (`false`), or as each node is set.
+    pub chime: Option<bool>,
+    /// 0–100, on top of each node's volume; 100 when absent.
+    pub volume: Option<u8>,
+}
+
+fn normal() -> Priority {
+    Priority::Normal
+}
+
+/// A broadcast with every targeted node's delivery, and a count per stage.
+#[derive(Serialize)]
+pub struct BroadcastView {
+    #[serde(flatten)]
+    pub occurrence: OccurrenceRow,
+    pub summary: BTreeMap<Stage, usize>,
+    pub deliveries: Vec<DeliveryLine>,
+}
+
+#[derive(Serialize)]
+pub struct DeliveryLine {
+    /// The village (zone path) the node stands in.
+    pub zone: String,
+    #[serde(flatten)]
+    pub delivery: DeliveryView,
+}
+
+/// Makes a broadcast: checks the zones (and the account's scope), the announcement and the
+/// times, writes the occurrence with a `planned` delivery per node and sends the nodes their
+/// new plans. Shared by the API and the pages (the emergency page among them).
+pub async fn create_broadcast(
+    s: &App,
+    actor: &Actor,
+    b: &NewBroadcast,
+) -> Result<OccurrenceRow, OpError> {
+    if b.zones.is_empty() {
+        return Err(OpError::invalid("choose at least one zone"));
+    }
+    actor.check_zones(&s.store, &b.zones).await?;
+    s.store.announcement(b.announcement_id).await?;
+    let now = Utc::now();
+    let start = b.at.map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+    let minutes = b.expires_in_minutes.unwrap_or(s.cfg.default_expiry_minutes);
+    if !(1..=7 * 24 * 60).contains(&minutes) {
+        return Err(OpError::invalid(
+            "expires_in_minutes is 1 to 10080 (a week)",
+        ));
+    }
+    let expires = start + Duration::minutes(minutes);
+    if expires <= now {
+        return Err(OpError::invalid(
+            "that time is already past its expiry; choose a later time",
+        ));
+    }
+    let nodes = s.store.nodes_under(&b.zones).await?;
+    if nodes.is_empty() {
+        return Err(OpError::invalid(
+            "there are no loudspeaker nodes in the chosen zones",
+        ));
+    }
+    let occ = s
+        .store
+        .create_occurrence(
+            &NewOccurrence {
+                announcement_id: b.announcement_id,
+                priority: b.priority,
+                start_at: start,
+                expires_at: expires,
+                chime: b.chime,
+                volume: b.volume,
+            },
+            &b.zones,
+            &nodes,
+        )
+        .await?;
+    tracing::info!(broadcast = occ.id, nodes = nodes.len(), priority = %b.priority, start = %start, "broadcast created");
+    s.planner.publish_all(&nodes).await;
+    Ok(occ)
+}
+
+/// The broadcast with the deliveries the account may see (its zones' nodes).
+pub async fn view(
+    s: &App,
+    actor: &Actor,
+    occurrence: OccurrenceRow,
+) -> Result<BroadcastView, OpError> {
+    let mut deliveries = Vec::new();
+    for d in s.store.deliveries_of(occurrence.id).await? {
+        if actor.sees_zone(&s.store, d.zone_id).await? {
+            deliveries.push(d);
+        }
+    }
+    let mut summary = BTreeMap::new();
+    let mut paths: HashMap<i64, String> = HashMap::new();
+    let mut lines = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        *summary.entry(d.stage).or_insert(0) += 1;
+        let zone = match paths.get(&d.zone_id) {
+            Some(p) => p.clone(),
+            None => {
+                let p = s.store.zone_path(d.zone_id).await?;
+                paths.insert(d.zone_id, p.clone());
+                p
+            }
+        };
+        lines.push(DeliveryLine { zone, delivery: d });
+    }
+    Ok(BroadcastView {
+        occurrence,
+        summary,
+        deliveries: lines,
+    })
+}
+
+/// Withdraws a broadcast (within the account's zones): every delivery not yet ended becomes
+/// `cancelled` and the nodes get new plans. Shared by the API and the delivery page.
+pub async fn cancel_broadcast(
+    s: &App,
+    actor: &Actor,
+    id: i64,
+    reason: Option<String>,
+) -> Result<OccurrenceRow, OpError> {
+    if let Some(r) = &reason {
+        crate::limits::CANCEL_REASON.check_max(r)?;
+    }
+    let occ = s.store.occurrence(id).await?;
+    actor.check_zones(&s.store, &occ.zone_ids).await?;
+    let reason = reason.unwrap_or_else(|| "withdrawn by staff".into());
+    let touched = s.store.cancel_occurrence(id, &reason).await?;
+    s.planner.publish_all(&touched).await;
+    Ok(s.store.occurrence(id).await?)
+}

@@ -1,0 +1,58 @@
+//! The operations: one function for each thing staff do (make a broadcast, save a schedule,
+//! provision a node, rotate the keys, add a user, …), over the application's parts in [`App`].
+//!
+//! No HTTP lives here: the API, the pages and the CLI (`crate::http`, `main`) each call these
+//! and map an [`OpError`] to their own terms at the edge. Below this layer are the store, the
+//! planner, the materialiser and the media store; nothing here imports `crate::http`.
+//!
+//! - [`broadcasts`]: one-off broadcasts: make, view, withdraw.
+//! - [`schedules`]: check, save, edit, approve, pause; the next airings of a rule.
+//! - [`nodes`]: provisioning, new credentials, sound settings, decommissioning.
+//! - [`keys`]: the controller's signing keys and their rotation.
+//! - [`settings`]: the commune's settings, languages and quiet hours.
+//! - [`users`]: staff accounts and API tokens.
+//! - [`sessions`]: signing in and out.
+//! - [`reports`]: the delivery report per village over the villages an account may see.
+
+pub mod broadcasts;
+mod error;
+pub mod keys;
+pub mod nodes;
+pub mod reports;
+pub mod schedules;
+pub mod sessions;
+pub mod settings;
+pub mod users;
+
+pub use error::{Kind, OpError, DISK_FULL};
+
+use std::sync::Arc;
+
+use crate::auth::throttle::Throttle;
+use crate::config::Config;
+use crate::media::MediaStore;
+use crate::metrics::Counters;
+use crate::mqtt::broker::Credentials;
+use crate::mqtt::planner::Planner;
+use crate::schedule::materializer::Materializer;
+use crate::store::Store;
+use crate::tts::Tts;
+
+/// The parts every operation can reach; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub media: MediaStore,
+    pub planner: Arc<Planner>,
+    pub counters: Arc<Counters>,
+    pub cfg: Arc<Config>,
+    /// The embedded broker's accounts (unused with an external broker).
+    pub broker_accounts: Credentials,
+    /// The commune's time zone, for times staff enter and read.
+    pub tz: chrono_tz::Tz,
+    pub materializer: Arc<Materializer>,
+    /// Failed sign-ins, per user name and per address.
+    pub throttle: Arc<Throttle>,
+    /// Text-to-speech: the engine and its cache of rendered texts.
+    pub tts: Arc<Tts>,
+}
