@@ -135,15 +135,17 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         rumqttc::Transport::Tcp
     };
     let (client, eventloop) = mqtt::link::client_with_transport(&broker_addr, transport);
+    let (outbox, outgoing) = mqtt::outbox::Outbox::new(mqtt::outbox::DEPTH);
     let planner = Arc::new(mqtt::planner::Planner::new(
         store.clone(),
         keys.clone(),
         &cfg,
-        client.clone(),
+        outbox.clone(),
         counters.clone(),
     ));
     // Unbounded on purpose: the link task must never wait on the ingest task. Ingest
-    // publishes acks through the client, whose queue only the link task drains; a bounded
+    // publishes acks through the outbox and the client, whose queue only the link task
+    // drains; a bounded
     // channel here deadlocked both at 2,000 nodes (a burst of plans filled the client's queue,
     // ingest waited on it, and the link waited on ingest). The backlog is bounded by what the
     // broker has in flight to the controller.
@@ -160,10 +162,16 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         shutdown.clone(),
     ));
 
+    tracker.spawn(mqtt::link::publish_outbox(
+        client.clone(),
+        outgoing,
+        shutdown.clone(),
+    ));
+
     let ingest = mqtt::ingest::Ingest {
         store: store.clone(),
         topics: topics.clone(),
-        client: client.clone(),
+        outbox,
         planner: planner.clone(),
         counters: counters.clone(),
     };

@@ -52,7 +52,7 @@ async fn a_batch_takes_what_is_true_and_refuses_the_rest_one_by_one() {
         s.seal(&key1)
     };
 
-    let (ingest, _eventloop) = h.ingest_side();
+    let ingest = h.ingest_side();
     ingest
         .handle_many(
             vec![
@@ -95,4 +95,52 @@ async fn a_batch_takes_what_is_true_and_refuses_the_rest_one_by_one() {
         ],
         "{reports}"
     );
+}
+
+#[tokio::test]
+async fn stored_events_are_acknowledged_signed_and_retained_only_up_to_the_first_gap() {
+    let h = Harness::new().await;
+    let village = h.zone("Bản Lướt", None).await;
+    h.node("luot-1", village).await;
+    let a = h.announcement("Tiêm phòng").await;
+    let id = h.broadcast(&Value::from(a), &[village], None).await;
+    let item = loa_protocol::item_id(id);
+    let key = h.node_key("luot-1").await;
+    let topics = h.topics();
+    let batch = |seqs: &[u64]| {
+        EventBatch {
+            node: "luot-1".into(),
+            events: seqs.iter().map(|&s| received(&item, s)).collect(),
+        }
+        .seal(&key)
+    };
+    let acks = |sent: Vec<loa_controller::mqtt::outbox::Message>| -> Vec<u64> {
+        let controller = h.state.planner.keys().current().verifying_key();
+        sent.iter()
+            .filter(|m| m.topic == topics.ack("luot-1"))
+            .map(|m| {
+                assert!(m.retain, "acks are retained");
+                loa_protocol::Ack::open(&m.payload, &[controller], "luot-1")
+                    .expect("an ack signed by the controller")
+                    .seq
+            })
+            .collect()
+    };
+    let ingest = h.ingest_side();
+    // 1 and 3 arrive; 2 is missing: the ack covers 1 only.
+    ingest
+        .handle_many(
+            vec![publish(topics.events("luot-1"), batch(&[1, 3]))],
+            Utc::now(),
+        )
+        .await;
+    assert_eq!(acks(h.published().await), [1]);
+    // 2 fills the gap: the ack moves to 3.
+    ingest
+        .handle_many(
+            vec![publish(topics.events("luot-1"), batch(&[2]))],
+            Utc::now(),
+        )
+        .await;
+    assert_eq!(acks(h.published().await), [1, 3]);
 }

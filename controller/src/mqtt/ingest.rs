@@ -12,11 +12,12 @@ use loa_protocol::{
     verifying_key_from_b64, Ack, Channel, EventBatch, EventBody, NodeState, Presence, Topics,
     MAX_PACKET_BYTES,
 };
-use rumqttc::{AsyncClient, Publish, QoS};
+use rumqttc::Publish;
 use sqlx::SqliteConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::outbox::Outbox;
 use crate::metrics::Counters;
 use crate::mqtt::planner::Planner;
 use crate::store::events::{advance_ack, insert_event};
@@ -30,7 +31,8 @@ use loa_protocol::occurrence_of;
 pub struct Ingest {
     pub store: Store,
     pub topics: Topics,
-    pub client: AsyncClient,
+    /// Where acks go; the link publishes them.
+    pub outbox: Outbox,
     pub planner: Arc<Planner>,
     pub counters: Arc<Counters>,
 }
@@ -322,13 +324,8 @@ impl Ingest {
                 node: node.clone(),
             };
             if let Err(e) = self
-                .client
-                .publish(
-                    self.topics.ack(&node),
-                    QoS::AtLeastOnce,
-                    true,
-                    ack.seal(&key),
-                )
+                .outbox
+                .retained(self.topics.ack(&node), ack.seal(&key))
                 .await
             {
                 tracing::error!(node = %node, error = %e, "cannot publish ack; the node will resend");

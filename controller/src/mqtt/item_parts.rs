@@ -1,8 +1,9 @@
 //! What a node plays for one item: the commune's chime (if the item and the node want it),
 //! then the announcement's recording in each of the node's zone languages, in the zone's order.
 //!
-//! [`choose`] is the pure rule; [`PartsBuilder`] loads what it needs for one node's plan and
-//! turns the choice into the plan's [`Part`]s, each with its media reference and loudness gain.
+//! [`choose`] is the pure rule; [`Catalogue`] holds what a batch of plans needs, loaded once,
+//! and turns the choice into the plan's [`Part`]s, each with its media reference and loudness
+//! gain.
 
 use loa_protocol::{AfterPreempt, MediaRef, Part, PartKind};
 use std::collections::HashMap;
@@ -28,24 +29,31 @@ pub fn choose<'a>(recordings: &'a [Recording], languages: &[String]) -> Vec<&'a 
     }
 }
 
-/// Everything that shapes a node's items: the commune's chime and policy, loaded once, and
-/// the recordings, media and zone languages met so far, so a batch of plans (a broadcast to
-/// thousands of nodes) reads each only once. [`PartsBuilder::set_node`] picks the node.
-pub struct PartsBuilder {
-    store: Store,
-    public_url: String,
-    languages: Vec<String>,
-    node_chime: bool,
-    chime: Option<MediaRow>,
+/// Everything that shapes the items of a batch of plans, loaded before any plan is built: the
+/// commune's chime and policy, and the recordings, media and zone languages the batch's items
+/// and nodes need, each read once (a broadcast to thousands of nodes reads its one
+/// announcement once). Building from it is pure: [`Catalogue::parts`].
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    pub public_url: String,
+    pub chime: Option<MediaRow>,
     pub after_preempt: AfterPreempt,
-    recordings: HashMap<i64, Vec<Recording>>,
-    media: HashMap<String, MediaRow>,
-    zone_languages: HashMap<i64, Vec<String>>,
+    /// Announcement → its recordings, main one first.
+    pub recordings: HashMap<i64, Vec<Recording>>,
+    /// SHA-256 → the media's record.
+    pub media: HashMap<String, MediaRow>,
+    /// Zone → the languages it hears, in order, inheritance applied.
+    pub zone_languages: HashMap<i64, Vec<String>>,
 }
 
-impl PartsBuilder {
-    /// Loads the commune's chime and policy; [`PartsBuilder::set_node`] comes next.
-    pub async fn for_site(store: &Store, public_url: &str) -> Result<Self> {
+impl Catalogue {
+    /// Loads what plans for nodes in `zones` holding items of `announcements` need.
+    pub async fn load(
+        store: &Store,
+        public_url: &str,
+        zones: &[i64],
+        announcements: &[i64],
+    ) -> Result<Self> {
         let chime = match store.chime_media().await? {
             Some(sha) => match store.media(&sha).await {
                 Ok(m) => Some(m),
@@ -56,59 +64,66 @@ impl PartsBuilder {
             },
             None => None,
         };
-        let after_preempt = store.after_preempt().await?;
-        Ok(PartsBuilder {
-            store: store.clone(),
+        let mut cat = Catalogue {
             public_url: public_url.to_owned(),
-            languages: Vec::new(),
-            node_chime: true,
             chime,
-            after_preempt,
-            recordings: HashMap::new(),
-            media: HashMap::new(),
-            zone_languages: HashMap::new(),
-        })
-    }
-
-    /// Builds the parts of the node in `zone_id` with its own chime setting from here on.
-    pub async fn set_node(&mut self, zone_id: i64, node_chime: bool) -> Result<()> {
-        if !self.zone_languages.contains_key(&zone_id) {
-            let l = self.store.zone_languages(zone_id).await?;
-            self.zone_languages.insert(zone_id, l);
+            after_preempt: store.after_preempt().await?,
+            ..Catalogue::default()
+        };
+        for &zone in zones {
+            if let std::collections::hash_map::Entry::Vacant(e) = cat.zone_languages.entry(zone) {
+                e.insert(store.zone_languages(zone).await?);
+            }
         }
-        self.languages.clone_from(&self.zone_languages[&zone_id]);
-        self.node_chime = node_chime;
-        Ok(())
+        for &a in announcements {
+            if cat.recordings.contains_key(&a) {
+                continue;
+            }
+            let recordings = store.recordings(a).await?;
+            for r in &recordings {
+                if !cat.media.contains_key(&r.media_sha256) {
+                    let m = store.media(&r.media_sha256).await?;
+                    cat.media.insert(r.media_sha256.clone(), m);
+                }
+            }
+            cat.recordings.insert(a, recordings);
+        }
+        Ok(cat)
     }
 
-    /// The parts of one item on this node, in playing order.
-    pub async fn parts(&mut self, item: &PlanItemRow) -> Result<Vec<Part>> {
+    /// The parts of `item` on a node in `zone` whose own chime setting is `node_chime`, in
+    /// playing order: the chime if wanted, then a recording per language the zone hears. Empty
+    /// when the announcement has no recording the catalogue knows.
+    pub fn parts(&self, item: &PlanItemRow, zone: i64, node_chime: bool) -> Vec<Part> {
         let mut parts = Vec::new();
+        let recordings = self
+            .recordings
+            .get(&item.announcement_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let languages = self
+            .zone_languages
+            .get(&zone)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let chosen: Vec<(&Recording, &MediaRow)> = choose(recordings, languages)
+            .into_iter()
+            .filter_map(|r| Some((r, self.media.get(&r.media_sha256)?)))
+            .collect();
+        if chosen.is_empty() {
+            return parts;
+        }
         if let Some(chime) = self
             .chime
             .as_ref()
-            .filter(|_| item.chime.unwrap_or(self.node_chime))
+            .filter(|_| item.chime.unwrap_or(node_chime))
         {
             parts.push(self.part(PartKind::Chime, None, chime));
         }
-        if !self.recordings.contains_key(&item.announcement_id) {
-            let r = self.store.recordings(item.announcement_id).await?;
-            self.recordings.insert(item.announcement_id, r);
+        for (r, m) in chosen {
+            parts.push(self.part(PartKind::Recording, Some(r.language.clone()), m));
         }
-        let recordings = &self.recordings[&item.announcement_id];
-        let chosen: Vec<Recording> = choose(recordings, &self.languages)
-            .into_iter()
-            .cloned()
-            .collect();
-        for r in chosen {
-            if !self.media.contains_key(&r.media_sha256) {
-                let m = self.store.media(&r.media_sha256).await?;
-                self.media.insert(r.media_sha256.clone(), m);
-            }
-            let m = &self.media[&r.media_sha256];
-            parts.push(self.part(PartKind::Recording, Some(r.language), m));
-        }
-        Ok(parts)
+        parts
     }
 
     fn part(&self, kind: PartKind, language: Option<String>, m: &MediaRow) -> Part {

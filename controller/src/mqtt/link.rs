@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::outbox::Message;
+
 use crate::metrics::Counters;
 
 /// How to reach the broker.
@@ -139,6 +141,31 @@ pub async fn run(
         }
     }
     let _ = client.try_disconnect();
+}
+
+/// Publishes what the planner and ingest put in the outbox, in order, until shutdown or until
+/// every sender is gone. A message the client cannot take is logged: a plan is republished on
+/// the next connect and an ack is sent again when the node resends.
+pub async fn publish_outbox(
+    client: AsyncClient,
+    mut outbox: mpsc::Receiver<Message>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let m = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            m = outbox.recv() => match m {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        if let Err(e) = client
+            .publish(&m.topic, QoS::AtLeastOnce, m.retain, m.payload)
+            .await
+        {
+            tracing::error!(topic = %m.topic, error = %e, "cannot publish");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! The planner: turns a node's open deliveries into its signed, versioned plan and publishes it
-//! retained on the node's plan topic.
+//! The planner: turns a node's open deliveries into its signed, versioned plan, stores it, and
+//! puts it in the [`Outbox`] for the link to publish, retained on the node's plan topic.
+//! Building one plan is a pure function ([`super::plan_build`]); this is the reading and
+//! writing around it.
 //!
 //! Every plan is valid for a while (`plan_validity_secs`, 72 h by default); a node refuses one
 //! past that, so a captured plan cannot be replayed later. The planner issues a fresh plan to
@@ -7,59 +9,34 @@
 //! rotation every plan announces the next key.
 
 use chrono::{DateTime, Duration, Utc};
-use loa_protocol::{item_id, occurrence_of, Plan, PlanItem, Topics, MAX_PACKET_BYTES};
-use rumqttc::{AsyncClient, QoS};
+use loa_protocol::{occurrence_of, Topics};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
+use super::item_parts::Catalogue;
+use super::outbox::{Closed, Outbox};
+use super::plan_build::{build_plan, seal_fitting, PlanContext, TooLarge};
 use crate::config::Config;
 use crate::keys::Keys;
 use crate::metrics::Counters;
-use crate::mqtt::item_parts::PartsBuilder;
 use crate::store::nodes::{NewPlan, NodeRow};
-use crate::store::occurrences::PlanItemRow;
 use crate::store::{Store, StoreError};
 
-/// Most items in one plan. A plan holding more would near the MQTT packet limit; the rest
-/// follow in later plans as the first ones are settled.
-pub const MAX_PLAN_ITEMS: usize = 400;
+pub use super::plan_build::MAX_PLAN_ITEMS;
 
 /// Plans written in one transaction when many nodes get new plans at once (a broadcast to
 /// every village): fewer commits, and fewer turns for other writers to wait for.
 pub const PLANS_PER_TRANSACTION: usize = 64;
 
-/// Signs the plan, dropping its latest items until it fits in an MQTT packet (items come in
-/// start order: the soonest are kept).
-fn seal_fitting(plan: &mut Plan, key: &ed25519_dalek::SigningKey) -> Result<Vec<u8>, PlanError> {
-    let mut sealed = plan.seal(key);
-    while sealed.len() > MAX_PACKET_BYTES && plan.items.len() > 1 {
-        let keep = plan.items.len() * MAX_PACKET_BYTES / sealed.len();
-        plan.items.truncate(keep.clamp(1, plan.items.len() - 1));
-        sealed = plan.seal(key);
-    }
-    if sealed.len() > MAX_PACKET_BYTES {
-        return Err(PlanError::TooLarge {
-            node: plan.node.clone(),
-            size: sealed.len(),
-            limit: MAX_PACKET_BYTES,
-        });
-    }
-    Ok(sealed)
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("the plan for node {node} would be {size} bytes, over the {limit}-byte MQTT limit")]
-    TooLarge {
-        node: String,
-        size: usize,
-        limit: usize,
-    },
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
     #[error("cannot publish the plan: {0}")]
-    Publish(#[from] rumqttc::ClientError),
+    Publish(#[from] Closed),
 }
 
 pub struct Planner {
@@ -70,7 +47,8 @@ pub struct Planner {
     public_url: String,
     /// How long a plan stays acceptable to a node after it is issued.
     validity: Duration,
-    client: AsyncClient,
+    /// Where plans go; the link publishes them.
+    outbox: Outbox,
     counters: Arc<Counters>,
     /// Plans are built and published one at a time, so a higher version is never published
     /// before a lower one (the broker retains whichever came last).
@@ -85,7 +63,7 @@ impl Planner {
         store: Store,
         keys: Arc<Keys>,
         cfg: &Config,
-        client: AsyncClient,
+        outbox: Outbox,
         counters: Arc<Counters>,
     ) -> Self {
         Planner {
@@ -95,7 +73,7 @@ impl Planner {
             site: cfg.site.clone(),
             public_url: cfg.public_url(),
             validity: Duration::seconds(cfg.plan_validity_secs),
-            client,
+            outbox,
             counters,
             serial: Mutex::new(()),
             truncated: std::sync::Mutex::new(HashSet::new()),
@@ -104,9 +82,8 @@ impl Planner {
 
     /// Builds, signs, stores and publishes a new plan for `node_id`; returns its version.
     pub async fn publish(&self, node_id: &str) -> Result<u64, PlanError> {
-        let mut builder = PartsBuilder::for_site(&self.store, &self.public_url).await?;
         let versions = self
-            .publish_chunk(&mut builder, std::slice::from_ref(&node_id.to_string()))
+            .publish_chunk(std::slice::from_ref(&node_id.to_string()))
             .await?;
         Ok(versions[0])
     }
@@ -118,13 +95,6 @@ impl Planner {
         if node_ids.is_empty() {
             return;
         }
-        let mut builder = match PartsBuilder::for_site(&self.store, &self.public_url).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(nodes = node_ids.len(), error = %e, "cannot publish plans");
-                return;
-            }
-        };
         let mut seen = HashSet::new();
         let node_ids: Vec<String> = node_ids
             .iter()
@@ -132,14 +102,11 @@ impl Planner {
             .cloned()
             .collect();
         for chunk in node_ids.chunks(PLANS_PER_TRANSACTION) {
-            if chunk.len() > 1 && self.publish_chunk(&mut builder, chunk).await.is_ok() {
+            if chunk.len() > 1 && self.publish_chunk(chunk).await.is_ok() {
                 continue;
             }
             for n in chunk {
-                if let Err(e) = self
-                    .publish_chunk(&mut builder, std::slice::from_ref(n))
-                    .await
-                {
+                if let Err(e) = self.publish_chunk(std::slice::from_ref(n)).await {
                     tracing::error!(node = %n, error = %e, "cannot publish plan");
                 }
             }
@@ -147,13 +114,10 @@ impl Planner {
     }
 
     /// Builds and signs a plan for each node, stores them all in one transaction, then
-    /// publishes them; returns their versions. The nodes and their items are read in one
-    /// query each, whatever their number.
-    async fn publish_chunk(
-        &self,
-        builder: &mut PartsBuilder,
-        node_ids: &[String],
-    ) -> Result<Vec<u64>, PlanError> {
+    /// queues them for the link; returns their versions. The nodes, their items and the
+    /// catalogue are read before any plan is built, whatever the nodes' number; building is
+    /// pure ([`build_plan`]).
+    async fn publish_chunk(&self, node_ids: &[String]) -> Result<Vec<u64>, PlanError> {
         let _turn = self.serial.lock().await;
         let now = Utc::now();
         let mut nodes: HashMap<String, NodeRow> = self
@@ -164,19 +128,35 @@ impl Planner {
             .map(|n| (n.id.clone(), n))
             .collect();
         let mut items = self.store.plan_items_for(node_ids, now).await?;
+        let zones: Vec<i64> = nodes.values().map(|n| n.zone_id).collect();
+        let announcements: Vec<i64> = items
+            .values()
+            .flatten()
+            .map(|r| r.announcement_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let catalogue =
+            Catalogue::load(&self.store, &self.public_url, &zones, &announcements).await?;
+        let ctx = PlanContext {
+            site: self.site.clone(),
+            now,
+            validity: self.validity,
+            next_key: self.keys.next_public(),
+        };
         let key = self.keys.current();
         let mut built = Vec::with_capacity(node_ids.len());
         for id in node_ids {
             let node = nodes
                 .remove(id)
                 .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
-            builder.set_node(node.zone_id, node.chime).await?;
             let rows = items.remove(id).unwrap_or_default();
-            let wanted = rows.len();
-            let mut plan = self.build(builder, &node, rows, now).await?;
-            plan.version = node.plan_version + 1;
-            let sealed = seal_fitting(&mut plan, &key)?;
-            built.push((node.plan_version, plan, wanted, sealed));
+            let mut b = build_plan(&ctx, &node, rows, &catalogue);
+            for occurrence in &b.without_recording {
+                tracing::error!(node = %node.id, occurrence, "announcement without a recording left out of the plan");
+            }
+            let sealed = seal_fitting(&mut b.plan, &key)?;
+            built.push((node.plan_version, b.plan, b.wanted, sealed));
         }
         let new_plans: Vec<NewPlan> = built
             .iter()
@@ -204,52 +184,14 @@ impl Planner {
         let mut versions = Vec::with_capacity(built.len());
         for (_, plan, wanted, sealed) in built {
             self.note_cut(&plan.node, plan.items.len(), wanted);
-            self.client
-                .publish(self.topics.plan(&plan.node), QoS::AtLeastOnce, true, sealed)
+            self.outbox
+                .retained(self.topics.plan(&plan.node), sealed)
                 .await?;
             Counters::bump(&self.counters.plans_published);
             tracing::info!(node = %plan.node, version = plan.version, items = plan.items.len(), "plan published");
             versions.push(plan.version);
         }
         Ok(versions)
-    }
-
-    /// A node's plan of `rows` as of `now`, not yet versioned or signed.
-    async fn build(
-        &self,
-        builder: &mut PartsBuilder,
-        node: &NodeRow,
-        rows: Vec<PlanItemRow>,
-        now: DateTime<Utc>,
-    ) -> Result<Plan, PlanError> {
-        let mut items = Vec::with_capacity(rows.len().min(MAX_PLAN_ITEMS));
-        for r in rows.into_iter().take(MAX_PLAN_ITEMS) {
-            let parts = builder.parts(&r).await?;
-            if parts.is_empty() {
-                tracing::error!(node = %node.id, occurrence = r.occurrence_id, "announcement without a recording left out of the plan");
-                continue;
-            }
-            items.push(PlanItem {
-                id: item_id(r.occurrence_id),
-                title: r.title,
-                parts,
-                start_at: r.start_at,
-                expires_at: r.expires_at,
-                priority: r.priority,
-                volume: r.volume,
-            });
-        }
-        Ok(Plan {
-            version: 0,
-            site: self.site.clone(),
-            node: node.id.clone(),
-            issued_at: now,
-            valid_until: now + self.validity,
-            next_key: self.keys.next_public(),
-            volume: node.volume,
-            after_preempt: builder.after_preempt,
-            items,
-        })
     }
 
     /// Remembers whether the node's plan was cut short.
@@ -270,13 +212,8 @@ impl Planner {
         let _turn = self.serial.lock().await;
         let plans = self.store.sealed_plans().await?;
         for (node, sealed) in &plans {
-            self.client
-                .publish(
-                    self.topics.plan(node),
-                    QoS::AtLeastOnce,
-                    true,
-                    sealed.clone(),
-                )
+            self.outbox
+                .retained(self.topics.plan(node), sealed.clone())
                 .await?;
         }
         Ok(plans.len())
@@ -312,9 +249,7 @@ impl Planner {
         let _turn = self.serial.lock().await;
         for topic in [self.topics.plan(node_id), self.topics.ack(node_id)] {
             // An empty retained message removes the retained one.
-            self.client
-                .publish(topic, QoS::AtLeastOnce, true, Vec::new())
-                .await?;
+            self.outbox.retained(topic, Vec::new()).await?;
         }
         Ok(())
     }

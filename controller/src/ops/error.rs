@@ -125,9 +125,7 @@ impl From<PlanError> for OpError {
     fn from(e: PlanError) -> Self {
         match e {
             PlanError::Store(s) => s.into(),
-            PlanError::TooLarge { .. } => {
-                OpError::new(Kind::Invalid, "plan.too_large", e.to_string())
-            }
+            PlanError::TooLarge(_) => OpError::new(Kind::Invalid, "plan.too_large", e.to_string()),
             other => OpError::internal(other),
         }
     }

@@ -2,11 +2,10 @@
 //! media store and signing key in a temporary directory, a real planner) behind
 //! `loa_controller::http::app`, called with `tower::ServiceExt::oneshot`, no socket.
 //!
-//! The MQTT side is not exercised here. The planner's `rumqttc` client points at an address
-//! nobody listens on and its event loop is only held, never polled, so plans are signed, stored
-//! and queued in the client's channel (4096 deep) without blocking and without reaching any
-//! broker. What happens on the wire is tested end to end in `tests/tests/*.rs`, which start
-//! real controller and node processes and a real broker.
+//! No broker is involved here: the planner and ingest put what they send in an outbox, and the
+//! harness collects it ([`Harness::published`]) where the link would publish it. What happens
+//! on the wire is tested end to end in `tests/tests/*.rs`, which start real controller and node
+//! processes and a real broker.
 
 // Each test file uses a different part of the harness.
 #![allow(dead_code)]
@@ -22,7 +21,7 @@ use loa_controller::keys::Keys;
 use loa_controller::media::MediaStore;
 use loa_controller::metrics::Counters;
 use loa_controller::mqtt::broker;
-use loa_controller::mqtt::link::{self, BrokerAddress};
+use loa_controller::mqtt::outbox::{Message, Outbox};
 use loa_controller::mqtt::planner::Planner;
 use loa_controller::store::Store;
 use loa_controller::tts::{EspeakNg, Tts};
@@ -43,8 +42,10 @@ pub const PUBLIC_BROKER: &str = "127.0.0.1:1";
 pub struct Harness {
     pub app: Router,
     pub state: AppState,
-    /// Kept so the client's channel stays open; never polled (see the module comment).
-    _eventloop: rumqttc::EventLoop,
+    /// Where the planner and ingest put what they send.
+    outbox: Outbox,
+    /// Everything they sent, in order (see the module comment).
+    published: Arc<std::sync::Mutex<Vec<Message>>>,
     /// An admin's API token: every request carries it unless the test says otherwise
     /// ([`Harness::call_as`]).
     pub admin_token: String,
@@ -125,17 +126,19 @@ impl Harness {
         let media = MediaStore::open(dir.path()).expect("the media store opens");
         let keys = Arc::new(Keys::load_or_create(dir.path()).expect("a signing key"));
         let counters = Arc::new(Counters::default());
-        let (client, eventloop) = link::client(&BrokerAddress {
-            host: "127.0.0.1".into(),
-            port: 1,
-            username: link::CONTROLLER_ACCOUNT.into(),
-            password: "unused".into(),
+        let (outbox, mut outgoing) = Outbox::new(loa_controller::mqtt::outbox::DEPTH);
+        let published = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = published.clone();
+        tokio::spawn(async move {
+            while let Some(m) = outgoing.recv().await {
+                sink.lock().expect("published lock").push(m);
+            }
         });
         let planner = Arc::new(Planner::new(
             store.clone(),
             keys,
             &cfg,
-            client,
+            outbox.clone(),
             counters.clone(),
         ));
         let tz = loa_controller::schedule::rule::parse_tz(&cfg.time_zone).expect("time zone");
@@ -186,7 +189,8 @@ impl Harness {
         Harness {
             app: app(state.clone()),
             state,
-            _eventloop: eventloop,
+            outbox,
+            published,
             dir,
             admin_token,
             node_keys: Default::default(),
@@ -383,27 +387,28 @@ impl Harness {
             .0
     }
 
-    /// The controller's ingest, with a client that never reaches a broker (see the module
-    /// comment); keep the event loop as long as the ingest.
-    pub fn ingest_side(&self) -> (loa_controller::mqtt::ingest::Ingest, rumqttc::EventLoop) {
-        let (client, eventloop) = link::client(&BrokerAddress {
-            host: "127.0.0.1".into(),
-            port: 1,
-            username: "t".into(),
-            password: "t".into(),
-        });
-        let ingest = loa_controller::mqtt::ingest::Ingest {
+    /// The controller's ingest, sending into the harness's outbox (see the module comment).
+    pub fn ingest_side(&self) -> loa_controller::mqtt::ingest::Ingest {
+        loa_controller::mqtt::ingest::Ingest {
             store: self.state.store.clone(),
             topics: Topics::for_site(&self.state.cfg.site),
-            client,
+            outbox: self.outbox.clone(),
             planner: self.state.planner.clone(),
             counters: self.state.counters.clone(),
-        };
-        (ingest, eventloop)
+        }
+    }
+
+    /// What the planner and ingest have sent so far, in order, once the outbox is drained.
+    pub async fn published(&self) -> Vec<Message> {
+        // The drain task runs beside the test: let it take what is queued.
+        while self.outbox.queued() > 0 {
+            tokio::task::yield_now().await;
+        }
+        self.published.lock().expect("published lock").clone()
     }
 
     /// Hands `events` from `node` to the controller's ingest, as if they came over MQTT. Its
-    /// acks go to a client that never reaches a broker (see the module comment).
+    /// acks go to the harness's outbox (see the module comment).
     pub async fn ingest(&self, node: &str, events: Vec<loa_protocol::Event>) {
         let key = self.node_key(node).await;
         let batch = loa_protocol::EventBatch {
@@ -422,7 +427,7 @@ impl Harness {
     /// Hands the ingest a raw message on `topic`, as if it came over MQTT (for messages a test
     /// forges).
     pub async fn deliver(&self, topic: &str, payload: Vec<u8>) {
-        let (ingest, _eventloop) = self.ingest_side();
+        let ingest = self.ingest_side();
         ingest
             .handle_at(
                 rumqttc::Publish::new(topic, rumqttc::QoS::AtLeastOnce, payload),
@@ -443,7 +448,7 @@ impl Harness {
         let mut state = loa_protocol::NodeState::offline(node, 1);
         state.presence = presence;
         state.serial = self.next_serial(node);
-        let (ingest, _eventloop) = self.ingest_side();
+        let ingest = self.ingest_side();
         ingest
             .handle_at(
                 rumqttc::Publish::new(
