@@ -6,9 +6,11 @@
 //!   the last valid plan kept on disk.
 //! - [`trust`]: the controller keys the node trusts (rotation) and the highest plan version.
 //! - [`session`]: the (session, serial) stamp on the node's signed states.
-//! - [`agenda`]: what is due now (report, fetch, play), as a pure function.
-//! - [`ledger`]: what was already reported per item, kept on disk; [`ended`]: playbacks that
-//!   reached their end, marked by the player before the ledger hears of it.
+//! - [`agenda`]: the node's half of the delivery lifecycle, one machine without I/O: inputs
+//!   (tick, plan applied, fetched, player event, recovered end mark) in, actions out.
+//! - [`ledger`]: what was already reported per item, kept on disk.
+//! - [`player`]: the player actor on its own thread (play, stop, events back), owning the end
+//!   marks of playbacks that reached their end.
 //! - [`spool`]: every event on disk until the controller acknowledges it; [`sender`] sends them.
 //! - [`fetch`]: media download with resume and SHA-256 check.
 //! - [`cache`]: the media cache: byte budget, least-recently-used eviction that spares the
@@ -19,7 +21,7 @@
 //! - [`check`]: `loa-node check`, the installer's test of config, key, disk, broker, controller,
 //!   media token and audio output.
 //! - [`clock`]: the node clock against the controller's (an NTP-style exchange over HTTP).
-//! - [`runner`]: the main loop tying them together; [`run`] is its entry point.
+//! - [`runner`]: the I/O loop tying them together; [`run`] is its entry point.
 //! - [`disk`]: atomic writes for the small files above.
 //! - [`tls`]: the commune's CA, trusted for HTTPS and MQTT over TLS.
 
@@ -30,11 +32,11 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod disk;
-pub mod ended;
 pub mod fetch;
 pub mod intake;
 pub mod ledger;
 pub mod link;
+pub mod player;
 pub mod relay;
 pub mod runner;
 pub mod sender;

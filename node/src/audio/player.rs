@@ -1,8 +1,9 @@
 //! Playing one file, or an item's parts (chime, then each language) one after the other, to a
 //! sink; and checking a file without playing it.
 //!
-//! `play` is blocking and runs on the caller's thread: the node's player actor owns that thread
-//! and decides what plays; this module only turns a file into sound.
+//! `play` is blocking and runs on the caller's thread: the node's player actor
+//! ([`crate::player`]) owns that thread and the agenda decides what plays; this module only
+//! turns a file into sound.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
-//! The agenda: given the plan, the ledger, the cache and the clock, what to do now.
+//! What is due now: given the plan, the ledger, the cache and the clock, which items to report,
+//! which media to fetch, what to play or interrupt, and when to look again.
 //!
-//! A pure function, table-tested without network or audio: the runner feeds it the world and
-//! carries out the actions it returns, then sleeps until the wake-up time it names.
+//! A pure function, table-tested without network or audio; the [`Agenda`](super::Agenda)
+//! machine asks it after every input.
 
 use chrono::{DateTime, Duration, Utc};
 use loa_protocol::{MediaRef, Plan, PlanItem, Priority, Stage};
