@@ -13,6 +13,7 @@
 //! - [`broker`]: the embedded MQTT broker (rumqttd) and its accounts.
 //! - [`link`]: the controller's MQTT session, with backoff.
 //! - [`mosquitto`]: Mosquitto's password and ACL files from the node registry.
+//! - [`revoke`]: a revoked node's account closed and its live connection cut, on either broker.
 //! - [`planner`]: per-node signed plans, published retained; [`item_parts`] decides what an
 //!   item holds on a node (chime, then the zone's languages).
 //! - [`ingest`]: node state and events in (only when the node signed them), deliveries
@@ -47,6 +48,7 @@ pub mod planner;
 pub mod programmes;
 pub mod provision;
 pub mod report;
+pub mod revoke;
 pub mod schedule;
 pub mod secrets;
 pub mod store;

@@ -98,8 +98,7 @@ async fn create(
 pub async fn new_credentials(s: &AppState, id: &str) -> Result<(NodeRow, String), ApiError> {
     let fresh = Fresh::new();
     s.store.reset_node_secrets(id, &fresh.hashes()).await?;
-    s.broker_accounts.set(id, &hash_secret(&fresh.password));
-    crate::mosquitto::refresh(&s.store, &s.cfg).await;
+    crate::revoke::renew(&s.broker_accounts, &s.store, &s.cfg, id, &fresh.password).await;
     let node = s.store.node(id).await?;
     let text = config_text(s, &node, &fresh, DATA_DIR).await?;
     tracing::info!(node = %id, "node secrets reset");

@@ -44,10 +44,8 @@ async fn decommission(
 pub async fn decommission_node(s: &AppState, id: &str) -> Result<u64, ApiError> {
     let id = id.to_string();
     let cancelled = s.store.decommission_node(&id, Utc::now()).await?;
-    // The embedded broker refuses it from its next connection attempt.
-    s.broker_accounts.remove(&id);
-    // And a Mosquitto whose files the controller writes, once they are rewritten.
-    crate::mosquitto::refresh(&s.store, &s.cfg).await;
+    // Its broker account closes and its live connection is cut, on either broker.
+    crate::revoke::close(&s.broker_accounts, &s.store, &s.cfg, &id).await;
     // Its retained plan and ack go, so nothing waits on the broker for its old session.
     if let Err(e) = s.planner.withdraw(&id).await {
         tracing::error!(node = %id, error = %e, "cannot clear the decommissioned node's retained plan");
