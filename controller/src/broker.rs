@@ -30,8 +30,9 @@ pub struct Credentials {
 }
 
 /// Takes a client id's session over on rumqttd's router and leaves it: blocking (the router
-/// answers the local link's connect on its own thread).
-type Cutter = Box<dyn Fn(&str) -> Result<(), rumqttd::local::LinkError> + Send + Sync>;
+/// answers the local link's connect on its own thread). The error is rumqttd's `LinkError` as
+/// text: that type carries a whole router event.
+type Cutter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 impl Credentials {
     pub fn set(&self, username: &str, password_hash: &str) {
@@ -56,7 +57,7 @@ impl Credentials {
     /// When this returns, the router has dropped the session: rumqttd handles a connect only
     /// after it has disconnected the previous holder of the client id, and the local link's
     /// connect is acknowledged only once it is handled.
-    pub async fn cut(&self, client_id: &str) -> Result<bool, rumqttd::local::LinkError> {
+    pub async fn cut(&self, client_id: &str) -> Result<bool, String> {
         let cutter = self.cutter.clone();
         let id = client_id.to_string();
         tokio::task::spawn_blocking(move || match cutter.get() {
@@ -124,7 +125,9 @@ pub fn start_embedded(
     let router_tx = Router::new(0, router).spawn();
     let cutter_tx = router_tx.clone();
     let cutter: Cutter = Box::new(move |client_id: &str| {
-        let (mut tx, _rx, _ack) = LinkBuilder::new(client_id, cutter_tx.clone()).build()?;
+        let (mut tx, _rx, _ack) = LinkBuilder::new(client_id, cutter_tx.clone())
+            .build()
+            .map_err(|e| e.to_string())?;
         let leave = Packet::Disconnect(
             Disconnect {
                 reason_code: DisconnectReasonCode::NormalDisconnection,
@@ -133,7 +136,8 @@ pub fn start_embedded(
         );
         // `send` only queues the packet and wakes the router; nothing in it waits.
         futures_util::FutureExt::now_or_never(tx.send(leave))
-            .expect("queueing a packet does not wait")?;
+            .expect("queueing a packet does not wait")
+            .map_err(|e| e.to_string())?;
         Ok(())
     });
     if credentials.cutter.set(cutter).is_err() {
