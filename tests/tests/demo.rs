@@ -156,7 +156,7 @@ async fn the_demo_plays_in_real_time_loads_the_programme_and_runs_until_stopped(
         .split_whitespace()
         .last()
         .unwrap()
-        .trim_end_matches("/ui");
+        .trim_end_matches("/ui/");
     let account = demo.line_with("sign in as").await;
     let (user, password) = {
         let rest = account.split("sign in as").nth(1).unwrap();

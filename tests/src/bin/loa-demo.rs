@@ -178,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     println!("\nloa is running: the controller and three village nodes. Look around:");
-    println!("  web          {}/ui", controller.url);
+    println!("  web          {}/ui/", controller.url);
     println!("  week view    {}/ui/schedules/week", controller.url);
     println!("  sign in as   {DEMO_USER} / {password}");
     println!("Ctrl-C stops them all.");
