@@ -223,6 +223,42 @@ async fn decommissioning_cuts_the_live_connection_and_the_account_stays_shut() {
     assert_eq!(refused, ConnectReturnCode::NotAuthorized);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_node_decommissioned_is_cut_off_and_its_reconnects_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = site(dir.path()).await.unwrap();
+    let node = site.a.start().unwrap();
+    wait_presence(&site.api, "thon-a", "online")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nnode: {}", node.log_tail()));
+    // What the node's own log says each time the broker refuses it.
+    let refusals = || {
+        std::fs::read_to_string(node.dir.join("node.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("NotAuthorized"))
+            .count()
+    };
+    assert_eq!(refusals(), 0);
+
+    site.api.delete("/api/v1/nodes/thon-a").await.unwrap();
+    // The real node reconnects (with backoff) as soon as it is cut, with the only password it
+    // has: Mosquitto refuses it ("not authorised"), again and again.
+    wait::until(
+        "Mosquitto to refuse the decommissioned node twice",
+        Duration::from_secs(20),
+        || async { Ok((refusals() >= 2).then_some(())) },
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nnode: {}\nmosquitto: {}",
+            node.log_tail(),
+            site.mosquitto.log_tail()
+        )
+    });
+}
+
 /// What the issue asks: the old session is gone within a second of the request.
 const CUT_WITHIN: Duration = Duration::from_secs(1);
 
