@@ -18,12 +18,33 @@ for p in "${packages[@]}"; do
     fi
 done
 
+install() {
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
+}
+
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # A mirror being synced, or a third-party source down, makes `apt-get update` fail for an
+    # index loa may not need: go on with the indexes that did update, and stop only if a
+    # package loa needs cannot be installed.
+    if ! $sudo apt-get update -qq; then
+        echo "setup: apt-get update failed for some package index (see above); trying to install anyway" >&2
+    fi
+    if ! install "${missing[@]}"; then
+        # Which of them? One at a time, so the message names the culprits.
+        failed=()
+        for p in "${missing[@]}"; do
+            install "$p" || failed+=("$p")
+        done
+        if [ ${#failed[@]} -gt 0 ]; then
+            echo "setup: cannot install ${failed[*]}, which loa needs. Fix the package sources" \
+                "(apt-get update's errors above say which index failed), or install them by hand," \
+                "then run this again." >&2
+            exit 1
+        fi
+    fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

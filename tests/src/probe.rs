@@ -138,10 +138,15 @@ impl Probe {
 
     /// Waits until the broker closes the connection.
     pub async fn closed(&mut self) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + ANSWER;
+        self.closed_within(ANSWER).await
+    }
+
+    /// Waits at most `limit` for the broker to close the connection.
+    pub async fn closed_within(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             match tokio::time::timeout_at(deadline, self.incoming.recv()).await {
-                Err(_) => anyhow::bail!("the broker kept the connection open for {ANSWER:?}"),
+                Err(_) => anyhow::bail!("the broker kept the connection open for {limit:?}"),
                 Ok(None) => return Ok(()),
                 Ok(Some(p)) => self.pending.push_back(p),
             }

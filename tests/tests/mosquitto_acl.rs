@@ -14,7 +14,7 @@ use loa_protocol::Topics;
 use rumqttc::{ConnectReturnCode, Publish};
 use serde_json::json;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The controller's own broker account.
 const CONTROLLER_USER: &str = "loa-ctl";
@@ -166,7 +166,9 @@ async fn new_credentials_let_the_node_in_and_shut_the_old_password_out() {
         .await
         .unwrap();
 
-    // The running controller rewrites the files and signals Mosquitto, which reloads them.
+    // The running controller rewrites the files and signals Mosquitto, which reloads them
+    // and disconnects the session whose password no longer matches.
+    let sent = Instant::now();
     let v = site
         .api
         .post("/api/v1/nodes/thon-a/credentials", json!({}))
@@ -174,12 +176,7 @@ async fn new_credentials_let_the_node_in_and_shut_the_old_password_out() {
         .unwrap();
     let new: toml::Table = toml::from_str(v["config_toml"].as_str().unwrap()).unwrap();
     let new = new["mqtt"]["password"].as_str().unwrap().to_string();
-    connected.closed().await.unwrap_or_else(|e| {
-        panic!(
-            "{e}: the old session survived the reload\n{}",
-            site.mosquitto.log_tail()
-        )
-    });
+    cut_after(&mut connected, sent, &site).await;
     wait::until(
         "the new password to be accepted",
         Duration::from_secs(10),
@@ -196,6 +193,88 @@ async fn new_credentials_let_the_node_in_and_shut_the_old_password_out() {
         .await
         .unwrap();
     assert_eq!(refused, ConnectReturnCode::NotAuthorized);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decommissioning_cuts_the_live_connection_and_the_account_stays_shut() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = site(dir.path()).await.unwrap();
+    let port = site.mosquitto.port;
+    let password = password_of(&site.a);
+    let mut connected = Probe::connect(port, "thon-a", Some(("thon-a", &password)))
+        .await
+        .unwrap();
+    connected
+        .subscribe(&site.topics.plan("thon-a"))
+        .await
+        .unwrap();
+    connected
+        .message_on(&site.topics.plan("thon-a"))
+        .await
+        .unwrap();
+
+    let sent = Instant::now();
+    let gone = site.api.delete("/api/v1/nodes/thon-a").await.unwrap();
+    assert_eq!(gone["id"], "thon-a");
+    cut_after(&mut connected, sent, &site).await;
+    let refused = probe::refusal(port, "thon-a", Some(("thon-a", &password)))
+        .await
+        .unwrap();
+    assert_eq!(refused, ConnectReturnCode::NotAuthorized);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_node_decommissioned_is_cut_off_and_its_reconnects_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = site(dir.path()).await.unwrap();
+    let node = site.a.start().unwrap();
+    wait_presence(&site.api, "thon-a", "online")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nnode: {}", node.log_tail()));
+    // What the node's own log says each time the broker refuses it.
+    let refusals = || {
+        std::fs::read_to_string(node.dir.join("node.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("NotAuthorized"))
+            .count()
+    };
+    assert_eq!(refusals(), 0);
+
+    site.api.delete("/api/v1/nodes/thon-a").await.unwrap();
+    // The real node reconnects (with backoff) as soon as it is cut, with the only password it
+    // has: Mosquitto refuses it ("not authorised"), again and again.
+    wait::until(
+        "Mosquitto to refuse the decommissioned node twice",
+        Duration::from_secs(20),
+        || async { Ok((refusals() >= 2).then_some(())) },
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nnode: {}\nmosquitto: {}",
+            node.log_tail(),
+            site.mosquitto.log_tail()
+        )
+    });
+}
+
+/// What the issue asks: the old session is gone within a second of the request.
+const CUT_WITHIN: Duration = Duration::from_secs(1);
+
+/// Waits for Mosquitto to close `probe`, and says how long after `since` it did.
+async fn cut_after(probe: &mut Probe, since: Instant, site: &Site) {
+    probe.closed_within(CUT_WITHIN).await.unwrap_or_else(|e| {
+        panic!(
+            "{e}: the revoked session lives on\nmosquitto: {}\ncontroller: {}",
+            site.mosquitto.log_tail(),
+            site.controller.log_tail()
+        )
+    });
+    eprintln!(
+        "revoked session closed {:?} after the request was sent",
+        since.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,7 @@
 //! - [`broker`]: the embedded MQTT broker (rumqttd) and its accounts.
 //! - [`link`]: the controller's MQTT session, with backoff; the only place that publishes.
 //! - [`mosquitto`]: Mosquitto's password and ACL files from the node registry.
+//! - [`revoke`]: a revoked node's account closed and its live connection cut, on either broker.
 //! - [`planner`]: per-node signed plans, stored and queued; [`plan_build`] builds one, purely,
 //!   from the node, its items and the [`item_parts::Catalogue`] (chime, then the zone's
 //!   languages).
@@ -18,3 +19,4 @@ pub mod mosquitto;
 pub mod outbox;
 pub mod plan_build;
 pub mod planner;
+pub mod revoke;

@@ -67,8 +67,7 @@ const DATA_DIR: &str = "/var/lib/loa-node";
 pub async fn new_credentials(s: &App, id: &str) -> Result<(NodeRow, String), OpError> {
     let fresh = Fresh::new();
     s.store.reset_node_secrets(id, &fresh.hashes()).await?;
-    s.broker_accounts.set(id, &hash_secret(&fresh.password));
-    crate::mqtt::mosquitto::refresh(&s.store, &s.cfg).await;
+    crate::mqtt::revoke::renew(&s.broker_accounts, &s.store, &s.cfg, id, &fresh.password).await;
     let node = s.store.node(id).await?;
     let text = config_text(s, &node, &fresh, DATA_DIR).await?;
     tracing::info!(node = %id, "node secrets reset");
@@ -162,10 +161,8 @@ pub async fn set_sound(
 pub async fn decommission_node(s: &App, id: &str) -> Result<u64, OpError> {
     let id = id.to_string();
     let cancelled = s.store.decommission_node(&id, Utc::now()).await?;
-    // The embedded broker refuses it from its next connection attempt.
-    s.broker_accounts.remove(&id);
-    // And a Mosquitto whose files the controller writes, once they are rewritten.
-    crate::mqtt::mosquitto::refresh(&s.store, &s.cfg).await;
+    // Its broker account closes and its live connection is cut, on either broker.
+    crate::mqtt::revoke::close(&s.broker_accounts, &s.store, &s.cfg, &id).await;
     // Its retained plan and ack go, so nothing waits on the broker for its old session.
     if let Err(e) = s.planner.withdraw(&id).await {
         tracing::error!(node = %id, error = %e, "cannot clear the decommissioned node's retained plan");

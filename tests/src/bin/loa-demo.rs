@@ -1,12 +1,16 @@
 //! `loa-demo`: the whole path on one machine, on embedded defaults. A controller (with its
-//! embedded MQTT broker) and three village nodes start; a sample announcement is uploaded and
-//! broadcast first to one village, then to the whole commune; each village's delivery status
-//! is printed as it moves to `played`. The nodes write what they play to WAV files, or play
-//! it on this machine's sound card with `--speaker`.
+//! embedded MQTT broker) starts with the shipped standing programme (`schedules/`), so its week
+//! view is full; three village nodes start; a sample announcement is uploaded and broadcast
+//! first to one village, then to the whole commune; each village's delivery status is printed
+//! as it moves to `played`. The nodes play in real time: to WAV files held to the audio's own
+//! pace, or on this machine's sound card with `--speaker`. Then the controller and the nodes
+//! keep running, with the web address and a demo account printed, until Ctrl-C; `--once` (or
+//! `LOA_DEMO_ONCE=1`, for scripts and CI) ends the demo after the broadcasts instead.
 
 use clap::Parser;
 use loa_e2e::api::Api;
 use loa_e2e::procs::{free_port, with_audio, Broker, Controller, Node};
+use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,7 +31,16 @@ struct Args {
     /// The announcement to broadcast.
     #[arg(long, default_value = "demo/thong-bao-mau.mp3")]
     announcement: PathBuf,
+    /// The standing programme the controller loads (its zones are the demo's villages).
+    #[arg(long, default_value = "schedules")]
+    schedules: PathBuf,
+    /// End after the broadcasts instead of running until Ctrl-C.
+    #[arg(long, env = "LOA_DEMO_ONCE", value_parser = clap::builder::FalseyValueParser::new())]
+    once: bool,
 }
+
+/// The demo's staff account: an admin, so every page can be tried.
+const DEMO_USER: &str = "demo";
 
 const VILLAGES: [(&str, &str); 3] = [
     ("thon-na-sai", "Thôn Nà Sài"),
@@ -45,22 +58,42 @@ async fn main() -> anyhow::Result<()> {
     let dir = std::fs::canonicalize(&args.dir)?;
 
     println!("loa demo — một trung tâm điều khiển, ba cụm loa thôn bản / a controller, three village nodes\n");
-    let controller = Controller::start(
+    let schedules = std::fs::canonicalize(&args.schedules)
+        .map_err(|e| anyhow::anyhow!("the standing programme {}: {e}", args.schedules.display()))?;
+    let mut controller = Controller::start(
         &dir.join("controller"),
         Broker::Embedded { port: free_port() },
     )
     .await?;
+    let api = controller.api();
+    // The programme names the commune's zones, so they exist before the controller loads it
+    // (at start, as at a real commune): made first, then the controller starts again with it.
+    let commune = api.zone("Xã Demo", None).await?;
+    let mut zones = Vec::new();
+    for (_, village) in VILLAGES {
+        zones.push(api.zone(village, Some(commune)).await?);
+    }
+    controller
+        .env
+        .push(("LOA_SCHEDULES_DIR".into(), schedules.display().to_string()));
+    controller.restart().await?;
     println!(
         "controller   {} (embedded MQTT broker, SQLite in {})",
         controller.url,
         controller.data_dir.display()
     );
-    let api = controller.api();
-    let commune = api.zone("Xã Demo", None).await?;
+    let programme = api.get("/api/v1/schedules").await?;
+    let programme = programme.as_array().cloned().unwrap_or_default();
+    println!(
+        "programme    {} standing programmes from {}",
+        programme.len(),
+        schedules.display()
+    );
+    for p in &programme {
+        println!("             · {}", p["name"].as_str().unwrap_or("?"));
+    }
     let mut nodes = Vec::new();
-    let mut zones = Vec::new();
-    for (id, village) in VILLAGES {
-        let zone = api.zone(village, Some(commune)).await?;
+    for ((id, village), &zone) in VILLAGES.into_iter().zip(&zones) {
         let node_dir = dir.join(id);
         let config = api
             .provision(
@@ -75,6 +108,8 @@ async fn main() -> anyhow::Result<()> {
             audio.insert("sink".into(), "cpal".into());
         } else {
             audio.insert("sink".into(), "wav".into());
+            // As long as the announcement lasts, as on a loudspeaker.
+            audio.insert("pace".into(), true.into());
             audio.insert(
                 "wav_dir".into(),
                 node_dir.join("wav").display().to_string().into(),
@@ -86,7 +121,6 @@ async fn main() -> anyhow::Result<()> {
             node.config.display()
         );
         nodes.push(node);
-        zones.push(zone);
     }
 
     let media = api.upload(&args.announcement).await?;
@@ -133,7 +167,50 @@ async fn main() -> anyhow::Result<()> {
         "\nlogs, databases and node configs are in {}",
         dir.display()
     );
+    if args.once {
+        return Ok(());
+    }
+
+    let password = demo_password();
+    api.post(
+        "/api/v1/users",
+        json!({"username": DEMO_USER, "password": password, "role": "admin"}),
+    )
+    .await?;
+    println!("\nloa is running: the controller and three village nodes. Look around:");
+    println!("  web          {}/ui/", controller.url);
+    println!("  week view    {}/ui/schedules/week", controller.url);
+    println!("  sign in as   {DEMO_USER} / {password}");
+    println!("Ctrl-C stops them all.");
+    shutdown_signal().await;
+    println!("\nstopping the controller and the nodes");
+    drop(nodes);
+    drop(controller);
     Ok(())
+}
+
+/// A fresh password for the demo account, printed once.
+fn demo_password() -> String {
+    let mut rng = rand::thread_rng();
+    (0..12)
+        .map(|_| char::from(b"abcdefghjkmnpqrstuvwxyz23456789"[rng.gen_range(0..31)]))
+        .collect()
+}
+
+/// Ctrl-C, or SIGTERM (what `kill` and systemd send).
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
 }
 
 /// Prints each delivery's steps as they happen, until every one has ended.
