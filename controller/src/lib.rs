@@ -1,6 +1,7 @@
 //! loa-controller: the commune's side of loa. A tour of the rooms:
 //!
 //! - [`config`]: the TOML file, environment and flags `serve` reads.
+//! - [`clock`]: what time it is, as a seam tests can move.
 //! - [`auth`]: staff accounts, sessions and API tokens, the role each route needs, the audit
 //!   log.
 //! - [`store`]: SQLite through sqlx: zones, nodes, media, occurrences, deliveries, events.
@@ -25,6 +26,7 @@
 //! [`run`] wires them together; `main` only parses flags and calls it.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod http;
@@ -142,6 +144,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         &cfg,
         outbox.clone(),
         counters.clone(),
+        clock::system(),
     ));
     // Unbounded on purpose: the link task must never wait on the ingest task. Ingest
     // publishes acks through the outbox and the client, whose queue only the link task
@@ -234,6 +237,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
     let public_key = keys.public();
     tracing::info!(site = %cfg.site, http = %cfg.http_listen, public_url = %cfg.public_url(), public_key = %public_key, "controller ready");
     let rate = Arc::new(http::rate::RateLimit::new(&cfg.limits));
+    let clock = planner.clock().clone();
     let state = http::AppState {
         app: ops::App {
             store,
@@ -245,6 +249,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
             tz,
             materializer,
             throttle: Default::default(),
+            clock: clock.clone(),
             tts,
         },
         downloads: Default::default(),

@@ -62,3 +62,46 @@ async fn a_batch_sends_each_node_its_stored_plan_retained_and_in_version_order()
         assert_eq!(version(mine[1]), version(mine[0]) + 1, "{id}");
     }
 }
+
+#[tokio::test]
+async fn plans_are_issued_by_the_controllers_clock_and_renewed_after_a_third_of_their_validity() {
+    use chrono::Duration;
+    use loa_controller::clock::{Clock, ManualClock};
+    let start = Utc::now();
+    let clock = ManualClock::at(start);
+    let h = Harness::with_clock(|_| {}, clock.clone()).await;
+    let village = h.zone("Bản Khoang", None).await;
+    h.node("khoang-1", village).await;
+    let key = h.state.planner.keys().current().verifying_key();
+    let stored = || async {
+        let sealed = h
+            .state
+            .store
+            .sealed_plan("khoang-1")
+            .await
+            .unwrap()
+            .unwrap();
+        loa_protocol::Plan::verify(&sealed, &[key], "khoang-1")
+            .unwrap()
+            .0
+    };
+    let first = stored().await;
+    let validity = Duration::seconds(h.state.cfg.plan_validity_secs);
+    assert_eq!(first.issued_at, start);
+    assert_eq!(first.valid_until, start + validity);
+
+    // Just before a third of its validity: nothing new.
+    clock.advance(validity / 3 - Duration::minutes(1));
+    let renewed = h.state.planner.refresh_aging(clock.now()).await.unwrap();
+    assert_eq!(renewed, 0);
+    assert_eq!(stored().await.version, first.version);
+
+    // Just after: a fresh plan, issued at the clock's time.
+    clock.advance(Duration::minutes(2));
+    let renewed = h.state.planner.refresh_aging(clock.now()).await.unwrap();
+    assert_eq!(renewed, 1);
+    let second = stored().await;
+    assert_eq!(second.version, first.version + 1);
+    assert_eq!(second.issued_at, clock.now());
+    assert_eq!(second.valid_until, clock.now() + validity);
+}

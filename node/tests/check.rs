@@ -2,7 +2,7 @@
 //! controller (its built-in broker) started from the workspace's built binaries
 //! (`cargo build --workspace --bins` first).
 
-use loa_e2e::procs::{bin, free_port, with_audio, Broker, Controller};
+use loa_e2e::procs::{bin, unused_port, with_audio, Broker, Controller};
 use std::path::Path;
 use std::time::Duration;
 
@@ -67,12 +67,9 @@ fn write(dir: &Path, name: &str, toml: &toml::Table) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn check_passes_a_good_config_and_names_a_wrong_password_or_media_token() {
     let dir = tempfile::tempdir().unwrap();
-    let controller = Controller::start(
-        &dir.path().join("controller"),
-        Broker::Embedded { port: free_port() },
-    )
-    .await
-    .unwrap();
+    let controller = Controller::start(&dir.path().join("controller"), Broker::embedded())
+        .await
+        .unwrap();
     let api = controller.api();
     let zone = api.zone("Thôn Nà Sài", None).await.unwrap();
     let provisioned = api
@@ -129,7 +126,7 @@ async fn check_says_the_controller_cannot_be_reached_and_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let key = loa_protocol::public_key_b64(&loa_protocol::generate_key());
     // Nothing listens on this port.
-    let port = free_port();
+    let port = unused_port();
     let wav_dir = dir.path().join("wav");
     let cfg = toml::toml! {
         node_id = "thon-1"

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::procs::free_port;
+use crate::procs::unused_port;
 use crate::wait;
 
 /// A browser session; the driver process ends with it.
@@ -30,7 +30,7 @@ impl Browser {
 
     /// Starts with a given window size (e.g. 390×844 for a phone).
     pub async fn start_sized(width: u32, height: u32) -> anyhow::Result<Browser> {
-        let port = free_port();
+        let port = unused_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::procs::free_port;
+use crate::procs::unused_port;
 use crate::wait;
 
 pub struct Mosquitto {
@@ -58,7 +58,7 @@ impl Mosquitto {
 
     async fn start_conf(dir: &Path, access: &str) -> anyhow::Result<Mosquitto> {
         std::fs::create_dir_all(dir)?;
-        let port = free_port();
+        let port = unused_port();
         let conf = dir.join("mosquitto.conf");
         let log = dir.join("mosquitto.log");
         std::fs::write(

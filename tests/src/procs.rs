@@ -28,8 +28,10 @@ pub fn bin(name: &str) -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
-/// A TCP port free right now on 127.0.0.1.
-pub fn free_port() -> u16 {
+/// A TCP port nothing listens on right now on 127.0.0.1 (bound, then released). Only for a
+/// server that cannot report the port it bound (Mosquitto, ChromeDriver) and for tests of what
+/// happens when nothing answers; the controller is started on port 0 and its ports read back.
+pub fn unused_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -48,7 +50,8 @@ fn log_to(path: &Path) -> anyhow::Result<(Stdio, Stdio)> {
 /// How the controller reaches its broker.
 #[derive(Debug, Clone)]
 pub enum Broker {
-    /// The embedded rumqttd on this port.
+    /// The embedded rumqttd on this port; 0 (see [`Broker::embedded`]) lets the controller
+    /// choose, and [`Controller::mqtt_port`] reads the port back.
     Embedded { port: u16 },
     /// An external broker (Mosquitto), anonymous or with the controller's account.
     External {
@@ -56,6 +59,13 @@ pub enum Broker {
         username: Option<String>,
         password: Option<String>,
     },
+}
+
+impl Broker {
+    /// The embedded broker on a port the controller chooses.
+    pub fn embedded() -> Broker {
+        Broker::Embedded { port: 0 }
+    }
 }
 
 /// The commune's certificate files, for a controller serving HTTPS and MQTT over TLS.
@@ -99,7 +109,8 @@ pub struct Controller {
     child: Option<Child>,
     pub data_dir: PathBuf,
     pub broker: Broker,
-    /// `http://127.0.0.1:PORT`, stable across restarts.
+    /// `http://127.0.0.1:PORT`, stable across restarts: the port the first start bound (port
+    /// 0, read back from `data_dir/http.addr`), asked for again at each restart.
     pub url: String,
     http_port: u16,
     /// Extra environment for the process.
@@ -125,7 +136,6 @@ impl Controller {
         tls: TlsFiles,
     ) -> anyhow::Result<Controller> {
         let mut c = Controller::new(data_dir, broker, &[])?;
-        c.url = c.url.replacen("http://", "https://", 1);
         c.tls = Some(tls);
         c.spawn().await?;
         Ok(c)
@@ -158,13 +168,12 @@ impl Controller {
 
     /// A controller with its admin account, not started yet.
     fn new(data_dir: &Path, broker: Broker, env: &[(&str, &str)]) -> anyhow::Result<Controller> {
-        let http_port = free_port();
         let mut c = Controller {
             child: None,
             data_dir: data_dir.to_path_buf(),
             broker,
-            url: format!("http://127.0.0.1:{http_port}"),
-            http_port,
+            url: String::new(),
+            http_port: 0,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -251,6 +260,7 @@ impl Controller {
     async fn spawn(&mut self) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.data_dir)?;
         let _ = std::fs::remove_file(self.data_dir.join("http.addr"));
+        let _ = std::fs::remove_file(self.data_dir.join("mqtt.addr"));
         let (out, err) = log_to(&self.log)?;
         let mut cmd = Command::new(bin("loa-controller")?);
         cmd.arg("serve")
@@ -295,6 +305,7 @@ impl Controller {
             cmd.env(k, v);
         }
         self.child = Some(cmd.spawn()?);
+        self.read_back_ports().await?;
         let health = format!("{}/healthz", self.url);
         let http = match &self.tls {
             Some(t) => reqwest::Client::builder()
@@ -335,6 +346,59 @@ impl Controller {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// The ports the controller bound, from the files it writes once listening: the HTTP port
+    /// (and so `url`), and the embedded broker's.
+    async fn read_back_ports(&mut self) -> anyhow::Result<()> {
+        let embedded = matches!(self.broker, Broker::Embedded { .. });
+        let (http_file, mqtt_file) = (
+            self.data_dir.join("http.addr"),
+            self.data_dir.join("mqtt.addr"),
+        );
+        let child = self.child.as_mut().expect("just spawned");
+        let (http, mqtt) = wait::until(
+            "the controller to say where it listens",
+            Duration::from_secs(30),
+            || {
+                let exited = child.try_wait().ok().flatten();
+                let http = std::fs::read_to_string(&http_file).ok();
+                let mqtt = std::fs::read_to_string(&mqtt_file).ok();
+                async move {
+                    if let Some(status) = exited {
+                        anyhow::bail!("the controller exited: {status}");
+                    }
+                    let port = |text: Option<String>| -> Option<u16> {
+                        text?
+                            .trim()
+                            .parse::<std::net::SocketAddr>()
+                            .ok()
+                            .map(|a| a.port())
+                    };
+                    Ok(match (port(http), port(mqtt)) {
+                        (Some(h), m) if !embedded || m.is_some() => Some((h, m)),
+                        _ => None,
+                    })
+                }
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; log: {}", self.log_tail()))?;
+        self.http_port = http;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        self.url = format!("{scheme}://127.0.0.1:{http}");
+        if let (Broker::Embedded { port }, Some(m)) = (&mut self.broker, mqtt) {
+            *port = m;
+        }
+        Ok(())
+    }
+
+    /// The embedded broker's port, once started.
+    pub fn mqtt_port(&self) -> u16 {
+        match self.broker {
+            Broker::Embedded { port } => port,
+            Broker::External { .. } => panic!("the controller runs no embedded broker"),
         }
     }
 

@@ -25,7 +25,7 @@ mod common;
 use common::*;
 use loa_e2e::alsa::{self, wav_stats};
 use loa_e2e::api::Api;
-use loa_e2e::procs::{free_port, with_audio, Broker, Controller, Node};
+use loa_e2e::procs::{with_audio, Broker, Controller, Node};
 use loa_e2e::wait;
 use serde_json::{json, Value};
 use std::io::Read;
@@ -49,12 +49,9 @@ struct Site {
 
 impl Site {
     async fn start(dir: &Path, asoundrc: impl FnOnce(&Path)) -> Site {
-        let controller = Controller::start(
-            &dir.join("controller"),
-            Broker::Embedded { port: free_port() },
-        )
-        .await
-        .unwrap();
+        let controller = Controller::start(&dir.join("controller"), Broker::embedded())
+            .await
+            .unwrap();
         let api = controller.api();
         let zone = api.zone("Bản Khoang", None).await.unwrap();
         let node_dir = dir.join("node");

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use loa_e2e::procs::{free_port, Broker, Controller, Node};
+use loa_e2e::procs::{Broker, Controller, Node};
 use loa_e2e::tmpfs::Tmpfs;
 use loa_e2e::wait;
 use serde_json::json;
@@ -104,7 +104,7 @@ async fn a_controller_whose_disk_is_full_answers_507_leaves_events_unacknowledge
     // Database and media store on 32 MB; the log beside, so that it can still be read.
     let disk = Tmpfs::mount(&dir.path().join("controller"), 32 << 20).unwrap();
     let log = dir.path().join("controller.log");
-    let c = Controller::start_logging_to(disk.dir(), Broker::Embedded { port: free_port() }, &log)
+    let c = Controller::start_logging_to(disk.dir(), Broker::embedded(), &log)
         .await
         .unwrap();
     let api = c.api();

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use common::{in_secs, start_node, stream_of, wait_settled, Output};
 use loa_e2e::api::Api;
 use loa_e2e::pcm::{write_tone, Run};
-use loa_e2e::procs::{free_port, Broker, Controller, Node};
+use loa_e2e::procs::{Broker, Controller, Node};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -52,12 +52,9 @@ async fn upload_tone(api: &Api, dir: &Path, name: &str, hz: f64, secs: f64, rate
 /// A controller, a village hearing Vietnamese then H'Mông, its node, the commune's chime, and
 /// the commune's policy for interrupted items (`resume` or `replay`).
 async fn village(dir: &Path, after_preempt: &str, chime: bool) -> Village {
-    let controller = Controller::start(
-        &dir.join("controller"),
-        Broker::Embedded { port: free_port() },
-    )
-    .await
-    .unwrap();
+    let controller = Controller::start(&dir.join("controller"), Broker::embedded())
+        .await
+        .unwrap();
     let api = controller.api();
     let commune = api.zone("Xã Tả Lùng", None).await.unwrap();
     let zone = api.zone("Thôn Nà Sài", Some(commune)).await.unwrap();

@@ -8,7 +8,7 @@ use common::*;
 use loa_e2e::api::Api;
 use loa_e2e::mosquitto::Mosquitto;
 use loa_e2e::probe::{self, Probe};
-use loa_e2e::procs::{free_port, Broker, Controller};
+use loa_e2e::procs::{Broker, Controller};
 use loa_e2e::wait;
 use loa_protocol::Topics;
 use rumqttc::{ConnectReturnCode, Publish};
@@ -40,11 +40,7 @@ struct Site {
 async fn site(dir: &Path) -> anyhow::Result<Site> {
     // Mosquitto started as root reads its files as user `mosquitto`: it must reach them.
     reachable_by_others(dir)?;
-    let mut controller = Controller::start(
-        &dir.join("controller"),
-        Broker::Embedded { port: free_port() },
-    )
-    .await?;
+    let mut controller = Controller::start(&dir.join("controller"), Broker::embedded()).await?;
     let api = controller.api();
     let commune = api.zone("Xã Tả Lùng", None).await?;
     let village_a = api.zone("Thôn Nà Sài", Some(commune)).await?;

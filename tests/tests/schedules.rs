@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use loa_e2e::api::Api;
 use loa_e2e::mosquitto::Mosquitto;
-use loa_e2e::procs::{bin, free_port, Broker, Controller};
+use loa_e2e::procs::{bin, Broker, Controller};
 use loa_e2e::wait;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -93,7 +93,7 @@ async fn a_cron_programme_plays_each_firing_once_reaches_nodes_added_later_and_s
     let dir = tempfile::tempdir().unwrap();
     let c = Controller::start_with(
         &dir.path().join("controller"),
-        Broker::Embedded { port: free_port() },
+        Broker::embedded(),
         &[("LOA_PLAN_HORIZON_SECS", "20")],
     )
     .await
@@ -161,7 +161,7 @@ async fn a_controller_killed_mid_programme_ends_with_each_occurrence_once_played
     // Plans reach 4 s ahead; what fell in downtime may play up to 6 s late.
     let mut c = Controller::start_with(
         &dir.path().join("controller"),
-        Broker::Embedded { port: free_port() },
+        Broker::embedded(),
         &[("LOA_PLAN_HORIZON_SECS", "4"), ("LOA_LATE_GRACE_SECS", "6")],
     )
     .await
@@ -373,10 +373,7 @@ async fn programme_files_load_at_start_and_are_marked_as_files_and_errors_name_f
 
     // The zones exist first (a commune sets them up once), then the controller starts with files.
     let data = dir.path().join("controller");
-    let port = free_port();
-    let mut c = Controller::start(&data, Broker::Embedded { port })
-        .await
-        .unwrap();
+    let mut c = Controller::start(&data, Broker::embedded()).await.unwrap();
     let api = c.api();
     api.zone("Xã Demo", None).await.unwrap();
     c.env

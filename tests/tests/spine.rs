@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use loa_e2e::mosquitto::Mosquitto;
-use loa_e2e::procs::{free_port, Broker, Controller};
+use loa_e2e::procs::{Broker, Controller};
 use serde_json::json;
 use std::time::Duration;
 
@@ -101,7 +101,7 @@ async fn village_then_commune(broker: Broker, dir: &std::path::Path) -> anyhow::
 #[tokio::test(flavor = "multi_thread")]
 async fn broadcast_plays_in_the_chosen_village_then_the_whole_commune_on_the_embedded_broker() {
     let dir = tempfile::tempdir().unwrap();
-    village_then_commune(Broker::Embedded { port: free_port() }, dir.path())
+    village_then_commune(Broker::embedded(), dir.path())
         .await
         .unwrap();
 }

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use loa_e2e::mosquitto::Mosquitto;
-use loa_e2e::procs::{free_port, Broker, Controller, TlsFiles};
+use loa_e2e::procs::{Broker, Controller, TlsFiles};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, TlsConfiguration, Transport};
 use serde_json::json;
 use std::time::Duration;
@@ -50,16 +50,13 @@ async fn broadcast_plays_over_https_and_mqtt_tls_and_clients_without_the_ca_are_
     let root = dir.path();
     let tls = TlsFiles::make(&root.join("tls")).unwrap();
     let stranger = TlsFiles::make(&root.join("stranger-ca")).unwrap();
-    let mqtt_port = free_port();
     // Ready means /healthz answered over HTTPS (trusting the CA) and the controller's own
     // MQTT client logged in to the embedded broker over TLS.
-    let controller = Controller::start_tls(
-        &root.join("controller"),
-        Broker::Embedded { port: mqtt_port },
-        tls.clone(),
-    )
-    .await
-    .unwrap();
+    let controller =
+        Controller::start_tls(&root.join("controller"), Broker::embedded(), tls.clone())
+            .await
+            .unwrap();
+    let mqtt_port = controller.mqtt_port();
     assert!(controller.url.starts_with("https://"), "{}", controller.url);
     let api = controller.api();
 
@@ -229,13 +226,9 @@ async fn node_check_passes_with_the_commune_ca_and_names_tls_with_another() {
     let root = dir.path();
     let tls = TlsFiles::make(&root.join("tls")).unwrap();
     let stranger = TlsFiles::make(&root.join("stranger-ca")).unwrap();
-    let controller = Controller::start_tls(
-        &root.join("controller"),
-        Broker::Embedded { port: free_port() },
-        tls,
-    )
-    .await
-    .unwrap();
+    let controller = Controller::start_tls(&root.join("controller"), Broker::embedded(), tls)
+        .await
+        .unwrap();
     let api = controller.api();
     let zone = api.zone("Thôn Cốc Lầy", None).await.unwrap();
     let prepared = prepare_node(&api, root, "thon-3", zone, Output::WavFiles)

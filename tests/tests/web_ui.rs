@@ -18,7 +18,7 @@ use common::{fixture, start_node, Output, TONE};
 use fantoccini::Locator;
 use loa_e2e::api::Api;
 use loa_e2e::browser::Browser;
-use loa_e2e::procs::{free_port, Broker, Controller};
+use loa_e2e::procs::{Broker, Controller};
 use loa_e2e::wait;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -73,12 +73,9 @@ async fn wait_js(b: &Browser, what: &str, js: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let controller = Controller::start(
-        &dir.path().join("controller"),
-        Broker::Embedded { port: free_port() },
-    )
-    .await
-    .unwrap();
+    let controller = Controller::start(&dir.path().join("controller"), Broker::embedded())
+        .await
+        .unwrap();
     let base = controller.url.clone();
     let api = controller.api();
     let commune = api.zone("Xã Tả Lùng", None).await.unwrap();

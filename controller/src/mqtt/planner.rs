@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 use super::item_parts::Catalogue;
 use super::outbox::{Closed, Outbox};
 use super::plan_build::{build_plan, seal_fitting, PlanContext, TooLarge};
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::keys::Keys;
 use crate::metrics::Counters;
@@ -49,6 +50,8 @@ pub struct Planner {
     validity: Duration,
     /// Where plans go; the link publishes them.
     outbox: Outbox,
+    /// When plans are issued, and which items are still open.
+    clock: SharedClock,
     counters: Arc<Counters>,
     /// Plans are built and published one at a time, so a higher version is never published
     /// before a lower one (the broker retains whichever came last).
@@ -65,6 +68,7 @@ impl Planner {
         cfg: &Config,
         outbox: Outbox,
         counters: Arc<Counters>,
+        clock: SharedClock,
     ) -> Self {
         Planner {
             store,
@@ -74,6 +78,7 @@ impl Planner {
             public_url: cfg.public_url(),
             validity: Duration::seconds(cfg.plan_validity_secs),
             outbox,
+            clock,
             counters,
             serial: Mutex::new(()),
             truncated: std::sync::Mutex::new(HashSet::new()),
@@ -119,7 +124,7 @@ impl Planner {
     /// pure ([`build_plan`]).
     async fn publish_chunk(&self, node_ids: &[String]) -> Result<Vec<u64>, PlanError> {
         let _turn = self.serial.lock().await;
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut nodes: HashMap<String, NodeRow> = self
             .store
             .nodes_by_ids(node_ids)
@@ -225,6 +230,11 @@ impl Planner {
             .lock()
             .expect("truncated lock")
             .contains(node_id)
+    }
+
+    /// The clock plans are issued by.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// The controller's signing keys (acks are signed with the current one too).

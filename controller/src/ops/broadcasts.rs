@@ -63,7 +63,7 @@ pub async fn create_broadcast(
     }
     actor.check_zones(&s.store, &b.zones).await?;
     s.store.announcement(b.announcement_id).await?;
-    let now = Utc::now();
+    let now = s.clock.now();
     let start = b.at.map(|t| t.with_timezone(&Utc)).unwrap_or(now);
     let minutes = b.expires_in_minutes.unwrap_or(s.cfg.default_expiry_minutes);
     if !(1..=7 * 24 * 60).contains(&minutes) {

@@ -29,6 +29,7 @@ pub use error::{Kind, OpError, DISK_FULL};
 use std::sync::Arc;
 
 use crate::auth::throttle::Throttle;
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::media::MediaStore;
 use crate::metrics::Counters;
@@ -55,4 +56,6 @@ pub struct App {
     pub throttle: Arc<Throttle>,
     /// Text-to-speech: the engine and its cache of rendered texts.
     pub tts: Arc<Tts>,
+    /// What time it is, for every operation (the planner's clock too).
+    pub clock: SharedClock,
 }

@@ -2,7 +2,6 @@
 //! the only copy of its secrets), new credentials, sound settings, and decommissioning.
 //! Shared by the API, the zones page and the CLI.
 
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::{App, OpError};
@@ -160,7 +159,7 @@ pub async fn set_sound(
 /// Returns how many of its deliveries were cancelled. Shared with the zones page.
 pub async fn decommission_node(s: &App, id: &str) -> Result<u64, OpError> {
     let id = id.to_string();
-    let cancelled = s.store.decommission_node(&id, Utc::now()).await?;
+    let cancelled = s.store.decommission_node(&id, s.clock.now()).await?;
     // Its broker account closes and its live connection is cut, on either broker.
     crate::mqtt::revoke::close(&s.broker_accounts, &s.store, &s.cfg, &id).await;
     // Its retained plan and ack go, so nothing waits on the broker for its old session.

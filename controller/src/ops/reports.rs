@@ -1,8 +1,6 @@
 //! The delivery report per village for a period of local dates, over the villages an account
 //! may see. Shared by the API (JSON and CSV) and the report page.
 
-use chrono::Utc;
-
 use super::{App, Kind, OpError};
 use crate::auth::Actor;
 use crate::report::{village_tallies, Period, Report};
@@ -16,7 +14,7 @@ pub async fn build(
     to: Option<&str>,
 ) -> Result<Report, OpError> {
     // The controller's clock: it says what "today" is and ends the online time of today.
-    let now = Utc::now();
+    let now = s.clock.now();
     let today = now.with_timezone(&s.tz).date_naive();
     let period = Period::parse(from, to, today, s.tz)
         .map_err(|e| OpError::new(Kind::Invalid, e.code(), e.to_string()))?;

@@ -2,8 +2,6 @@
 //! it overlaps), save new (a draft when approval is on), edit, pause, resume, cancel, approve;
 //! and the next airings of a rule. Shared by the API and the schedules page.
 
-use chrono::Utc;
-
 use super::{App, OpError};
 use crate::auth::Actor;
 use crate::mqtt::planner::MAX_PLAN_ITEMS;
@@ -13,7 +11,7 @@ use crate::store::schedules::{ScheduleRow, ScheduleSpec, Source, Status};
 
 /// The next ten airings, in the commune's time zone.
 pub async fn next_airings(s: &App, r: &Recurrence) -> Vec<String> {
-    let now = Utc::now();
+    let now = s.clock.now();
     r.fires_between(s.tz, now, now + chrono::Duration::days(400), 10)
         .unwrap_or_default()
         .into_iter()
@@ -24,7 +22,7 @@ pub async fn next_airings(s: &App, r: &Recurrence) -> Vec<String> {
 /// Refuses a rule that fires more often than a node's plan can carry within the horizon.
 pub fn check_rate(s: &App, r: &Recurrence) -> Result<(), OpError> {
     r.validate().map_err(|e| OpError::invalid(e.to_string()))?;
-    let now = Utc::now();
+    let now = s.clock.now();
     let horizon = chrono::Duration::seconds(s.cfg.plan_horizon_secs);
     let n = r
         .fires_between(s.tz, now, now + horizon, MAX_PLAN_ITEMS + 1)
@@ -49,7 +47,7 @@ pub async fn check_schedule(
 ) -> Result<Vec<Conflict>, OpError> {
     actor.check_zones(&s.store, &spec.zone_ids).await?;
     check_rate(s, &spec.recurrence)?;
-    Ok(conflicts::find(&s.store, s.tz, spec, editing, Utc::now()).await?)
+    Ok(conflicts::find(&s.store, s.tz, spec, editing, s.clock.now()).await?)
 }
 
 /// Saves a checked new schedule: a draft when the commune requires approval, else active.

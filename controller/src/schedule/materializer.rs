@@ -54,12 +54,12 @@ impl Materializer {
         let tick = (self.horizon / 4).clamp(Duration::seconds(1), Duration::seconds(60));
         let tick = tick.to_std().expect("positive tick");
         loop {
-            match self.pass(Utc::now()).await {
+            match self.pass(self.planner.clock().now()).await {
                 Ok(touched) => self.planner.publish_all(&touched).await,
                 Err(e) => tracing::error!(error = %e, "materialising schedules failed; will retry"),
             }
             // Plans age out after a while; nodes without changes get a fresh one before.
-            if let Err(e) = self.planner.refresh_aging(Utc::now()).await {
+            if let Err(e) = self.planner.refresh_aging(self.planner.clock().now()).await {
                 tracing::error!(error = %e, "cannot refresh aging plans; will retry");
             }
             tokio::select! {
@@ -138,7 +138,7 @@ impl Materializer {
     pub async fn attach_node(&self, node_id: &str) -> Result<usize, StoreError> {
         let quiet = QuietMap::load(&self.store).await?;
         let ancestors = quiet.ancestors_of_node(node_id);
-        let now = Utc::now();
+        let now = self.planner.clock().now();
         let mut added = 0;
         for (occ, start, priority) in self
             .store

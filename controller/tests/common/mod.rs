@@ -111,6 +111,16 @@ impl Harness {
 
     /// A controller whose configuration `tweak` adjusts (after the test defaults are set).
     pub async fn with_config(tweak: impl FnOnce(&mut Config)) -> Harness {
+        Harness::with_clock(tweak, loa_controller::clock::system()).await
+    }
+
+    /// A controller whose clock is `clock` (a test's [`ManualClock`], to move time).
+    ///
+    /// [`ManualClock`]: loa_controller::clock::ManualClock
+    pub async fn with_clock(
+        tweak: impl FnOnce(&mut Config),
+        clock: loa_controller::clock::SharedClock,
+    ) -> Harness {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut cfg = Config {
             site: SITE.into(),
@@ -140,6 +150,7 @@ impl Harness {
             &cfg,
             outbox.clone(),
             counters.clone(),
+            clock.clone(),
         ));
         let tz = loa_controller::schedule::rule::parse_tz(&cfg.time_zone).expect("time zone");
         // Passes are run by the tests themselves (`materializer.pass(now)`), with the time
@@ -162,6 +173,7 @@ impl Harness {
                 tz,
                 materializer,
                 throttle: Default::default(),
+                clock: clock.clone(),
                 tts: Arc::new(
                     Tts::new(Arc::new(EspeakNg::new()), dir.path()).expect("the tts cache opens"),
                 ),

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use loa_e2e::api::Api;
-use loa_e2e::procs::{free_port, with_audio, Broker, Controller, Node};
+use loa_e2e::procs::{with_audio, Broker, Controller, Node};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,12 +44,9 @@ pub struct Village {
 impl Village {
     /// Starts it all; `extra` is TOML appended to the node's config (e.g. a `[relay]` table).
     pub async fn start(dir: &Path, node_id: &str, extra: &str) -> Village {
-        let controller = Controller::start(
-            &dir.join("controller"),
-            Broker::Embedded { port: free_port() },
-        )
-        .await
-        .unwrap();
+        let controller = Controller::start(&dir.join("controller"), Broker::embedded())
+            .await
+            .unwrap();
         let api = controller.api();
         let zone = api.zone("Bản Phiêng", None).await.unwrap();
         let node_dir = dir.join(node_id);

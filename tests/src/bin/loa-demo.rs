@@ -9,7 +9,7 @@
 
 use clap::Parser;
 use loa_e2e::api::Api;
-use loa_e2e::procs::{free_port, with_audio, Broker, Controller, Node};
+use loa_e2e::procs::{with_audio, Broker, Controller, Node};
 use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -60,11 +60,7 @@ async fn main() -> anyhow::Result<()> {
     println!("loa demo — một trung tâm điều khiển, ba cụm loa thôn bản / a controller, three village nodes\n");
     let schedules = std::fs::canonicalize(&args.schedules)
         .map_err(|e| anyhow::anyhow!("the standing programme {}: {e}", args.schedules.display()))?;
-    let mut controller = Controller::start(
-        &dir.join("controller"),
-        Broker::Embedded { port: free_port() },
-    )
-    .await?;
+    let mut controller = Controller::start(&dir.join("controller"), Broker::embedded()).await?;
     let api = controller.api();
     // The programme names the commune's zones, so they exist before the controller loads it
     // (at start, as at a real commune): made first, then the controller starts again with it.

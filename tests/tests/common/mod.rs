@@ -4,7 +4,7 @@
 
 use loa_e2e::alsa::{self, CAPTURE_PCM};
 use loa_e2e::api::Api;
-use loa_e2e::procs::{free_port, with_audio, Broker, Controller, Node};
+use loa_e2e::procs::{with_audio, Broker, Controller, Node};
 use loa_e2e::wait;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -273,13 +273,13 @@ pub async fn wait_presence(api: &Api, node: &str, presence: &str) -> anyhow::Res
     .await
 }
 
-/// A controller with its embedded broker on a free port, its data under `root/controller`:
-/// the controller, its API (as the admin) and the broker's port.
+/// A controller with its embedded broker on a port it chose, its data under
+/// `root/controller`: the controller, its API (as the admin) and the broker's port.
 pub async fn embedded_controller(root: &Path) -> (Controller, Api, u16) {
-    let port = free_port();
-    let c = Controller::start(&root.join("controller"), Broker::Embedded { port })
+    let c = Controller::start(&root.join("controller"), Broker::embedded())
         .await
         .unwrap();
     let api = c.api();
+    let port = c.mqtt_port();
     (c, api, port)
 }

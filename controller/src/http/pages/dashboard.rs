@@ -83,7 +83,7 @@ async fn build(ctx: &Ctx) -> Result<Value, ApiError> {
         .collect();
 
     // Today's programme, midnight to midnight in the commune's time zone.
-    let now = Utc::now();
+    let now = s.clock.now();
     let today = now.with_timezone(&s.tz).date_naive();
     let start =
         s.tz.from_local_datetime(&today.and_hms_opt(0, 0, 0).expect("midnight"))

@@ -357,7 +357,7 @@ async fn week(ctx: Ctx) -> Response {
     let r = async {
         let actor = ctx.require(Role::Viewer)?;
         let s = &ctx.s;
-        let today = Utc::now().with_timezone(&s.tz).date_naive();
+        let today = s.clock.now().with_timezone(&s.tz).date_naive();
         let start =
             s.tz.from_local_datetime(&today.and_hms_opt(0, 0, 0).expect("midnight"))
                 .earliest()
