@@ -3,10 +3,13 @@
 //! the midpoint, so the offset is `server − (sent + received) / 2`, good to half the round
 //! trip. Of a few exchanges the one with the shortest round trip wins. Reported in the node
 //! state as `clock_offset_ms` (positive: the controller is ahead), in a new state only when it
-//! has moved by 10 ms or more since the last one reported.
+//! has moved by 10 ms or more since the last one reported. [`watch`] measures at start and
+//! every ten minutes.
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// One exchange: when the request left, what the controller said, when the answer came.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,6 +69,35 @@ pub async fn measure(
         }
     }
     best_offset(&exchanges).ok_or(last_err)
+}
+
+/// Measures the clock against the controller at start and every ten minutes (every ten
+/// seconds until a first measurement succeeds).
+pub async fn watch(
+    http: reqwest::Client,
+    controller_url: String,
+    tx: mpsc::Sender<i64>,
+    shutdown: CancellationToken,
+) {
+    let mut measured = false;
+    loop {
+        match measure(&http, &controller_url, 3).await {
+            Ok(offset) => {
+                measured = true;
+                if tx.send(offset.num_milliseconds()).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot measure the clock against the controller")
+            }
+        }
+        let pause = if measured { 600 } else { 10 };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(pause)) => {}
+        }
+    }
 }
 
 #[cfg(test)]

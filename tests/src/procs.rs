@@ -1,4 +1,7 @@
 //! Controller and node processes, started from the workspace's built binaries.
+//!
+//! Just over 500 lines: the controller's and the node's process handles share the start, wait,
+//! log and kill helpers below; split, each half would repeat them.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -24,6 +24,9 @@
 //! Every error names the file, the line and what is wrong, and a file reports all its errors,
 //! not just the first: values are read with their spans (`toml::Spanned`) and checked one by
 //! one. [`check_dir`] (behind `loa-controller schedules check`) also decodes each recording.
+//!
+//! Longer than 500 lines on purpose: one parser, with the error message for every wrong
+//! field that names the file, the line and the fix, reads best in one place (tests: file_tests.rs).
 
 use crate::schedule::rule::{Recurrence, Repeat, RuleError, TimeRule};
 use chrono::{NaiveDate, NaiveDateTime};

@@ -24,6 +24,9 @@
 //! A [`Repeat`] plays each firing again, `gap_minutes` apart. The validity window
 //! (`valid_from`, `valid_until`: local dates, inclusive) selects firings by their local date;
 //! a firing's repeats belong to it even when they fall after midnight.
+//!
+//! Just over 500 lines: the four kinds of rule share their window and time-zone handling, which
+//! is clearer kept together than split (tests: rule_tests.rs).
 
 use chrono::offset::LocalResult;
 use chrono::{

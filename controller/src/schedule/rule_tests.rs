@@ -1,4 +1,7 @@
 //! Table tests of the time rules ([`super`]): pure, no clock, no I/O beyond the fixtures.
+//!
+//! Over 500 lines because it is one table of cases per kind of rule, across time zones and
+//! daylight-free Vietnam alike; a table reads better whole.
 
 use super::*;
 

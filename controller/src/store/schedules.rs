@@ -3,6 +3,9 @@
 //! Materialising is idempotent: an occurrence is unique per (schedule, revision, instant), and
 //! a schedule's occurrences and its `materialized_until` mark are written in one transaction,
 //! so a crash half-way (even `kill -9`) neither duplicates nor skips an occurrence.
+//!
+//! Over 500 lines: creating, editing and materialising a schedule share one transaction
+//! discipline (occurrences and the `materialized_until` mark together), kept in one file.
 
 use chrono::{DateTime, NaiveTime, Utc};
 use loa_protocol::Priority;

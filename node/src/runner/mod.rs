@@ -4,8 +4,8 @@
 //! play, stop) and sleeps until the next deadline or until something else happens.
 
 use chrono::{DateTime, Utc};
-use loa_protocol::{Ack, EventBody, NodeState, Plan, PlanItem, Presence, Topics};
-use rumqttc::{AsyncClient, QoS};
+use loa_protocol::{Ack, EventBody, Plan, PlanItem, Topics};
+use rumqttc::AsyncClient;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,8 @@ use crate::relay::Relay;
 use crate::session::Session;
 use crate::spool::Spool;
 use crate::trust::Trust;
+
+mod state;
 
 /// What a download task reports.
 struct Fetched {
@@ -117,7 +119,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         wake = node.feed(Input::Recovered(item), &fetch_tx, &tracker);
     }
     let (clock_tx, mut clock_rx) = mpsc::channel::<i64>(4);
-    tracker.spawn(measure_clock(
+    tracker.spawn(crate::clock::watch(
         node.http.clone(),
         node.cfg.controller_url.clone(),
         clock_tx,
@@ -462,41 +464,6 @@ impl Runner {
         });
     }
 
-    /// Publishes the retained node state; never blocks the loop (dropped if the queue is full).
-    fn publish_state(&self) {
-        let (session, serial) = self.session.stamp();
-        let state = NodeState {
-            node: self.cfg.node_id.clone(),
-            presence: Presence::Online,
-            session,
-            serial,
-            at: Some(Utc::now()),
-            software: Some(env!("CARGO_PKG_VERSION").to_string()),
-            plan_version: self.plans.version(),
-            playing: self.agenda.on_air().map(|p| p.item.clone()),
-            volume: self.plans.current().map(|p| p.volume),
-            cache_bytes: Some(self.cache.total_bytes()),
-            unacked_events: self
-                .spool
-                .lock()
-                .ok()
-                .and_then(|s| s.pending_count().ok())
-                .map(|n| n as u64),
-            device_error: self.device_errors(),
-            clock_offset_ms: self.clock_offset_ms,
-            uptime_secs: Some(self.started.elapsed().as_secs()),
-            controller_keys: self.plans.trust().key_names(),
-        };
-        if let Err(e) = self.client.try_publish(
-            self.topics.state(&self.cfg.node_id),
-            QoS::AtLeastOnce,
-            true,
-            state.seal(&self.key),
-        ) {
-            tracing::debug!(error = %e, "state not queued");
-        }
-    }
-
     /// Keeps the cache within its budget, sparing the media of the plan and of what plays.
     fn evict(&mut self) {
         let mut keep: HashSet<String> = self
@@ -517,15 +484,6 @@ impl Runner {
         );
         self.cache.evict(self.cfg.cache_budget_bytes, &keep);
     }
-
-    /// The audio device's and the relay's last errors, for the node state.
-    fn device_errors(&self) -> Option<String> {
-        let errors: Vec<&str> = [self.agenda.device_error(), self.relay.error()]
-            .into_iter()
-            .flatten()
-            .collect();
-        (!errors.is_empty()).then(|| errors.join("; "))
-    }
 }
 
 /// Logs a file the node could not write, saying so plainly when the disk is full.
@@ -534,34 +492,5 @@ fn disk_error(e: &std::io::Error, path: &std::path::Path, what: &str) {
         tracing::warn!(file = %path.display(), error = %e, "disk full: cannot save {what}; kept in memory and written when there is room");
     } else {
         tracing::error!(file = %path.display(), error = %e, "cannot save {what}");
-    }
-}
-
-/// Measures the clock against the controller at start and every ten minutes (every ten
-/// seconds until a first measurement succeeds).
-async fn measure_clock(
-    http: reqwest::Client,
-    controller_url: String,
-    tx: mpsc::Sender<i64>,
-    shutdown: CancellationToken,
-) {
-    let mut measured = false;
-    loop {
-        match crate::clock::measure(&http, &controller_url, 3).await {
-            Ok(offset) => {
-                measured = true;
-                if tx.send(offset.num_milliseconds()).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "cannot measure the clock against the controller")
-            }
-        }
-        let pause = if measured { 600 } else { 10 };
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(pause)) => {}
-        }
     }
 }

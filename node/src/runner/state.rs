@@ -1,0 +1,54 @@
+//! The node's retained state as the runner publishes it: presence, versions, what plays, the
+//! cache, unsent events, device errors, the clock offset and the keys it trusts.
+
+use chrono::Utc;
+use loa_protocol::{NodeState, Presence};
+use rumqttc::QoS;
+
+use super::Runner;
+
+impl Runner {
+    /// Publishes the retained node state; never blocks the loop (dropped if the queue is full).
+    pub(super) fn publish_state(&self) {
+        let (session, serial) = self.session.stamp();
+        let state = NodeState {
+            node: self.cfg.node_id.clone(),
+            presence: Presence::Online,
+            session,
+            serial,
+            at: Some(Utc::now()),
+            software: Some(env!("CARGO_PKG_VERSION").to_string()),
+            plan_version: self.plans.version(),
+            playing: self.agenda.on_air().map(|p| p.item.clone()),
+            volume: self.plans.current().map(|p| p.volume),
+            cache_bytes: Some(self.cache.total_bytes()),
+            unacked_events: self
+                .spool
+                .lock()
+                .ok()
+                .and_then(|s| s.pending_count().ok())
+                .map(|n| n as u64),
+            device_error: self.device_errors(),
+            clock_offset_ms: self.clock_offset_ms,
+            uptime_secs: Some(self.started.elapsed().as_secs()),
+            controller_keys: self.plans.trust().key_names(),
+        };
+        if let Err(e) = self.client.try_publish(
+            self.topics.state(&self.cfg.node_id),
+            QoS::AtLeastOnce,
+            true,
+            state.seal(&self.key),
+        ) {
+            tracing::debug!(error = %e, "state not queued");
+        }
+    }
+
+    /// The audio device's and the relay's last errors, for the node state.
+    pub(super) fn device_errors(&self) -> Option<String> {
+        let errors: Vec<&str> = [self.agenda.device_error(), self.relay.error()]
+            .into_iter()
+            .flatten()
+            .collect();
+        (!errors.is_empty()).then(|| errors.join("; "))
+    }
+}
