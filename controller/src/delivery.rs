@@ -55,6 +55,28 @@ impl Delivery {
         }
     }
 
+    /// A delivery already missed when it is written: its firing fell while the controller was
+    /// down, past the grace for playing late.
+    pub fn missed(at: DateTime<Utc>, reason: &str) -> Self {
+        Delivery {
+            stage: Stage::Missed,
+            stage_seq: None,
+            reason: Some(reason.to_string()),
+            times: BTreeMap::from([(Stage::Planned, at), (Stage::Missed, at)]),
+        }
+    }
+
+    /// The final stages as an SQL list (`'played', 'missed', 'cancelled'`), for the queries
+    /// that look for deliveries still open; the machine's `is_final` is the one source.
+    pub fn final_stages_sql() -> String {
+        Stage::ALL
+            .iter()
+            .filter(|s| s.is_final())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Applies a node's event: `stage` reported with sequence number `seq` at `at`.
     pub fn apply(
         &mut self,
@@ -262,5 +284,30 @@ mod tests {
         done.apply(Played, 1, t(1), None);
         assert_eq!(done.cancel(t(5), "late"), Outcome::Ignored);
         assert_eq!(done.stage, Played);
+    }
+
+    #[test]
+    fn a_delivery_missed_when_written_is_final_and_says_why() {
+        let mut d = Delivery::missed(t(0), "the controller was not running at 06:00");
+        assert_eq!(d.stage, Missed);
+        assert_eq!(
+            d.times.keys().copied().collect::<Vec<_>>(),
+            [Planned, Missed]
+        );
+        // A late event from a node cannot revive it.
+        assert_eq!(d.apply(Played, 5, t(9), None), Outcome::Recorded);
+        assert_eq!(d.stage, Missed);
+        assert_eq!(
+            d.reason.as_deref(),
+            Some("the controller was not running at 06:00")
+        );
+    }
+
+    #[test]
+    fn the_sql_list_of_final_stages_is_the_machines() {
+        assert_eq!(
+            Delivery::final_stages_sql(),
+            "'played', 'missed', 'cancelled'"
+        );
     }
 }

@@ -130,6 +130,38 @@ pub async fn load_delivery(
     row.as_ref().map(delivery_from).transpose()
 }
 
+/// Writes a new delivery inside a transaction, as the machine made it ([`Delivery::planned`],
+/// [`Delivery::missed`]); one already there for the (occurrence, node) is left as it is.
+pub async fn insert_delivery(
+    conn: &mut SqliteConnection,
+    occurrence_id: i64,
+    node_id: &str,
+    d: &Delivery,
+) -> Result<()> {
+    let sql = format!(
+        "INSERT OR IGNORE INTO deliveries (occurrence_id, node_id, stage, stage_seq, reason, {}, updated_at)
+         VALUES (?, ?, ?, ?, ?, {}, ?)",
+        Stage::ALL
+            .iter()
+            .map(|s| stage_column(*s))
+            .collect::<Vec<_>>()
+            .join(", "),
+        vec!["?"; Stage::ALL.len()].join(", ")
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(occurrence_id)
+        .bind(node_id)
+        .bind(d.stage.as_str())
+        .bind(d.stage_seq.map(|s| s as i64))
+        .bind(&d.reason);
+    for st in Stage::ALL {
+        q = q.bind(d.times.get(&st).map(|t| ts(*t)));
+    }
+    let updated = d.times.values().max().copied().unwrap_or_else(Utc::now);
+    q.bind(ts(updated)).execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Writes a delivery back inside a transaction.
 pub async fn save_delivery(
     conn: &mut SqliteConnection,
@@ -213,16 +245,7 @@ impl Store {
             .await?;
         }
         for n in node_ids {
-            sqlx::query(
-                "INSERT INTO deliveries (occurrence_id, node_id, stage, planned_at, updated_at)
-                 VALUES (?, ?, 'planned', ?, ?)",
-            )
-            .bind(id)
-            .bind(n)
-            .bind(ts(now))
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await?;
+            insert_delivery(&mut tx, id, n, &Delivery::planned(now)).await?;
         }
         tx.commit().await?;
         self.occurrence(id).await
@@ -330,13 +353,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, Vec<PlanItemRow>>> {
         let marks = vec!["?"; node_ids.len()].join(", ");
+        let final_stages = Delivery::final_stages_sql();
         let sql = format!(
             "SELECT d.node_id, o.id, o.announcement_id, a.title, o.chime, o.volume, o.start_at,
                     o.expires_at, o.priority
              FROM deliveries d
              JOIN occurrences o ON o.id = d.occurrence_id
              JOIN announcements a ON a.id = o.announcement_id
-             WHERE d.node_id IN ({marks}) AND d.stage NOT IN ('played', 'missed', 'cancelled')
+             WHERE d.node_id IN ({marks}) AND d.stage NOT IN ({final_stages})
                AND o.cancelled_at IS NULL AND o.expires_at > ?
              ORDER BY o.start_at, o.id"
         );

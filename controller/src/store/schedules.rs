@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use super::occurrences::cancel_in;
 use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+use crate::delivery::Delivery;
 use crate::schedule::rule::{QuietHours, Recurrence};
 
 /// Where a schedule was defined.
@@ -510,25 +511,11 @@ async fn insert_delivery(
     now: DateTime<Utc>,
     missed: Option<&str>,
 ) -> Result<()> {
-    let stage = if missed.is_some() {
-        "missed"
-    } else {
-        "planned"
+    let d = match missed {
+        Some(reason) => Delivery::missed(now, reason),
+        None => Delivery::planned(now),
     };
-    sqlx::query(
-        "INSERT OR IGNORE INTO deliveries (occurrence_id, node_id, stage, reason, planned_at, missed_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(occurrence_id)
-    .bind(node_id)
-    .bind(stage)
-    .bind(missed)
-    .bind(ts(now))
-    .bind(missed.map(|_| ts(now)))
-    .bind(ts(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    super::occurrences::insert_delivery(conn, occurrence_id, node_id, &d).await
 }
 
 /// Cancels a schedule's occurrences that have not started yet; returns the nodes touched.

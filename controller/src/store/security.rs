@@ -136,10 +136,11 @@ impl Store {
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("node {id}")));
         }
-        let open: Vec<i64> = sqlx::query(
+        let open: Vec<i64> = sqlx::query(&format!(
             "SELECT occurrence_id FROM deliveries
-             WHERE node_id = ? AND stage NOT IN ('played', 'missed', 'cancelled')",
-        )
+             WHERE node_id = ? AND stage NOT IN ({})",
+            crate::delivery::Delivery::final_stages_sql()
+        ))
         .bind(id)
         .fetch_all(&mut *tx)
         .await?
