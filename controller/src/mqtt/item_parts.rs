@@ -47,13 +47,8 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    /// Loads what plans for nodes in `zones` holding items of `announcements` need.
-    pub async fn load(
-        store: &Store,
-        public_url: &str,
-        zones: &[i64],
-        announcements: &[i64],
-    ) -> Result<Self> {
+    /// Loads the commune's chime and policy; [`Catalogue::add`] loads what the items need.
+    pub async fn for_site(store: &Store, public_url: &str) -> Result<Self> {
         let chime = match store.chime_media().await? {
             Some(sha) => match store.media(&sha).await {
                 Ok(m) => Some(m),
@@ -64,12 +59,18 @@ impl Catalogue {
             },
             None => None,
         };
-        let mut cat = Catalogue {
+        Ok(Catalogue {
             public_url: public_url.to_owned(),
             chime,
             after_preempt: store.after_preempt().await?,
             ..Catalogue::default()
-        };
+        })
+    }
+
+    /// Loads what plans for nodes in `zones` holding items of `announcements` need and the
+    /// catalogue does not hold yet (a batch of plans reads each only once).
+    pub async fn add(&mut self, store: &Store, zones: &[i64], announcements: &[i64]) -> Result<()> {
+        let cat = self;
         for &zone in zones {
             if let std::collections::hash_map::Entry::Vacant(e) = cat.zone_languages.entry(zone) {
                 e.insert(store.zone_languages(zone).await?);
@@ -88,7 +89,7 @@ impl Catalogue {
             }
             cat.recordings.insert(a, recordings);
         }
-        Ok(cat)
+        Ok(())
     }
 
     /// The parts of `item` on a node in `zone` whose own chime setting is `node_chime`, in

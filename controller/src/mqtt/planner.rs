@@ -87,8 +87,9 @@ impl Planner {
 
     /// Builds, signs, stores and publishes a new plan for `node_id`; returns its version.
     pub async fn publish(&self, node_id: &str) -> Result<u64, PlanError> {
+        let mut catalogue = Catalogue::for_site(&self.store, &self.public_url).await?;
         let versions = self
-            .publish_chunk(std::slice::from_ref(&node_id.to_string()))
+            .publish_chunk(&mut catalogue, std::slice::from_ref(&node_id.to_string()))
             .await?;
         Ok(versions[0])
     }
@@ -100,6 +101,14 @@ impl Planner {
         if node_ids.is_empty() {
             return;
         }
+        // One catalogue for the whole batch: each recording and zone is read once.
+        let mut catalogue = match Catalogue::for_site(&self.store, &self.public_url).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(nodes = node_ids.len(), error = %e, "cannot publish plans");
+                return;
+            }
+        };
         let mut seen = HashSet::new();
         let node_ids: Vec<String> = node_ids
             .iter()
@@ -107,11 +116,14 @@ impl Planner {
             .cloned()
             .collect();
         for chunk in node_ids.chunks(PLANS_PER_TRANSACTION) {
-            if chunk.len() > 1 && self.publish_chunk(chunk).await.is_ok() {
+            if chunk.len() > 1 && self.publish_chunk(&mut catalogue, chunk).await.is_ok() {
                 continue;
             }
             for n in chunk {
-                if let Err(e) = self.publish_chunk(std::slice::from_ref(n)).await {
+                if let Err(e) = self
+                    .publish_chunk(&mut catalogue, std::slice::from_ref(n))
+                    .await
+                {
                     tracing::error!(node = %n, error = %e, "cannot publish plan");
                 }
             }
@@ -122,7 +134,11 @@ impl Planner {
     /// queues them for the link; returns their versions. The nodes, their items and the
     /// catalogue are read before any plan is built, whatever the nodes' number; building is
     /// pure ([`build_plan`]).
-    async fn publish_chunk(&self, node_ids: &[String]) -> Result<Vec<u64>, PlanError> {
+    async fn publish_chunk(
+        &self,
+        catalogue: &mut Catalogue,
+        node_ids: &[String],
+    ) -> Result<Vec<u64>, PlanError> {
         let _turn = self.serial.lock().await;
         let now = self.clock.now();
         let mut nodes: HashMap<String, NodeRow> = self
@@ -141,8 +157,8 @@ impl Planner {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let catalogue =
-            Catalogue::load(&self.store, &self.public_url, &zones, &announcements).await?;
+        catalogue.add(&self.store, &zones, &announcements).await?;
+        let catalogue = &*catalogue;
         let ctx = PlanContext {
             site: self.site.clone(),
             now,
@@ -156,7 +172,7 @@ impl Planner {
                 .remove(id)
                 .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
             let rows = items.remove(id).unwrap_or_default();
-            let mut b = build_plan(&ctx, &node, rows, &catalogue);
+            let mut b = build_plan(&ctx, &node, rows, catalogue);
             for occurrence in &b.without_recording {
                 tracing::error!(node = %node.id, occurrence, "announcement without a recording left out of the plan");
             }
