@@ -8,7 +8,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::{Harness, Reply};
-use loa_controller::auth::policy::{self, Access};
+use loa_controller::auth::policy::Access;
 use loa_controller::store::accounts::Role;
 use serde_json::{json, Value};
 
@@ -461,7 +461,9 @@ async fn every_route_answers_each_role_as_the_policy_says() {
 
     // Every route the policy names is exercised here, and nothing else.
     // (The pages under /ui/ are checked by the pages' own tests and in the browser.)
-    let mut policy: Vec<(String, String)> = policy::routes()
+    let table = loa_controller::http::policy();
+    let mut policy: Vec<(String, String)> = table
+        .routes()
         .filter(|(_, r, _)| !r.starts_with("/ui"))
         .map(|(m, r, _)| (m.to_owned(), r.to_owned()))
         .collect();
@@ -480,7 +482,7 @@ async fn every_route_answers_each_role_as_the_policy_says() {
         ("admin", Some(&admin), Some(Role::Admin)),
     ];
     for (method, route, uri, body) in &lines {
-        let access = policy::access(method, route);
+        let access = table.access(method, route);
         for (who, token, role) in &callers {
             let r = send(&h, method.clone(), uri, *token, body.clone()).await;
             let code = r.status;

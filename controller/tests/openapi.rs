@@ -20,7 +20,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use chrono::{Duration, Utc};
 use common::{fixture, Harness, Reply};
-use loa_controller::auth::policy::{self, Access};
+use loa_controller::auth::policy::Access;
 use loa_protocol::{Event, EventBody, Stage};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -99,7 +99,9 @@ async fn the_document_describes_exactly_the_routes_of_the_policy() {
     let absent = absent_routes(&h).await;
 
     let documented = operations(&doc);
-    let policy: BTreeSet<(String, String)> = policy::routes()
+    let table = loa_controller::http::policy();
+    let policy: BTreeSet<(String, String)> = table
+        .routes()
         .filter(|(_, r, _)| !r.starts_with("/ui"))
         .map(|(m, r, _)| (m.to_owned(), r.to_owned()))
         .collect();
@@ -126,13 +128,14 @@ async fn every_operation_states_the_role_the_policy_gives_it() {
     let h = Harness::new().await;
     let doc = document(&h).await;
     let absent = absent_routes(&h).await;
+    let table = loa_controller::http::policy();
     for (method, path) in operations(&doc) {
         if absent.contains(&(method.clone(), path.clone())) {
             continue;
         }
         let op = &doc["paths"][&path][method.to_lowercase()];
         let what = format!("{method} {path}");
-        let want = match policy::access(&method.parse().unwrap(), &path) {
+        let want = match table.access(&method.parse().unwrap(), &path) {
             Access::Public => "public",
             Access::Role(r) => r.as_str(),
         };
