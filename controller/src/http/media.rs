@@ -158,7 +158,8 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<MediaRow>>, ApiError
     tag = "media",
     operation_id = "getMedia",
     extensions(("x-loa-role" = json!("viewer"))),
-    params(("sha256" = String, Path, description = "The file's SHA-256, lowercase hex.")),
+    params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$",
+            description = "The file's SHA-256, lowercase hex.")),
     responses((status = 200, description = "The record.", body = MediaRow), (status = 404))
 )]
 async fn one(
@@ -196,7 +197,8 @@ async fn in_plan(s: &AppState, node: &str, sha: &str) -> Result<bool, ApiError> 
     operation_id = "downloadMedia",
     extensions(("x-loa-role" = json!("public"))),
     params(
-        ("sha256" = String, Path, description = "The file's SHA-256, lowercase hex."),
+        ("sha256" = String, Path, pattern = "^[0-9a-f]{64}$",
+            description = "The file's SHA-256, lowercase hex."),
         ("Range" = Option<String>, Header,
          description = "One range: `bytes=N-`, `bytes=N-M` or `bytes=-K`."),
     ),
