@@ -12,12 +12,15 @@
 //!   repeated on every handler: `security`, a description starting `Role: …`, and the shared
 //!   error responses (401/403 for a role, 429 under `/api/v1`, 507 for a change,
 //!   400/413/415/422 for a JSON body, 400 for a typed path parameter, 500 everywhere);
-//! - adds the document's front matter (info, tags, security schemes, shared responses).
+//! - adds the document's front matter (info, tags, security schemes, shared responses);
+//! - closes the schemas only answers use (`unevaluatedProperties: false`), so a field a handler
+//!   sends that its type's schema does not name fails the tests that validate real answers.
 
 use axum::http::{header, Method};
 use axum::response::IntoResponse;
 use axum::Extension;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use utoipa::PartialSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -84,6 +87,7 @@ impl Spec {
             }
         }
         front_matter(&mut doc);
+        close_answers(&mut doc);
         Spec {
             document: doc.to_string(),
             policy: Policy::new(routes),
@@ -383,6 +387,63 @@ fn front_matter(doc: &mut Value) {
         .or_insert_with(|| json!({}));
     schemas["Error"] =
         serde_json::to_value(super::error::ErrorBody::schema()).expect("a schema serializes");
+}
+
+/// Marks each object schema that only answers use (not request bodies) as having no fields
+/// beyond those it names. A schema flattened into another (`allOf`) is left open, and the one
+/// it is flattened into is closed instead: `unevaluatedProperties` sees through `allOf`.
+fn close_answers(doc: &mut Value) {
+    const SCHEMAS: &str = "#/components/schemas/";
+    /// Every `$ref` in `v`, following schemas and shared responses transitively.
+    fn reach(doc: &Value, v: &Value, seen: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(r) = map.get("$ref").and_then(Value::as_str) {
+                    if seen.insert(r.to_owned()) {
+                        if let Some(target) = doc.pointer(r.trim_start_matches('#')) {
+                            reach(doc, target, seen);
+                        }
+                    }
+                }
+                map.values().for_each(|v| reach(doc, v, seen));
+            }
+            Value::Array(items) => items.iter().for_each(|v| reach(doc, v, seen)),
+            _ => {}
+        }
+    }
+    let (mut answers, mut requests) = (BTreeSet::new(), BTreeSet::new());
+    for item in doc["paths"].as_object().into_iter().flat_map(Map::values) {
+        for op in item.as_object().into_iter().flat_map(Map::values) {
+            reach(doc, &op["responses"], &mut answers);
+            reach(doc, &op["requestBody"], &mut requests);
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    let flattened: BTreeSet<String> = schemas
+        .as_object()
+        .into_iter()
+        .flat_map(Map::values)
+        .filter_map(|s| s["allOf"].as_array())
+        .flatten()
+        .filter_map(|m| m["$ref"].as_str().map(str::to_owned))
+        .collect();
+    let closed: Vec<String> = answers
+        .difference(&requests)
+        .filter(|r| !flattened.contains(*r))
+        .filter_map(|r| r.strip_prefix(SCHEMAS).map(str::to_owned))
+        .collect();
+    let Some(schemas) = doc["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    for name in closed {
+        let Some(schema) = schemas.get_mut(&name).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let object = schema.contains_key("properties") || schema.contains_key("allOf");
+        if object && !schema.contains_key("additionalProperties") {
+            schema.insert("unevaluatedProperties".into(), json!(false));
+        }
+    }
 }
 
 /// The OpenAPI 3.1 document of this API.
