@@ -10,19 +10,10 @@ use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
 
 /// What an account may do; each role may do everything the ones before it may.
 #[derive(
-    utoipa::ToSchema,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    serde::Deserialize,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[derive(utoipa::ToSchema)]
 pub enum Role {
     /// Officials: status and reports.
     Viewer,
