@@ -1,5 +1,6 @@
-//! Who may do what, over the real router and a real SQLite: every route in the policy table
-//! called by anonymous, viewer, operator and admin; accounts limited to one village asking
+//! Who may do what, over the real router and a real SQLite: every route of the API (the roles
+//! written on its handlers, as the generated document and the guard read them) called by
+//! anonymous, viewer, operator and admin; a route added without a role; accounts limited to one village asking
 //! about another; browser sessions with their CSRF token; login throttling; API tokens; and
 //! the audit log.
 
@@ -8,7 +9,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::{Harness, Reply};
-use loa_controller::auth::policy::{self, Access};
+use loa_controller::auth::policy::Access;
 use loa_controller::store::accounts::Role;
 use serde_json::{json, Value};
 
@@ -461,7 +462,9 @@ async fn every_route_answers_each_role_as_the_policy_says() {
 
     // Every route the policy names is exercised here, and nothing else.
     // (The pages under /ui/ are checked by the pages' own tests and in the browser.)
-    let mut policy: Vec<(String, String)> = policy::routes()
+    let table = loa_controller::http::policy();
+    let mut policy: Vec<(String, String)> = table
+        .routes()
         .filter(|(_, r, _)| !r.starts_with("/ui"))
         .map(|(m, r, _)| (m.to_owned(), r.to_owned()))
         .collect();
@@ -480,7 +483,7 @@ async fn every_route_answers_each_role_as_the_policy_says() {
         ("admin", Some(&admin), Some(Role::Admin)),
     ];
     for (method, route, uri, body) in &lines {
-        let access = policy::access(method, route);
+        let access = table.access(method, route);
         for (who, token, role) in &callers {
             let r = send(&h, method.clone(), uri, *token, body.clone()).await;
             let code = r.status;
@@ -515,6 +518,54 @@ async fn every_route_answers_each_role_as_the_policy_says() {
             }
         }
     }
+}
+
+/// A handler annotated without `x-loa-role`: the guard must not let it through.
+#[utoipa::path(post, path = "/api/v1/forgotten", responses((status = 204)))]
+async fn forgotten() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+#[tokio::test]
+async fn a_route_added_without_a_role_is_refused_to_all_but_admins() {
+    let mut h = Harness::new().await;
+    let viewer = account(&h, "can-bo", "viewer", &[]).await;
+    let operator = account(&h, "van-thu", "operator", &[]).await;
+    h.app = loa_controller::http::app_with(
+        h.state.clone(),
+        utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(forgotten)),
+    );
+    let post = |token: Option<String>| {
+        let h = &h;
+        async move {
+            send(
+                h,
+                Method::POST,
+                "/api/v1/forgotten",
+                token.as_deref(),
+                Value::Null,
+            )
+            .await
+        }
+    };
+    post(None)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "auth.required", &[]);
+    for token in [viewer, operator] {
+        post(Some(token))
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "auth.forbidden", &[]);
+    }
+    let r = post(Some(h.admin_token.clone())).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    // The document says so too.
+    let doc = send(&h, Method::GET, "/api/v1/openapi.json", None, Value::Null)
+        .await
+        .json();
+    assert_eq!(
+        doc["paths"]["/api/v1/forgotten"]["post"]["x-loa-role"],
+        "admin"
+    );
 }
 
 #[tokio::test]

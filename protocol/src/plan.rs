@@ -45,6 +45,7 @@ pub struct Plan {
 
 /// What an interrupted item does once the emergency has played.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AfterPreempt {
     /// Plays again from the start (the chime included), if it has not expired.

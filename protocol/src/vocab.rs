@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 /// The three priority levels of Thông tư 39/2020/TT-BTTTT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// thông thường
@@ -51,6 +52,7 @@ impl FromStr for Priority {
 /// `planned → received → ready → playing → played`, or one of `failed`, `missed`,
 /// `preempted`, `cancelled`, each with a reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// The controller put the item in the node's plan.

@@ -1,10 +1,16 @@
-//! The role each route needs, in one table. A route not listed needs `admin`: a new route is
-//! closed until someone decides who may use it. The web pages under `/ui/` need a signed-in
-//! account; each page handler then asks for the role its action needs
+//! Who may call which route. The API's routes say it themselves: each handler's
+//! `#[utoipa::path]` carries `x-loa-role`, and [`crate::http::openapi`] reads the roles back
+//! from the generated document into a [`Policy`], so the router, the document and the guard
+//! cannot disagree. Only the web pages, which are not in the API's document, are listed here.
+//!
+//! Deny by default: a route the policy does not name needs `admin`, so a new route is closed
+//! until someone decides who may use it. The web pages under `/ui/` need a signed-in account;
+//! each page handler then asks for the role its action needs
 //! ([`crate::auth::Actor::require`]), since one page may show more to an operator than to a
 //! viewer.
 
 use axum::http::Method;
+use std::collections::BTreeMap;
 
 use crate::store::accounts::Role;
 
@@ -18,69 +24,36 @@ pub enum Access {
     Role(Role),
 }
 
-/// `(method, route pattern as axum matched it, access)`; `*` matches any method.
-const TABLE: &[(&str, &str, Access)] = {
+impl Access {
+    /// What a route gets when nobody said.
+    pub const DEFAULT: Access = Access::Role(Role::Admin);
+
+    /// `public`, `viewer`, `operator` or `admin`, as `x-loa-role` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Role(r) => r.as_str(),
+        }
+    }
+
+    /// The inverse of [`Access::as_str`].
+    pub fn parse(s: &str) -> Option<Access> {
+        match s {
+            "public" => Some(Access::Public),
+            "viewer" => Some(Access::Role(Role::Viewer)),
+            "operator" => Some(Access::Role(Role::Operator)),
+            "admin" => Some(Access::Role(Role::Admin)),
+            _ => None,
+        }
+    }
+}
+
+/// The web pages: `(method, route pattern as axum matched it, access)`; `*` matches any
+/// method, a pattern ending in `*` any route under it.
+const PAGES: &[(&str, &str, Access)] = {
     use Access::{Public, Role as R};
-    use Role::{Admin, Operator, Viewer};
+    use Role::Viewer;
     &[
-        ("GET", "/healthz", Public),
-        ("GET", "/time", Public),
-        ("GET", "/metrics", Public),
-        ("GET", "/media/{sha256}", Public),
-        ("POST", "/api/v1/login", Public),
-        ("POST", "/api/v1/logout", Public),
-        ("GET", "/api/v1/openapi.json", Public),
-        ("GET", "/api/v1/me", R(Viewer)),
-        // Status and reports: officials.
-        ("GET", "/api/v1/zones", R(Viewer)),
-        ("GET", "/api/v1/nodes", R(Viewer)),
-        ("GET", "/api/v1/nodes/{id}", R(Viewer)),
-        ("GET", "/api/v1/media", R(Viewer)),
-        ("GET", "/api/v1/media/{sha256}", R(Viewer)),
-        ("GET", "/api/v1/announcements", R(Viewer)),
-        ("GET", "/api/v1/broadcasts", R(Viewer)),
-        ("GET", "/api/v1/broadcasts/{id}", R(Viewer)),
-        ("GET", "/api/v1/schedules", R(Viewer)),
-        ("GET", "/api/v1/schedules/{id}", R(Viewer)),
-        ("GET", "/api/v1/schedules/{id}/occurrences", R(Viewer)),
-        ("GET", "/api/v1/settings", R(Viewer)),
-        ("GET", "/api/v1/tts/voices", R(Viewer)),
-        ("GET", "/api/v1/reports/villages", R(Viewer)),
-        // Announcements, schedules, broadcasts: operators.
-        ("POST", "/api/v1/media", R(Operator)),
-        ("POST", "/api/v1/announcements", R(Operator)),
-        ("POST", "/api/v1/broadcasts", R(Operator)),
-        ("POST", "/api/v1/broadcasts/{id}/cancel", R(Operator)),
-        ("POST", "/api/v1/schedules", R(Operator)),
-        ("PUT", "/api/v1/schedules/{id}", R(Operator)),
-        ("POST", "/api/v1/schedules/{id}/pause", R(Operator)),
-        ("POST", "/api/v1/schedules/{id}/resume", R(Operator)),
-        ("POST", "/api/v1/schedules/{id}/cancel", R(Operator)),
-        ("POST", "/api/v1/tts/preview", R(Operator)),
-        ("POST", "/api/v1/tts/announcements", R(Operator)),
-        // Users, zones, nodes, settings, approval: admins.
-        ("POST", "/api/v1/schedules/{id}/approve", R(Admin)),
-        ("POST", "/api/v1/zones", R(Admin)),
-        ("PATCH", "/api/v1/zones/{id}", R(Admin)),
-        ("PUT", "/api/v1/zones/{id}/quiet-hours", R(Admin)),
-        ("PUT", "/api/v1/zones/{id}/languages", R(Admin)),
-        ("POST", "/api/v1/nodes", R(Admin)),
-        ("PATCH", "/api/v1/nodes/{id}", R(Admin)),
-        ("POST", "/api/v1/nodes/{id}/credentials", R(Admin)),
-        ("DELETE", "/api/v1/nodes/{id}", R(Admin)),
-        ("GET", "/api/v1/security/reports", R(Admin)),
-        ("GET", "/api/v1/keys", R(Admin)),
-        ("POST", "/api/v1/keys/rotate", R(Admin)),
-        ("POST", "/api/v1/keys/commit", R(Admin)),
-        ("PUT", "/api/v1/settings", R(Admin)),
-        ("GET", "/api/v1/users", R(Admin)),
-        ("POST", "/api/v1/users", R(Admin)),
-        ("PATCH", "/api/v1/users/{id}", R(Admin)),
-        ("GET", "/api/v1/tokens", R(Admin)),
-        ("POST", "/api/v1/users/{id}/tokens", R(Admin)),
-        ("POST", "/api/v1/tokens/{id}/revoke", R(Admin)),
-        ("GET", "/api/v1/audit", R(Admin)),
-        // The web pages.
         ("GET", "/ui", Public),
         ("GET", "/ui/login", Public),
         ("POST", "/ui/login", Public),
@@ -90,26 +63,54 @@ const TABLE: &[(&str, &str, Access)] = {
     ]
 };
 
-/// What `method` on `route` (the pattern, e.g. `/api/v1/broadcasts/{id}`) needs.
-pub fn access(method: &Method, route: &str) -> Access {
-    let method_fits = |m: &str| m == "*" || m == method.as_str();
-    let exact = TABLE.iter().find(|(m, r, _)| *r == route && method_fits(m));
-    // `/ui/*` covers the pages not listed one by one.
-    let prefix = || {
-        TABLE.iter().find(|(m, r, _)| {
-            r.strip_suffix('*')
-                .is_some_and(|p| route.starts_with(p) && method_fits(m))
-        })
-    };
-    exact
-        .or_else(prefix)
-        .map(|(_, _, a)| *a)
-        .unwrap_or(Access::Role(Role::Admin))
+/// The role of every API route (from the document) and of the pages.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// `(METHOD, route pattern)` → access, for the API's routes.
+    api: BTreeMap<(String, String), Access>,
 }
 
-/// Every route the table names, for the OpenAPI document's test and the role matrix.
-pub fn routes() -> impl Iterator<Item = (&'static str, &'static str, Access)> {
-    TABLE.iter().copied()
+impl Policy {
+    /// A policy naming these API routes: `(METHOD, route pattern, access)`.
+    pub fn new(routes: impl IntoIterator<Item = (String, String, Access)>) -> Policy {
+        Policy {
+            api: routes
+                .into_iter()
+                .map(|(m, r, a)| ((m.to_uppercase(), r), a))
+                .collect(),
+        }
+    }
+
+    /// What `method` on `route` (the pattern, e.g. `/api/v1/broadcasts/{id}`) needs.
+    pub fn access(&self, method: &Method, route: &str) -> Access {
+        if let Some(a) = self
+            .api
+            .get(&(method.as_str().to_owned(), route.to_owned()))
+        {
+            return *a;
+        }
+        let method_fits = |m: &str| m == "*" || m == method.as_str();
+        let exact = PAGES.iter().find(|(m, r, _)| *r == route && method_fits(m));
+        // `/ui/*` covers the pages not listed one by one.
+        let prefix = || {
+            PAGES.iter().find(|(m, r, _)| {
+                r.strip_suffix('*')
+                    .is_some_and(|p| route.starts_with(p) && method_fits(m))
+            })
+        };
+        exact
+            .or_else(prefix)
+            .map(|(_, _, a)| *a)
+            .unwrap_or(Access::DEFAULT)
+    }
+
+    /// Every route the policy names, the API's then the pages', for the role matrix.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &str, Access)> {
+        self.api
+            .iter()
+            .map(|((m, r), a)| (m.as_str(), r.as_str(), *a))
+            .chain(PAGES.iter().copied())
+    }
 }
 
 #[cfg(test)]
@@ -118,23 +119,44 @@ mod tests {
 
     #[test]
     fn unlisted_routes_need_an_admin() {
+        let p = Policy::new([
+            ("GET".into(), "/healthz".into(), Access::Public),
+            (
+                "POST".into(),
+                "/api/v1/broadcasts".into(),
+                Access::Role(Role::Operator),
+            ),
+        ]);
         assert_eq!(
-            access(&Method::DELETE, "/api/v1/broadcasts/{id}"),
+            p.access(&Method::DELETE, "/api/v1/broadcasts/{id}"),
             Access::Role(Role::Admin)
         );
-        assert_eq!(access(&Method::GET, "/healthz"), Access::Public);
-        assert_eq!(access(&Method::GET, "/ui/login"), Access::Public);
+        assert_eq!(p.access(&Method::GET, "/healthz"), Access::Public);
+        assert_eq!(p.access(&Method::GET, "/ui/login"), Access::Public);
         assert_eq!(
-            access(&Method::GET, "/ui/schedules/{id}"),
+            p.access(&Method::GET, "/ui/schedules/{id}"),
             Access::Role(Role::Viewer)
         );
         assert_eq!(
-            access(&Method::DELETE, "/ui/schedules/{id}"),
+            p.access(&Method::DELETE, "/ui/schedules/{id}"),
             Access::Role(Role::Admin)
         );
         assert_eq!(
-            access(&Method::POST, "/api/v1/broadcasts"),
+            p.access(&Method::POST, "/api/v1/broadcasts"),
             Access::Role(Role::Operator)
         );
+    }
+
+    #[test]
+    fn roles_read_back_as_written() {
+        for a in [
+            Access::Public,
+            Access::Role(Role::Viewer),
+            Access::Role(Role::Operator),
+            Access::Role(Role::Admin),
+        ] {
+            assert_eq!(Access::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(Access::parse("root"), None);
     }
 }

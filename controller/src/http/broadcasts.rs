@@ -3,9 +3,11 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
@@ -16,20 +18,17 @@ use crate::store::media::Announcement;
 use crate::store::occurrences::OccurrenceRow;
 use crate::store::parts::{Recording, DEFAULT_LANGUAGES};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/announcements",
-            get(list_announcements).post(create_announcement),
-        )
-        .route("/api/v1/broadcasts", get(list).post(create))
-        .route("/api/v1/broadcasts/{id}", get(one))
-        .route("/api/v1/broadcasts/{id}/cancel", post(cancel))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_announcements, create_announcement))
+        .routes(routes!(list, create))
+        .routes(routes!(one))
+        .routes(routes!(cancel))
 }
 
 /// A new announcement: one recording (`media_sha256`, in Vietnamese unless `language` says
 /// otherwise), or several, one per language, the main one first.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewAnnouncement {
     title: String,
     media_sha256: Option<String>,
@@ -38,6 +37,22 @@ struct NewAnnouncement {
     recordings: Vec<Recording>,
 }
 
+/// Make an announcement
+///
+/// One recording (`media_sha256`, in Vietnamese unless `language` says otherwise), or several,
+/// one per language, the main one first.
+#[utoipa::path(
+    post,
+    path = "/api/v1/announcements",
+    tag = "broadcasts",
+    operation_id = "createAnnouncement",
+    extensions(("x-loa-role" = json!("operator"))),
+    request_body = NewAnnouncement,
+    responses(
+        (status = 201, description = "The announcement.", body = Announcement),
+        (status = 404, description = "A recording's media is not stored."),
+    )
+)]
 async fn create_announcement(
     State(s): State<AppState>,
     Json(a): Json<NewAnnouncement>,
@@ -60,12 +75,37 @@ async fn create_announcement(
     Ok((StatusCode::CREATED, Json(a)))
 }
 
+/// The announcements
+#[utoipa::path(
+    get,
+    path = "/api/v1/announcements",
+    tag = "broadcasts",
+    operation_id = "listAnnouncements",
+    extensions(("x-loa-role" = json!("viewer"))),
+    responses((status = 200, description = "The announcements.", body = Vec<Announcement>))
+)]
 async fn list_announcements(
     State(s): State<AppState>,
 ) -> Result<Json<Vec<Announcement>>, ApiError> {
     Ok(Json(s.store.announcements().await?))
 }
 
+/// Broadcast an announcement
+///
+/// "Play announcement A on zones Z at time T (or now) with priority P": one delivery per node
+/// under the zones, each sent its new plan.
+#[utoipa::path(
+    post,
+    path = "/api/v1/broadcasts",
+    tag = "broadcasts",
+    operation_id = "createBroadcast",
+    extensions(("x-loa-role" = json!("operator"))),
+    request_body = NewBroadcast,
+    responses(
+        (status = 201, description = "The broadcast with its deliveries.", body = BroadcastView),
+        (status = 404, description = "No such announcement or zone."),
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -75,6 +115,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view(&s, &actor, occ).await?)))
 }
 
+/// One broadcast with its deliveries
+///
+/// Also an occurrence of a schedule, by its id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/broadcasts/{id}",
+    tag = "broadcasts",
+    operation_id = "getBroadcast",
+    extensions(("x-loa-role" = json!("viewer"))),
+    params(("id" = i64, Path, description = "The occurrence's id.")),
+    responses((status = 200, description = "The broadcast.", body = BroadcastView), (status = 404))
+)]
 async fn one(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -85,6 +137,17 @@ async fn one(
     Ok(Json(view(&s, &actor, occ).await?))
 }
 
+/// The latest broadcasts and occurrences
+///
+/// The latest 200 that concern the account's zones.
+#[utoipa::path(
+    get,
+    path = "/api/v1/broadcasts",
+    tag = "broadcasts",
+    operation_id = "listBroadcasts",
+    extensions(("x-loa-role" = json!("viewer"))),
+    responses((status = 200, description = "Latest first.", body = Vec<OccurrenceRow>))
+)]
 async fn list(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -98,11 +161,28 @@ async fn list(
     Ok(Json(out))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct CancelRequest {
     reason: Option<String>,
 }
 
+/// Cancel a broadcast
+///
+/// Its open deliveries become `cancelled`; the nodes get new plans.
+#[utoipa::path(
+    post,
+    path = "/api/v1/broadcasts/{id}/cancel",
+    tag = "broadcasts",
+    operation_id = "cancelBroadcast",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("id" = i64, Path, description = "The occurrence's id.")),
+    request_body(content = Option<CancelRequest>, description = "Optional: why."),
+    responses(
+        (status = 200, description = "The broadcast, cancelled.", body = BroadcastView),
+        (status = 404),
+        (status = 409, description = "Already cancelled, or over."),
+    )
+)]
 async fn cancel(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -83,9 +83,25 @@ fn status_of(kind: Kind) -> StatusCode {
     }
 }
 
+/// Every error the API itself answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+// Only written, never read: this makes the schema say `additionalProperties: false`.
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// What is wrong, in plain words.
+    pub error: String,
+    /// A stable key the web UI's translation files key on.
+    #[schema(examples("auth.required", "not_found", "invalid"))]
+    pub code: &'static str,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.message, "code": self.code });
+        let body = ErrorBody {
+            error: self.message,
+            code: self.code,
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -1,5 +1,6 @@
 //! The middleware in front of every route: finds who is asking (a session cookie or an API
-//! token), refuses what their role may not do, checks a browser's CSRF token on every change,
+//! token), refuses what their role may not do (the role each API route's annotation names,
+//! read from the generated document; see [`super::openapi`]), checks a browser's CSRF token on every change,
 //! hands the [`Actor`] to the handler, and writes each change to the audit log with what was
 //! asked (passwords and tokens blanked) and from which address. Once it knows who asks, it
 //! counts the request against that client's rate ([`super::rate`]).
@@ -11,9 +12,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use super::openapi::Spec;
 use super::{ApiError, AppState};
-use crate::auth::policy::{self, Access};
+use crate::auth::policy::Access;
 use crate::auth::{Actor, CSRF_HEADER, SESSION_COOKIE, TOKEN_PREFIX};
 use crate::limits::{megabytes, JSON_BODY_BYTES as JSON_BODY_LIMIT};
 use crate::secrets::hash_secret;
@@ -22,14 +25,18 @@ use crate::store::Store;
 /// Longest detail kept in the audit log.
 const AUDIT_DETAIL_LIMIT: usize = 8 * 1024;
 
-pub async fn guard(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn guard(
+    State((s, spec)): State<(AppState, Arc<Spec>)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
     let method = req.method().clone();
-    let access = policy::access(&method, &route);
+    let access = spec.policy.access(&method, &route);
     let actor = match find_actor(&s.store, req.headers()).await {
         Ok(a) => a,
         Err(e) => return e.into_response(),

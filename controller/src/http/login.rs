@@ -5,10 +5,12 @@
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::guard::cookie;
 use super::{ApiError, AppState};
@@ -16,20 +18,20 @@ use crate::auth::{Actor, SESSION_COOKIE};
 use crate::ops::sessions;
 use crate::store::accounts::{User, SESSION_IDLE_HOURS};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/login", post(login))
-        .route("/api/v1/logout", post(logout))
-        .route("/api/v1/me", get(me))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginForm {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Session {
     user: User,
     /// Send it back in the `X-CSRF-Token` header with every change.
@@ -58,6 +60,24 @@ pub async fn sign_in(
     Ok((opened.user, cookie, opened.csrf))
 }
 
+/// Sign in
+///
+/// Opens a browser session: the cookie `loa_session` (HttpOnly, SameSite=Strict) and the CSRF
+/// token to send back with every change. Failed sign-ins are throttled and audited.
+#[utoipa::path(
+    post,
+    path = "/api/v1/login",
+    tag = "accounts",
+    operation_id = "login",
+    extensions(("x-loa-role" = json!("public"))),
+    request_body = LoginForm,
+    responses(
+        (status = 200, description = "Signed in.", body = Session,
+         headers(("Set-Cookie" = String, description = "The session cookie."))),
+        (status = 401, description = "Wrong name or password, or a disabled account (`auth.bad_login`)."),
+        (status = 429, description = "Too many failed sign-ins (`auth.throttled`), or too many requests (`rate_limited`)."),
+    )
+)]
 async fn login(
     State(s): State<AppState>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -80,11 +100,33 @@ pub async fn sign_out(s: &AppState, headers: &HeaderMap) -> Result<HeaderValue, 
     ))
 }
 
+/// Sign out
+///
+/// Ends the browser's session (if any) and clears its cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/logout",
+    tag = "accounts",
+    operation_id = "logout",
+    extensions(("x-loa-role" = json!("public"))),
+    responses((status = 204, description = "Signed out.",
+               headers(("Set-Cookie" = String, description = "Clears the cookie."))))
+)]
 async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let clear = sign_out(&s, &headers).await?;
     Ok(([(header::SET_COOKIE, clear)], StatusCode::NO_CONTENT).into_response())
 }
 
+/// Who am I
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "accounts",
+    operation_id = "me",
+    extensions(("x-loa-role" = json!("viewer"))),
+    responses((status = 200, description = "The account, and the session's CSRF token (null for an API token).",
+               body = Session))
+)]
 async fn me(Extension(actor): Extension<Actor>) -> Json<Session> {
     Json(Session {
         user: actor.user,

@@ -5,27 +5,25 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::media::{probe, MediaError};
 use crate::secrets::hash_secret;
 use crate::store::media::MediaRow;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/media",
-            // The upload streams to disk and counts its own bytes against the limit.
-            get(list).post(upload),
-        )
-        .route("/api/v1/media/{sha256}", get(one))
-        .route("/media/{sha256}", get(download))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        // The upload streams to disk and counts its own bytes against the limit.
+        .routes(routes!(list, upload))
+        .routes(routes!(one))
+        .routes(routes!(download))
 }
 
 #[derive(Deserialize)]
@@ -34,6 +32,27 @@ struct UploadQuery {
     name: Option<String>,
 }
 
+/// Upload a recording
+///
+/// The file is the request body. It is probed before it is kept: a file that does not decode
+/// is refused. Stored by its SHA-256; the same file twice is one record.
+#[utoipa::path(
+    post,
+    path = "/api/v1/media",
+    tag = "media",
+    operation_id = "uploadMedia",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("name" = Option<String>, Query,
+            description = "The original file name; its extension helps the probe.")),
+    request_body(content = String, content_type = "application/octet-stream",
+                 description = "The audio file."),
+    responses(
+        (status = 201, description = "The file's record.", body = MediaRow),
+        (status = 400, description = "The upload broke off (`media.upload_broken`)."),
+        (status = 413, description = "Over `max_upload_bytes` (`media.too_large`)."),
+        (status = 422, description = "Empty (`media.empty`) or not audio the probe can decode (`media.undecodable`)."),
+    )
+)]
 async fn upload(
     State(s): State<AppState>,
     Query(q): Query<UploadQuery>,
@@ -119,10 +138,30 @@ pub(super) async fn keep(
     Ok(row)
 }
 
+/// The recordings
+#[utoipa::path(
+    get,
+    path = "/api/v1/media",
+    tag = "media",
+    operation_id = "listMedia",
+    extensions(("x-loa-role" = json!("viewer"))),
+    responses((status = 200, description = "Every stored file.", body = Vec<MediaRow>))
+)]
 async fn list(State(s): State<AppState>) -> Result<Json<Vec<MediaRow>>, ApiError> {
     Ok(Json(s.store.media_list().await?))
 }
 
+/// One recording's record
+#[utoipa::path(
+    get,
+    path = "/api/v1/media/{sha256}",
+    tag = "media",
+    operation_id = "getMedia",
+    extensions(("x-loa-role" = json!("viewer"))),
+    params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$",
+            description = "The file's SHA-256, lowercase hex.")),
+    responses((status = 200, description = "The record.", body = MediaRow), (status = 404))
+)]
 async fn one(
     State(s): State<AppState>,
     Path(sha): Path<String>,
@@ -144,9 +183,41 @@ async fn in_plan(s: &AppState, node: &str, sha: &str) -> Result<bool, ApiError> 
         .any(|p| p.media.sha256 == sha))
 }
 
+/// A media file, for nodes
+///
 /// Serves a media file to a node holding a valid media token, with `Range: bytes=N-[M]`.
 /// A node gets only the media of its own current plan: a token taken from one village's
-/// node does not open every recording.
+/// node does not open every recording. The handler checks the node's media token itself,
+/// which goes only in the header, `Authorization: Bearer <media token>`, so it stays out of
+/// logs.
+#[utoipa::path(
+    get,
+    path = "/media/{sha256}",
+    tag = "media",
+    operation_id = "downloadMedia",
+    extensions(("x-loa-role" = json!("public"))),
+    params(
+        ("sha256" = String, Path, pattern = "^[0-9a-f]{64}$",
+            description = "The file's SHA-256, lowercase hex."),
+        ("Range" = Option<String>, Header,
+         description = "One range: `bytes=N-`, `bytes=N-M` or `bytes=-K`."),
+    ),
+    responses(
+        (status = 200, description = "The whole file.", body = String,
+         content_type = "application/octet-stream",
+         headers(("ETag" = String, description = "The SHA-256 in quotes."),
+                 ("Accept-Ranges" = String, description = "`bytes`."))),
+        (status = 206, description = "The range asked for.", body = String,
+         content_type = "application/octet-stream",
+         headers(("ETag" = String, description = "The SHA-256 in quotes."),
+                 ("Content-Range" = String, description = "`bytes 1024-4095/4096`."))),
+        (status = 401, description = "No media token (`media.token_missing`)."),
+        (status = 403, description = "A media token that is not valid (`media.token_invalid`)."),
+        (status = 404, description = "No such file, or not in the node's plan (`media.not_in_plan`)."),
+        (status = 416, description = "The range lies past the end of the file; no body.",
+         headers(("Content-Range" = String, description = "`bytes */4096`."))),
+    )
+)]
 async fn download(
     State(s): State<AppState>,
     Path(sha): Path<String>,

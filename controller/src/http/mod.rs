@@ -2,7 +2,9 @@
 //! media downloads for nodes, health and metrics, all behind [`crate::http::guard::guard`].
 //!
 //! One router per area, merged in [`app`]; tests call `app(state)` with `oneshot`, no socket.
-//! The API is described in `controller/openapi.json`, served at `/api/v1/openapi.json`.
+//! Each API area's `routes()` is an `OpenApiRouter` of annotated handlers: the routes, the
+//! role each needs and the OpenAPI document served at `/api/v1/openapi.json` all come from
+//! those annotations ([`openapi`]).
 
 mod broadcasts;
 mod error;
@@ -12,7 +14,7 @@ pub mod keys;
 pub mod login;
 mod media;
 mod nodes;
-mod openapi;
+pub mod openapi;
 pub mod pages;
 pub mod rate;
 pub mod reports;
@@ -26,7 +28,10 @@ mod zones;
 pub use error::ApiError;
 
 use axum::Router;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::policy::Policy;
 
 use crate::ops::App;
 
@@ -48,28 +53,35 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The whole application: the API (see [`openapi::api`]) and the pages, behind the guard.
 pub fn app(state: AppState) -> Router {
+    // The document and the policy read from it are the same for every call: made once.
+    static SPEC: OnceLock<Arc<openapi::Spec>> = OnceLock::new();
+    let (api, doc) = openapi::api().split_for_parts();
+    let spec = SPEC
+        .get_or_init(|| Arc::new(openapi::Spec::new(doc)))
+        .clone();
+    serve(state, api, spec)
+}
+
+/// [`app`] with other API routes beside the usual ones (for tests: a route added without a
+/// role).
+pub fn app_with(state: AppState, extra: OpenApiRouter<AppState>) -> Router {
+    let (api, doc) = openapi::api().merge(extra).split_for_parts();
+    serve(state, api, Arc::new(openapi::Spec::new(doc)))
+}
+
+fn serve(state: AppState, api: Router<AppState>, spec: Arc<openapi::Spec>) -> Router {
     Router::new()
-        .merge(health::router())
-        .merge(zones::router())
-        .merge(nodes::router())
-        .merge(media::router())
-        .merge(broadcasts::router())
-        .merge(schedules::router())
-        .merge(settings::router())
-        .merge(tts::router())
-        .merge(login::router())
-        .merge(users::router())
-        .merge(openapi::router())
-        .merge(reports::router())
-        .merge(security::router())
-        .merge(keys::router())
+        .merge(api)
         .merge(pages::router())
         // Every route above: who is asking, may they, and the audit log.
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            (state.clone(), spec.clone()),
             crate::http::guard::guard,
         ))
+        // The document, for `GET /api/v1/openapi.json`.
+        .layer(axum::Extension(spec))
         // Said explicitly rather than left to axum's default (2 MB); uploads stream their body
         // and count it against `max_upload_bytes` themselves.
         .layer(axum::extract::DefaultBodyLimit::max(
@@ -77,4 +89,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The role of every route, as the guard enforces it (for tests and the role matrix).
+pub fn policy() -> Policy {
+    let (_, doc) = openapi::api().split_for_parts();
+    openapi::Spec::new(doc).policy
 }

@@ -3,20 +3,22 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
 use crate::ops::nodes::{new_credentials, provision, set_sound, NewNode};
 use crate::store::nodes::NodeRow;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/nodes", get(list).post(create))
-        .route("/api/v1/nodes/{id}", get(one).patch(patch_sound))
-        .route("/api/v1/nodes/{id}/credentials", post(reset_credentials))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, patch_sound))
+        .routes(routes!(reset_credentials))
 }
 
 #[derive(Deserialize)]
@@ -25,13 +27,33 @@ struct Format {
     format: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Provisioned {
     node: NodeRow,
     /// The node's config file. Its secrets are not shown again.
     config_toml: String,
 }
 
+/// Provision a node
+///
+/// Registers the node and answers its config file (with its broker password, media token and
+/// signing key, shown this once).
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes",
+    tag = "nodes",
+    operation_id = "createNode",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("format" = Option<String>, Query,
+            description = "`toml` answers the config file alone (`application/toml`), ready to save as `node.toml`.")),
+    request_body = NewNode,
+    responses(
+        (status = 201, description = "The node and its config file.",
+         content((Provisioned = "application/json"), (String = "application/toml"))),
+        (status = 404, description = "No zone `zone_id`."),
+        (status = 409, description = "A node with that id exists."),
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Query(f): Query<Format>,
@@ -41,6 +63,25 @@ async fn create(
     respond(StatusCode::CREATED, f, node, text)
 }
 
+/// New credentials for a node
+///
+/// A new broker password, media token and node key; the old ones stop working. Answers the
+/// node's new config file.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{id}/credentials",
+    tag = "nodes",
+    operation_id = "resetNodeCredentials",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("id" = String, Path, description = "The node's id."),
+           ("format" = Option<String>, Query,
+            description = "`toml` answers the config file alone (`application/toml`).")),
+    responses(
+        (status = 200, description = "The node and its new config file.",
+         content((Provisioned = "application/json"), (String = "application/toml"))),
+        (status = 404),
+    )
+)]
 async fn reset_credentials(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -74,6 +115,17 @@ fn respond(
         .into_response())
 }
 
+/// The nodes
+///
+/// Those in the account's zones.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes",
+    tag = "nodes",
+    operation_id = "listNodes",
+    extensions(("x-loa-role" = json!("viewer"))),
+    responses((status = 200, description = "The nodes.", body = Vec<NodeRow>))
+)]
 async fn list(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -87,6 +139,16 @@ async fn list(
     Ok(Json(out))
 }
 
+/// One node
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{id}",
+    tag = "nodes",
+    operation_id = "getNode",
+    extensions(("x-loa-role" = json!("viewer"))),
+    params(("id" = String, Path, description = "The node's id.")),
+    responses((status = 200, description = "The node.", body = NodeRow), (status = 404))
+)]
 async fn one(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -98,7 +160,7 @@ async fn one(
 }
 
 /// What a node's sound settings change; absent fields stay as they are.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct SoundPatch {
     /// 0–100.
     volume: Option<u8>,
@@ -106,6 +168,17 @@ struct SoundPatch {
     chime: Option<bool>,
 }
 
+/// Change a node's sound
+#[utoipa::path(
+    patch,
+    path = "/api/v1/nodes/{id}",
+    tag = "nodes",
+    operation_id = "setNodeSound",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("id" = String, Path, description = "The node's id.")),
+    request_body = SoundPatch,
+    responses((status = 200, description = "The node.", body = NodeRow), (status = 404))
+)]
 async fn patch_sound(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -5,20 +5,23 @@
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
 use crate::ops::reports::build;
 use crate::report::csv::{self, Lang};
+use crate::report::Report;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/reports/villages", get(villages))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(villages))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Params {
     /// The first local date, `YYYY-MM-DD`; today when absent.
     from: Option<String>,
@@ -30,6 +33,24 @@ struct Params {
     lang: Option<String>,
 }
 
+/// The delivery report per village
+///
+/// For a period of local dates, as JSON or as a CSV file for Excel. An account limited to
+/// zones gets the rows of its villages only, and a total over those.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/villages",
+    tag = "reports",
+    operation_id = "villageReport",
+    extensions(("x-loa-role" = json!("viewer"))),
+    params(Params),
+    responses(
+        (status = 200, description = "The report.",
+         content((Report = "application/json"), (String = "text/csv"))),
+        (status = 400),
+        (status = 422, description = "A bad date or period (`report.*`), or a format other than json or csv (`report.format`)."),
+    )
+)]
 async fn villages(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,

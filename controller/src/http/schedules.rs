@@ -4,11 +4,14 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use loa_protocol::Priority;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState};
 use crate::auth::Actor;
 use crate::ops::schedules::{
@@ -19,18 +22,18 @@ use crate::schedule::rule::Recurrence;
 use crate::store::occurrences::OccurrenceRow;
 use crate::store::schedules::{ScheduleRow, ScheduleSpec, Status};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/schedules", get(list).post(create))
-        .route("/api/v1/schedules/{id}", get(one).put(update))
-        .route("/api/v1/schedules/{id}/occurrences", get(occurrences))
-        .route("/api/v1/schedules/{id}/pause", post(pause))
-        .route("/api/v1/schedules/{id}/resume", post(resume))
-        .route("/api/v1/schedules/{id}/cancel", post(cancel))
-        .route("/api/v1/schedules/{id}/approve", post(approve))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, update))
+        .routes(routes!(occurrences))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(cancel))
+        .routes(routes!(approve))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ScheduleBody {
     name: String,
     announcement_id: i64,
@@ -73,7 +76,7 @@ struct DryRun {
     dry_run: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ScheduleView {
     schedule: ScheduleRow,
     /// The next airings, in the commune's time zone.
@@ -81,23 +84,73 @@ struct ScheduleView {
     conflicts: Vec<Conflict>,
 }
 
+/// What a dry run answers: the overlaps and the next airings; nothing is saved.
+#[derive(Serialize, ToSchema)]
+struct ScheduleCheck {
+    conflicts: Vec<Conflict>,
+    /// The next airings, in the commune's time zone.
+    next: Vec<String>,
+}
+
+/// A schedule refused because it overlaps others.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ConflictsError {
+    error: String,
+    /// `schedule.conflicts`.
+    code: &'static str,
+    #[schema(min_items = 1)]
+    conflicts: Vec<Conflict>,
+}
+
+/// What a 409 of a schedule's save holds: the overlaps, or another clash.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only described: the handlers answer each through its own type.
+enum ScheduleRefusal {
+    Conflicts(ConflictsError),
+    Other(ErrorBody),
+}
+
 /// The refusal that lists the overlaps, so the clerk can decide.
 fn conflicts_response(conflicts: Vec<Conflict>) -> Response {
     (
         StatusCode::CONFLICT,
-        Json(serde_json::json!({
-            "error": format!(
+        Json(ConflictsError {
+            error: format!(
                 "this schedule overlaps {} other schedule(s) or broadcast(s) on the same loudspeakers; \
                  change the time or zones, or save with accept_conflicts",
                 conflicts.len()
             ),
-            "code": "schedule.conflicts",
-            "conflicts": conflicts,
-        })),
+            code: "schedule.conflicts",
+            conflicts,
+        }),
     )
         .into_response()
 }
 
+/// Make a schedule
+///
+/// Overlaps with other schedules or broadcasts on the same loudspeakers are refused (409,
+/// listing them) unless `accept_conflicts`; `?dry_run=true` only checks. With approval
+/// required, the schedule waits as a `draft`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules",
+    tag = "schedules",
+    operation_id = "createSchedule",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("dry_run" = Option<bool>, Query,
+            description = "Only check: answer the conflicts and the next airings, save nothing.")),
+    request_body = ScheduleBody,
+    responses(
+        (status = 201, description = "The schedule, its next airings and the overlaps it accepted.",
+         body = ScheduleView),
+        (status = 200, description = "The dry run's answer.", body = ScheduleCheck),
+        (status = 404, description = "No such announcement or zone."),
+        (status = 409, description = "Overlaps (`schedule.conflicts`).", body = ScheduleRefusal),
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -107,10 +160,10 @@ async fn create(
     let spec = body.spec();
     let found = check_schedule(&s, &actor, &spec, None).await?;
     if q.dry_run {
-        return Ok(Json(serde_json::json!({
-            "conflicts": found,
-            "next": next_airings(&s, &spec.recurrence).await,
-        }))
+        return Ok(Json(ScheduleCheck {
+            conflicts: found,
+            next: next_airings(&s, &spec.recurrence).await,
+        })
         .into_response());
     }
     if !found.is_empty() && !body.accept_conflicts {
@@ -129,6 +182,24 @@ async fn create(
         .into_response())
 }
 
+/// Change a schedule
+///
+/// Future occurrences are made again; overlaps are refused as for a new one.
+#[utoipa::path(
+    put,
+    path = "/api/v1/schedules/{id}",
+    tag = "schedules",
+    operation_id = "updateSchedule",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("id" = i64, Path, description = "The schedule's id.")),
+    request_body = ScheduleBody,
+    responses(
+        (status = 200, description = "The schedule.", body = ScheduleView),
+        (status = 404),
+        (status = 409, description = "Overlaps (`schedule.conflicts`), a cancelled schedule \
+         (`conflict`) or one from a file (`schedule.from_file`).", body = ScheduleRefusal),
+    )
+)]
 async fn update(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -171,6 +242,20 @@ async fn view_of(s: &AppState, row: ScheduleRow) -> Json<ScheduleView> {
     })
 }
 
+/// Pause a schedule
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/pause",
+    tag = "schedules",
+    operation_id = "pauseSchedule",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("id" = i64, Path, description = "The schedule's id.")),
+    responses(
+        (status = 200, description = "The schedule.", body = ScheduleView),
+        (status = 404),
+        (status = 409, description = "Not in a state that allows it."),
+    )
+)]
 async fn pause(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -178,6 +263,20 @@ async fn pause(
 ) -> Result<Json<ScheduleView>, ApiError> {
     set_status(&s, &actor, id, Status::Paused).await
 }
+/// Resume a paused schedule
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/resume",
+    tag = "schedules",
+    operation_id = "resumeSchedule",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("id" = i64, Path, description = "The schedule's id.")),
+    responses(
+        (status = 200, description = "The schedule.", body = ScheduleView),
+        (status = 404),
+        (status = 409, description = "Not in a state that allows it."),
+    )
+)]
 async fn resume(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -186,6 +285,20 @@ async fn resume(
     let row = schedules::resume(&s, &actor, id).await?;
     Ok(view_of(&s, row).await)
 }
+/// Cancel a schedule
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/cancel",
+    tag = "schedules",
+    operation_id = "cancelSchedule",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("id" = i64, Path, description = "The schedule's id.")),
+    responses(
+        (status = 200, description = "The schedule.", body = ScheduleView),
+        (status = 404),
+        (status = 409, description = "Not in a state that allows it."),
+    )
+)]
 async fn cancel(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -193,6 +306,20 @@ async fn cancel(
 ) -> Result<Json<ScheduleView>, ApiError> {
     set_status(&s, &actor, id, Status::Cancelled).await
 }
+/// Approve a draft
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/approve",
+    tag = "schedules",
+    operation_id = "approveSchedule",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("id" = i64, Path, description = "The schedule's id.")),
+    responses(
+        (status = 200, description = "The schedule.", body = ScheduleView),
+        (status = 404),
+        (status = 409, description = "Not in a state that allows it."),
+    )
+)]
 async fn approve(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -202,6 +329,17 @@ async fn approve(
     Ok(view_of(&s, row).await)
 }
 
+/// The schedules
+///
+/// Those that concern the account's zones.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules",
+    tag = "schedules",
+    operation_id = "listSchedules",
+    extensions(("x-loa-role" = json!("viewer"))),
+    responses((status = 200, description = "The schedules.", body = Vec<ScheduleRow>))
+)]
 async fn list(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -215,6 +353,16 @@ async fn list(
     Ok(Json(out))
 }
 
+/// One schedule with its next airings
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}",
+    tag = "schedules",
+    operation_id = "getSchedule",
+    extensions(("x-loa-role" = json!("viewer"))),
+    params(("id" = i64, Path, description = "The schedule's id.")),
+    responses((status = 200, description = "The schedule.", body = ScheduleView), (status = 404))
+)]
 async fn one(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -230,7 +378,7 @@ async fn one(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct OccurrenceLine {
     #[serde(flatten)]
     occurrence: OccurrenceRow,
@@ -238,6 +386,19 @@ struct OccurrenceLine {
     local_start: String,
 }
 
+/// A schedule's occurrences
+///
+/// The latest 1000 made from it; each is a broadcast (`/api/v1/broadcasts/{id}`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}/occurrences",
+    tag = "schedules",
+    operation_id = "listScheduleOccurrences",
+    extensions(("x-loa-role" = json!("viewer"))),
+    params(("id" = i64, Path, description = "The schedule's id.")),
+    responses((status = 200, description = "The occurrences.", body = Vec<OccurrenceLine>),
+              (status = 404))
+)]
 async fn occurrences(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,

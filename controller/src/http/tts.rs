@@ -5,10 +5,12 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{media, ApiError, AppState};
 use crate::media::MediaError;
@@ -16,11 +18,11 @@ use crate::store::media::{Announcement, MediaRow};
 use crate::store::parts::Recording;
 use crate::tts::{Rendered, TtsError, Voice};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tts/voices", get(voices))
-        .route("/api/v1/tts/preview", post(preview))
-        .route("/api/v1/tts/announcements", post(create_announcement))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(voices))
+        .routes(routes!(preview))
+        .routes(routes!(create_announcement))
 }
 
 impl From<TtsError> for ApiError {
@@ -40,18 +42,42 @@ impl From<TtsError> for ApiError {
     }
 }
 
+/// The voices
+#[utoipa::path(
+    get,
+    path = "/api/v1/tts/voices",
+    tag = "tts",
+    operation_id = "listVoices",
+    extensions(("x-loa-role" = json!("viewer"))),
+    responses((status = 200, description = "The voices to choose from.", body = Vec<Voice>))
+)]
 async fn voices(State(s): State<AppState>) -> Json<&'static [Voice]> {
     Json(s.tts.voices())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PreviewRequest {
     text: String,
     /// `vi` when absent.
     voice: Option<String>,
 }
 
-/// The text read out, as `audio/wav`.
+/// Hear a text read out
+///
+/// The text read out, as `audio/wav`; nothing is kept but the cache.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tts/preview",
+    tag = "tts",
+    operation_id = "previewSpeech",
+    extensions(("x-loa-role" = json!("operator"))),
+    request_body = PreviewRequest,
+    responses(
+        (status = 200, description = "The audio.", body = String, content_type = "audio/wav",
+         headers(("ETag" = String, description = "The same text and voice give the same audio."))),
+        (status = 503),
+    )
+)]
 async fn preview(
     State(s): State<AppState>,
     Json(req): Json<PreviewRequest>,
@@ -69,7 +95,7 @@ async fn preview(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewTtsAnnouncement {
     title: String,
     text: String,
@@ -77,8 +103,22 @@ struct NewTtsAnnouncement {
     voice: Option<String>,
 }
 
+/// Make an announcement from a text
+///
 /// Renders the text (from the cache when it was previewed), keeps it as media and makes an
 /// announcement with it as the recording in the voice's language.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tts/announcements",
+    tag = "tts",
+    operation_id = "createSpeechAnnouncement",
+    extensions(("x-loa-role" = json!("operator"))),
+    request_body = NewTtsAnnouncement,
+    responses(
+        (status = 201, description = "The announcement.", body = Announcement),
+        (status = 503),
+    )
+)]
 async fn create_announcement(
     State(s): State<AppState>,
     Json(req): Json<NewTtsAnnouncement>,

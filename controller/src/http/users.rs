@@ -3,25 +3,41 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
 use crate::ops::users::{add_user, change_user, make_token, AccountPatch, NewAccount};
 use crate::store::accounts::{AuditEntry, TokenRow, User};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/users", get(list).post(create))
-        .route("/api/v1/users/{id}", patch(update))
-        .route("/api/v1/users/{id}/tokens", post(create_token))
-        .route("/api/v1/tokens", get(tokens))
-        .route("/api/v1/tokens/{id}/revoke", post(revoke_token))
-        .route("/api/v1/audit", get(audit))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update))
+        .routes(routes!(create_token))
+        .routes(routes!(tokens))
+        .routes(routes!(revoke_token))
+        .routes(routes!(audit))
 }
 
+/// Add an account
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "accounts",
+    operation_id = "createUser",
+    extensions(("x-loa-role" = json!("admin"))),
+    request_body = NewAccount,
+    responses(
+        (status = 201, description = "The account.", body = User),
+        (status = 404, description = "A zone in `zone_ids` does not exist."),
+        (status = 409, description = "The name is taken."),
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Json(a): Json<NewAccount>,
@@ -29,10 +45,33 @@ async fn create(
     Ok((StatusCode::CREATED, Json(add_user(&s.store, &a).await?)))
 }
 
+/// The accounts
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "accounts",
+    operation_id = "listUsers",
+    extensions(("x-loa-role" = json!("admin"))),
+    responses((status = 200, description = "Every account.", body = Vec<User>))
+)]
 async fn list(State(s): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(s.store.users().await?))
 }
 
+/// Change an account
+///
+/// Fields left out stay as they are. The last admin who can sign in cannot be demoted or
+/// disabled, nor can an admin disable their own account.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "accounts",
+    operation_id = "updateUser",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("id" = i64, Path, description = "The account's id.")),
+    request_body = AccountPatch,
+    responses((status = 200, description = "The account.", body = User), (status = 404))
+)]
 async fn update(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -42,12 +81,12 @@ async fn update(
     Ok(Json(change_user(&s.store, &actor, id, &p).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewToken {
     name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CreatedToken {
     #[serde(flatten)]
     row: TokenRow,
@@ -55,6 +94,18 @@ struct CreatedToken {
     token: String,
 }
 
+/// Make an API token for an account
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/tokens",
+    tag = "accounts",
+    operation_id = "createToken",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("id" = i64, Path, description = "The account's id.")),
+    request_body = NewToken,
+    responses((status = 201, description = "The token, shown this once.", body = CreatedToken),
+              (status = 404))
+)]
 async fn create_token(
     State(s): State<AppState>,
     Path(id): Path<i64>,
@@ -64,10 +115,30 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(CreatedToken { row, token })))
 }
 
+/// The API tokens
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "accounts",
+    operation_id = "listTokens",
+    extensions(("x-loa-role" = json!("admin"))),
+    responses((status = 200, description = "Every token (not the secrets).", body = Vec<TokenRow>))
+)]
 async fn tokens(State(s): State<AppState>) -> Result<Json<Vec<TokenRow>>, ApiError> {
     Ok(Json(s.store.tokens().await?))
 }
 
+/// Revoke an API token
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens/{id}/revoke",
+    tag = "accounts",
+    operation_id = "revokeToken",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("id" = i64, Path, description = "The token's id.")),
+    responses((status = 204, description = "Revoked."),
+              (status = 404, description = "No such token, or already revoked."))
+)]
 async fn revoke_token(
     State(s): State<AppState>,
     Path(id): Path<i64>,
@@ -81,6 +152,18 @@ struct Limit {
     limit: Option<i64>,
 }
 
+/// The audit log
+///
+/// Every change, who made it, from where and with what (secrets blanked), latest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "accounts",
+    operation_id = "audit",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("limit" = Option<i64>, Query, description = "How many lines, 1–5000; 200 when absent.")),
+    responses((status = 200, description = "The latest lines.", body = Vec<AuditEntry>))
+)]
 async fn audit(
     State(s): State<AppState>,
     Query(l): Query<Limit>,

@@ -2,26 +2,44 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
 use crate::store::zones::Zone;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/zones", get(list).post(create))
-        .route("/api/v1/zones/{id}", patch(rename))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(rename))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewZone {
     name: String,
     parent_id: Option<i64>,
 }
 
+/// Add a zone
+///
+/// Under `parent_id`, or a new top (the commune) without it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/zones",
+    tag = "zones",
+    operation_id = "createZone",
+    extensions(("x-loa-role" = json!("admin"))),
+    request_body = NewZone,
+    responses(
+        (status = 201, description = "The zone.", body = Zone),
+        (status = 404, description = "No zone `parent_id`."),
+        (status = 409, description = "A zone of that name already stands under that parent."),
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Json(z): Json<NewZone>,
@@ -32,11 +50,26 @@ async fn create(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Rename {
     name: String,
 }
 
+/// Rename a zone
+#[utoipa::path(
+    patch,
+    path = "/api/v1/zones/{id}",
+    tag = "zones",
+    operation_id = "renameZone",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("id" = i64, Path, description = "The zone's id.")),
+    request_body = Rename,
+    responses(
+        (status = 200, description = "The zone.", body = Zone),
+        (status = 404),
+        (status = 409, description = "A sibling has that name."),
+    )
+)]
 async fn rename(
     State(s): State<AppState>,
     Path(id): Path<i64>,
@@ -46,10 +79,12 @@ async fn rename(
 }
 
 /// A zone with its children, for the tree view.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ZoneTree {
     id: i64,
     name: String,
+    // A tree: the schema refers to itself.
+    #[schema(no_recursion)]
     children: Vec<ZoneTree>,
 }
 
@@ -64,7 +99,17 @@ fn subtree(all: &[Zone], parent: Option<i64>) -> Vec<ZoneTree> {
         .collect()
 }
 
+/// The zone tree
+///
 /// The whole tree, or for an account limited to some zones, the subtrees under them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/zones",
+    tag = "zones",
+    operation_id = "listZones",
+    extensions(("x-loa-role" = json!("viewer"))),
+    responses((status = 200, description = "The roots with their children.", body = Vec<ZoneTree>))
+)]
 async fn list(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -12,7 +12,7 @@ use crate::store::occurrences::{DeliveryView, NewOccurrence, OccurrenceRow};
 
 /// "Play announcement A on zones Z at T with priority P": the API's body, and what the
 /// pages fill in.
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 pub struct NewBroadcast {
     pub announcement_id: i64,
     /// Zone ids; every node under each is targeted.
@@ -34,7 +34,7 @@ fn normal() -> Priority {
 }
 
 /// A broadcast with every targeted node's delivery, and a count per stage.
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct BroadcastView {
     #[serde(flatten)]
     pub occurrence: OccurrenceRow,
@@ -42,7 +42,7 @@ pub struct BroadcastView {
     pub deliveries: Vec<DeliveryLine>,
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct DeliveryLine {
     /// The village (zone path) the node stands in.
     pub zone: String,

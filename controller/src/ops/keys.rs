@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{App, OpError};
 use crate::keys::KeyError;
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct KeyStatus {
     /// The key plans are signed with now (base64 public half).
     pub current: String,
@@ -20,7 +20,7 @@ pub struct KeyStatus {
     pub nodes: Vec<NodeKeys>,
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct NodeKeys {
     pub id: String,
     pub name: String,

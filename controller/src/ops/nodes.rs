@@ -11,7 +11,7 @@ use crate::store::nodes::{NodeRow, SecretHashes};
 use loa_protocol::MqttSection;
 
 /// A node to provision.
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 pub struct NewNode {
     /// Letters, digits, '-', '_', '.'; made up when absent.
     pub id: Option<String>,

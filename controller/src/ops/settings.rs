@@ -10,7 +10,7 @@ use super::{App, OpError};
 use crate::schedule::rule::QuietHours;
 use crate::store::parts::check_languages;
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct Settings {
     /// Schedules made through the API wait as drafts until approved.
     pub require_approval: bool,
@@ -26,7 +26,7 @@ pub struct Settings {
 
 /// A change of settings: fields left out stay as they are; `chime_media: null` removes the
 /// chime.
-#[derive(Deserialize, Default)]
+#[derive(utoipa::ToSchema, Deserialize, Default)]
 pub struct SettingsPatch {
     pub require_approval: Option<bool>,
     #[serde(default, deserialize_with = "present")]
@@ -110,7 +110,7 @@ pub async fn change(s: &App, p: &SettingsPatch) -> Result<Settings, OpError> {
     current(s).await
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct LanguagesView {
     pub zone_id: i64,
     /// The zone's own list, as set.
@@ -136,7 +136,7 @@ pub async fn change_languages(
     })
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct QuietView {
     pub zone_id: i64,
     pub quiet_hours: Option<QuietHours>,

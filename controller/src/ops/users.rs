@@ -9,7 +9,7 @@ use crate::auth::{password, Actor, TOKEN_PREFIX};
 use crate::secrets::{hash_secret, new_secret};
 use crate::store::accounts::{NewUser, Role, TokenRow, User};
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 pub struct NewAccount {
     pub username: String,
     pub display_name: Option<String>,
@@ -43,7 +43,7 @@ pub async fn add_user(store: &crate::store::Store, a: &NewAccount) -> Result<Use
 }
 
 /// A change to an account; fields left out stay as they are.
-#[derive(Deserialize, Default)]
+#[derive(utoipa::ToSchema, Deserialize, Default)]
 pub struct AccountPatch {
     pub role: Option<Role>,
     /// The zones it is limited to; empty: the whole commune.

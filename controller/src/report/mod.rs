@@ -152,7 +152,7 @@ pub fn village_tallies(facts: &Facts, period: &Period, now: DateTime<Utc>) -> Ve
 }
 
 /// The report as the API answers it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Report {
     pub from: NaiveDate,
     pub to: NaiveDate,
@@ -164,7 +164,7 @@ pub struct Report {
     pub total: Numbers,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct VillageRow {
     pub zone_id: i64,
     pub name: String,
@@ -174,7 +174,7 @@ pub struct VillageRow {
 
 /// One row's numbers as shown: counts, then rounded minutes, hours and percentages (one
 /// decimal). Percentages are `null` when there is nothing to divide by.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct Numbers {
     pub nodes: u64,
     pub targeted: u64,

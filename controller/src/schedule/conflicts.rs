@@ -21,7 +21,7 @@ const TIMES_SHOWN: usize = 5;
 /// Most firings of one rule examined.
 const FIRINGS_EXAMINED: usize = 1000;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
 pub struct Conflict {
     /// `schedule` or `broadcast`.
     pub kind: &'static str,
@@ -31,6 +31,7 @@ pub struct Conflict {
     /// The zones (paths) whose nodes both would play on.
     pub zones: Vec<String>,
     /// The first overlapping starts: (this schedule's, the other's).
+    #[schema(value_type = Vec<Vec<DateTime<Utc>>>)]
     pub times: Vec<Pair>,
     /// How many overlaps in the window in all.
     pub count: usize,

@@ -59,28 +59,37 @@ const CRON_FIELDS: [(&str, u32, u32); 7] = [
 ];
 
 /// When an announcement airs. Times are the commune's local times.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TimeRule {
     /// Once, at a local date and time.
-    Once { at: NaiveDateTime },
+    Once {
+        /// Local, without an offset: `2026-11-24T06:00:00`.
+        #[schema(value_type = String)]
+        at: NaiveDateTime,
+    },
     /// A cron expression with 6 or 7 fields (sec min hour day-of-month month day-of-week
     /// [year]), names allowed: `0 30 6 * * Mon-Sat`. Numeric weekdays count from 1 = Sunday.
     Cron { expr: String },
     /// An iCalendar RRULE (RFC 5545) from a local start: `FREQ=MONTHLY;BYDAY=-1FR` (last
     /// Friday), `FREQ=WEEKLY;INTERVAL=2;BYDAY=MO` (every two weeks on Monday).
-    Rrule { start: NaiveDateTime, rule: String },
+    Rrule {
+        /// Local, without an offset.
+        #[schema(value_type = String)]
+        start: NaiveDateTime,
+        rule: String,
+    },
 }
 
 /// Play each firing `times` times in all, `gap_minutes` apart (start to start). times >= 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Repeat {
     pub times: u32,
     pub gap_minutes: u32,
 }
 
 /// A time rule with its repeats and validity window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recurrence {
     pub rule: TimeRule,
     #[serde(default)]
@@ -94,7 +103,7 @@ pub struct Recurrence {
 }
 
 /// Quiet hours in local time, e.g. 22:00–05:00 (may wrap midnight); start == end means none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuietHours {
     pub start: NaiveTime,
     pub end: NaiveTime,

@@ -13,6 +13,7 @@ use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[derive(utoipa::ToSchema)]
 pub enum Role {
     /// Officials: status and reports.
     Viewer,
@@ -46,7 +47,7 @@ impl FromStr for Role {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -71,7 +72,7 @@ pub struct NewUser<'a> {
 }
 
 /// One line of the audit log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -84,7 +85,7 @@ pub struct AuditEntry {
 }
 
 /// An API token as listed (the token itself is shown once, at creation).
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct TokenRow {
     pub id: i64,
     pub user_id: i64,

@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::parts::{check_languages, Recording, DEFAULT_LANGUAGES};
 use super::{parse_ts, ts, Result, Store, StoreError};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
 pub struct MediaRow {
     pub sha256: String,
     pub size: u64,
@@ -20,7 +20,7 @@ pub struct MediaRow {
     pub loudness_lufs: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Announcement {
     pub id: i64,
     pub title: String,

@@ -7,7 +7,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct NodeRow {
     pub id: String,
     pub name: String,

@@ -15,7 +15,7 @@ use crate::delivery::Delivery;
 /// back from a long outage can still report it `missed`.
 pub const SETTLE_WINDOW_HOURS: i64 = 24;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct OccurrenceRow {
     pub id: i64,
     pub announcement_id: i64,
@@ -64,7 +64,7 @@ pub struct NewOccurrence {
 }
 
 /// A delivery as officials read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct DeliveryView {
     pub node_id: String,
     pub node_name: String,

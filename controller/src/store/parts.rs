@@ -17,7 +17,7 @@ pub const DEFAULT_LANGUAGES: &[&str] = &["vi"];
 pub const MAX_LANGUAGES: usize = 7;
 
 /// One recording of an announcement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recording {
     /// `vi`, `hmn`, `tai`… (letters, digits, `-`; as the commune names them).
     pub language: String,
@@ -25,7 +25,7 @@ pub struct Recording {
 }
 
 /// One part of a delivery as officials read it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
 pub struct PartView {
     pub part: u32,
     /// `chime`, or the recording's language.

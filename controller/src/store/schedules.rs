@@ -19,7 +19,7 @@ use crate::delivery::Delivery;
 use crate::schedule::rule::{QuietHours, Recurrence};
 
 /// Where a schedule was defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Api,
@@ -27,7 +27,7 @@ pub enum Source {
 }
 
 /// A schedule's life: `draft` waits for approval; only `active` ones reach nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Draft,
@@ -56,7 +56,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct ScheduleRow {
     pub id: i64,
     pub name: String,

@@ -11,7 +11,7 @@ use super::occurrences::{load_delivery, save_delivery};
 use super::{parse_ts, ts, Result, Store, StoreError};
 
 /// One kind of refusal on one node's topics, counted.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct SecurityReport {
     pub node_id: String,
     /// `events_refused`, `state_refused`, `state_replayed`, `plan_refused_by_node`…

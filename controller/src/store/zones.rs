@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::{ts, Result, Store, StoreError};
 use crate::limits::{LimitError, MAX_ZONE_DEPTH, ZONE_NAME};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
 pub struct Zone {
     pub id: i64,
     pub name: String,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::TtsError;
 
 /// One voice of the allow-list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Voice {
     /// What the API takes: `vi`, `en`…
     pub id: &'static str,
