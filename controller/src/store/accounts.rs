@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use sqlx::Row;
 use std::str::FromStr;
 
-use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+use super::{ts, Result, Store, StoreError};
 
 /// What an account may do; each role may do everything the ones before it may.
 #[derive(
@@ -72,7 +71,7 @@ pub struct NewUser<'a> {
 }
 
 /// One line of the audit log.
-#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -85,7 +84,7 @@ pub struct AuditEntry {
 }
 
 /// An API token as listed (the token itself is shown once, at creation).
-#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TokenRow {
     pub id: i64,
     pub user_id: i64,
@@ -93,6 +92,26 @@ pub struct TokenRow {
     pub created_at: DateTime<Utc>,
     pub last_used: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A `users` row as stored; the role is text, read by [`UserRecord::into_user`].
+#[derive(sqlx::FromRow)]
+struct UserRecord {
+    id: i64,
+    username: String,
+    display_name: String,
+    role: String,
+    language: String,
+    created_at: DateTime<Utc>,
+    disabled_at: Option<DateTime<Utc>>,
+}
+
+/// A `users` row with its password hash, for a login.
+#[derive(sqlx::FromRow)]
+struct LoginRecord {
+    #[sqlx(flatten)]
+    user: UserRecord,
+    password_hash: String,
 }
 
 /// How long a browser session lives without use.
@@ -156,20 +175,20 @@ impl Store {
     }
 
     pub async fn user(&self, id: i64) -> Result<User> {
-        let row = sqlx::query("SELECT * FROM users WHERE id = ?")
+        let row = sqlx::query_as::<_, UserRecord>("SELECT * FROM users WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
-        self.user_from(&row).await
+        self.user_from(row).await
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query("SELECT * FROM users ORDER BY username")
+        let rows = sqlx::query_as::<_, UserRecord>("SELECT * FROM users ORDER BY username")
             .fetch_all(&self.pool)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows {
             out.push(self.user_from(r).await?);
         }
         Ok(out)
@@ -178,12 +197,12 @@ impl Store {
     /// The account and its password hash, for a login (disabled accounts included: the caller
     /// refuses them with the same answer as a wrong password).
     pub async fn user_for_login(&self, username: &str) -> Result<Option<(User, String)>> {
-        let row = sqlx::query("SELECT * FROM users WHERE username = ?")
+        let row = sqlx::query_as::<_, LoginRecord>("SELECT * FROM users WHERE username = ?")
             .bind(username)
             .fetch_optional(&self.pool)
             .await?;
         match row {
-            Some(r) => Ok(Some((self.user_from(&r).await?, r.get("password_hash")))),
+            Some(r) => Ok(Some((self.user_from(r.user).await?, r.password_hash))),
             None => Ok(None),
         }
     }
@@ -241,23 +260,21 @@ impl Store {
         self.user(id).await
     }
 
-    async fn user_from(&self, row: &sqlx::sqlite::SqliteRow) -> Result<User> {
-        let id: i64 = row.get("id");
-        let zones =
-            sqlx::query("SELECT zone_id FROM user_zones WHERE user_id = ? ORDER BY zone_id")
-                .bind(id)
+    async fn user_from(&self, row: UserRecord) -> Result<User> {
+        let zone_ids =
+            sqlx::query_scalar("SELECT zone_id FROM user_zones WHERE user_id = ? ORDER BY zone_id")
+                .bind(row.id)
                 .fetch_all(&self.pool)
                 .await?;
-        let role: String = row.get("role");
         Ok(User {
-            id,
-            username: row.get("username"),
-            display_name: row.get("display_name"),
-            role: role.parse().map_err(StoreError::Invalid)?,
-            language: row.get("language"),
-            zone_ids: zones.iter().map(|r| r.get("zone_id")).collect(),
-            created_at: parse_ts(&row.get::<String, _>("created_at"))?,
-            disabled_at: parse_opt_ts(row.get("disabled_at"))?,
+            id: row.id,
+            username: row.username,
+            display_name: row.display_name,
+            role: row.role.parse().map_err(StoreError::Invalid)?,
+            language: row.language,
+            zone_ids,
+            created_at: row.created_at,
+            disabled_at: row.disabled_at,
         })
     }
 
@@ -287,7 +304,7 @@ impl Store {
     /// The live session's user and CSRF token; each use extends it.
     pub async fn session(&self, token_hash: &str) -> Result<Option<(User, String)>> {
         let now = Utc::now();
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, (i64, String)>(
             "SELECT s.user_id, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL",
         )
@@ -295,15 +312,17 @@ impl Store {
         .bind(ts(now))
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some((user_id, csrf)) = row else {
+            return Ok(None);
+        };
         let extended = sqlx::query("UPDATE sessions SET expires_at = ? WHERE token_hash = ?")
             .bind(ts(now + Duration::hours(SESSION_IDLE_HOURS)))
             .bind(token_hash)
             .execute(&self.pool)
             .await;
         bookkeeping(extended, "extend a session")?;
-        let user = self.user(row.get("user_id")).await?;
-        Ok(Some((user, row.get("csrf"))))
+        let user = self.user(user_id).await?;
+        Ok(Some((user, csrf)))
     }
 
     pub async fn end_session(&self, token_hash: &str) -> Result<()> {
@@ -341,40 +360,32 @@ impl Store {
     }
 
     pub async fn tokens(&self) -> Result<Vec<TokenRow>> {
-        let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TokenRow {
-                    id: r.get("id"),
-                    user_id: r.get("user_id"),
-                    name: r.get("name"),
-                    created_at: parse_ts(&r.get::<String, _>("created_at"))?,
-                    last_used: parse_opt_ts(r.get("last_used"))?,
-                    revoked_at: parse_opt_ts(r.get("revoked_at"))?,
-                })
-            })
-            .collect()
+        Ok(
+            sqlx::query_as::<_, TokenRow>("SELECT * FROM api_tokens ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// The user behind a live token (not revoked, account not disabled); notes its use.
     pub async fn token_user(&self, token_hash: &str) -> Result<Option<User>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, (i64, i64)>(
             "SELECT t.id, t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some((token_id, user_id)) = row else {
+            return Ok(None);
+        };
         let noted = sqlx::query("UPDATE api_tokens SET last_used = ? WHERE id = ?")
             .bind(ts(Utc::now()))
-            .bind(row.get::<i64, _>("id"))
+            .bind(token_id)
             .execute(&self.pool)
             .await;
         bookkeeping(noted, "note a token's use")?;
-        Ok(Some(self.user(row.get("user_id")).await?))
+        Ok(Some(self.user(user_id).await?))
     }
 
     pub async fn revoke_token(&self, id: i64) -> Result<()> {
@@ -416,29 +427,17 @@ impl Store {
 
     /// The newest entries first.
     pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
-        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    id: r.get("id"),
-                    at: parse_ts(&r.get::<String, _>("at"))?,
-                    user_id: r.get("user_id"),
-                    username: r.get("username"),
-                    action: r.get("action"),
-                    status: r.get::<i64, _>("status") as u16,
-                    detail: r.get("detail"),
-                    ip: r.get("ip"),
-                })
-            })
-            .collect()
+        Ok(
+            sqlx::query_as::<_, AuditEntry>("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Whether `zone_id` is one of `scope` or lies below one of them.
     pub async fn zone_within(&self, zone_id: i64, scope: &[i64]) -> Result<bool> {
-        let rows = sqlx::query(
+        let ids: Vec<i64> = sqlx::query_scalar(
             "WITH RECURSIVE up(id, parent_id) AS (
                 SELECT id, parent_id FROM zones WHERE id = ?
                 UNION ALL SELECT z.id, z.parent_id FROM zones z JOIN up ON z.id = up.parent_id
@@ -447,7 +446,7 @@ impl Store {
         .bind(zone_id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().any(|r| scope.contains(&r.get::<i64, _>("id"))))
+        Ok(ids.iter().any(|id| scope.contains(id)))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use loa_protocol::Event;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::{ts, Result};
 
@@ -25,19 +25,18 @@ pub async fn insert_event(conn: &mut SqliteConnection, node_id: &str, ev: &Event
 /// Moves the node's acknowledged sequence number over every event now stored without a gap,
 /// and returns it. A gap (an event lost on the way) holds the mark until the node resends.
 pub async fn advance_ack(conn: &mut SqliteConnection, node_id: &str) -> Result<u64> {
-    let row = sqlx::query("SELECT acked_seq FROM nodes WHERE id = ?")
+    let mut acked: i64 = sqlx::query_scalar("SELECT acked_seq FROM nodes WHERE id = ?")
         .bind(node_id)
         .fetch_one(&mut *conn)
         .await?;
-    let mut acked: i64 = row.get("acked_seq");
-    let seqs = sqlx::query("SELECT seq FROM events WHERE node_id = ? AND seq > ? ORDER BY seq")
-        .bind(node_id)
-        .bind(acked)
-        .fetch_all(&mut *conn)
-        .await?;
+    let seqs: Vec<i64> =
+        sqlx::query_scalar("SELECT seq FROM events WHERE node_id = ? AND seq > ? ORDER BY seq")
+            .bind(node_id)
+            .bind(acked)
+            .fetch_all(&mut *conn)
+            .await?;
     let start = acked;
-    for r in seqs {
-        let s: i64 = r.get("seq");
+    for s in seqs {
         if s == acked + 1 {
             acked = s;
         } else {

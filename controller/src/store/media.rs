@@ -2,12 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::parts::{check_languages, Recording, DEFAULT_LANGUAGES};
-use super::{parse_ts, ts, Result, Store, StoreError};
+use super::{ts, Result, Store, StoreError};
 
-#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
+/// Read straight from a `media` row: the unsigned fields are written from the same types, so
+/// sqlx's range-checked decoding gives back exactly what was written.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
 pub struct MediaRow {
     pub sha256: String,
     pub size: u64,
@@ -29,6 +30,15 @@ pub struct Announcement {
     /// One recording per language, the main one first.
     pub recordings: Vec<Recording>,
     pub created_at: DateTime<Utc>,
+}
+
+/// An `announcements` row as stored; its recordings are read apart.
+#[derive(sqlx::FromRow)]
+struct AnnouncementRecord {
+    id: i64,
+    title: String,
+    media_sha256: String,
+    created_at: DateTime<Utc>,
 }
 
 impl MediaRow {
@@ -74,19 +84,19 @@ impl Store {
     }
 
     pub async fn media(&self, sha256: &str) -> Result<MediaRow> {
-        let row = sqlx::query("SELECT * FROM media WHERE sha256 = ?")
+        sqlx::query_as("SELECT * FROM media WHERE sha256 = ?")
             .bind(sha256)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("media {sha256}")))?;
-        Ok(media_from(&row))
+            .ok_or_else(|| StoreError::NotFound(format!("media {sha256}")))
     }
 
     pub async fn media_list(&self) -> Result<Vec<MediaRow>> {
-        let rows = sqlx::query("SELECT * FROM media ORDER BY created_at DESC")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(media_from).collect())
+        Ok(
+            sqlx::query_as("SELECT * FROM media ORDER BY created_at DESC")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Creates an announcement with its recordings (at least one; one per language).
@@ -132,47 +142,34 @@ impl Store {
     }
 
     pub async fn announcement(&self, id: i64) -> Result<Announcement> {
-        let row = sqlx::query("SELECT * FROM announcements WHERE id = ?")
+        let row = sqlx::query_as("SELECT * FROM announcements WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("announcement {id}")))?;
-        self.announcement_from(&row).await
+        self.announcement_from(row).await
     }
 
     pub async fn announcements(&self) -> Result<Vec<Announcement>> {
-        let rows = sqlx::query("SELECT * FROM announcements ORDER BY id DESC")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<AnnouncementRecord> =
+            sqlx::query_as("SELECT * FROM announcements ORDER BY id DESC")
+                .fetch_all(&self.pool)
+                .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows {
             out.push(self.announcement_from(r).await?);
         }
         Ok(out)
     }
 
-    async fn announcement_from(&self, row: &sqlx::sqlite::SqliteRow) -> Result<Announcement> {
-        let id = row.get("id");
+    async fn announcement_from(&self, row: AnnouncementRecord) -> Result<Announcement> {
         Ok(Announcement {
-            id,
-            title: row.get("title"),
-            media_sha256: row.get("media_sha256"),
-            recordings: self.recordings(id).await?,
-            created_at: parse_ts(&row.get::<String, _>("created_at"))?,
+            id: row.id,
+            title: row.title,
+            media_sha256: row.media_sha256,
+            recordings: self.recordings(row.id).await?,
+            created_at: row.created_at,
         })
-    }
-}
-
-fn media_from(row: &sqlx::sqlite::SqliteRow) -> MediaRow {
-    MediaRow {
-        sha256: row.get("sha256"),
-        size: row.get::<i64, _>("size") as u64,
-        duration_ms: row.get::<i64, _>("duration_ms") as u64,
-        codec: row.get("codec"),
-        sample_rate: row.get::<i64, _>("sample_rate") as u32,
-        channels: row.get::<i64, _>("channels") as u16,
-        original_name: row.get("original_name"),
-        loudness_lufs: row.get("loudness_lufs"),
     }
 }
 
@@ -184,7 +181,7 @@ impl Store {
         title: &str,
         media_sha256: &str,
     ) -> Result<Announcement> {
-        let row = sqlx::query(
+        let row = sqlx::query_as(
             "SELECT * FROM announcements WHERE title = ? AND media_sha256 = ? ORDER BY id LIMIT 1",
         )
         .bind(title.trim())
@@ -192,7 +189,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(r) => self.announcement_from(&r).await,
+            Some(r) => self.announcement_from(r).await,
             None => {
                 let main = Recording {
                     language: DEFAULT_LANGUAGES[0].to_owned(),

@@ -87,6 +87,16 @@ fn batch_query(
     sqlx::query(sql).persistent(false)
 }
 
+/// A [`batch_query`] whose rows are read as a [`sqlx::FromRow`] type.
+fn batch_query_as<T>(
+    sql: &str,
+) -> sqlx::query::QueryAs<'_, sqlx::Sqlite, T, sqlx::sqlite::SqliteArguments<'_>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
+    sqlx::query_as(sql).persistent(false)
+}
+
 /// The database handle; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -162,4 +172,59 @@ pub fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
 
 pub fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// The row types read stored times as `DateTime<Utc>` through sqlx; what [`ts`] writes
+    /// must come back exactly as [`parse_ts`] reads it, milliseconds included.
+    #[tokio::test]
+    async fn stored_times_read_back_through_sqlx_as_parse_ts_reads_them() {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let instants = [
+            Utc.with_ymd_and_hms(2026, 12, 5, 15, 34, 13).unwrap(),
+            Utc.timestamp_millis_opt(1_796_485_453_007).unwrap(),
+            Utc.timestamp_opt(1_796_485_453, 999_999_999).unwrap(),
+            Utc.timestamp_opt(0, 1_000_000).unwrap(),
+        ];
+        for t in instants {
+            let text = ts(t);
+            let read: DateTime<Utc> = sqlx::query_scalar("SELECT ?")
+                .bind(&text)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(read, parse_ts(&text).unwrap(), "{text}");
+            assert_eq!(ts(read), text);
+        }
+        let offset = "2026-12-05T22:34:13.250+07:00";
+        let read: DateTime<Utc> = sqlx::query_scalar("SELECT ?")
+            .bind(offset)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(read, parse_ts(offset).unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_bad_stored_time_is_an_error_naming_its_column() {
+        #[derive(Debug, sqlx::FromRow)]
+        struct Record {
+            #[allow(dead_code)]
+            start_at: DateTime<Utc>,
+        }
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let e = sqlx::query_as::<_, Record>("SELECT 'soon' AS start_at")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("\"start_at\""), "{e}");
+    }
 }

@@ -3,12 +3,12 @@
 use chrono::{DateTime, Duration, Utc};
 use loa_protocol::{Priority, Stage};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use super::parts::PartView;
-use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+use super::{ts, Result, Store, StoreError};
 use crate::delivery::Delivery;
 
 /// How long after expiry a delivery the node has not settled stays in its plan, so that a node
@@ -96,22 +96,97 @@ const DELIVERY_COLUMNS: &str =
     "stage, stage_seq, reason, start_error_ms, planned_at, received_at, \
      ready_at, playing_at, played_at, failed_at, missed_at, preempted_at, cancelled_at";
 
-fn delivery_from(row: &sqlx::sqlite::SqliteRow) -> Result<(Delivery, Option<i64>)> {
-    let stage: String = row.get("stage");
-    let stage = stage.parse::<Stage>().map_err(StoreError::Invalid)?;
-    let mut times = BTreeMap::new();
-    for st in Stage::ALL {
-        if let Some(t) = parse_opt_ts(row.get(stage_column(st)))? {
-            times.insert(st, t);
+/// A delivery's [`DELIVERY_COLUMNS`] as stored: the stage as text, one time per stage.
+#[derive(sqlx::FromRow)]
+struct DeliveryRecord {
+    stage: String,
+    /// Written from the machine's `u64` with `as i64`, read back with `as u64`.
+    stage_seq: Option<i64>,
+    reason: Option<String>,
+    start_error_ms: Option<i64>,
+    planned_at: Option<DateTime<Utc>>,
+    received_at: Option<DateTime<Utc>>,
+    ready_at: Option<DateTime<Utc>>,
+    playing_at: Option<DateTime<Utc>>,
+    played_at: Option<DateTime<Utc>>,
+    failed_at: Option<DateTime<Utc>>,
+    missed_at: Option<DateTime<Utc>>,
+    preempted_at: Option<DateTime<Utc>>,
+    cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl DeliveryRecord {
+    /// The time of `stage`, from its column (the fields mirror [`stage_column`]).
+    fn time(&self, stage: Stage) -> Option<DateTime<Utc>> {
+        match stage {
+            Stage::Planned => self.planned_at,
+            Stage::Received => self.received_at,
+            Stage::Ready => self.ready_at,
+            Stage::Playing => self.playing_at,
+            Stage::Played => self.played_at,
+            Stage::Failed => self.failed_at,
+            Stage::Missed => self.missed_at,
+            Stage::Preempted => self.preempted_at,
+            Stage::Cancelled => self.cancelled_at,
         }
     }
-    let d = Delivery {
-        stage,
-        stage_seq: row.get::<Option<i64>, _>("stage_seq").map(|s| s as u64),
-        reason: row.get("reason"),
-        times,
-    };
-    Ok((d, row.get("start_error_ms")))
+
+    /// The machine's delivery and the start error.
+    fn into_delivery(self) -> Result<(Delivery, Option<i64>)> {
+        let stage = self.stage.parse::<Stage>().map_err(StoreError::Invalid)?;
+        let times = Stage::ALL
+            .into_iter()
+            .filter_map(|st| self.time(st).map(|t| (st, t)))
+            .collect();
+        let d = Delivery {
+            stage,
+            stage_seq: self.stage_seq.map(|s| s as u64),
+            reason: self.reason,
+            times,
+        };
+        Ok((d, self.start_error_ms))
+    }
+}
+
+/// An `occurrences` row with its announcement's title; the priority is text.
+#[derive(sqlx::FromRow)]
+struct OccurrenceRecord {
+    id: i64,
+    announcement_id: i64,
+    title: String,
+    priority: String,
+    start_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    cancelled_at: Option<DateTime<Utc>>,
+    cancel_reason: Option<String>,
+    schedule_id: Option<i64>,
+    chime: Option<bool>,
+    volume: Option<u8>,
+}
+
+/// One line of [`Store::plan_items_for`]'s query.
+#[derive(sqlx::FromRow)]
+struct PlanItemRecord {
+    node_id: String,
+    id: i64,
+    announcement_id: i64,
+    title: String,
+    chime: Option<bool>,
+    volume: Option<u8>,
+    start_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    priority: String,
+}
+
+/// One line of [`Store::deliveries_of`]'s query.
+#[derive(sqlx::FromRow)]
+struct DeliveryViewRecord {
+    node_id: String,
+    node_name: String,
+    zone_id: i64,
+    #[sqlx(flatten)]
+    delivery: DeliveryRecord,
 }
 
 /// Loads one delivery inside a transaction.
@@ -120,14 +195,14 @@ pub async fn load_delivery(
     occurrence_id: i64,
     node_id: &str,
 ) -> Result<Option<(Delivery, Option<i64>)>> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, DeliveryRecord>(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE occurrence_id = ? AND node_id = ?"
     ))
     .bind(occurrence_id)
     .bind(node_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.as_ref().map(delivery_from).transpose()
+    row.map(DeliveryRecord::into_delivery).transpose()
 }
 
 /// Writes a new delivery inside a transaction, as the machine made it ([`Delivery::planned`],
@@ -252,7 +327,7 @@ impl Store {
     }
 
     pub async fn occurrence(&self, id: i64) -> Result<OccurrenceRow> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, OccurrenceRecord>(
             "SELECT o.*, a.title FROM occurrences o JOIN announcements a ON a.id = o.announcement_id
              WHERE o.id = ?",
         )
@@ -260,7 +335,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("broadcast {id}")))?;
-        self.occurrence_from(&row).await
+        self.occurrence_from(row).await
     }
 
     /// The occurrences of a schedule, by start.
@@ -269,7 +344,7 @@ impl Store {
         schedule_id: i64,
         limit: i64,
     ) -> Result<Vec<OccurrenceRow>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, OccurrenceRecord>(
             "SELECT o.*, a.title FROM occurrences o JOIN announcements a ON a.id = o.announcement_id
              WHERE o.schedule_id = ? ORDER BY o.start_at, o.id LIMIT ?",
         )
@@ -277,25 +352,22 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        self.occurrences_from(&rows).await
+        self.occurrences_from(rows).await
     }
 
     /// The newest one-off broadcasts first.
     pub async fn occurrences(&self, limit: i64) -> Result<Vec<OccurrenceRow>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, OccurrenceRecord>(
             "SELECT o.*, a.title FROM occurrences o JOIN announcements a ON a.id = o.announcement_id
              WHERE o.schedule_id IS NULL ORDER BY o.id DESC LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        self.occurrences_from(&rows).await
+        self.occurrences_from(rows).await
     }
 
-    async fn occurrences_from(
-        &self,
-        rows: &[sqlx::sqlite::SqliteRow],
-    ) -> Result<Vec<OccurrenceRow>> {
+    async fn occurrences_from(&self, rows: Vec<OccurrenceRecord>) -> Result<Vec<OccurrenceRow>> {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push(self.occurrence_from(r).await?);
@@ -303,29 +375,27 @@ impl Store {
         Ok(out)
     }
 
-    async fn occurrence_from(&self, row: &sqlx::sqlite::SqliteRow) -> Result<OccurrenceRow> {
-        let id: i64 = row.get("id");
-        let zones = sqlx::query(
+    async fn occurrence_from(&self, row: OccurrenceRecord) -> Result<OccurrenceRow> {
+        let zone_ids = sqlx::query_scalar(
             "SELECT zone_id FROM occurrence_zones WHERE occurrence_id = ? ORDER BY zone_id",
         )
-        .bind(id)
+        .bind(row.id)
         .fetch_all(&self.pool)
         .await?;
-        let priority: String = row.get("priority");
         Ok(OccurrenceRow {
-            id,
-            announcement_id: row.get("announcement_id"),
-            title: row.get("title"),
-            priority: priority.parse().map_err(StoreError::Invalid)?,
-            start_at: parse_ts(&row.get::<String, _>("start_at"))?,
-            expires_at: parse_ts(&row.get::<String, _>("expires_at"))?,
-            created_at: parse_ts(&row.get::<String, _>("created_at"))?,
-            cancelled_at: parse_opt_ts(row.get("cancelled_at"))?,
-            cancel_reason: row.get("cancel_reason"),
-            schedule_id: row.get("schedule_id"),
-            chime: row.get("chime"),
-            volume: row.get::<Option<i64>, _>("volume").map(|v| v as u8),
-            zone_ids: zones.iter().map(|r| r.get("zone_id")).collect(),
+            id: row.id,
+            announcement_id: row.announcement_id,
+            title: row.title,
+            priority: row.priority.parse().map_err(StoreError::Invalid)?,
+            start_at: row.start_at,
+            expires_at: row.expires_at,
+            created_at: row.created_at,
+            cancelled_at: row.cancelled_at,
+            cancel_reason: row.cancel_reason,
+            schedule_id: row.schedule_id,
+            chime: row.chime,
+            volume: row.volume,
+            zone_ids,
         })
     }
 
@@ -364,7 +434,7 @@ impl Store {
                AND o.cancelled_at IS NULL AND o.expires_at > ?
              ORDER BY o.start_at, o.id"
         );
-        let mut q = super::batch_query(&sql);
+        let mut q = super::batch_query_as::<PlanItemRecord>(&sql);
         for id in node_ids {
             q = q.bind(id);
         }
@@ -373,17 +443,16 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let mut out: HashMap<String, Vec<PlanItemRow>> = HashMap::new();
-        for r in &rows {
-            let priority: String = r.get("priority");
-            out.entry(r.get("node_id")).or_default().push(PlanItemRow {
-                occurrence_id: r.get("id"),
-                announcement_id: r.get("announcement_id"),
-                title: r.get("title"),
-                chime: r.get("chime"),
-                volume: r.get::<Option<i64>, _>("volume").map_or(100, |v| v as u8),
-                start_at: parse_ts(&r.get::<String, _>("start_at"))?,
-                expires_at: parse_ts(&r.get::<String, _>("expires_at"))?,
-                priority: priority.parse().map_err(StoreError::Invalid)?,
+        for r in rows {
+            out.entry(r.node_id).or_default().push(PlanItemRow {
+                occurrence_id: r.id,
+                announcement_id: r.announcement_id,
+                title: r.title,
+                chime: r.chime,
+                volume: r.volume.unwrap_or(100),
+                start_at: r.start_at,
+                expires_at: r.expires_at,
+                priority: r.priority.parse().map_err(StoreError::Invalid)?,
             });
         }
         Ok(out)
@@ -391,7 +460,7 @@ impl Store {
 
     /// Every delivery of an occurrence, by node.
     pub async fn deliveries_of(&self, occurrence_id: i64) -> Result<Vec<DeliveryView>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as::<_, DeliveryViewRecord>(&format!(
             "SELECT d.node_id, n.name AS node_name, n.zone_id, {DELIVERY_COLUMNS}
              FROM deliveries d JOIN nodes n ON n.id = d.node_id
              WHERE d.occurrence_id = ? ORDER BY n.zone_id, d.node_id"
@@ -400,15 +469,14 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut parts = self.delivery_parts(occurrence_id).await?;
-        rows.iter()
+        rows.into_iter()
             .map(|r| {
-                let (d, start_error_ms) = delivery_from(r)?;
-                let node_id: String = r.get("node_id");
+                let (d, start_error_ms) = r.delivery.into_delivery()?;
                 Ok(DeliveryView {
-                    parts: parts.remove(&node_id).unwrap_or_default(),
-                    node_id,
-                    node_name: r.get("node_name"),
-                    zone_id: r.get("zone_id"),
+                    parts: parts.remove(&r.node_id).unwrap_or_default(),
+                    node_id: r.node_id,
+                    node_name: r.node_name,
+                    zone_id: r.zone_id,
                     stage: d.stage,
                     reason: d.reason,
                     start_error_ms,
@@ -438,13 +506,11 @@ pub async fn cancel_in(
     if r.rows_affected() == 0 {
         return Ok(None);
     }
-    let nodes: Vec<String> = sqlx::query("SELECT node_id FROM deliveries WHERE occurrence_id = ?")
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.get("node_id"))
-        .collect();
+    let nodes: Vec<String> =
+        sqlx::query_scalar("SELECT node_id FROM deliveries WHERE occurrence_id = ?")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
     let mut touched = Vec::new();
     for n in nodes {
         if let Some((mut d, err)) = load_delivery(conn, id, &n).await? {

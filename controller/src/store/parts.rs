@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 use loa_protocol::{check_language, ProtocolError, PART_GAP_MS};
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
-use super::{parse_opt_ts, ts, Result, Store, StoreError};
+use super::{ts, Result, Store, StoreError};
 
 /// The languages a zone hears when neither it nor any zone above it says: Vietnamese.
 pub const DEFAULT_LANGUAGES: &[&str] = &["vi"];
@@ -17,7 +17,7 @@ pub const DEFAULT_LANGUAGES: &[&str] = &["vi"];
 pub const MAX_LANGUAGES: usize = 7;
 
 /// One recording of an announcement.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Recording {
     /// `vi`, `hmn`, `tai`… (letters, digits, `-`; as the commune names them).
     pub language: String,
@@ -25,12 +25,20 @@ pub struct Recording {
 }
 
 /// One part of a delivery as officials read it.
-#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct PartView {
     pub part: u32,
     /// `chime`, or the recording's language.
     pub label: String,
     pub played_at: Option<DateTime<Utc>>,
+}
+
+/// A `delivery_parts` row: the node's id and the part.
+#[derive(sqlx::FromRow)]
+struct PartRecord {
+    node_id: String,
+    #[sqlx(flatten)]
+    part: PartView,
 }
 
 /// Checks a list of languages: each a valid code, none twice, at most [`MAX_LANGUAGES`].
@@ -57,26 +65,19 @@ pub fn check_languages<'a>(langs: impl IntoIterator<Item = &'a str>) -> Result<(
 impl Store {
     /// An announcement's recordings, the main one first.
     pub async fn recordings(&self, announcement_id: i64) -> Result<Vec<Recording>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT language, media_sha256 FROM announcement_recordings
              WHERE announcement_id = ? ORDER BY position",
         )
         .bind(announcement_id)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Recording {
-                language: r.get("language"),
-                media_sha256: r.get("media_sha256"),
-            })
-            .collect())
+        .await?)
     }
 
     /// How long the announcement lasts with every recording played (the most any zone hears),
     /// pauses included.
     pub async fn announcement_duration_ms(&self, announcement_id: i64) -> Result<u64> {
-        let row = sqlx::query(
+        let (total, n): (i64, i64) = sqlx::query_as(
             "SELECT COALESCE(SUM(m.duration_ms), 0) AS total, COUNT(*) AS n
              FROM announcement_recordings r JOIN media m ON m.sha256 = r.media_sha256
              WHERE r.announcement_id = ?",
@@ -84,14 +85,13 @@ impl Store {
         .bind(announcement_id)
         .fetch_one(&self.pool)
         .await?;
-        let (total, n): (i64, i64) = (row.get("total"), row.get("n"));
         Ok(total as u64 + PART_GAP_MS * (n.max(1) - 1) as u64)
     }
 
     /// The languages a zone hears, in order: its own list, else the nearest zone above with
     /// one, else the commune's `languages` setting, else [`DEFAULT_LANGUAGES`].
     pub async fn zone_languages(&self, zone_id: i64) -> Result<Vec<String>> {
-        let row = sqlx::query(
+        let row: Option<String> = sqlx::query_scalar(
             "WITH RECURSIVE up(id, parent_id, languages, depth) AS (
                 SELECT id, parent_id, languages, 0 FROM zones WHERE id = ?
                 UNION ALL
@@ -102,8 +102,7 @@ impl Store {
         .bind(zone_id)
         .fetch_optional(&self.pool)
         .await?;
-        if let Some(r) = row {
-            let text: String = r.get("languages");
+        if let Some(text) = row {
             return serde_json::from_str(&text)
                 .map_err(|e| StoreError::Invalid(format!("zone languages {text:?}: {e}")));
         }
@@ -112,12 +111,13 @@ impl Store {
 
     /// A zone's own languages, as set; `None`: it inherits.
     pub async fn zone_own_languages(&self, zone_id: i64) -> Result<Option<Vec<String>>> {
-        let row = sqlx::query("SELECT languages FROM zones WHERE id = ?")
-            .bind(zone_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("zone {zone_id}")))?;
-        let Some(text) = row.get::<Option<String>, _>("languages") else {
+        let languages: Option<String> =
+            sqlx::query_scalar("SELECT languages FROM zones WHERE id = ?")
+                .bind(zone_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("zone {zone_id}")))?;
+        let Some(text) = languages else {
             return Ok(None);
         };
         serde_json::from_str(&text)
@@ -173,7 +173,7 @@ impl Store {
         &self,
         occurrence_id: i64,
     ) -> Result<BTreeMap<String, Vec<PartView>>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, PartRecord>(
             "SELECT node_id, part, label, played_at FROM delivery_parts
              WHERE occurrence_id = ? ORDER BY node_id, part",
         )
@@ -182,11 +182,7 @@ impl Store {
         .await?;
         let mut out: BTreeMap<String, Vec<PartView>> = BTreeMap::new();
         for r in rows {
-            out.entry(r.get("node_id")).or_default().push(PartView {
-                part: r.get::<i64, _>("part") as u32,
-                label: r.get("label"),
-                played_at: parse_opt_ts(r.get("played_at"))?,
-            });
+            out.entry(r.node_id).or_default().push(r.part);
         }
         Ok(out)
     }

@@ -10,11 +10,10 @@
 use chrono::{DateTime, NaiveTime, Utc};
 use loa_protocol::Priority;
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::HashMap;
 
 use super::occurrences::cancel_in;
-use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+use super::{ts, Result, Store, StoreError};
 use crate::delivery::Delivery;
 use crate::schedule::rule::{QuietHours, Recurrence};
 
@@ -95,6 +94,35 @@ pub struct Firing {
     pub expires_at: DateTime<Utc>,
     pub nodes: Vec<String>,
     pub missed: Option<String>,
+}
+
+/// A `schedules` row as stored: priority, status and source as text, the recurrence as JSON.
+#[derive(sqlx::FromRow)]
+struct ScheduleRecord {
+    id: i64,
+    name: String,
+    announcement_id: i64,
+    priority: String,
+    recurrence: String,
+    expires_in_minutes: i64,
+    status: String,
+    source: String,
+    source_file: Option<String>,
+    source_line: Option<i64>,
+    revision: i64,
+    materialized_until: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    approved_at: Option<DateTime<Utc>>,
+}
+
+/// A zone's quiet hours as stored, `HH:MM` text.
+#[derive(sqlx::FromRow)]
+struct ZoneQuietRecord {
+    id: i64,
+    parent_id: Option<i64>,
+    quiet_start: Option<String>,
+    quiet_end: Option<String>,
 }
 
 /// A zone with its quiet hours, for working out each node's effective quiet hours.
@@ -268,20 +296,20 @@ impl Store {
     }
 
     pub async fn schedule(&self, id: i64) -> Result<ScheduleRow> {
-        let row = sqlx::query("SELECT * FROM schedules WHERE id = ?")
+        let row = sqlx::query_as::<_, ScheduleRecord>("SELECT * FROM schedules WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("schedule {id}")))?;
-        self.schedule_from(&row).await
+        self.schedule_from(row).await
     }
 
     pub async fn schedules(&self) -> Result<Vec<ScheduleRow>> {
-        let rows = sqlx::query("SELECT * FROM schedules ORDER BY id")
+        let rows = sqlx::query_as::<_, ScheduleRecord>("SELECT * FROM schedules ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows {
             out.push(self.schedule_from(r).await?);
         }
         Ok(out)
@@ -289,7 +317,7 @@ impl Store {
 
     /// The schedule a file defined under this name, if any.
     pub async fn file_schedule(&self, file: &str, name: &str) -> Result<Option<ScheduleRow>> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, ScheduleRecord>(
             "SELECT * FROM schedules WHERE source = 'file' AND source_file = ? AND name = ?",
         )
         .bind(file)
@@ -297,44 +325,40 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(r) => Ok(Some(self.schedule_from(&r).await?)),
+            Some(r) => Ok(Some(self.schedule_from(r).await?)),
             None => Ok(None),
         }
     }
 
-    async fn schedule_from(&self, row: &sqlx::sqlite::SqliteRow) -> Result<ScheduleRow> {
-        let id: i64 = row.get("id");
-        let zones = sqlx::query(
+    async fn schedule_from(&self, row: ScheduleRecord) -> Result<ScheduleRow> {
+        let zone_ids = sqlx::query_scalar(
             "SELECT zone_id FROM schedule_zones WHERE schedule_id = ? ORDER BY zone_id",
         )
-        .bind(id)
+        .bind(row.id)
         .fetch_all(&self.pool)
         .await?;
-        let priority: String = row.get("priority");
-        let recurrence: String = row.get("recurrence");
-        let source: String = row.get("source");
         Ok(ScheduleRow {
-            id,
-            name: row.get("name"),
-            announcement_id: row.get("announcement_id"),
-            priority: priority.parse().map_err(StoreError::Invalid)?,
-            recurrence: serde_json::from_str(&recurrence)
+            id: row.id,
+            name: row.name,
+            announcement_id: row.announcement_id,
+            priority: row.priority.parse().map_err(StoreError::Invalid)?,
+            recurrence: serde_json::from_str(&row.recurrence)
                 .map_err(|e| StoreError::Invalid(format!("bad stored recurrence: {e}")))?,
-            expires_in_minutes: row.get("expires_in_minutes"),
-            status: Status::parse(&row.get::<String, _>("status"))?,
-            source: if source == "file" {
+            expires_in_minutes: row.expires_in_minutes,
+            status: Status::parse(&row.status)?,
+            source: if row.source == "file" {
                 Source::File
             } else {
                 Source::Api
             },
-            source_file: row.get("source_file"),
-            source_line: row.get("source_line"),
-            revision: row.get("revision"),
-            materialized_until: parse_opt_ts(row.get("materialized_until"))?,
-            created_at: parse_ts(&row.get::<String, _>("created_at"))?,
-            updated_at: parse_ts(&row.get::<String, _>("updated_at"))?,
-            approved_at: parse_opt_ts(row.get("approved_at"))?,
-            zone_ids: zones.iter().map(|r| r.get("zone_id")).collect(),
+            source_file: row.source_file,
+            source_line: row.source_line,
+            revision: row.revision,
+            materialized_until: row.materialized_until,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            approved_at: row.approved_at,
+            zone_ids,
         })
     }
 
@@ -408,7 +432,7 @@ impl Store {
     ) -> Result<Vec<(i64, DateTime<Utc>, Priority)>> {
         let mut out = Vec::new();
         for z in zone_ids {
-            let rows = sqlx::query(
+            let rows = sqlx::query_as::<_, (i64, DateTime<Utc>, String)>(
                 "SELECT DISTINCT o.id, o.start_at, o.priority FROM occurrences o
                  JOIN schedules s ON s.id = o.schedule_id AND s.revision = o.schedule_revision
                  JOIN occurrence_zones oz ON oz.occurrence_id = o.id
@@ -418,17 +442,11 @@ impl Store {
             .bind(ts(now))
             .fetch_all(&self.pool)
             .await?;
-            for r in rows {
-                let id: i64 = r.get("id");
+            for (id, start_at, priority) in rows {
                 if out.iter().any(|(o, _, _)| *o == id) {
                     continue;
                 }
-                let p: String = r.get("priority");
-                out.push((
-                    id,
-                    parse_ts(&r.get::<String, _>("start_at"))?,
-                    p.parse().map_err(StoreError::Invalid)?,
-                ));
+                out.push((id, start_at, priority.parse().map_err(StoreError::Invalid)?));
             }
         }
         Ok(out)
@@ -442,15 +460,14 @@ impl Store {
 
     /// Every zone with its own quiet hours (if set).
     pub async fn zones_quiet(&self) -> Result<Vec<ZoneQuiet>> {
-        let rows = sqlx::query("SELECT id, parent_id, quiet_start, quiet_end FROM zones")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
+        let rows = sqlx::query_as::<_, ZoneQuietRecord>(
+            "SELECT id, parent_id, quiet_start, quiet_end FROM zones",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
             .map(|r| {
-                let quiet = match (
-                    r.get::<Option<String>, _>("quiet_start"),
-                    r.get::<Option<String>, _>("quiet_end"),
-                ) {
+                let quiet = match (r.quiet_start, r.quiet_end) {
                     (Some(a), Some(b)) => Some(QuietHours {
                         start: parse_hhmm(&a)?,
                         end: parse_hhmm(&b)?,
@@ -458,8 +475,8 @@ impl Store {
                     _ => None,
                 };
                 Ok(ZoneQuiet {
-                    id: r.get("id"),
-                    parent_id: r.get("parent_id"),
+                    id: r.id,
+                    parent_id: r.parent_id,
                     quiet,
                 })
             })
@@ -479,13 +496,11 @@ impl Store {
 
     /// Live nodes with their zone: (node id, zone id).
     pub async fn node_zones(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT id, zone_id FROM nodes WHERE revoked_at IS NULL")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get("id"), r.get("zone_id")))
-            .collect())
+        Ok(
+            sqlx::query_as("SELECT id, zone_id FROM nodes WHERE revoked_at IS NULL")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }
 
@@ -525,16 +540,13 @@ async fn withdraw_future(
     now: DateTime<Utc>,
     reason: &str,
 ) -> Result<Vec<String>> {
-    let ids: Vec<i64> = sqlx::query(
+    let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM occurrences WHERE schedule_id = ? AND start_at > ? AND cancelled_at IS NULL",
     )
     .bind(schedule_id)
     .bind(ts(now))
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| r.get("id"))
-    .collect();
+    .await?;
     let mut touched: Vec<String> = Vec::new();
     for id in ids {
         for n in cancel_in(conn, id, reason, now).await?.unwrap_or_default() {

@@ -4,14 +4,13 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::HashMap;
 
 use super::occurrences::{load_delivery, save_delivery};
-use super::{parse_ts, ts, Result, Store, StoreError};
+use super::{ts, Result, Store, StoreError};
 
 /// One kind of refusal on one node's topics, counted.
-#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct SecurityReport {
     pub node_id: String,
     /// `events_refused`, `state_refused`, `state_replayed`, `plan_refused_by_node`…
@@ -30,6 +29,16 @@ pub struct NodeTrust {
     pub last_stamp: Option<(u64, u64)>,
 }
 
+/// A live node's key and state stamp as stored.
+#[derive(sqlx::FromRow)]
+struct NodeTrustRecord {
+    id: String,
+    public_key: Option<String>,
+    /// The stamp's halves are written from `u64` with `as i64`, read back with `as u64`.
+    state_session: Option<i64>,
+    state_serial: Option<i64>,
+}
+
 impl Store {
     /// The key and last state stamp of each live node among `ids`, in one query; unknown and
     /// decommissioned nodes are left out.
@@ -39,21 +48,20 @@ impl Store {
             "SELECT id, public_key, state_session, state_serial FROM nodes
              WHERE id IN ({marks}) AND revoked_at IS NULL"
         );
-        let mut q = super::batch_query(&sql);
+        let mut q = super::batch_query_as::<NodeTrustRecord>(&sql);
         for id in ids {
             q = q.bind(id);
         }
         Ok(q.fetch_all(&self.pool)
             .await?
-            .iter()
+            .into_iter()
             .map(|r| {
-                let session: Option<i64> = r.get("state_session");
-                let serial: Option<i64> = r.get("state_serial");
+                let stamp = r.state_session.zip(r.state_serial);
                 (
-                    r.get("id"),
+                    r.id,
                     NodeTrust {
-                        public_key: r.get("public_key"),
-                        last_stamp: session.zip(serial).map(|(a, b)| (a as u64, b as u64)),
+                        public_key: r.public_key,
+                        last_stamp: stamp.map(|(a, b)| (a as u64, b as u64)),
                     },
                 )
             })
@@ -88,24 +96,12 @@ impl Store {
 
     /// Every report, the latest first.
     pub async fn security_reports(&self) -> Result<Vec<SecurityReport>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT node_id, kind, first_at, last_at, count, last_detail FROM security_reports
              ORDER BY last_at DESC, node_id, kind",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SecurityReport {
-                    node_id: r.get("node_id"),
-                    kind: r.get("kind"),
-                    first_at: parse_ts(&r.get::<String, _>("first_at"))?,
-                    last_at: parse_ts(&r.get::<String, _>("last_at"))?,
-                    count: r.get::<i64, _>("count") as u64,
-                    last_detail: r.get("last_detail"),
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Takes a node out of service: its broker password, media token and key stop working,
@@ -136,17 +132,14 @@ impl Store {
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("node {id}")));
         }
-        let open: Vec<i64> = sqlx::query(&format!(
+        let open: Vec<i64> = sqlx::query_scalar(&format!(
             "SELECT occurrence_id FROM deliveries
              WHERE node_id = ? AND stage NOT IN ({})",
             crate::delivery::Delivery::final_stages_sql()
         ))
         .bind(id)
         .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.get("occurrence_id"))
-        .collect();
+        .await?;
         let mut cancelled = 0;
         for occ in open {
             if let Some((mut d, err)) = load_delivery(&mut tx, occ, id).await? {

@@ -3,7 +3,6 @@
 //! languages zones hear by default. Each has a typed reader with its default here.
 
 use loa_protocol::AfterPreempt;
-use sqlx::Row;
 
 use super::parts::DEFAULT_LANGUAGES;
 use super::{Result, Store};
@@ -11,11 +10,12 @@ use super::{Result, Store};
 impl Store {
     /// One setting's value, if set.
     pub async fn setting(&self, key: &str) -> Result<Option<serde_json::Value>> {
-        let row = sqlx::query("SELECT value FROM settings WHERE key = ?")
+        let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.and_then(|r| serde_json::from_str(&r.get::<String, _>("value")).ok()))
+        // A value that is not JSON reads as unset, and the setting takes its default.
+        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
     pub async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {

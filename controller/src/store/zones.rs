@@ -2,12 +2,11 @@
 
 use chrono::Utc;
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{ts, Result, Store, StoreError};
 use crate::limits::{LimitError, MAX_ZONE_DEPTH, ZONE_NAME};
 
-#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
 pub struct Zone {
     pub id: i64,
     pub name: String,
@@ -49,7 +48,7 @@ impl Store {
 
     /// How deep a zone lies: the commune (no parent) is level 1.
     pub async fn zone_depth(&self, id: i64) -> Result<usize> {
-        let row = sqlx::query(
+        let n: i64 = sqlx::query_scalar(
             "WITH RECURSIVE up(id, parent_id) AS (
                 SELECT id, parent_id FROM zones WHERE id = ?
                 UNION ALL
@@ -59,7 +58,7 @@ impl Store {
         .bind(id)
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.get::<i64, _>("n") as usize)
+        Ok(n as usize)
     }
 
     /// Renames a zone (same rules as a new one: [`ZONE_NAME`], unique under its parent).
@@ -81,24 +80,24 @@ impl Store {
     }
 
     pub async fn zone(&self, id: i64) -> Result<Zone> {
-        let row = sqlx::query("SELECT id, name, parent_id FROM zones WHERE id = ?")
+        sqlx::query_as("SELECT id, name, parent_id FROM zones WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("zone {id}")))?;
-        Ok(zone_from(&row))
+            .ok_or_else(|| StoreError::NotFound(format!("zone {id}")))
     }
 
     pub async fn zones(&self) -> Result<Vec<Zone>> {
-        let rows = sqlx::query("SELECT id, name, parent_id FROM zones ORDER BY parent_id, name")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(zone_from).collect())
+        Ok(
+            sqlx::query_as("SELECT id, name, parent_id FROM zones ORDER BY parent_id, name")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// The zone's names from the root down: `Xã Demo / Thôn Nà Sài`.
     pub async fn zone_path(&self, id: i64) -> Result<String> {
-        let rows = sqlx::query(
+        let names: Vec<String> = sqlx::query_scalar(
             "WITH RECURSIVE up(id, name, parent_id, depth) AS (
                 SELECT id, name, parent_id, 0 FROM zones WHERE id = ?
                 UNION ALL
@@ -108,7 +107,6 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        let names: Vec<String> = rows.iter().map(|r| r.get("name")).collect();
         Ok(names.join(" / "))
     }
 
@@ -117,7 +115,7 @@ impl Store {
         let mut out = Vec::new();
         for &z in zone_ids {
             self.zone(z).await?;
-            let rows = sqlx::query(
+            let ids: Vec<String> = sqlx::query_scalar(
                 "WITH RECURSIVE down(id) AS (
                     SELECT id FROM zones WHERE id = ?
                     UNION SELECT z.id FROM zones z JOIN down ON z.parent_id = down.id
@@ -127,22 +125,13 @@ impl Store {
             .bind(z)
             .fetch_all(&self.pool)
             .await?;
-            for r in rows {
-                let id: String = r.get("id");
+            for id in ids {
                 if !out.contains(&id) {
                     out.push(id);
                 }
             }
         }
         Ok(out)
-    }
-}
-
-fn zone_from(row: &sqlx::sqlite::SqliteRow) -> Zone {
-    Zone {
-        id: row.get("id"),
-        name: row.get("name"),
-        parent_id: row.get("parent_id"),
     }
 }
 
