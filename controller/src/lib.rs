@@ -17,6 +17,8 @@
 //!   item holds on a node (chime, then the zone's languages).
 //! - [`ingest`]: node state and events in (only when the node signed them), deliveries
 //!   moved, acks out; refusals kept as security reports.
+//! - [`presence`]: when a node counts as online, offline or unknown (evidence, not hearsay);
+//!   [`sweep`] applies it on a clock and ends expired deliveries of offline nodes `missed`.
 //! - [`report`]: the delivery report per village (bulletins, coverage, airtime, online time).
 //! - [`http`]: the REST API, media downloads for nodes, `/healthz`, `/metrics`.
 //! - [`tts`]: text-to-speech (espeak-ng behind a trait) and its cache of rendered texts.
@@ -44,12 +46,14 @@ pub mod media;
 pub mod metrics;
 pub mod mosquitto;
 pub mod planner;
+pub mod presence;
 pub mod programmes;
 pub mod provision;
 pub mod report;
 pub mod schedule;
 pub mod secrets;
 pub mod store;
+pub mod sweep;
 pub mod tls;
 pub mod tls_listener;
 pub mod tts;
@@ -84,6 +88,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         .context("cannot open the database")?;
     let keys = Arc::new(keys::Keys::load_or_create(&cfg.data_dir)?);
     mosquitto::refresh(&store, &cfg).await;
+    sweep::on_start(&store, chrono::Utc::now()).await?;
     let media = media::MediaStore::open(&cfg.data_dir)?;
     let tts = Arc::new(tts::Tts::new(
         Arc::new(tts::EspeakNg::new()),
@@ -203,12 +208,14 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
 
     let stop = shutdown.clone();
     let republisher = planner.clone();
+    let republisher_store = store.clone();
     tracker.spawn(async move {
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 c = connected_rx.recv() => {
                     if c.is_none() { break; }
+                    sweep::on_connect(&republisher_store, chrono::Utc::now()).await;
                     match republisher.republish_stored().await {
                         Ok(n) => tracing::info!(plans = n, "stored plans republished after connect"),
                         Err(e) => tracing::error!(error = %e, "cannot republish stored plans"),
@@ -233,6 +240,13 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         &cfg,
     ));
     tracker.spawn(materializer.clone().run(shutdown.clone()));
+    let sweep = sweep::Sweep {
+        store: store.clone(),
+        counters: counters.clone(),
+        grace: presence::Grace(chrono::Duration::seconds(cfg.presence_grace_secs)),
+        tz,
+    };
+    tracker.spawn(sweep.run(shutdown.clone()));
 
     let public_key = keys.public();
     tracing::info!(site = %cfg.site, http = %cfg.http_listen, public_url = %cfg.public_url(), public_key = %public_key, "controller ready");

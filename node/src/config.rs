@@ -49,7 +49,11 @@ pub struct MqttConfig {
     pub address: String,
     pub username: String,
     pub password: String,
-    /// Keep-alive in seconds: how soon a dead link is noticed (and the last will published).
+    /// MQTT keep-alive in seconds (default [`loa_protocol::NODE_KEEP_ALIVE_SECS`], 360):
+    /// an idle link costs one ping per keep-alive (about 212 bytes on the wire), and the
+    /// broker publishes the node's `offline` will 1.5 × keep-alive after its last packet.
+    /// Shorter: a dead node is seen sooner, for more data; longer: less data, slower to see,
+    /// and past a carrier NAT's idle timeout the link breaks (see `docs/field.md`).
     #[serde(default = "default_keep_alive")]
     pub keep_alive_secs: u64,
     /// MQTT over TLS (usually port 8883), trusting `ca_pem`.
@@ -58,7 +62,7 @@ pub struct MqttConfig {
 }
 
 fn default_keep_alive() -> u64 {
-    30
+    loa_protocol::NODE_KEEP_ALIVE_SECS
 }
 
 fn default_cache_budget() -> u64 {

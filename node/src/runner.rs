@@ -391,7 +391,9 @@ impl Runner {
                 self.evict();
                 self.publish_state();
             }
-            Intake::Same => {}
+            // The plan again: the controller republishes every plan after it (re)connects to
+            // the broker, a roll call; answering with the state shows this node is here.
+            Intake::Same => self.publish_state(),
             Intake::Rejected(e) => {
                 tracing::warn!(error = %e, "plan refused");
                 self.append(EventBody::PlanRejected {
