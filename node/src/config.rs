@@ -37,6 +37,11 @@ pub struct NodeConfig {
     /// Bytes of media the cache may hold (default 512 MiB).
     #[serde(default = "default_cache_budget")]
     pub cache_budget_bytes: u64,
+    /// Seconds between clock checks against the controller (`GET /time`, three exchanges:
+    /// about 2 KB on the wire each time, see `docs/field.md`). Default 6 hours: a board's
+    /// clock is kept by NTP, and the check only reports how far it is.
+    #[serde(default = "default_clock_check")]
+    pub clock_check_secs: u64,
     /// The amplifier relay (a GPIO line); absent, no relay is switched. See [`RelayConfig`].
     #[serde(default)]
     pub relay: Option<RelayConfig>,
@@ -63,6 +68,10 @@ pub struct MqttConfig {
 
 fn default_keep_alive() -> u64 {
     loa_protocol::NODE_KEEP_ALIVE_SECS
+}
+
+fn default_clock_check() -> u64 {
+    6 * 3600
 }
 
 fn default_cache_budget() -> u64 {

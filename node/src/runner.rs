@@ -153,6 +153,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
     tracker.spawn(measure_clock(
         node.http.clone(),
         node.cfg.controller_url.clone(),
+        node.cfg.clock_check_secs.max(60),
         clock_tx,
         shutdown.clone(),
     ));
@@ -181,7 +182,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
             Some(m) = player_rx.recv() => node.on_player(m),
             Some(offset) = clock_rx.recv() => {
                 // The state reports the offset to 10 ms: a smaller change is not worth a
-                // message on a metered link, six times an hour.
+                // message on a metered link.
                 if node.clock_offset_ms.is_none_or(|o| (o - offset).abs() >= 10) {
                     tracing::info!(offset_ms = offset, "clock offset against the controller");
                     node.clock_offset_ms = Some(offset);
@@ -795,11 +796,12 @@ fn wait_until(t: DateTime<Utc>, stop: &AtomicBool) {
     }
 }
 
-/// Measures the clock against the controller at start and every ten minutes (every ten
+/// Measures the clock against the controller at start and every `every_secs` (every ten
 /// seconds until a first measurement succeeds).
 async fn measure_clock(
     http: reqwest::Client,
     controller_url: String,
+    every_secs: u64,
     tx: mpsc::Sender<i64>,
     shutdown: CancellationToken,
 ) {
@@ -816,7 +818,7 @@ async fn measure_clock(
                 tracing::debug!(error = %e, "cannot measure the clock against the controller")
             }
         }
-        let pause = if measured { 600 } else { 10 };
+        let pause = if measured { every_secs } else { 10 };
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(std::time::Duration::from_secs(pause)) => {}
