@@ -1,0 +1,71 @@
+//! Presence as evidence over a real SQLite: the controller's own downtime is not online time
+//! in the report, every node is `unknown` on a start until it shows itself, and one still
+//! unknown after the grace is `offline`.
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::Harness;
+use loa_controller::report::{village_tallies, Period, Report};
+use loa_controller::sweep;
+use loa_protocol::Presence;
+
+async fn backdate_nodes(h: &Harness, to: DateTime<Utc>) {
+    let url = format!("sqlite://{}", h.state.cfg.data_dir.join("loa.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE nodes SET created_at = ?")
+        .bind(loa_controller::store::ts(to))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn the_controllers_downtime_is_not_online_time_and_silence_after_a_start_ends_offline() {
+    let h = Harness::new().await;
+    let tz = h.state.tz;
+    let date = Utc::now().with_timezone(&tz).date_naive() - Duration::days(3);
+    let p = Period::new(date, date, tz).unwrap();
+    let at = |hours: f64| p.start + Duration::milliseconds((hours * 3_600_000.0) as i64);
+    let village = h.zone("Thôn Nà Sài", None).await;
+    h.node("na-sai-1", village).await;
+    h.node("na-sai-2", village).await;
+    backdate_nodes(&h, at(-48.0)).await;
+    let store = &h.state.store;
+
+    // Both online since before the day; the controller's last sign of life at 04:00; it
+    // starts again the next morning (30 h), when na-sai-2 shows itself at once.
+    h.presence_at("na-sai-1", Presence::Online, at(-1.0)).await;
+    h.presence_at("na-sai-2", Presence::Online, at(-1.0)).await;
+    store.mark_alive(at(4.0)).await.unwrap();
+    assert_eq!(sweep::on_start(store, at(30.0)).await.unwrap(), 2);
+    for id in ["na-sai-1", "na-sai-2"] {
+        assert_eq!(store.node(id).await.unwrap().presence, "unknown", "{id}");
+    }
+    h.presence_at("na-sai-2", Presence::Online, at(30.01)).await;
+
+    // The day counts 00:00–04:00 online for each: nothing after was confirmed.
+    let facts = store.report_facts(p.start, p.end).await.unwrap();
+    let now = at(48.0);
+    let rows = village_tallies(&facts, &p, now);
+    let report = Report::new(&p, tz, now, &rows);
+    let v = &report.villages[0];
+    assert_eq!(
+        (v.numbers.online_hours, v.numbers.node_hours),
+        (8.0, 48.0),
+        "only the confirmed hours count"
+    );
+
+    // The grace (say six minutes) passes: the silent node is offline, the other stays online.
+    let offline = store.unknown_to_offline(at(30.0), at(30.1)).await.unwrap();
+    assert_eq!(offline, ["na-sai-1"]);
+    assert_eq!(store.node("na-sai-1").await.unwrap().presence, "offline");
+    assert_eq!(store.node("na-sai-2").await.unwrap().presence, "online");
+    // A second sweep changes nothing.
+    assert!(store
+        .unknown_to_offline(at(30.0), at(30.2))
+        .await
+        .unwrap()
+        .is_empty());
+}
