@@ -1,10 +1,12 @@
 //! Presence as evidence over a real SQLite: the controller's own downtime is not online time
 //! in the report, every node is `unknown` on a start until it shows itself, and one still
-//! unknown after the grace is `offline`.
+//! unknown after the grace is `offline`; the pages say so in Vietnamese, and do not show a
+//! node playing on the word of a state the controller cannot vouch for.
 
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::ui::{account, assert_has, page, sign_in};
 use common::Harness;
 use loa_controller::report::{village_tallies, Period, Report};
 use loa_controller::sweep;
@@ -68,4 +70,36 @@ async fn the_controllers_downtime_is_not_online_time_and_silence_after_a_start_e
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_an_unknown_node_as_unknown_and_not_playing() {
+    let h = Harness::new().await;
+    let village = h.zone("Thôn Nà Sài", None).await;
+    h.node("na-sai-1", village).await;
+    let store = &h.state.store;
+    // Its last state said it was playing an item, then the controller restarted.
+    store
+        .record_node_state(
+            "na-sai-1",
+            "online",
+            r#"{"node":"na-sai-1","presence":"online","playing":"o1"}"#,
+            (1, 1),
+            Utc::now() - Duration::minutes(10),
+        )
+        .await
+        .unwrap();
+    sweep::on_start(store, Utc::now()).await.unwrap();
+    account(&h, "chu-tich", "admin", &[], "vi").await;
+    let s = sign_in(&h, "chu-tich").await;
+
+    let r = page(&h, &s, "/ui/").await;
+    assert_has(&r, r#"data-node="na-sai-1" data-presence="unknown""#);
+    assert_has(&r, "Chưa rõ");
+    assert!(
+        !r.text().contains("stage-playing"),
+        "an unknown node is not shown on air"
+    );
+    let r = page(&h, &s, "/ui/zones").await;
+    assert_has(&r, r#"data-presence="unknown""#);
 }
