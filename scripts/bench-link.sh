@@ -17,10 +17,14 @@
 #             airings (a weekday: 06:00 once, 17:00 twice) played back to back.
 #   4. clock: one clock check (the node's `GET /time`, three exchanges) on its own.
 #
-# Needs root (ip netns), ip (iproute2), tcpdump, python3, curl, cargo. Uses only loopback and
-# the addresses it gives its own veth pair (10.203.77.1 and .2); removes both on exit.
+# With --tls, the controller serves HTTPS and MQTT over TLS with a CA made by
+# scripts/make-ca.sh (the handshakes counted; rustls resumes sessions where it can).
 #
-# Usage: sudo scripts/bench-link.sh [--idle-secs N] [--keep-alive SECS] [--write FILE]
+# Needs root (ip netns), ip (iproute2), tcpdump, python3, curl, cargo (and openssl with --tls).
+# Uses only loopback and the addresses it gives its own veth pair (10.203.N.1 and .2, N from
+# its process id, so two runs can share the machine); removes both on exit.
+#
+# Usage: sudo scripts/bench-link.sh [--idle-secs N] [--keep-alive SECS] [--tls] [--write FILE]
 # Markdown goes to stdout (and FILE); progress to stderr; logs and the capture stay in the
 # work directory it prints.
 set -euo pipefail
@@ -29,11 +33,13 @@ cd "$(dirname "$0")/.."
 idle=3600
 ka=""
 write=""
+tls=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --idle-secs) idle=$2; shift 2 ;;
         --keep-alive) ka=$2; shift 2 ;;
         --write) write=$2; shift 2 ;;
+        --tls) tls=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -52,8 +58,9 @@ echo "work directory: $work" >&2
 ns=loabench$$
 host=lbh$$
 peer=lbn$$
-hip=10.203.77.1
-nip=10.203.77.2
+sub=$(( $$ % 150 + 100 ))
+hip=10.203.$sub.1
+nip=10.203.$sub.2
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -76,6 +83,15 @@ ip -n "$ns" link set lo up
 # --- the controller -------------------------------------------------------------------------
 cdata=$work/controller
 mkdir -p "$cdata"
+tls_args=()
+scheme=http
+cacert=()
+if [ -n "$tls" ]; then
+    scripts/make-ca.sh "$work/tls" "$hip" >/dev/null
+    tls_args=(--tls-cert "$work/tls/server.pem" --tls-key "$work/tls/server.key" --tls-ca "$work/tls/ca.pem")
+    scheme=https
+    cacert=(--cacert "$work/tls/ca.pem")
+fi
 token=$(echo "mat-khau-bench" | "$bin/loa-controller" user add --data-dir "$cdata" \
     --username bench --role admin --token bench 2>/dev/null | tail -1)
 ctl_pid=""
@@ -83,14 +99,14 @@ start_controller() {
     rm -f "$cdata/http.addr" "$cdata/mqtt.addr"
     # The ports stay the same across a restart (the node's config names them).
     RUST_LOG=info "$bin/loa-controller" serve --data-dir "$cdata" \
-        --http-listen "$hip:${hport:-0}" --mqtt-listen "$hip:${mport:-0}" "$@" \
+        --http-listen "$hip:${hport:-0}" --mqtt-listen "$hip:${mport:-0}" "${tls_args[@]}" "$@" \
         >>"$work/controller.log" 2>&1 &
     ctl_pid=$!
     pids+=("$ctl_pid")
     wait_for "the controller" 30 test -s "$cdata/mqtt.addr"
     hport=$(sed 's/.*://' "$cdata/http.addr")
     mport=$(sed 's/.*://' "$cdata/mqtt.addr")
-    wait_for "the controller's API" 30 curl -sf "http://$hip:$hport/healthz"
+    wait_for "the controller's API" 30 curl -sf "${cacert[@]}" "$scheme://$hip:$hport/healthz"
 }
 # wait_for WHAT SECS COMMAND…: polls COMMAND every 0.2 s until it succeeds.
 wait_for() {
@@ -102,8 +118,8 @@ wait_for() {
     done
 }
 api() { # api METHOD PATH [JSON]
-    curl -sf -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-        "http://$hip:$hport$2" ${3:+--data "$3"}
+    curl -sf "${cacert[@]}" -X "$1" -H "Authorization: Bearer $token" \
+        -H 'Content-Type: application/json' "$scheme://$hip:$hport$2" ${3:+--data "$3"}
 }
 json() { python3 -c "import json,sys; v=json.load(sys.stdin); print($1)"; }
 start_controller
@@ -153,8 +169,8 @@ window idle "$t0" "$t1"
 # --- 2. items -------------------------------------------------------------------------------
 media=demo/thong-bao-mau.mp3
 media_bytes=$(stat -c %s "$media")
-sha=$(curl -sf -H "Authorization: Bearer $token" --data-binary "@$media" \
-    "http://$hip:$hport/api/v1/media?name=thong-bao-mau.mp3" | json 'v["sha256"]')
+sha=$(curl -sf "${cacert[@]}" -H "Authorization: Bearer $token" --data-binary "@$media" \
+    "$scheme://$hip:$hport/api/v1/media?name=thong-bao-mau.mp3" | json 'v["sha256"]')
 ann=$(api POST /api/v1/announcements "{\"title\":\"Thông báo mẫu\",\"media_sha256\":\"$sha\"}" | json 'v["id"]')
 played() { api GET "/api/v1/broadcasts/$1" | json 'v["deliveries"][0]["stage"]' | grep -qx played; }
 # quiet: no frame on the interface for 3 s (the last event's ack has gone).
@@ -196,15 +212,16 @@ window day_items "$from" "$(now)"
 # --- 4. one clock check on its own ----------------------------------------------------------
 echo "one clock check…" >&2
 from=$(now)
-ip netns exec "$ns" curl -sf -o /dev/null -o /dev/null -o /dev/null "http://$hip:$hport/time" \
-    "http://$hip:$hport/time" "http://$hip:$hport/time"
+ip netns exec "$ns" curl -sf "${cacert[@]}" -o /dev/null -o /dev/null -o /dev/null \
+    "$scheme://$hip:$hport/time" "$scheme://$hip:$hport/time" "$scheme://$hip:$hport/time"
 wait_for "the link quiet" 60 quiet
 window clock "$from" "$(now)"
 
 # --- the table ------------------------------------------------------------------------------
-python3 - "$idle" "$keep_alive" "$media_bytes" "$day_items" <<PY >"$work/table.md"
+python3 - "$idle" "$keep_alive" "$media_bytes" "$day_items" "${tls:-0}" <<PY >"$work/table.md"
 import sys
 idle, ka, media, day_items = float(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+tls = sys.argv[5] == "1"
 def parse(text):
     d = {}
     for line in text.strip().splitlines():
@@ -219,7 +236,7 @@ def tot(d, i):
     return sum(v[i] for v in d.values())
 kb = lambda b: f"{b / 1000:,.1f} KB"
 day = 86400 / idle
-print(f"Node keep-alive: {ka} s. Idle window: {idle:.0f} s"
+print(("TLS (HTTPS and MQTT over TLS). " if tls else "Plain TCP. ") + f"Node keep-alive: {ka} s. Idle window: {idle:.0f} s"
       + ("" if idle >= 3600 else f" (extrapolated ×{day:.0f} to a day)") + ".")
 print()
 print("| what | frames | on the wire (IP) | Ethernet frames | TCP payload | of which MQTT (IP / payload) | HTTP (IP / payload) |")
