@@ -34,7 +34,7 @@ pub struct Config {
     pub late_grace_secs: i64,
     /// How long a node may stay `unknown` (not heard from since the controller started or
     /// reconnected to its broker) before it is shown offline, in seconds. Default: 1.5 × the
-    /// nodes' MQTT keep-alive + 15 s (465 s for 300 s), the time the broker takes to publish
+    /// nodes' MQTT keep-alive + 15 s (555 s for 360 s), the time the broker takes to publish
     /// a dead node's will (see `controller/src/presence.rs`, `docs/field.md`).
     pub presence_grace_secs: i64,
     /// How long a node accepts a plan after it was issued, in seconds (72 h). A plan captured

@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn the_grace_follows_the_keep_alive() {
         // (keep-alive s, grace s): 1.5 × keep-alive + the margin.
-        for (ka, want) in [(30, 60), (300, 465), (4, 21)] {
+        for (ka, want) in [(30, 60), (300, 465), (360, 555), (4, 21)] {
             assert_eq!(Grace::for_keep_alive(ka).0, Duration::seconds(want), "{ka}");
         }
     }

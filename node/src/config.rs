@@ -54,8 +54,8 @@ pub struct MqttConfig {
     pub address: String,
     pub username: String,
     pub password: String,
-    /// MQTT keep-alive in seconds (default [`loa_protocol::NODE_KEEP_ALIVE_SECS`], 300):
-    /// an idle link costs one ping per keep-alive (about 173 bytes on the wire), and the
+    /// MQTT keep-alive in seconds (default [`loa_protocol::NODE_KEEP_ALIVE_SECS`], 360):
+    /// an idle link costs one ping per keep-alive (160–212 bytes on the wire), and the
     /// broker publishes the node's `offline` will 1.5 × keep-alive after its last packet.
     /// Shorter: a dead node is seen sooner, for more data; longer: less data, slower to see,
     /// and past a carrier NAT's idle timeout the link breaks (see `docs/field.md`).
