@@ -63,7 +63,8 @@ async fn site(dir: &Path, on: On) -> Site {
         .await
         .unwrap();
     let api = controller.api();
-    let village = api.zone("Thôn Nà Sài", None).await.unwrap();
+    let commune = api.zone("Xã Tả Lùng", None).await.unwrap();
+    let village = api.zone("Thôn Nà Sài", Some(commune)).await.unwrap();
     Site {
         _mosquitto: mosquitto,
         controller,
@@ -237,6 +238,22 @@ async fn sweep_case(on: On) {
     );
     let v = s.api.broadcast_status(b).await.unwrap();
     assert_eq!(v["summary"]["missed"], 1, "{on:?}: {v}");
+    // The village report agrees: missed, nothing left pending.
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    let r = s
+        .api
+        .get(&format!("/api/v1/reports/villages?from={today}&to={today}"))
+        .await
+        .unwrap();
+    let row = r["villages"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["name"] == "Thôn Nà Sài"))
+        .unwrap_or_else(|| panic!("{on:?}: no village row in {r}"));
+    assert_eq!(
+        (&row["missed"], &row["pending"]),
+        (&json!(1), &json!(0)),
+        "{on:?}: {row}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
