@@ -245,7 +245,13 @@ def row(name, d, scale=1.0):
     m, h = d.get("mqtt", [0]*4), d.get("http", [0]*4)
     print(f"| {name} | {tot(d,0)*scale:,.0f} | {kb(tot(d,2)*scale)} | {kb(tot(d,1)*scale)} | {kb(tot(d,3)*scale)} "
           f"| {kb(m[2]*scale)} / {kb(m[3]*scale)} | {kb(h[2]*scale)} / {kb(h[3]*scale)} |")
-row("idle, per day", W["idle"], day)
+# Idle: the MQTT link (keep-alive pings) as measured, extrapolated to a day; the clock checks
+# (HTTP) counted from phase 4 at the node's default of one every 6 hours, since a window
+# shorter than that holds none or a stray closing packet of the check made at the start.
+checks = 4
+idle_mqtt = {"mqtt": W["idle"].get("mqtt", [0]*4)}
+row("idle MQTT link (keep-alive), per day", idle_mqtt, day)
+row(f"clock checks, per day ({checks} × 3 exchanges)", W["clock"], checks)
 row("one item, media not cached", W["first"])
 row("one item, media cached", W["cached"])
 row("new plan with the standing programme (restart, reconnect, media)", W["programme"])
@@ -256,10 +262,11 @@ over_first = tot(W["first"], 2) - media
 print(f"Per-item overhead beyond the audio ({media:,} bytes of MP3): "
       f"{kb(over_first)} on the wire with the download, {kb(tot(W['cached'], 2))} with the media cached; "
       f"the day's airings {kb(tot(W['day_items'], 2) / day_items)} each.")
-idle_day = tot(W["idle"], 2) * day
-clock_day = 4 * tot(W["clock"], 2)
-print(f"Idle: {kb(idle_day)} a day on the wire ({kb(tot(W['idle'], 3) * day)} payload); "
-      f"clock checks every 6 h add {kb(clock_day)} if the window held none.")
+pings = idle_mqtt["mqtt"]
+idle_day = pings[2] * day + checks * tot(W["clock"], 2)
+idle_payload = pings[3] * day + checks * tot(W["clock"], 3)
+print(f"Idle: {kb(idle_day)} a day on the wire, {kb(idle_payload)} of payload "
+      f"(keep-alive pings: {pings[0]} frames, {pings[2]:,} bytes of IP in {idle:.0f} s; clock checks: {checks} a day).")
 print(f"A month (30 days) idle: {idle_day * 30 / 1e6:,.2f} MB; with the weekday programme "
       f"(3 airings a day, media cached): {(idle_day + tot(W['day_items'], 2)) * 30 / 1e6:,.2f} MB.")
 PY
