@@ -73,6 +73,10 @@ trap cleanup EXIT
 
 ip netns add "$ns"
 ip link add "$host" type veth peer name "$peer"
+# No segmentation offload: the capture then sees each packet as a radio link would carry it,
+# with its own headers, not a 64 KB super-packet counted once.
+ip link set "$host" gso_max_segs 1
+ip link set "$peer" gso_max_segs 1
 ip link set "$peer" netns "$ns"
 ip addr add "$hip/30" dev "$host"
 ip link set "$host" up
