@@ -143,7 +143,7 @@ if [ -n "$ka" ]; then
 fi
 sed -i 's/^sink = "cpal"$/sink = "null"/' "$ndata/node.toml"
 keep_alive=$(sed -n 's/^keep_alive_secs = //p' "$ndata/node.toml")
-keep_alive=${keep_alive:-default}
+keep_alive=${keep_alive:-"$(sed -n 's/^pub const NODE_KEEP_ALIVE_SECS: u64 = \([0-9]*\);/\1/p' protocol/src/limits.rs) (the default)"}
 
 tcpdump -i "$host" -s 128 -w "$work/link.pcap" -U 2>"$work/tcpdump.log" &
 pids+=($!)
@@ -263,9 +263,14 @@ row(f"the day's {day_items} airings, back to back", W["day_items"])
 row("one clock check (3 exchanges)", W["clock"])
 print()
 over_first = tot(W["first"], 2) - media
+h = W["first"].get("http", [0]*4)
+framing = h[2] - h[3]
 print(f"Per-item overhead beyond the audio ({media:,} bytes of MP3): "
       f"{kb(over_first)} on the wire with the download, {kb(tot(W['cached'], 2))} with the media cached; "
-      f"the day's airings {kb(tot(W['day_items'], 2) / day_items)} each.")
+      f"the day's airings {kb(tot(W['day_items'], 2) / day_items)} each. "
+      f"Of the download's {kb(h[2])}: {kb(h[3] - media)} of HTTP (and TLS) beyond the file's bytes, "
+      f"{kb(framing)} of TCP/IP headers and acks ({h[0]} packets), which grow with the recording's size; "
+      f"so the fixed part of a first airing is {kb(over_first - framing)}.")
 pings = idle_mqtt["mqtt"]
 idle_day = pings[2] * day + checks * tot(W["clock"], 2)
 idle_payload = pings[3] * day + checks * tot(W["clock"], 3)
