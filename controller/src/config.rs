@@ -32,6 +32,11 @@ pub struct Config {
     pub plan_horizon_secs: i64,
     /// How late an occurrence missed while the controller was down may still play, in seconds.
     pub late_grace_secs: i64,
+    /// How long a node may stay `unknown` (not heard from since the controller started or
+    /// reconnected to its broker) before it is shown offline, in seconds. Default: 1.5 × the
+    /// nodes' MQTT keep-alive + 15 s (555 s for 360 s), the time the broker takes to publish
+    /// a dead node's will (see `controller/src/presence.rs`, `docs/field.md`).
+    pub presence_grace_secs: i64,
     /// How long a node accepts a plan after it was issued, in seconds (72 h). A plan captured
     /// and replayed later is refused; every node gets a fresh plan after a third of this.
     pub plan_validity_secs: i64,
@@ -103,6 +108,11 @@ impl Default for Config {
             default_expiry_minutes: 60,
             plan_horizon_secs: 48 * 3600,
             late_grace_secs: 600,
+            presence_grace_secs: crate::presence::Grace::for_keep_alive(
+                loa_protocol::NODE_KEEP_ALIVE_SECS as i64,
+            )
+            .0
+            .num_seconds(),
             plan_validity_secs: 72 * 3600,
             schedules_dir: None,
             limits: Default::default(),
@@ -162,6 +172,9 @@ pub struct Overrides {
     /// How late an occurrence missed during downtime may still play, in seconds.
     #[arg(long, env = "LOA_LATE_GRACE_SECS")]
     pub late_grace_secs: Option<i64>,
+    /// Seconds a node may stay `unknown` before it is shown offline.
+    #[arg(long, env = "LOA_PRESENCE_GRACE_SECS")]
+    pub presence_grace_secs: Option<i64>,
     /// Requests per minute each client may keep up on the API and the pages; 0: no limit.
     #[arg(long, env = "LOA_REQUESTS_PER_MINUTE")]
     pub requests_per_minute: Option<u32>,
@@ -235,6 +248,9 @@ impl Config {
         if let Some(v) = o.late_grace_secs {
             cfg.late_grace_secs = v;
         }
+        if let Some(v) = o.presence_grace_secs {
+            cfg.presence_grace_secs = v;
+        }
         if let Some(v) = o.requests_per_minute {
             cfg.limits.requests_per_minute = v;
         }
@@ -286,6 +302,11 @@ impl Config {
         if self.plan_horizon_secs < 1 || self.late_grace_secs < 0 {
             return Err(ConfigError::Invalid(
                 "plan_horizon_secs must be positive and late_grace_secs not negative".into(),
+            ));
+        }
+        if self.presence_grace_secs < 1 {
+            return Err(ConfigError::Invalid(
+                "presence_grace_secs must be positive".into(),
             ));
         }
         if self.plan_validity_secs < 60 {
@@ -392,7 +413,8 @@ impl Config {
              # Environment variables (LOA_SITE, LOA_DATA_DIR, LOA_HTTP_LISTEN, LOA_PUBLIC_URL,\n\
              # LOA_MQTT_LISTEN, LOA_MQTT_URL, LOA_MQTT_USERNAME, LOA_MQTT_PASSWORD,\n\
              # LOA_MQTT_PUBLIC_ADDRESS, LOA_SCHEDULES_DIR, LOA_PLAN_HORIZON_SECS,\n\
-             # LOA_LATE_GRACE_SECS, LOA_REQUESTS_PER_MINUTE) and flags override the file.\n\
+             # LOA_LATE_GRACE_SECS, LOA_PRESENCE_GRACE_SECS, LOA_REQUESTS_PER_MINUTE) and flags\n\
+             # override the file.\n\
              # For an external broker (Mosquitto): [mqtt] broker = \"external\",\n\
              # url = \"mqtt://host:1883\", username and password of the controller's account;\n\
              # mosquitto_dir (and mosquitto_pid_file) keep Mosquitto's password and ACL files\n\

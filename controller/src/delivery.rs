@@ -7,7 +7,11 @@
 //! - never moves backwards along the progress steps, and never leaves a final stage
 //!   (`played`, `missed`, `cancelled`);
 //! - lets `failed` and `preempted` be superseded by a newer event (higher node sequence
-//!   number): the node retries after a failure until the item expires.
+//!   number): the node retries after a failure until the item expires;
+//! - lets the controller *presume* an expired delivery `missed` when its node is offline
+//!   ([`Delivery::presume_missed`], the sweep): that is the controller's word, not the
+//!   node's, so the node's own outcome (played, missed, failed, preempted), reported once
+//!   it is back, replaces it. A node plays from its stored plan while cut off.
 
 use chrono::{DateTime, Utc};
 use loa_protocol::Stage;
@@ -109,7 +113,17 @@ impl Delivery {
         }
     }
 
+    /// Whether the stage is `missed` as the controller presumed it, not as a node said.
+    pub fn is_presumed_missed(&self) -> bool {
+        self.stage == Stage::Missed && self.stage_seq.is_none()
+    }
+
     fn moves_to(&self, stage: Stage, seq: u64) -> bool {
+        if self.is_presumed_missed() {
+            // Only an outcome of the node's own overrides the controller's presumption;
+            // progress steps it reports late are only recorded.
+            return progress_rank(stage).is_none();
+        }
         if self.stage.is_final() || stage == self.stage {
             return false;
         }
@@ -135,6 +149,23 @@ impl Delivery {
         self.stage_seq = None;
         self.reason = Some(reason.to_string());
         self.times.entry(Stage::Cancelled).or_insert(at);
+        Outcome::Moved
+    }
+}
+
+impl Delivery {
+    /// The item expired and its node is offline: the controller presumes the delivery
+    /// `missed` with `reason` ("node offline since …"). Only an open delivery on the progress
+    /// line moves (planned, received, ready, playing); a failure or preemption the node
+    /// reported keeps its own reason.
+    pub fn presume_missed(&mut self, at: DateTime<Utc>, reason: &str) -> Outcome {
+        if progress_rank(self.stage).is_none() {
+            return Outcome::Ignored;
+        }
+        self.stage = Stage::Missed;
+        self.stage_seq = None;
+        self.reason = Some(reason.to_string());
+        self.times.entry(Stage::Missed).or_insert(at);
         Outcome::Moved
     }
 }
@@ -309,5 +340,98 @@ mod tests {
             Delivery::final_stages_sql(),
             "'played', 'missed', 'cancelled'"
         );
+    }
+
+    #[test]
+    fn a_presumed_miss_ends_open_deliveries_and_yields_to_the_nodes_own_outcome() {
+        // (case, events before, presumed?, events after, final stage, reason kept)
+        type Case<'a> = (&'a str, &'a [(Stage, u64)], bool, &'a [(Stage, u64)], Stage);
+        let cases: &[Case] = &[
+            ("planned, never heard of", &[], true, &[], Missed),
+            (
+                "playing when the node vanished",
+                &[(Playing, 3)],
+                true,
+                &[],
+                Missed,
+            ),
+            (
+                "a reported failure keeps its word",
+                &[(Failed, 2)],
+                false,
+                &[],
+                Failed,
+            ),
+            (
+                "a preemption keeps its word",
+                &[(Preempted, 2)],
+                false,
+                &[],
+                Preempted,
+            ),
+            ("played is not undone", &[(Played, 4)], false, &[], Played),
+            (
+                "cancelled is not undone",
+                &[(Cancelled, 0)],
+                false,
+                &[],
+                Cancelled,
+            ),
+            (
+                "the node played it while cut off",
+                &[(Ready, 2)],
+                true,
+                &[(Playing, 3), (Played, 4)],
+                Played,
+            ),
+            (
+                "the node's own miss replaces ours",
+                &[],
+                true,
+                &[(Missed, 1)],
+                Missed,
+            ),
+            (
+                "the node's failure replaces ours",
+                &[(Received, 1)],
+                true,
+                &[(Failed, 2)],
+                Failed,
+            ),
+            (
+                "a late progress step is only recorded",
+                &[],
+                true,
+                &[(Ready, 1)],
+                Missed,
+            ),
+        ];
+        for (name, before, moves, after, want) in cases {
+            let mut d = Delivery::planned(t(0));
+            for (stage, seq) in *before {
+                if *stage == Cancelled {
+                    d.cancel(t(1), "withdrawn");
+                } else {
+                    d.apply(*stage, *seq, t(1), Some("node's reason".into()));
+                }
+            }
+            let outcome = d.presume_missed(t(100), "node offline since 06:00");
+            assert_eq!(outcome == Outcome::Moved, *moves, "{name}: presumed");
+            for (stage, seq) in *after {
+                d.apply(*stage, *seq, t(200), Some("node's reason".into()));
+            }
+            assert_eq!(d.stage, *want, "{name}: stage");
+            if *moves && after.is_empty() {
+                assert_eq!(
+                    d.reason.as_deref(),
+                    Some("node offline since 06:00"),
+                    "{name}"
+                );
+                assert!(d.is_presumed_missed(), "{name}");
+            }
+            if !after.is_empty() && *want != Missed {
+                assert!(!d.is_presumed_missed(), "{name}");
+            }
+        }
     }
 }

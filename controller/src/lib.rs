@@ -13,6 +13,8 @@
 //! - [`mqtt`]: everything that crosses the broker: the embedded broker, the controller's link,
 //!   Mosquitto's files, the planner (per-node signed plans) and ingest (node state and events
 //!   in, only when the node signed them; acks out).
+//! - [`presence`]: when a node counts as online, offline or unknown (evidence, not hearsay);
+//!   [`sweep`] applies it on a clock and ends expired deliveries of offline nodes `missed`.
 //! - [`report`]: the delivery report per village (bulletins, coverage, airtime, online time).
 //! - [`ops`]: one function for each thing staff do, with its own error; below HTTP.
 //! - [`http`]: the REST API, the pages (adapters over [`ops`]), media downloads for nodes, `/healthz`, `/metrics`.
@@ -36,11 +38,13 @@ pub mod media;
 pub mod metrics;
 pub mod mqtt;
 pub mod ops;
+pub mod presence;
 pub mod provision;
 pub mod report;
 pub mod schedule;
 pub mod secrets;
 pub mod store;
+pub mod sweep;
 pub mod tls;
 pub mod tls_listener;
 pub mod tts;
@@ -75,6 +79,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         .context("cannot open the database")?;
     let keys = Arc::new(keys::Keys::load_or_create(&cfg.data_dir)?);
     mqtt::mosquitto::refresh(&store, &cfg).await;
+    sweep::on_start(&store, chrono::Utc::now()).await?;
     let media = media::MediaStore::open(&cfg.data_dir)?;
     let tts = Arc::new(tts::Tts::new(
         Arc::new(tts::EspeakNg::new()),
@@ -203,12 +208,14 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
 
     let stop = shutdown.clone();
     let republisher = planner.clone();
+    let republisher_store = store.clone();
     tracker.spawn(async move {
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 c = connected_rx.recv() => {
                     if c.is_none() { break; }
+                    sweep::on_connect(&republisher_store, chrono::Utc::now()).await;
                     match republisher.republish_stored().await {
                         Ok(n) => tracing::info!(plans = n, "stored plans republished after connect"),
                         Err(e) => tracing::error!(error = %e, "cannot republish stored plans"),
@@ -233,6 +240,13 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         &cfg,
     ));
     tracker.spawn(materializer.clone().run(shutdown.clone()));
+    let sweep = sweep::Sweep {
+        store: store.clone(),
+        counters: counters.clone(),
+        grace: presence::Grace(chrono::Duration::seconds(cfg.presence_grace_secs)),
+        tz,
+    };
+    tracker.spawn(sweep.run(shutdown.clone()));
 
     let public_key = keys.public();
     tracing::info!(site = %cfg.site, http = %cfg.http_listen, public_url = %cfg.public_url(), public_key = %public_key, "controller ready");

@@ -49,12 +49,13 @@ mod tests {
                 media_token: "TOKEN".into(),
                 data_dir: "/var/lib/loa-node".into(),
                 cache_budget_bytes: loa_protocol::node_file::DEFAULT_CACHE_BUDGET_BYTES,
+                clock_check_secs: loa_protocol::node_file::DEFAULT_CLOCK_CHECK_SECS,
                 ca_pem: None,
                 mqtt: loa_protocol::MqttSection {
                     address: "10.0.0.1:1883".into(),
                     username: "thon-1".into(),
                     password: "PW".into(),
-                    keep_alive_secs: loa_protocol::node_file::DEFAULT_KEEP_ALIVE_SECS,
+                    keep_alive_secs: loa_protocol::NODE_KEEP_ALIVE_SECS,
                     tls: false,
                 },
                 audio: AudioSection {
@@ -87,12 +88,13 @@ mod tests {
                 media_token: "TOKEN".into(),
                 data_dir: "/var/lib/loa-node".into(),
                 cache_budget_bytes: loa_protocol::node_file::DEFAULT_CACHE_BUDGET_BYTES,
+                clock_check_secs: loa_protocol::node_file::DEFAULT_CLOCK_CHECK_SECS,
                 ca_pem: Some(ca.into()),
                 mqtt: loa_protocol::MqttSection {
                     address: "loa.xa-demo.vn:8883".into(),
                     username: "thon-1".into(),
                     password: "PW".into(),
-                    keep_alive_secs: loa_protocol::node_file::DEFAULT_KEEP_ALIVE_SECS,
+                    keep_alive_secs: loa_protocol::NODE_KEEP_ALIVE_SECS,
                     tls: true,
                 },
                 audio: AudioSection {

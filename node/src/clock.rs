@@ -71,11 +71,12 @@ pub async fn measure(
     best_offset(&exchanges).ok_or(last_err)
 }
 
-/// Measures the clock against the controller at start and every ten minutes (every ten
+/// Measures the clock against the controller at start and every `every_secs` (every ten
 /// seconds until a first measurement succeeds).
 pub async fn watch(
     http: reqwest::Client,
     controller_url: String,
+    every_secs: u64,
     tx: mpsc::Sender<i64>,
     shutdown: CancellationToken,
 ) {
@@ -92,7 +93,7 @@ pub async fn watch(
                 tracing::debug!(error = %e, "cannot measure the clock against the controller")
             }
         }
-        let pause = if measured { 600 } else { 10 };
+        let pause = if measured { every_secs } else { 10 };
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(std::time::Duration::from_secs(pause)) => {}

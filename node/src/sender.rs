@@ -16,6 +16,11 @@ use crate::spool::Spool;
 const RESEND_AFTER: Duration = Duration::from_secs(10);
 /// Batches per round, so one round never holds the spool long.
 const BATCHES_PER_ROUND: usize = 16;
+/// How long to let events gather after the first is appended, so the steps that happen together
+/// (plan applied, received, ready; playing and the first part) travel in one signed batch with
+/// one ack, not one each: on a paid SIM each message costs its envelope, its ack and their
+/// TCP/IP packets (docs/field.md).
+const GATHER: Duration = Duration::from_millis(150);
 
 /// Sends until shutdown; every batch is signed with `key`, the node's own.
 #[allow(clippy::too_many_arguments)]
@@ -105,7 +110,10 @@ pub async fn run(
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = wake.notified() => {}
+            _ = wake.notified() => tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(GATHER) => {}
+            },
             r = connected.changed() => { if r.is_err() { return; } sent_upto = 0; }
             _ = tokio::time::sleep(RESEND_AFTER) => {}
         }

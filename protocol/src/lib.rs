@@ -33,7 +33,7 @@ pub use envelope::{
 pub use error::ProtocolError;
 pub use event::{Ack, Event, EventBatch, EventBody};
 pub use item_id::{item_id, occurrence_of};
-pub use limits::MAX_PACKET_BYTES;
+pub use limits::{MAX_PACKET_BYTES, NODE_KEEP_ALIVE_SECS};
 pub use node_file::{MqttSection, NodeFile};
 pub use plan::{
     check_language, AfterPreempt, MediaRef, Part, PartKind, Plan, PlanItem, MAX_PARTS, PART_GAP_MS,

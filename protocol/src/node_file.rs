@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+use crate::limits::NODE_KEEP_ALIVE_SECS;
+
 /// Everything a node needs to join the site.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +42,14 @@ pub struct NodeFile<Audio, Relay> {
         skip_serializing_if = "is_default_cache_budget"
     )]
     pub cache_budget_bytes: u64,
+    /// Seconds between clock checks against the controller (`GET /time`, three exchanges:
+    /// about 2 KB on the wire each time, see `docs/field.md`). Default 6 hours: a board's
+    /// clock is kept by NTP, and the check only reports how far it is.
+    #[serde(
+        default = "default_clock_check",
+        skip_serializing_if = "is_default_clock_check"
+    )]
+    pub clock_check_secs: u64,
     pub mqtt: MqttSection,
     #[serde(default)]
     pub audio: Audio,
@@ -56,7 +66,11 @@ pub struct MqttSection {
     pub address: String,
     pub username: String,
     pub password: String,
-    /// Keep-alive in seconds: how soon a dead link is noticed (and the last will published).
+    /// MQTT keep-alive in seconds (default [`NODE_KEEP_ALIVE_SECS`], 360): an idle link costs
+    /// one ping per keep-alive (160–212 bytes on the wire), and the broker publishes the
+    /// node's `offline` will 1.5 × keep-alive after its last packet. Shorter: a dead node is
+    /// seen sooner, for more data; longer: less data, slower to see, and past a carrier NAT's
+    /// idle timeout the link breaks (see `docs/field.md`).
     #[serde(
         default = "default_keep_alive",
         skip_serializing_if = "is_default_keep_alive"
@@ -67,18 +81,26 @@ pub struct MqttSection {
     pub tls: bool,
 }
 
-/// The keep-alive a node uses unless its file says otherwise.
-pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 30;
+/// How often a node checks its clock unless its file says otherwise: every 6 hours.
+pub const DEFAULT_CLOCK_CHECK_SECS: u64 = 6 * 3600;
 
 /// The media cache's budget unless the file says otherwise: 512 MiB.
 pub const DEFAULT_CACHE_BUDGET_BYTES: u64 = 512 * 1024 * 1024;
 
 fn default_keep_alive() -> u64 {
-    DEFAULT_KEEP_ALIVE_SECS
+    NODE_KEEP_ALIVE_SECS
 }
 
 fn is_default_keep_alive(v: &u64) -> bool {
-    *v == DEFAULT_KEEP_ALIVE_SECS
+    *v == NODE_KEEP_ALIVE_SECS
+}
+
+fn default_clock_check() -> u64 {
+    DEFAULT_CLOCK_CHECK_SECS
+}
+
+fn is_default_clock_check(v: &u64) -> bool {
+    *v == DEFAULT_CLOCK_CHECK_SECS
 }
 
 fn default_cache_budget() -> u64 {

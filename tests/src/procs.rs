@@ -481,6 +481,25 @@ impl Node {
         self.spawn()
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends the process `signal` by name (`STOP`, `CONT`): a stopped node keeps its
+    /// sockets open and sends nothing, as a board whose link went dead would.
+    pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self
+            .pid()
+            .ok_or_else(|| anyhow::anyhow!("the node is not running"))?;
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -{signal} {pid} failed");
+        Ok(())
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child
             .as_mut()

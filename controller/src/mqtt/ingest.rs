@@ -20,10 +20,12 @@ use std::sync::Arc;
 use super::outbox::Outbox;
 use crate::metrics::Counters;
 use crate::mqtt::planner::Planner;
+use crate::presence::events_show_presence;
 use crate::store::events::{advance_ack, insert_event};
 use crate::store::nodes::record_node_state;
 use crate::store::occurrences::{load_delivery, save_delivery};
 use crate::store::parts::part_played;
+use crate::store::presence::node_seen;
 use crate::store::security::NodeTrust;
 use crate::store::{Store, StoreError};
 use loa_protocol::occurrence_of;
@@ -219,6 +221,11 @@ impl Ingest {
                 }
                 Work::Events { node, batch } => {
                     self.events(&mut tx, node, batch, after).await?;
+                    // Fresh events show the node connected now (crate::presence).
+                    let newest = batch.events.iter().map(|e| e.at).max();
+                    if newest.is_some_and(|n| events_show_presence(n, received_at)) {
+                        node_seen(&mut tx, node, received_at).await?;
+                    }
                     let acked = advance_ack(&mut tx, node).await?;
                     after.acks.insert(node.clone(), acked);
                 }

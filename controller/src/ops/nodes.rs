@@ -124,11 +124,12 @@ async fn config_text(
         data_dir: data_dir.into(),
         ca_pem,
         cache_budget_bytes: loa_protocol::node_file::DEFAULT_CACHE_BUDGET_BYTES,
+        clock_check_secs: loa_protocol::node_file::DEFAULT_CLOCK_CHECK_SECS,
         mqtt: MqttSection {
             address: broker,
             username: node.id.clone(),
             password: fresh.password.clone(),
-            keep_alive_secs: loa_protocol::node_file::DEFAULT_KEEP_ALIVE_SECS,
+            keep_alive_secs: loa_protocol::NODE_KEEP_ALIVE_SECS,
             tls: s.cfg.mqtt_tls(),
         },
         audio: AudioSection {

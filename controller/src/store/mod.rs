@@ -15,6 +15,7 @@ pub mod nodes;
 pub mod occurrences;
 pub mod overview;
 pub mod parts;
+pub mod presence;
 pub mod report;
 pub mod schedules;
 pub mod security;

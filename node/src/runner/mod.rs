@@ -122,6 +122,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
     tracker.spawn(crate::clock::watch(
         node.http.clone(),
         node.cfg.controller_url.clone(),
+        node.cfg.clock_check_secs.max(60),
         clock_tx,
         shutdown.clone(),
     ));
@@ -155,7 +156,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
             Some(m) = player_rx.recv() => Input::Player(m),
             Some(offset) = clock_rx.recv() => {
                 // The state reports the offset to 10 ms: a smaller change is not worth a
-                // message on a metered link, six times an hour.
+                // message on a metered link.
                 if node.clock_offset_ms.is_none_or(|o| (o - offset).abs() >= 10) {
                     tracing::info!(offset_ms = offset, "clock offset against the controller");
                     node.clock_offset_ms = Some(offset);
@@ -356,7 +357,12 @@ impl Runner {
                 self.publish_state();
                 Input::PlanApplied
             }
-            Intake::Same => Input::Tick,
+            // The plan again: the controller republishes every plan after it (re)connects to
+            // the broker, a roll call; answering with the state shows this node is here.
+            Intake::Same => {
+                self.publish_state();
+                Input::Tick
+            }
             Intake::Rejected(e) => {
                 tracing::warn!(error = %e, "plan refused");
                 self.append(EventBody::PlanRejected {
