@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
-use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+use super::{ts, Result, Store, StoreError};
 
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct NodeRow {
@@ -94,14 +94,14 @@ impl Store {
     }
 
     pub async fn node(&self, id: &str) -> Result<NodeRow> {
-        let row = sqlx::query(&format!(
+        sqlx::query_as::<_, NodeRecord>(&format!(
             "SELECT {NODE_COLUMNS} FROM nodes WHERE id = ? AND revoked_at IS NULL"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
-        node_from(&row)
+        .ok_or_else(|| StoreError::NotFound(format!("node {id}")))
+        .map(NodeRow::from)
     }
 
     /// The live nodes among `ids`, in any order (one query for a batch).
@@ -110,60 +110,54 @@ impl Store {
         let sql = format!(
             "SELECT {NODE_COLUMNS} FROM nodes WHERE id IN ({marks}) AND revoked_at IS NULL"
         );
-        let mut q = super::batch_query(&sql);
+        let mut q = super::batch_query_as::<NodeRecord>(&sql);
         for id in ids {
             q = q.bind(id);
         }
-        q.fetch_all(&self.pool)
+        Ok(q.fetch_all(&self.pool)
             .await?
-            .iter()
-            .map(node_from)
-            .collect()
+            .into_iter()
+            .map(NodeRow::from)
+            .collect())
     }
 
     pub async fn nodes(&self) -> Result<Vec<NodeRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as::<_, NodeRecord>(&format!(
             "SELECT {NODE_COLUMNS} FROM nodes WHERE revoked_at IS NULL ORDER BY zone_id, id"
         ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(node_from).collect()
+        Ok(rows.into_iter().map(NodeRow::from).collect())
     }
 
     /// Every live node's id and MQTT password hash, for the embedded broker.
     pub async fn node_credentials(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT id, mqtt_password_hash FROM nodes WHERE revoked_at IS NULL")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get("id"), r.get("mqtt_password_hash")))
-            .collect())
+        Ok(
+            sqlx::query_as("SELECT id, mqtt_password_hash FROM nodes WHERE revoked_at IS NULL")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// The nodes an external broker (Mosquitto) should let in, by id, with the Mosquitto hash
     /// of their password (`None` for a node provisioned before it was kept). The one place
     /// that decides which nodes get a broker account: filter decommissioned nodes here.
     pub async fn mosquitto_accounts(&self) -> Result<Vec<(String, Option<String>)>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, mqtt_mosquitto_hash FROM nodes WHERE revoked_at IS NULL ORDER BY id",
         )
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get("id"), r.get("mqtt_mosquitto_hash")))
-            .collect())
+        .await?)
     }
 
     /// The live node holding this media token hash.
     pub async fn node_by_media_token(&self, token_hash: &str) -> Result<Option<String>> {
-        let row =
-            sqlx::query("SELECT id FROM nodes WHERE media_token_hash = ? AND revoked_at IS NULL")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|r| r.get("id")))
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM nodes WHERE media_token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Begins writing new plans, in one transaction that [`PlanWrites::commit`] ends.
@@ -191,56 +185,72 @@ impl Store {
     }
 }
 
-fn node_from(row: &sqlx::sqlite::SqliteRow) -> Result<NodeRow> {
-    let state: Option<String> = row.get("state_json");
-    Ok(NodeRow {
-        id: row.get("id"),
-        name: row.get("name"),
-        zone_id: row.get("zone_id"),
-        volume: row.get::<i64, _>("volume") as u8,
-        chime: row.get("chime"),
-        plan_version: row.get::<i64, _>("plan_version") as u64,
-        acked_seq: row.get::<i64, _>("acked_seq") as u64,
-        presence: row.get("presence"),
-        last_seen: parse_opt_ts(row.get("last_seen"))?,
-        state: state.and_then(|s| serde_json::from_str(&s).ok()),
-        created_at: parse_ts(&row.get::<String, _>("created_at"))?,
-    })
+/// A `nodes` row as read ([`NODE_COLUMNS`]); the counters were written from the same
+/// unsigned types, so sqlx's range-checked decoding gives back what was written.
+#[derive(sqlx::FromRow)]
+struct NodeRecord {
+    id: String,
+    name: String,
+    zone_id: i64,
+    volume: u8,
+    chime: bool,
+    /// Written from `u64` with `as i64`, read back with `as u64`.
+    plan_version: i64,
+    acked_seq: i64,
+    presence: String,
+    last_seen: Option<DateTime<Utc>>,
+    state_json: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<NodeRecord> for NodeRow {
+    fn from(r: NodeRecord) -> NodeRow {
+        NodeRow {
+            id: r.id,
+            name: r.name,
+            zone_id: r.zone_id,
+            volume: r.volume,
+            chime: r.chime,
+            plan_version: r.plan_version as u64,
+            acked_seq: r.acked_seq as u64,
+            presence: r.presence,
+            last_seen: r.last_seen,
+            // A state that does not parse is shown as none, as before.
+            state: r.state_json.and_then(|s| serde_json::from_str(&s).ok()),
+            created_at: r.created_at,
+        }
+    }
 }
 
 impl Store {
     /// Live nodes whose last plan was issued before `before`, or that have none yet.
     pub async fn nodes_with_plans_before(&self, before: DateTime<Utc>) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT id FROM nodes WHERE revoked_at IS NULL
                AND (plan_issued_at IS NULL OR plan_issued_at < ?) ORDER BY id",
         )
         .bind(ts(before))
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|r| r.get("id")).collect())
+        .await?)
     }
 
     /// A live node's last signed plan, if it has one.
     pub async fn sealed_plan(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        let row = sqlx::query("SELECT plan_sealed FROM nodes WHERE id = ? AND revoked_at IS NULL")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.and_then(|r| r.get("plan_sealed")))
+        let sealed: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT plan_sealed FROM nodes WHERE id = ? AND revoked_at IS NULL")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(sealed.flatten())
     }
 
     /// Every live node's last signed plan.
     pub async fn sealed_plans(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, plan_sealed FROM nodes WHERE revoked_at IS NULL AND plan_sealed IS NOT NULL",
         )
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get("id"), r.get("plan_sealed")))
-            .collect())
+        .await?)
     }
 }
 

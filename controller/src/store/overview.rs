@@ -4,10 +4,9 @@
 use chrono::{DateTime, Utc};
 use loa_protocol::{Priority, Stage};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::occurrences::OccurrenceRow;
-use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+use super::{ts, Result, Store, StoreError};
 
 /// One delivery in the dashboard's list of recent ones.
 #[derive(Debug, Clone, Serialize)]
@@ -33,16 +32,16 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<OccurrenceRow>> {
-        let rows = sqlx::query(
+        let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM occurrences WHERE start_at >= ? AND start_at < ? ORDER BY start_at, id",
         )
         .bind(ts(from))
         .bind(ts(to))
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push(self.occurrence(r.get("id")).await?);
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.occurrence(id).await?);
         }
         Ok(out)
     }
@@ -55,7 +54,7 @@ impl Store {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<RecentDelivery>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, RecentRecord>(
             "SELECT d.occurrence_id, a.title, o.priority, o.start_at, d.node_id, n.name AS node_name,
                     n.zone_id, d.stage, d.reason, d.updated_at, d.played_at
              FROM deliveries d
@@ -72,24 +71,38 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        rows.into_iter()
             .map(|r| {
-                let stage: String = r.get("stage");
-                let priority: String = r.get("priority");
                 Ok(RecentDelivery {
-                    occurrence_id: r.get("occurrence_id"),
-                    title: r.get("title"),
-                    priority: priority.parse().map_err(StoreError::Invalid)?,
-                    start_at: parse_ts(&r.get::<String, _>("start_at"))?,
-                    node_id: r.get("node_id"),
-                    node_name: r.get("node_name"),
-                    zone_id: r.get("zone_id"),
-                    stage: stage.parse().map_err(StoreError::Invalid)?,
-                    reason: r.get("reason"),
-                    updated_at: parse_ts(&r.get::<String, _>("updated_at"))?,
-                    played_at: parse_opt_ts(r.get("played_at"))?,
+                    occurrence_id: r.occurrence_id,
+                    title: r.title,
+                    priority: r.priority.parse().map_err(StoreError::Invalid)?,
+                    start_at: r.start_at,
+                    node_id: r.node_id,
+                    node_name: r.node_name,
+                    zone_id: r.zone_id,
+                    stage: r.stage.parse().map_err(StoreError::Invalid)?,
+                    reason: r.reason,
+                    updated_at: r.updated_at,
+                    played_at: r.played_at,
                 })
             })
             .collect()
     }
+}
+
+/// A line of [`Store::recent_deliveries`]' query; priority and stage are parsed after.
+#[derive(sqlx::FromRow)]
+struct RecentRecord {
+    occurrence_id: i64,
+    title: String,
+    priority: String,
+    start_at: DateTime<Utc>,
+    node_id: String,
+    node_name: String,
+    zone_id: i64,
+    stage: String,
+    reason: Option<String>,
+    updated_at: DateTime<Utc>,
+    played_at: Option<DateTime<Utc>>,
 }

@@ -4,13 +4,13 @@
 //! whose node is offline (for the sweep). The rules are in [`crate::presence`].
 
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::occurrences::{load_delivery, save_delivery};
-use super::{parse_opt_ts, parse_ts, ts, Result, Store};
+use super::{ts, Result, Store};
 
 /// An open delivery of an expired item whose node is offline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Hanging {
     pub occurrence_id: i64,
     pub node_id: String,
@@ -33,10 +33,11 @@ impl Store {
 
     /// The last instant [`Store::mark_alive`] recorded, if any.
     pub async fn last_alive(&self) -> Result<Option<DateTime<Utc>>> {
-        let row = sqlx::query("SELECT at FROM controller_alive WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        parse_opt_ts(row.map(|r| r.get("at")))
+        Ok(
+            sqlx::query_scalar("SELECT at FROM controller_alive WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Every live node not heard from since `not_seen_since` turns `unknown`, in the presence
@@ -78,7 +79,7 @@ impl Store {
         let _turn = self.bulk_write_turn().await;
         let mut tx = self.pool.begin().await?;
         let cut = ts(unknown_before);
-        let ids: Vec<String> = sqlx::query(
+        let ids: Vec<String> = sqlx::query_scalar(
             "UPDATE nodes SET presence = 'offline'
              WHERE presence = 'unknown' AND revoked_at IS NULL AND created_at <= ?
                AND NOT EXISTS (SELECT 1 FROM presence_log p
@@ -88,10 +89,7 @@ impl Store {
         .bind(&cut)
         .bind(&cut)
         .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.get("id"))
-        .collect();
+        .await?;
         for id in &ids {
             sqlx::query(
                 "INSERT INTO presence_log (node_id, at, presence) VALUES (?, ?, 'offline')",
@@ -108,7 +106,7 @@ impl Store {
     /// Open deliveries (planned, received, ready, playing) of items expired before `now`
     /// whose node is `offline`.
     pub async fn hanging_deliveries(&self, now: DateTime<Utc>) -> Result<Vec<Hanging>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, Hanging>(
             "SELECT d.occurrence_id, d.node_id, n.last_seen
              FROM deliveries d
              JOIN occurrences o ON o.id = d.occurrence_id
@@ -119,20 +117,7 @@ impl Store {
         )
         .bind(ts(now))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Hanging {
-                    occurrence_id: r.get("occurrence_id"),
-                    node_id: r.get("node_id"),
-                    last_seen: r
-                        .get::<Option<String>, _>("last_seen")
-                        .as_deref()
-                        .map(parse_ts)
-                        .transpose()?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Ends each hanging delivery `missed`, as the controller presumes it, with the reason

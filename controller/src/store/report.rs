@@ -4,10 +4,9 @@
 //! itself is [`crate::report`].
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use std::collections::HashMap;
 
-use super::{parse_opt_ts, parse_ts, ts, Result, Store, StoreError};
+use super::{ts, Result, Store, StoreError};
 use crate::report::online::Change;
 use crate::report::tally::{DeliveryFact, NodeFact};
 use crate::report::Facts;
@@ -18,23 +17,20 @@ impl Store {
         let zones = self.zones().await?;
         let mut presence = self.presence_history(start, end).await?;
         // A node decommissioned since still counts for the time it served.
-        let nodes = sqlx::query(
+        let nodes = sqlx::query_as::<_, (String, i64, DateTime<Utc>)>(
             "SELECT id, zone_id, created_at FROM nodes WHERE revoked_at IS NULL OR revoked_at > ?",
         )
         .bind(ts(start))
         .fetch_all(&self.pool)
         .await?
-        .iter()
-        .map(|r| {
-            let id: String = r.get("id");
-            Ok(NodeFact {
-                zone_id: r.get("zone_id"),
-                created_at: parse_ts(&r.get::<String, _>("created_at"))?,
-                presence: presence.remove(&id).unwrap_or_default(),
-            })
+        .into_iter()
+        .map(|(id, zone_id, created_at)| NodeFact {
+            zone_id,
+            created_at,
+            presence: presence.remove(&id).unwrap_or_default(),
         })
-        .collect::<Result<Vec<_>>>()?;
-        let rows = sqlx::query(
+        .collect();
+        let rows = sqlx::query_as::<_, DeliveryRecord>(
             "SELECT n.zone_id, d.stage, o.priority, d.playing_at, d.played_at, d.preempted_at,
                     m.duration_ms
              FROM deliveries d
@@ -49,18 +45,16 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let deliveries = rows
-            .iter()
+            .into_iter()
             .map(|r| {
-                let stage: String = r.get("stage");
-                let priority: String = r.get("priority");
                 Ok(DeliveryFact {
-                    zone_id: r.get("zone_id"),
-                    stage: stage.parse().map_err(StoreError::Invalid)?,
-                    priority: priority.parse().map_err(StoreError::Invalid)?,
-                    playing_at: parse_opt_ts(r.get("playing_at"))?,
-                    played_at: parse_opt_ts(r.get("played_at"))?,
-                    preempted: r.get::<Option<String>, _>("preempted_at").is_some(),
-                    media_ms: r.get::<i64, _>("duration_ms").max(0) as u64,
+                    zone_id: r.zone_id,
+                    stage: r.stage.parse().map_err(StoreError::Invalid)?,
+                    priority: r.priority.parse().map_err(StoreError::Invalid)?,
+                    playing_at: r.playing_at,
+                    played_at: r.played_at,
+                    preempted: r.preempted_at.is_some(),
+                    media_ms: r.duration_ms.max(0) as u64,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -78,7 +72,7 @@ impl Store {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<HashMap<String, Vec<Change>>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, (String, DateTime<Utc>, String, i64)>(
             "SELECT node_id, at, presence, id FROM (
                 SELECT node_id, at, presence, id,
                        ROW_NUMBER() OVER (PARTITION BY node_id ORDER BY at DESC, id DESC) AS back
@@ -94,11 +88,23 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut out: HashMap<String, Vec<Change>> = HashMap::new();
-        for r in rows {
-            let at = parse_ts(&r.get::<String, _>("at"))?;
-            let online = r.get::<String, _>("presence") == "online";
-            out.entry(r.get("node_id")).or_default().push((at, online));
+        for (node_id, at, presence, _) in rows {
+            out.entry(node_id)
+                .or_default()
+                .push((at, presence == "online"));
         }
         Ok(out)
     }
+}
+
+/// One delivery as the report counts it.
+#[derive(sqlx::FromRow)]
+struct DeliveryRecord {
+    zone_id: i64,
+    stage: String,
+    priority: String,
+    playing_at: Option<DateTime<Utc>>,
+    played_at: Option<DateTime<Utc>>,
+    preempted_at: Option<String>,
+    duration_ms: i64,
 }
