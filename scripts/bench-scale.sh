@@ -14,7 +14,9 @@
 #      of the nodes, with the media cached and with 100 KB not yet fetched; and the start
 #      error of a scheduled broadcast across nodes (p50, p99).
 #   3. node: the real `loa-node` process, its cold start to plan applied and its idle bytes
-#      per day on the MQTT link (21 minutes of watching by default: two clock checks).
+#      per day on the MQTT link (21 minutes of watching by default; the node checks its clock
+#      once a day now, so the window sees only the check at its start). The whole link on the
+#      wire is scripts/bench-link.sh.
 #
 # Each measure is taken --rounds times; the tables give every round and the median. The
 # working files (logs included) stay in target/bench.

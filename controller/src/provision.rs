@@ -37,32 +37,37 @@ pub fn to_toml(file: &NodeConfigFile, node_name: &str, zone_path: &str) -> Strin
 mod tests {
     use super::*;
 
+    /// A node's file as the controller writes it, at `url` and `broker`, over TLS with `ca`.
+    fn file(url: &str, broker: &str, ca: Option<&str>) -> NodeConfigFile {
+        NodeConfigFile {
+            node_id: "thon-1".into(),
+            site: "xa-demo".into(),
+            controller_url: url.into(),
+            controller_public_key: "KEY".into(),
+            node_key: "NODEKEY".into(),
+            media_token: "TOKEN".into(),
+            data_dir: "/var/lib/loa-node".into(),
+            cache_budget_bytes: loa_protocol::node_file::DEFAULT_CACHE_BUDGET_BYTES,
+            clock_check_secs: loa_protocol::node_file::DEFAULT_CLOCK_CHECK_SECS,
+            ca_pem: ca.map(str::to_owned),
+            mqtt: loa_protocol::MqttSection {
+                address: broker.into(),
+                username: "thon-1".into(),
+                password: "PW".into(),
+                keep_alive_secs: loa_protocol::NODE_KEEP_ALIVE_SECS,
+                tls: ca.is_some(),
+            },
+            audio: AudioSection {
+                sink: "cpal".into(),
+            },
+            relay: None,
+        }
+    }
+
     #[test]
     fn config_file_names_every_field_the_node_reads() {
         let text = to_toml(
-            &NodeConfigFile {
-                node_id: "thon-1".into(),
-                site: "xa-demo".into(),
-                controller_url: "http://10.0.0.1:8080".into(),
-                controller_public_key: "KEY".into(),
-                node_key: "NODEKEY".into(),
-                media_token: "TOKEN".into(),
-                data_dir: "/var/lib/loa-node".into(),
-                cache_budget_bytes: loa_protocol::node_file::DEFAULT_CACHE_BUDGET_BYTES,
-                clock_check_secs: loa_protocol::node_file::DEFAULT_CLOCK_CHECK_SECS,
-                ca_pem: None,
-                mqtt: loa_protocol::MqttSection {
-                    address: "10.0.0.1:1883".into(),
-                    username: "thon-1".into(),
-                    password: "PW".into(),
-                    keep_alive_secs: loa_protocol::NODE_KEEP_ALIVE_SECS,
-                    tls: false,
-                },
-                audio: AudioSection {
-                    sink: "cpal".into(),
-                },
-                relay: None,
-            },
+            &file("http://10.0.0.1:8080", "10.0.0.1:1883", None),
             "Loa đầu thôn",
             "Xã Demo / Thôn 1",
         );
@@ -79,29 +84,11 @@ mod tests {
     fn a_configured_ca_and_tls_reach_the_node_file() {
         let ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
         let text = to_toml(
-            &NodeConfigFile {
-                node_id: "thon-1".into(),
-                site: "xa-demo".into(),
-                controller_url: "https://loa.xa-demo.vn:8443".into(),
-                controller_public_key: "KEY".into(),
-                node_key: "NODEKEY".into(),
-                media_token: "TOKEN".into(),
-                data_dir: "/var/lib/loa-node".into(),
-                cache_budget_bytes: loa_protocol::node_file::DEFAULT_CACHE_BUDGET_BYTES,
-                clock_check_secs: loa_protocol::node_file::DEFAULT_CLOCK_CHECK_SECS,
-                ca_pem: Some(ca.into()),
-                mqtt: loa_protocol::MqttSection {
-                    address: "loa.xa-demo.vn:8883".into(),
-                    username: "thon-1".into(),
-                    password: "PW".into(),
-                    keep_alive_secs: loa_protocol::NODE_KEEP_ALIVE_SECS,
-                    tls: true,
-                },
-                audio: AudioSection {
-                    sink: "cpal".into(),
-                },
-                relay: None,
-            },
+            &file(
+                "https://loa.xa-demo.vn:8443",
+                "loa.xa-demo.vn:8883",
+                Some(ca),
+            ),
             "Loa",
             "Xã Demo",
         );

@@ -81,10 +81,7 @@ pub async fn begin_rotation(s: &App) -> Result<(), OpError> {
 pub async fn commit_rotation(s: &App, force: bool) -> Result<(), OpError> {
     let before = status(s).await?;
     if before.next.is_none() {
-        return Err(OpError::conflict(
-            "keys.no_rotation",
-            "no key rotation has begun: rotate first",
-        ));
+        return Err(no_rotation());
     }
     let behind: Vec<&str> = before
         .nodes
@@ -104,12 +101,7 @@ pub async fn commit_rotation(s: &App, force: bool) -> Result<(), OpError> {
     }
     match s.planner.keys().commit() {
         Ok(_) => {}
-        Err(KeyError::NoRotation) => {
-            return Err(OpError::conflict(
-                "keys.no_rotation",
-                "no key rotation has begun: rotate first",
-            ))
-        }
+        Err(KeyError::NoRotation) => return Err(no_rotation()),
         Err(e) => return Err(OpError::internal(e)),
     }
     let sent = s
@@ -123,4 +115,12 @@ pub async fn commit_rotation(s: &App, force: bool) -> Result<(), OpError> {
         "the next key took over: plans are now signed with it"
     );
     Ok(())
+}
+
+/// A commit with no rotation under way.
+fn no_rotation() -> OpError {
+    OpError::conflict(
+        "keys.no_rotation",
+        "no key rotation has begun: rotate first",
+    )
 }

@@ -145,52 +145,7 @@ fn report(item: &PlanItem, stage: Stage, reason: Option<String>) -> Action {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-    use loa_protocol::{AfterPreempt, Part, PartKind};
-
-    fn t(s: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 24, 6, 0, 0).unwrap() + Duration::seconds(s)
-    }
-
-    fn item(id: &str, sha: char, start: i64, expires: i64, priority: Priority) -> PlanItem {
-        PlanItem {
-            id: id.into(),
-            title: id.into(),
-            parts: vec![part(sha)],
-            start_at: t(start),
-            expires_at: t(expires),
-            priority,
-            volume: 100,
-        }
-    }
-
-    fn part(sha: char) -> Part {
-        Part {
-            kind: PartKind::Recording,
-            language: Some("vi".into()),
-            media: MediaRef {
-                sha256: sha.to_string().repeat(64),
-                size: 10,
-                url: format!("http://c/media/{sha}"),
-                duration_ms: 1000,
-            },
-            gain_db: 0.0,
-        }
-    }
-
-    fn plan(items: Vec<PlanItem>) -> Plan {
-        Plan {
-            version: 1,
-            site: "s".into(),
-            node: "n".into(),
-            issued_at: t(0),
-            valid_until: t(0) + Duration::hours(72),
-            next_key: None,
-            volume: 100,
-            after_preempt: AfterPreempt::Replay,
-            items,
-        }
-    }
+    use crate::agenda::fixtures::{item, part, plan, t};
 
     fn run(
         p: &Plan,

@@ -453,4 +453,6 @@ impl Agenda {
 }
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod tests;

@@ -2,54 +2,9 @@
 //! a playback's end and its record, a download that stalls, an emergency while an item waits
 //! between its parts), and what comes out. No network, no audio, no disk.
 
+use super::fixtures::{item, part, plan_with as plan, t};
 use super::*;
 use crate::audio::ItemReport;
-use chrono::TimeZone;
-use loa_protocol::{MediaRef, Part, PartKind};
-
-fn t(s: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 5, 6, 0, 0).unwrap() + Duration::seconds(s)
-}
-
-fn part(sha: char) -> Part {
-    Part {
-        kind: PartKind::Recording,
-        language: Some("vi".into()),
-        media: MediaRef {
-            sha256: sha.to_string().repeat(64),
-            size: 10,
-            url: format!("http://c/media/{sha}"),
-            duration_ms: 1000,
-        },
-        gain_db: 0.0,
-    }
-}
-
-fn item(id: &str, sha: char, start: i64, expires: i64, priority: Priority) -> PlanItem {
-    PlanItem {
-        id: id.into(),
-        title: id.into(),
-        parts: vec![part(sha)],
-        start_at: t(start),
-        expires_at: t(expires),
-        priority,
-        volume: 100,
-    }
-}
-
-fn plan(after_preempt: AfterPreempt, items: Vec<PlanItem>) -> Plan {
-    Plan {
-        version: 1,
-        site: "s".into(),
-        node: "n".into(),
-        issued_at: t(0),
-        valid_until: t(0) + Duration::hours(72),
-        next_key: None,
-        volume: 100,
-        after_preempt,
-        items,
-    }
-}
 
 fn agenda() -> Agenda {
     Agenda::new(Ledger::default(), prepare_lead(Duration::zero()))
