@@ -88,7 +88,7 @@ pub async fn run(path: &Path, mut report: impl FnMut(&Outcome)) -> bool {
     note(node_key(&cfg));
     note(data_dir(&cfg));
     note(broker(&cfg).await);
-    let http = match crate::tls::http_client(&cfg) {
+    let http = match crate::tls::http_client(cfg.ca_pem.as_deref()) {
         Ok(h) => h,
         Err(e) => {
             note(Outcome::fail(
@@ -223,7 +223,10 @@ async fn broker(cfg: &NodeConfig) -> Outcome {
     opts.set_clean_session(true);
     opts.set_keep_alive(Duration::from_secs(5));
     opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
-    opts.set_transport(crate::tls::mqtt_transport(cfg));
+    opts.set_transport(crate::tls::mqtt_transport(
+        cfg.mqtt.tls,
+        cfg.ca_pem.as_deref(),
+    ));
     let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, 10);
     let login = tokio::time::timeout(NET_TIMEOUT, async {
         loop {

@@ -32,6 +32,15 @@ pub fn is_full(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::StorageFull || e.kind() == std::io::ErrorKind::QuotaExceeded
 }
 
+/// Logs a file the node could not write, saying so plainly when the disk is full.
+pub fn log_write_error(e: &std::io::Error, path: &std::path::Path, what: &str) {
+    if is_full(e) {
+        tracing::warn!(file = %path.display(), error = %e, "disk full: cannot save {what}; kept in memory and written when there is room");
+    } else {
+        tracing::error!(file = %path.display(), error = %e, "cannot save {what}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

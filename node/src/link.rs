@@ -47,7 +47,10 @@ pub fn client(
     opts.set_clean_session(false);
     opts.set_keep_alive(Duration::from_secs(cfg.mqtt.keep_alive_secs.max(5)));
     opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
-    opts.set_transport(crate::tls::mqtt_transport(cfg));
+    opts.set_transport(crate::tls::mqtt_transport(
+        cfg.mqtt.tls,
+        cfg.ca_pem.as_deref(),
+    ));
     opts.set_last_will(will(
         topics,
         &cfg.node_id,

@@ -4,8 +4,6 @@
 
 use rumqttc::{TlsConfiguration, Transport};
 
-use crate::config::NodeConfig;
-
 /// The certificates in `ca_pem`: at least one, or a message saying what is wrong.
 pub fn ca_certificates(ca_pem: &str) -> Result<Vec<reqwest::Certificate>, String> {
     let certs = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())
@@ -17,10 +15,10 @@ pub fn ca_certificates(ca_pem: &str) -> Result<Vec<reqwest::Certificate>, String
 }
 
 /// The HTTP client for media and the clock: [`crate::fetch::http_client`]'s settings, and the
-/// commune's CA trusted as well.
-pub fn http_client(cfg: &NodeConfig) -> anyhow::Result<reqwest::Client> {
+/// commune's CA (`ca_pem` of node.toml) trusted as well.
+pub fn http_client(ca_pem: Option<&str>) -> anyhow::Result<reqwest::Client> {
     let mut builder = crate::fetch::http_client_builder();
-    if let Some(pem) = &cfg.ca_pem {
+    if let Some(pem) = ca_pem {
         for cert in ca_certificates(pem).map_err(anyhow::Error::msg)? {
             builder = builder.add_root_certificate(cert);
         }
@@ -30,13 +28,13 @@ pub fn http_client(cfg: &NodeConfig) -> anyhow::Result<reqwest::Client> {
         .map_err(|e| anyhow::anyhow!("cannot set up HTTPS with ca_pem: {e}"))
 }
 
-/// Plain TCP, or TLS trusting the commune's CA when `[mqtt] tls = true`. The broker's
-/// certificate must name the host in `mqtt.address`.
-pub fn mqtt_transport(cfg: &NodeConfig) -> Transport {
-    if !cfg.mqtt.tls {
+/// Plain TCP, or TLS trusting the commune's CA (`ca_pem`) when `tls` (`[mqtt] tls = true`).
+/// The broker's certificate must name the host in `mqtt.address`.
+pub fn mqtt_transport(tls: bool, ca_pem: Option<&str>) -> Transport {
+    if !tls {
         return Transport::Tcp;
     }
-    match &cfg.ca_pem {
+    match ca_pem {
         Some(pem) => Transport::tls_with_config(TlsConfiguration::Simple {
             ca: pem.as_bytes().to_vec(),
             alpn: None,

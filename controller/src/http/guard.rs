@@ -14,6 +14,7 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::cookies::cookie;
 use super::openapi::Spec;
 use super::{ApiError, AppState};
 use crate::auth::policy::Access;
@@ -130,18 +131,6 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .ok()?
         .strip_prefix("Bearer ")
         .map(str::trim)
-}
-
-/// A cookie's value from the `Cookie` header.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// The caller's address: the connection's, as axum's `ConnectInfo` gives it.

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::guard::cookie;
+use super::cookies::cookie;
 use super::{ApiError, AppState};
 use crate::auth::{Actor, SESSION_COOKIE};
 use crate::ops::sessions;

@@ -7,6 +7,7 @@
 //! those annotations ([`openapi`]).
 
 mod broadcasts;
+pub mod cookies;
 mod error;
 pub mod guard;
 mod health;

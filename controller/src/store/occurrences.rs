@@ -1,4 +1,8 @@
 //! Occurrences (one airing of an announcement) and their deliveries (one per targeted node).
+//!
+//! Just over 500 lines: occurrences and their deliveries are read and written together (a
+//! broadcast is one occurrence with a delivery per node, in one transaction), so they share
+//! this file and its row types.
 
 use chrono::{DateTime, Duration, Utc};
 use loa_protocol::{Priority, Stage};

@@ -96,7 +96,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         wake_sender,
         client,
         topics,
-        http: crate::tls::http_client(&cfg)?,
+        http: crate::tls::http_client(cfg.ca_pem.as_deref())?,
         cache,
         relay,
         player: Player::spawn(cfg.audio.clone(), &data, player_tx),
@@ -296,7 +296,7 @@ impl Runner {
         }
         if self.agenda.ledger().unsaved() {
             if let Err(e) = self.agenda.ledger_mut().save(&self.ledger_path) {
-                disk_error(&e, &self.ledger_path, "the ledger");
+                crate::disk::log_write_error(&e, &self.ledger_path, "the ledger");
             }
         }
         if state_changed {
@@ -489,14 +489,5 @@ impl Runner {
                 .flat_map(|p| p.media.iter().cloned()),
         );
         self.cache.evict(self.cfg.cache_budget_bytes, &keep);
-    }
-}
-
-/// Logs a file the node could not write, saying so plainly when the disk is full.
-fn disk_error(e: &std::io::Error, path: &std::path::Path, what: &str) {
-    if crate::disk::is_full(e) {
-        tracing::warn!(file = %path.display(), error = %e, "disk full: cannot save {what}; kept in memory and written when there is room");
-    } else {
-        tracing::error!(file = %path.display(), error = %e, "cannot save {what}");
     }
 }

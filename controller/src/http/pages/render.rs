@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use super::i18n::{self, Lang};
 use crate::auth::Actor;
-use crate::http::guard::cookie;
+use crate::http::cookies::cookie;
 use crate::http::{ApiError, AppState};
 use crate::store::accounts::Role;
 
