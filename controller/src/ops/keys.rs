@@ -64,11 +64,7 @@ pub async fn status(s: &App) -> Result<KeyStatus, OpError> {
 /// announces the next key. Shared with the security page.
 pub async fn begin_rotation(s: &App) -> Result<(), OpError> {
     s.planner.keys().begin().map_err(OpError::internal)?;
-    let sent = s
-        .planner
-        .publish_everyone()
-        .await
-        .map_err(OpError::internal)?;
+    let sent = replan_everyone(s).await?;
     tracing::warn!(
         nodes = sent,
         "key rotation begun: every plan announces the next key"
@@ -104,17 +100,21 @@ pub async fn commit_rotation(s: &App, force: bool) -> Result<(), OpError> {
         Err(KeyError::NoRotation) => return Err(no_rotation()),
         Err(e) => return Err(OpError::internal(e)),
     }
-    let sent = s
-        .planner
-        .publish_everyone()
-        .await
-        .map_err(OpError::internal)?;
+    let sent = replan_everyone(s).await?;
     tracing::warn!(
         nodes = sent,
         behind = behind.len(),
         "the next key took over: plans are now signed with it"
     );
     Ok(())
+}
+
+/// Every live node gets a new plan (announcing or signed by the new key); how many.
+async fn replan_everyone(s: &App) -> Result<usize, OpError> {
+    s.planner
+        .publish_everyone()
+        .await
+        .map_err(OpError::internal)
 }
 
 /// A commit with no rotation under way.

@@ -268,17 +268,7 @@ pub async fn record_node_state(
     // One statement compares with the old presence and writes the change, so the write
     // lock is taken before that read (a read-then-write transaction can fail to upgrade
     // its lock under WAL).
-    sqlx::query(
-        "INSERT INTO presence_log (node_id, at, presence)
-         SELECT id, ?, ? FROM nodes
-         WHERE id = ? AND revoked_at IS NULL AND presence IS NOT ?",
-    )
-    .bind(ts(at))
-    .bind(presence)
-    .bind(id)
-    .bind(presence)
-    .execute(&mut *conn)
-    .await?;
+    super::presence::log_change(conn, id, presence, at).await?;
     let r = sqlx::query(
         "UPDATE nodes SET presence = ?, state_json = ?, last_seen = ?, state_session = ?,
                           state_serial = ?

@@ -146,18 +146,32 @@ impl Store {
     }
 }
 
+/// Writes `presence` at `at` to a live node's presence history, if it is a change (the report
+/// reads the history; the node's row is set by the caller).
+pub(super) async fn log_change(
+    conn: &mut SqliteConnection,
+    id: &str,
+    presence: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO presence_log (node_id, at, presence)
+         SELECT id, ?, ? FROM nodes
+         WHERE id = ? AND revoked_at IS NULL AND presence IS NOT ?",
+    )
+    .bind(ts(at))
+    .bind(presence)
+    .bind(id)
+    .bind(presence)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// A node's message other than its state proved it connected at `at`: it is `online` (a
 /// change written to the history) and last seen then.
 pub async fn node_seen(conn: &mut SqliteConnection, id: &str, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO presence_log (node_id, at, presence)
-         SELECT id, ?, 'online' FROM nodes
-         WHERE id = ? AND revoked_at IS NULL AND presence IS NOT 'online'",
-    )
-    .bind(ts(at))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
+    log_change(conn, id, "online", at).await?;
     sqlx::query(
         "UPDATE nodes SET presence = 'online', last_seen = ? WHERE id = ? AND revoked_at IS NULL",
     )

@@ -110,15 +110,7 @@ impl Store {
     pub async fn decommission_node(&self, id: &str, at: DateTime<Utc>) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
         // Out of service is offline from now on, in the presence history the report reads.
-        sqlx::query(
-            "INSERT INTO presence_log (node_id, at, presence)
-             SELECT id, ?, 'offline' FROM nodes
-             WHERE id = ? AND revoked_at IS NULL AND presence IS NOT 'offline'",
-        )
-        .bind(ts(at))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        super::presence::log_change(&mut tx, id, "offline", at).await?;
         let r = sqlx::query(
             "UPDATE nodes SET revoked_at = ?, presence = 'offline', mqtt_password_hash = '', mqtt_mosquitto_hash = NULL,
                               public_key = NULL,
