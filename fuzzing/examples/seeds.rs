@@ -100,6 +100,7 @@ fn sample_plan(t0: DateTime<Utc>) -> Plan {
                 expires_at: t0 + Duration::hours(2),
                 priority: Priority::Normal,
                 volume: 100,
+                stream: None,
             },
             PlanItem {
                 id: "k7".into(),
@@ -109,6 +110,7 @@ fn sample_plan(t0: DateTime<Utc>) -> Plan {
                 expires_at: t0 + Duration::minutes(30),
                 priority: Priority::Emergency,
                 volume: 100,
+                stream: None,
             },
         ],
     }

@@ -55,6 +55,17 @@ pub enum EventBody {
         /// `chime`, or the recording's language.
         label: String,
     },
+    /// A stream item was off air for a while: its stream stalled or dropped, or the node's
+    /// link did, and the node played silence until it had audio again.
+    StreamGap {
+        item: String,
+        /// When the silence began, by the node's clock.
+        from: DateTime<Utc>,
+        /// How long it lasted, in milliseconds.
+        ms: u64,
+        /// Why, in plain words (`stream stalled`, `connection refused`…).
+        cause: String,
+    },
     /// The node verified and applied a plan.
     PlanApplied { version: u64 },
     /// The node refused a plan; the reason says why.
@@ -105,6 +116,14 @@ impl EventBatch {
                 EventBody::PartPlayed { item, label, .. } => {
                     check_id("item id", item)?;
                     check_id("part label", label)?;
+                }
+                EventBody::StreamGap { item, cause, .. } => {
+                    check_id("item id", item)?;
+                    if cause.len() > 200 {
+                        return Err(ProtocolError::Malformed(
+                            "a stream gap's cause is over 200 bytes".into(),
+                        ));
+                    }
                 }
                 _ => {}
             }

@@ -36,7 +36,8 @@ pub use item_id::{item_id, occurrence_of};
 pub use limits::{MAX_PACKET_BYTES, NODE_KEEP_ALIVE_SECS};
 pub use node_file::{MqttSection, NodeFile};
 pub use plan::{
-    check_language, AfterPreempt, MediaRef, Part, PartKind, Plan, PlanItem, MAX_PARTS, PART_GAP_MS,
+    check_language, AfterPreempt, MediaRef, Part, PartKind, Plan, PlanItem, StreamRef, MAX_PARTS,
+    PART_GAP_MS,
 };
 pub use state::{NodeState, Presence};
 pub use topics::{Channel, Topics};

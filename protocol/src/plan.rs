@@ -72,6 +72,22 @@ pub struct PlanItem {
     pub priority: Priority,
     /// The item's volume, 0–100, applied on top of the node's.
     pub volume: u8,
+    /// A relayed or live stream the item plays after its parts (the chime, if any), from
+    /// `start_at` until the stream's `until`; absent for an announcement made of recordings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamRef>,
+}
+
+/// A live or relayed stream, served by the controller (DESIGN.md, "Live and relayed audio").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamRef {
+    /// `GET` this with the node's media token: Ogg Opus, open-ended, reconnectable.
+    pub url: String,
+    /// The codec of what `url` serves; `opus` (in Ogg) is the only one today.
+    pub codec: String,
+    /// When the relay or session ends by plan: the node fades out and reports `played`.
+    /// A live session may end earlier, when its stream ends.
+    pub until: DateTime<Utc>,
 }
 
 /// Most parts in one item: a chime and up to seven languages.
@@ -225,12 +241,27 @@ impl Plan {
                     item.id
                 )));
             }
-            if item.parts.is_empty() || item.parts.len() > MAX_PARTS {
+            let least = if item.stream.is_some() { 0 } else { 1 };
+            if item.parts.len() < least || item.parts.len() > MAX_PARTS {
                 return Err(ProtocolError::Malformed(format!(
-                    "item {:?} has {} parts; 1 to {MAX_PARTS}",
+                    "item {:?} has {} parts; {least} to {MAX_PARTS}",
                     item.id,
                     item.parts.len()
                 )));
+            }
+            if let Some(stream) = &item.stream {
+                if stream.until <= item.start_at {
+                    return Err(ProtocolError::Malformed(format!(
+                        "item {:?}: its stream ends before it starts",
+                        item.id
+                    )));
+                }
+                if stream.codec != "opus" {
+                    return Err(ProtocolError::Malformed(format!(
+                        "item {:?}: stream codec {:?}; only \"opus\" is known",
+                        item.id, stream.codec
+                    )));
+                }
             }
             for part in &item.parts {
                 check_part(&item.id, part)?;
@@ -308,6 +339,7 @@ mod tests {
                 expires_at: t0 + chrono::Duration::hours(1),
                 priority: Priority::Normal,
                 volume: 100,
+                stream: None,
             }],
         }
     }

@@ -247,6 +247,7 @@ async fn garbage_on_any_topic_is_counted_and_ignored_and_a_forged_plan_is_refuse
             expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
             priority: loa_protocol::Priority::Emergency,
             volume: 100,
+            stream: None,
         }],
     }
     .seal(&loa_protocol::generate_key());

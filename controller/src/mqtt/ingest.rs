@@ -288,6 +288,16 @@ impl Ingest {
                     part_played(tx, occ, node, *part, label, ev.at).await?;
                     tracing::info!(node = %node, item = %item, part, label = %label, "part played");
                 }
+                EventBody::StreamGap {
+                    item,
+                    from,
+                    ms,
+                    cause,
+                } => {
+                    // Kept in the event log like every event; the delivery's on-air
+                    // seconds and gaps are read from there.
+                    tracing::info!(node = %node, item = %item, from = %from, ms, cause = %cause, "stream gap");
+                }
                 EventBody::PlanApplied { version } => {
                     tracing::debug!(node = %node, version, "node applied plan");
                 }

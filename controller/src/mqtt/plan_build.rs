@@ -61,6 +61,7 @@ pub fn build_plan(
             expires_at: r.expires_at,
             priority: r.priority,
             volume: r.volume,
+            stream: None,
         });
     }
     Built {

@@ -19,6 +19,7 @@ pub fn item(id: &str, sha: char, start: i64, expires: i64, priority: Priority) -
         expires_at: t(expires),
         priority,
         volume: 100,
+        stream: None,
     }
 }
 
