@@ -4,7 +4,7 @@
 # Every tone is audible from its first to its last sample (no fade, no silence), so a test can
 # compare a capture's audible length with the source's duration. Stereo files carry a different
 # tone on each side (440 Hz left, 660 Hz right) so channel mapping is exercised.
-# Needs sox and ffmpeg (with libmp3lame, libvorbis). Keep the total small: it is committed.
+# Needs sox and ffmpeg (with libmp3lame, libvorbis, libopus). Keep the total small: it is committed.
 set -eu
 cd "$(dirname "$0")/../node/tests/fixtures"
 
@@ -34,6 +34,9 @@ tone 22050 1 2 "$tmp/22050-mono.wav"
 ffmpeg -v error -y -i "$tmp/22050-mono.wav" -c:a libvorbis -q:a 1 tone-22050-mono.ogg
 tone 48000 2 1 "$tmp/48000-stereo.wav"
 ffmpeg -v error -y -i "$tmp/48000-stereo.wav" -c:a flac -compression_level 8 tone-48000-stereo.flac
+# Ogg Opus, as the controller sends streams and as operators may upload: libopus through ffmpeg
+# (its OpusHead carries the encoder's pre-skip, 312 samples, which the node drops).
+ffmpeg -v error -y -i "$tmp/48000-stereo.wav" -c:a libopus -b:a 48k tone-48000-stereo.opus
 
 # Files that must be refused.
 : > empty.mp3

@@ -6,9 +6,9 @@
 #                           scripts/make-ca.sh in the TLS tests)
 set -euo pipefail
 
-packages=(pkg-config libasound2-dev espeak-ng)
+packages=(pkg-config libasound2-dev libopus-dev espeak-ng)
 if [ "${1:-}" = "test" ]; then
-    packages+=(mosquitto alsa-utils chromium chromium-driver openssl)
+    packages+=(mosquitto alsa-utils chromium chromium-driver openssl ffmpeg)
 fi
 
 missing=()

@@ -16,6 +16,8 @@
 //! - [`cache`]: the media cache: byte budget, least-recently-used eviction that spares the
 //!   plan's media, and a hash check before each playback.
 //! - [`audio`]: decode → resample → sink (`cpal`, `wav`, `null`), and the installer tools.
+//! - [`stream`]: stream items (live and relayed audio): the stream read over HTTP(S), decoded
+//!   into a jitter buffer, played with silence through stalls, and each gap reported.
 //! - [`relay`]: the amplifier relay (a GPIO line): on a lead time before playing, off a hold
 //!   time after.
 //! - [`check`]: `loa-node check`, the installer's test of config, key, disk, broker, controller,
@@ -42,6 +44,7 @@ pub mod runner;
 pub mod sender;
 pub mod session;
 pub mod spool;
+pub mod stream;
 pub mod tls;
 pub mod trust;
 

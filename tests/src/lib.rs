@@ -10,6 +10,8 @@
 //!   (a stolen node's account speaking for another node).
 //! - [`alsa`]: the capture pcm and WAV statistics.
 //! - [`pcm`]: reading captured WAVs, splitting them at silences by pitch, making test tones.
+//! - [`xcorr`]: finding a source inside a capture by cross-correlation, and melodies that
+//!   line up only one way.
 //! - [`browser`]: headless Chromium over WebDriver, for the web UI's tests.
 //! - [`wait`]: waiting for a condition with a deadline (never a bare sleep).
 //! - [`tmpfs`]: a small tmpfs that a test fills up and frees again (needs root).
@@ -26,3 +28,4 @@ pub mod probe;
 pub mod procs;
 pub mod tmpfs;
 pub mod wait;
+pub mod xcorr;

@@ -69,7 +69,22 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
         if reported.is_none() {
             actions.push(report(item, Stage::Received, None));
         }
-        if w.now >= item.expires_at {
+        // A stream item that was on air and cut by an emergency goes on until its stream's
+        // end; one not yet started is missed at its expiry, or when its stream's window closes.
+        let on_air_before = ledger
+            .get(&item.id)
+            .is_some_and(|e| e.resume_from.is_some());
+        let deadline = match &item.stream {
+            Some(s) if on_air_before => s.until,
+            Some(s) => item.expires_at.min(s.until),
+            None => item.expires_at,
+        };
+        if item.stream.is_some() && on_air_before && w.now >= deadline {
+            // Its end came during the interruption: it was on air, and now it is over.
+            actions.push(report(item, Stage::Played, None));
+            continue;
+        }
+        if w.now >= deadline {
             let reason = match ledger.get(&item.id).and_then(|e| e.last_failure.as_deref()) {
                 Some(f) => format!("expired before it could play; last error: {f}"),
                 None => {
@@ -80,7 +95,7 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
             actions.push(report(item, Stage::Missed, Some(reason)));
             continue;
         }
-        soonest(item.expires_at);
+        soonest(deadline);
         let missing: Vec<&MediaRef> = item.media().filter(|m| !(w.cached)(&m.sha256)).collect();
         if missing.is_empty() {
             if reported.is_none_or(|r| r < Stage::Ready) {

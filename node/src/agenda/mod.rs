@@ -69,6 +69,11 @@ pub enum Action {
         part: u32,
         label: String,
     },
+    /// Send that a stream item played silence for a while, and why.
+    StreamGap {
+        item: String,
+        gap: crate::stream::Gap,
+    },
     /// Download this media into the cache.
     Fetch {
         sha256: String,
@@ -247,6 +252,8 @@ impl Agenda {
         // Played before and cut by an emergency: a restart, not an on-time start.
         let restart = entry.is_some_and(|e| e.reported >= Stage::Playing);
         let from = match plan.after_preempt {
+            // A stream goes on live whatever the plan says (nothing of it can be replayed).
+            _ if item.stream.is_some() => entry.and_then(|e| e.resume_from).unwrap_or_default(),
             AfterPreempt::Resume => entry.and_then(|e| e.resume_from).unwrap_or_default(),
             AfterPreempt::Replay => Position::default(),
         };
@@ -335,6 +342,7 @@ impl Agenda {
                 part: part as u32,
                 label,
             }),
+            PlayerEvent::StreamGap { item, gap } => out.push(Action::StreamGap { item, gap }),
             PlayerEvent::Corrupt { item } => {
                 self.on_air = None;
                 // The due rule sees the file gone and fetches it; it plays if still in time.
@@ -379,7 +387,13 @@ impl Agenda {
                 let Some(by) = preempted_by else { return };
                 // It replays or resumes after the emergency, if still in time.
                 let resume = plan.map(|p| p.after_preempt) == Some(AfterPreempt::Resume);
-                let (how, from) = if resume {
+                let stream_item = plan
+                    .and_then(|p| p.items.iter().find(|i| i.id == item))
+                    .is_some_and(|i| i.stream.is_some());
+                let (how, from) = if stream_item {
+                    // Live: it goes on with what is on air then, without its chime.
+                    ("its stream goes on after it until its end", Some(at))
+                } else if resume {
                     ("resumes", Some(at))
                 } else {
                     ("replays from the start", None)
@@ -393,6 +407,12 @@ impl Agenda {
                 let reason = format!("cannot decode the media: {why}");
                 self.report(now, plan, &item, Stage::Failed, Some(reason), None, out);
                 self.ledger.finish(&item);
+            }
+            Err(AudioError::Stream(why)) => {
+                // The stream gave nothing in its window: failed now, and missed when the due
+                // rule sees its window closed.
+                let reason = format!("no audio from the stream: {why}");
+                self.report(now, plan, &item, Stage::Failed, Some(reason), None, out);
             }
             Err(e) => {
                 let why = e.to_string();
@@ -454,5 +474,7 @@ impl Agenda {
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

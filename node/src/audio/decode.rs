@@ -1,13 +1,15 @@
-//! Decoding a media file into interleaved `f32` samples with symphonia.
+//! Decoding a media file into interleaved `f32` samples: symphonia for MP3, AAC/M4A, Vorbis,
+//! FLAC and WAV, libopus ([`super::opus`]) for Ogg Opus, which symphonia does not decode.
 //!
-//! `Decoder` is a struct rather than a trait (as librespot has): symphonia already is the
-//! abstraction over codecs and containers, and loa has no second decoder to put behind one.
-//! Like librespot's, it refuses what it cannot play in its constructor, which decodes the first
-//! packet, so a file that opens is a file that plays. At the end of the stream it checks the
-//! length the container declared, so a truncated download or upload is an error, not a
-//! silently shortened announcement.
+//! `Decoder` is an enum of the two rather than a trait (as librespot has): symphonia already is
+//! the abstraction over most codecs, and Opus is the one exception. The file's first bytes
+//! choose (an Ogg page whose first packet is an `OpusHead`). Like librespot's, it refuses what
+//! it cannot play in its constructor, which decodes the first packet, so a file that opens is a
+//! file that plays. At the end of the stream it checks the length the container declared, so a
+//! truncated download or upload is an error, not a silently shortened announcement.
 
 use std::fs::File;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
@@ -19,6 +21,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use tracing::warn;
 
+use super::opus::{self, OpusFile};
 use super::AudioError;
 
 /// Corrupt packets tolerated in a row before the file counts as undecodable. A few bad packets
@@ -29,7 +32,105 @@ const MAX_BAD_PACKETS_IN_A_ROW: u32 = 20;
 /// declare a length that includes encoder padding the decoder drops.
 const TRUNCATED_BELOW: f64 = 0.9;
 
-pub(crate) struct Decoder {
+/// A file being decoded, by the library that reads its format.
+pub(crate) enum Decoder {
+    Symphonia(Box<Symphonia>),
+    Opus {
+        file: Box<OpusFile>,
+        /// The first chunk, decoded by `open`.
+        first: Vec<f32>,
+        /// `first` is not yet handed out.
+        primed: bool,
+        frames: u64,
+    },
+}
+
+impl Decoder {
+    /// Opens `path`, finds its audio and decodes the first packet.
+    pub(crate) fn open(path: &Path) -> Result<Self, AudioError> {
+        let mut file = File::open(path)
+            .map_err(|e| AudioError::io(format!("opening {}", path.display()), e))?;
+        if !is_ogg_opus(&mut file) {
+            return Ok(Decoder::Symphonia(Box::new(Symphonia::open(path, file)?)));
+        }
+        let mut opus = OpusFile::open(file)?;
+        let first = opus
+            .next_chunk()?
+            .ok_or_else(|| AudioError::Decode("the file holds no audio".to_owned()))?
+            .to_vec();
+        Ok(Decoder::Opus {
+            file: Box::new(opus),
+            first,
+            primed: true,
+            frames: 0,
+        })
+    }
+
+    pub(crate) fn rate(&self) -> u32 {
+        match self {
+            Decoder::Symphonia(d) => d.rate,
+            Decoder::Opus { .. } => opus::RATE,
+        }
+    }
+
+    pub(crate) fn channels(&self) -> u16 {
+        match self {
+            Decoder::Symphonia(d) => d.channels,
+            Decoder::Opus { file, .. } => file.channels(),
+        }
+    }
+
+    pub(crate) fn codec(&self) -> &str {
+        match self {
+            Decoder::Symphonia(d) => &d.codec,
+            Decoder::Opus { .. } => "opus",
+        }
+    }
+
+    /// Frames decoded so far.
+    pub(crate) fn frames(&self) -> u64 {
+        match self {
+            Decoder::Symphonia(d) => d.frames,
+            Decoder::Opus { frames, .. } => *frames,
+        }
+    }
+
+    /// The next chunk of interleaved samples at `rate()`/`channels()`, `None` at the end.
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        match self {
+            Decoder::Symphonia(d) => d.next_chunk(),
+            Decoder::Opus {
+                file,
+                first,
+                primed,
+                frames,
+            } => {
+                let ch = u64::from(file.channels());
+                if std::mem::take(primed) {
+                    *frames += first.len() as u64 / ch;
+                    return Ok(Some(first));
+                }
+                let chunk = file.next_chunk()?;
+                if let Some(c) = &chunk {
+                    *frames += c.len() as u64 / ch;
+                }
+                Ok(chunk)
+            }
+        }
+    }
+}
+
+/// Whether `file` starts with an Ogg page holding an `OpusHead`; leaves it at its start.
+fn is_ogg_opus(file: &mut File) -> bool {
+    let mut head = [0u8; 64];
+    let n = file.read(&mut head).unwrap_or(0);
+    let _ = file.rewind();
+    let head = &head[..n];
+    // The first page holds one packet, the head, right after its one-byte segment table.
+    head.starts_with(b"OggS") && head.windows(8).any(|w| w == b"OpusHead")
+}
+
+pub(crate) struct Symphonia {
     format: Box<dyn FormatReader>,
     decoder: Box<dyn codecs::Decoder>,
     track_id: u32,
@@ -47,11 +148,9 @@ pub(crate) struct Decoder {
     ended: bool,
 }
 
-impl Decoder {
-    /// Opens `path`, finds its audio track and decodes the first packet.
-    pub(crate) fn open(path: &Path) -> Result<Self, AudioError> {
-        let file = File::open(path)
-            .map_err(|e| AudioError::io(format!("opening {}", path.display()), e))?;
+impl Symphonia {
+    /// Opens `file` (at `path`), finds its audio track and decodes the first packet.
+    fn open(path: &Path, file: File) -> Result<Self, AudioError> {
         let file_len = file.metadata().map_or(0, |m| m.len());
         let mss = MediaSourceStream::new(Box::new(file), Default::default());
         let mut hint = Hint::new();
@@ -70,8 +169,8 @@ impl Decoder {
                 _ if file_len == 0 => AudioError::Decode("the file is empty".to_owned()),
                 // A small file without any known marker ends the search with an EOF.
                 SymError::Unsupported(_) | SymError::IoError(_) => AudioError::Decode(
-                    "not a recognised audio format (loa plays MP3, AAC/M4A, Ogg Vorbis, FLAC \
-                     and WAV)"
+                    "not a recognised audio format (loa plays MP3, AAC/M4A, Ogg Vorbis, Ogg \
+                     Opus, FLAC and WAV)"
                         .to_owned(),
                 ),
                 e => e.into(),
@@ -95,7 +194,7 @@ impl Decoder {
         let declared_frames = params
             .n_frames
             .filter(|_| declared_length_is_exact(&params));
-        let mut d = Decoder {
+        let mut d = Symphonia {
             format,
             decoder,
             track_id,
@@ -115,25 +214,7 @@ impl Decoder {
         Ok(d)
     }
 
-    pub(crate) fn rate(&self) -> u32 {
-        self.rate
-    }
-
-    pub(crate) fn channels(&self) -> u16 {
-        self.channels
-    }
-
-    pub(crate) fn codec(&self) -> &str {
-        &self.codec
-    }
-
-    /// Frames decoded so far.
-    pub(crate) fn frames(&self) -> u64 {
-        self.frames
-    }
-
-    /// The next chunk of interleaved samples at `rate()`/`channels()`, `None` at the end.
-    pub(crate) fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
+    fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
         if self.primed {
             self.primed = false;
         } else if self.ended || !self.decode_next()? {

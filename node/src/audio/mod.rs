@@ -1,6 +1,7 @@
 //! Playback: from a media file to the loudspeaker.
 //!
-//! The pipeline is `decode` (symphonia: MP3, AAC/M4A, Vorbis, FLAC, WAV) → `resample` (rubato,
+//! The pipeline is `decode` (symphonia: MP3, AAC/M4A, Vorbis, FLAC, WAV; libopus for Ogg Opus,
+//! demuxed by `ogg_demux`, which also serves streams) → `resample` (rubato,
 //! to the output's rate) → a [`Sink`]. [`player::play`] runs it for one file, on the calling
 //! thread. The sinks are `cpal` (a real ALSA device chosen by name), `wav` (a file per
 //! playback, for tests and dry runs) and `null` (discards); [`open_sink`] picks one from the
@@ -12,9 +13,11 @@
 pub mod cli;
 mod cpal_queue;
 mod decode;
+pub(crate) mod ogg_demux;
+pub(crate) mod opus;
 pub mod player;
-mod ramp;
-mod resample;
+pub(crate) mod ramp;
+pub(crate) mod resample;
 pub mod sink;
 mod sink_cpal;
 mod sink_null;
@@ -46,6 +49,9 @@ pub enum AudioError {
     /// The resampler refused the rates or the data.
     #[error("resampling failed: {0}")]
     Resample(String),
+    /// A stream item's stream gave no audio at all in its window; the cause says why.
+    #[error("no audio from the stream: {0}")]
+    Stream(String),
     /// The audio configuration cannot work (e.g. the wav sink without a directory).
     #[error("audio configuration: {0}")]
     Config(String),

@@ -77,14 +77,30 @@ pub fn play_item(
     on_first_frame: &mut dyn FnMut(),
     on_part_done: &mut dyn FnMut(usize),
 ) -> Result<ItemReport, AudioError> {
-    let mut report = ItemReport {
-        frames: 0,
-        stopped_at: None,
-    };
     let mut first = Some(FirstFrame {
         before: before_first_frame,
         after: on_first_frame,
     });
+    let report = play_parts(tracks, from, gap_ms, sink, stop, &mut first, on_part_done)?;
+    sink.finish()?;
+    Ok(report)
+}
+
+/// [`play_item`] without finishing the sink, for an item whose stream follows its parts;
+/// `first` is still there afterwards if no part was written.
+pub(crate) fn play_parts(
+    tracks: &[Track],
+    from: Position,
+    gap_ms: u64,
+    sink: &mut dyn Sink,
+    stop: &AtomicBool,
+    first: &mut Option<FirstFrame<'_>>,
+    on_part_done: &mut dyn FnMut(usize),
+) -> Result<ItemReport, AudioError> {
+    let mut report = ItemReport {
+        frames: 0,
+        stopped_at: None,
+    };
     for (i, track) in tracks.iter().enumerate().skip(from.part) {
         let skip_ms = if i == from.part { from.ms } else { 0 };
         if i > from.part {
@@ -95,7 +111,7 @@ pub fn play_item(
                 break;
             }
         }
-        let part = play_part(&track.path, sink, track.gain, skip_ms, stop, &mut first)?;
+        let part = play_part(&track.path, sink, track.gain, skip_ms, stop, first)?;
         report.frames += part.frames;
         if part.interrupted {
             let played_ms = part.frames * 1000 / u64::from(sink.rate());
@@ -107,7 +123,6 @@ pub fn play_item(
         }
         on_part_done(i);
     }
-    sink.finish()?;
     Ok(report)
 }
 
@@ -136,9 +151,9 @@ pub fn play(
 }
 
 /// What to call around an item's first write to the sink.
-struct FirstFrame<'a> {
-    before: &'a mut dyn FnMut(),
-    after: &'a mut dyn FnMut(),
+pub(crate) struct FirstFrame<'a> {
+    pub before: &'a mut dyn FnMut(),
+    pub after: &'a mut dyn FnMut(),
 }
 
 /// One file into the sink, without finishing it, from `skip_ms` into the audio. Takes
@@ -222,7 +237,11 @@ fn play_part(
 }
 
 /// Writes `ms` of silence in 20 ms chunks, stopping early if `stop` is set; returns frames.
-fn write_silence(sink: &mut dyn Sink, ms: u64, stop: &AtomicBool) -> Result<u64, AudioError> {
+pub(crate) fn write_silence(
+    sink: &mut dyn Sink,
+    ms: u64,
+    stop: &AtomicBool,
+) -> Result<u64, AudioError> {
     let total = ms * u64::from(sink.rate()) / 1000;
     let chunk_frames = u64::from(sink.rate()) / 50;
     let zeros = vec![0.0f32; chunk_frames as usize * usize::from(sink.channels())];

@@ -45,6 +45,15 @@ pub struct AudioConfig {
     /// capture, the wav and null sinks). Leave off with a real sound card.
     #[serde(default)]
     pub pace: bool,
+    /// A stream item's jitter buffer, in milliseconds: how much audio the node holds before
+    /// it plays a stream. Longer rides out longer hiccups of the link without a gap, and
+    /// delays live speech by as much (docs/live-node.md).
+    #[serde(default = "default_jitter_ms")]
+    pub jitter_ms: u64,
+}
+
+fn default_jitter_ms() -> u64 {
+    crate::stream::DEFAULT_JITTER_MS
 }
 
 fn default_rate() -> u32 {
@@ -64,6 +73,7 @@ impl Default for AudioConfig {
             rate: default_rate(),
             channels: default_channels(),
             pace: false,
+            jitter_ms: default_jitter_ms(),
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::audio::{self, AudioConfig, AudioError, Position, Track};
 use crate::cache;
+use crate::stream::{self, StreamPlay, StreamSource};
 
 /// One item to play, ready for the device.
 #[derive(Debug, Clone)]
@@ -38,6 +39,30 @@ pub struct Job {
     pub restart: bool,
     /// Names the output (the `wav` sink's file).
     pub sink_label: String,
+    /// A stream item's stream, played after the parts.
+    pub stream: Option<StreamJob>,
+}
+
+/// The stream of a stream item, for the player.
+#[derive(Clone)]
+pub struct StreamJob {
+    pub source: StreamSource,
+    /// When the item ends by plan.
+    pub until: DateTime<Utc>,
+    /// Linear gain (the plan's and the item's volumes).
+    pub gain: f32,
+    /// The jitter buffer's length.
+    pub jitter_ms: u64,
+}
+
+impl std::fmt::Debug for StreamJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamJob")
+            .field("url", &self.source.url)
+            .field("until", &self.until)
+            .field("jitter_ms", &self.jitter_ms)
+            .finish()
+    }
 }
 
 /// What the player says.
@@ -61,12 +86,14 @@ pub enum PlayerEvent {
     },
     /// A cached file failed its hash check and was deleted; nothing was played.
     Corrupt { item: String },
+    /// A stream item played silence for a while: its stream stalled or dropped.
+    StreamGap { item: String, gap: stream::Gap },
 }
 
 enum Command {
     /// A job with its own stop flag, made by the handle so that a stop sent before the thread
     /// takes the job still counts.
-    Play(Job, Arc<AtomicBool>),
+    Play(Box<Job>, Arc<AtomicBool>),
     /// The mark of an item the ledger now records as played.
     Recorded(String),
 }
@@ -97,7 +124,7 @@ impl Player {
                 for cmd in rx {
                     match cmd {
                         Command::Play(job, stop) => {
-                            play(&audio, &dir, job, &stop, &events);
+                            play(&audio, &dir, *job, &stop, &events);
                             let mut cur = cur.lock().expect("player lock");
                             if cur.as_ref().is_some_and(|c| Arc::ptr_eq(c, &stop)) {
                                 *cur = None;
@@ -121,7 +148,7 @@ impl Player {
         let stop = Arc::new(AtomicBool::new(false));
         *self.current.lock().expect("player lock") = Some(stop.clone());
         if let Some(c) = &self.commands {
-            let _ = c.send(Command::Play(job, stop));
+            let _ = c.send(Command::Play(Box::new(job), stop));
         }
     }
 
@@ -192,15 +219,42 @@ fn play(
                 label: job.labels[part].clone(),
             });
         };
-        audio::play_item(
+        let Some(s) = &job.stream else {
+            return audio::play_item(
+                &job.tracks,
+                job.from,
+                loa_protocol::PART_GAP_MS,
+                sink.as_mut(),
+                stop,
+                &mut hold,
+                &mut on_first,
+                &mut on_part,
+            );
+        };
+        let mut on_gap = |gap: stream::Gap| {
+            tracing::warn!(item = %item, from = %gap.from, ms = gap.ms, cause = %gap.cause, "stream gap");
+            let _ = events.blocking_send(PlayerEvent::StreamGap {
+                item: item.clone(),
+                gap,
+            });
+        };
+        stream::play_item(
             &job.tracks,
             job.from,
             loa_protocol::PART_GAP_MS,
+            StreamPlay {
+                item,
+                source: s.source.clone(),
+                until: s.until,
+                gain: s.gain,
+                jitter_ms: s.jitter_ms,
+            },
             sink.as_mut(),
             stop,
             &mut hold,
             &mut on_first,
             &mut on_part,
+            &mut on_gap,
         )
     });
     if let Ok(audio::ItemReport {

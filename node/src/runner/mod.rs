@@ -21,10 +21,11 @@ use crate::fetch;
 use crate::intake::{Intake, PlanStore};
 use crate::ledger::Ledger;
 use crate::link::{self, LinkEvent};
-use crate::player::{Job, Player, PlayerEvent};
+use crate::player::{Job, Player, PlayerEvent, StreamJob};
 use crate::relay::Relay;
 use crate::session::Session;
 use crate::spool::Spool;
+use crate::stream::StreamSource;
 use crate::trust::Trust;
 
 mod state;
@@ -267,6 +268,14 @@ impl Runner {
                     tracing::info!(item, part, label, "part played");
                     self.append(EventBody::PartPlayed { item, part, label });
                 }
+                Action::StreamGap { item, gap } => {
+                    self.append(EventBody::StreamGap {
+                        item,
+                        from: gap.from,
+                        ms: gap.ms,
+                        cause: gap.cause,
+                    });
+                }
                 Action::Fetch { sha256, url, .. } => {
                     self.start_fetch(sha256, url, fetch_tx, tracker)
                 }
@@ -454,6 +463,17 @@ impl Runner {
             })
             .collect();
         let labels: Vec<String> = item.parts.iter().map(|p| p.label().to_owned()).collect();
+        let stream = item.stream.as_ref().map(|s| StreamJob {
+            source: StreamSource {
+                url: s.url.clone(),
+                token: self.cfg.media_token.clone(),
+                http: self.http.clone(),
+                runtime: tokio::runtime::Handle::current(),
+            },
+            until: s.until,
+            gain: volumes,
+            jitter_ms: self.cfg.audio.jitter_ms,
+        });
         tracing::info!(item = %item.id, title = %item.title, start_at = %item.start_at, parts = ?labels, from_part = from.part, from_ms = from.ms, "preparing playback");
         self.player.play(Job {
             sink_label: format!("{}-{}", item.start_at.format("%Y%m%dT%H%M%S"), item.id),
@@ -467,6 +487,7 @@ impl Runner {
             labels,
             from,
             restart,
+            stream,
         });
     }
 
