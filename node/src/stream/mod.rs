@@ -212,9 +212,11 @@ fn play_stream(
         pace(&mut pacer, frames, sink.rate());
     }
     let heard = shared.jitter.lock().expect("stream lock").has_played();
+    let ended = shared.ended.load(Ordering::Relaxed);
     if let Some(from) = silent_since {
-        if heard {
-            // The item ended inside a gap: it counts up to now.
+        // The item ended inside a gap (not the last pull of a stream that ended: that is
+        // its end, not a gap).
+        if heard && !ended {
             let lasted = (Utc::now() - from).num_milliseconds().max(0) as u64;
             report_gap(from, lasted * u64::from(RATE) / 1000);
         }
