@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages loa needs, when they are missing.
-#   scripts/setup.sh        what building and the demo need (espeak-ng reads typed texts out)
+#   scripts/setup.sh        what building and the demo need (espeak-ng reads typed texts out,
+#                           libopus decodes Opus recordings and streams)
 #   scripts/setup.sh test   and what the tests need too (Mosquitto, ALSA's tools, Chromium
 #                           and its WebDriver for the web UI's browser tests, openssl for
-#                           scripts/make-ca.sh in the TLS tests)
+#                           scripts/make-ca.sh in the TLS tests, ffmpeg to encode Opus test audio)
 set -euo pipefail
 
 packages=(pkg-config libasound2-dev libopus-dev espeak-ng)

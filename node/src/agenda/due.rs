@@ -16,6 +16,9 @@ pub fn prepare_lead(relay_lead: Duration) -> Duration {
     Duration::milliseconds(1500).max(relay_lead)
 }
 
+/// Downloads under way at once, at most (an emergency's file may start beyond it).
+pub const MAX_DOWNLOADS: usize = 2;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Write this event to the spool (and the ledger).
@@ -44,6 +47,8 @@ pub struct World<'a> {
     pub cached: &'a dyn Fn(&str) -> bool,
     /// Is this media being fetched now, or waiting to retry?
     pub fetch_busy: &'a dyn Fn(&str) -> bool,
+    /// Downloads under way now.
+    pub downloading: usize,
     /// The item on air (or being prepared), if any, and its priority.
     pub playing: Option<&'a str>,
     pub playing_priority: Option<Priority>,
@@ -61,6 +66,8 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
         wake = Some(wake.map_or(t, |x: DateTime<Utc>| x.min(t)));
     };
     let mut candidates: Vec<&PlanItem> = Vec::new();
+    // Media to download, with the item that needs it.
+    let mut wanted: Vec<(&PlanItem, &MediaRef)> = Vec::new();
     for item in &plan.items {
         if ledger.is_done(&item.id) || w.playing == Some(item.id.as_str()) {
             continue;
@@ -110,18 +117,12 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
             }
         }
         for media in missing {
-            let queued = actions
-                .iter()
-                .any(|a| matches!(a, Action::Fetch { sha256, .. } if *sha256 == media.sha256));
-            if !(w.fetch_busy)(&media.sha256) && !queued {
-                actions.push(Action::Fetch {
-                    sha256: media.sha256.clone(),
-                    url: media.url.clone(),
-                    size: media.size,
-                });
+            if !(w.fetch_busy)(&media.sha256) {
+                wanted.push((item, media));
             }
         }
     }
+    actions.extend(downloads_in_order_of_need(wanted, w.downloading));
     if let (Some(on_air), Some(p)) = (w.playing, w.playing_priority) {
         // Only an emergency interrupts; a priority item waits for its turn.
         if p < Priority::Emergency {
@@ -147,6 +148,42 @@ pub fn decide(plan: &Plan, ledger: &Ledger, w: &World) -> (Vec<Action>, Option<D
         }
     }
     (actions, wake)
+}
+
+/// The downloads to start: each missing file once, the most urgent need first (an emergency,
+/// then priority, then the earliest start), no more than [`MAX_DOWNLOADS`] under way, so a 3G
+/// link is not split many ways. An emergency's file starts at once whatever is under way: it
+/// does not wait for a bulk prefetch to finish.
+fn downloads_in_order_of_need(
+    mut wanted: Vec<(&PlanItem, &MediaRef)>,
+    downloading: usize,
+) -> Vec<Action> {
+    wanted.sort_by(|(a, _), (b, _)| {
+        b.priority
+            .cmp(&a.priority)
+            .then(a.start_at.cmp(&b.start_at))
+    });
+    let mut out: Vec<Action> = Vec::new();
+    let mut slots = MAX_DOWNLOADS.saturating_sub(downloading);
+    for (item, media) in wanted {
+        let queued = out
+            .iter()
+            .any(|a| matches!(a, Action::Fetch { sha256, .. } if *sha256 == media.sha256));
+        if queued {
+            continue;
+        }
+        let urgent = item.priority == Priority::Emergency;
+        if slots == 0 && !urgent {
+            continue;
+        }
+        slots = slots.saturating_sub(1);
+        out.push(Action::Fetch {
+            sha256: media.sha256.clone(),
+            url: media.url.clone(),
+            size: media.size,
+        });
+    }
+    out
 }
 
 fn report(item: &PlanItem, stage: Stage, reason: Option<String>) -> Action {
@@ -181,6 +218,7 @@ mod tests {
                 now: t(now),
                 cached: &c,
                 fetch_busy: &no,
+                downloading: 0,
                 playing,
                 playing_priority,
                 held: &no,
@@ -209,6 +247,7 @@ mod tests {
                 now: t(60),
                 cached,
                 fetch_busy: no,
+                downloading: 0,
                 playing: None,
                 playing_priority: None,
                 held: no,
@@ -291,6 +330,7 @@ mod tests {
                     now: t(now),
                     cached: &c,
                     fetch_busy: &no,
+                    downloading: 0,
                     playing: None,
                     playing_priority: None,
                     held: &no,
@@ -440,5 +480,75 @@ mod tests {
             now += 30; // each takes half a minute
         }
         assert_eq!(order, ["emerg", "prio", "n-late missed", "n-early"]);
+    }
+
+    /// An item waiting for its media: (id, media, start, priority).
+    type Waiting = (&'static str, char, i64, Priority);
+
+    /// Downloads in order of need: (what is under way, the items waiting for media) → which
+    /// files start, in order.
+    #[test]
+    fn downloads_start_in_order_of_need_and_at_most_two_at_once_but_an_emergency_never_waits() {
+        let cases: &[(usize, &[Waiting], &[char])] = &[
+            // Bulk prefetches for the evening, an item due sooner, a priority one: by need.
+            (
+                0,
+                &[
+                    ("evening", 'a', 3600, Priority::Normal),
+                    ("soon", 'b', 60, Priority::Normal),
+                    ("prio", 'c', 1800, Priority::Priority),
+                ],
+                &['c', 'b'],
+            ),
+            // One slot left of two.
+            (
+                1,
+                &[
+                    ("late", 'a', 3600, Priority::Normal),
+                    ("soon", 'b', 60, Priority::Normal),
+                ],
+                &['b'],
+            ),
+            // Both slots taken by prefetches: the normal item waits, the emergency does not.
+            (
+                2,
+                &[
+                    ("soon", 'b', 60, Priority::Normal),
+                    ("flood", 'e', 30, Priority::Emergency),
+                ],
+                &['e'],
+            ),
+        ];
+        for (n, &(downloading, items, want)) in cases.iter().enumerate() {
+            let p = plan(
+                items
+                    .iter()
+                    .map(|&(id, sha, start, prio)| item(id, sha, start, 7200, prio))
+                    .collect(),
+            );
+            let no = |_: &str| false;
+            let (actions, _) = decide(
+                &p,
+                &Ledger::default(),
+                &World {
+                    now: t(0),
+                    cached: &no,
+                    fetch_busy: &no,
+                    downloading,
+                    playing: None,
+                    playing_priority: None,
+                    held: &no,
+                    prepare_lead: prepare_lead(Duration::zero()),
+                },
+            );
+            let started: Vec<char> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Fetch { sha256, .. } => sha256.chars().next(),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(started, want, "case {n}");
+        }
     }
 }

@@ -207,6 +207,7 @@ impl Agenda {
                 now,
                 cached,
                 fetch_busy: &busy,
+                downloading: self.fetching.len(),
                 playing: self.on_air.as_ref().map(|p| p.item.as_str()),
                 playing_priority: self.on_air.as_ref().map(|p| p.priority),
                 held: &held,
