@@ -46,7 +46,7 @@ async fn remove(ctx: Ctx, Path(id): Path<i64>, form: FormData) -> Response {
         let actor = ctx.require(Role::Admin)?;
         actor.check_form_csrf(form.csrf())?;
         match remove_zone(&ctx.s, id).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok::<(), ApiError>(()),
             Err(e) if e.code == "zone.not_empty" => {
                 let mut e = ApiError::from(e);
                 e.message = uses_text(&ctx, id).await?;
