@@ -488,9 +488,18 @@ async fn a_one_off_broadcast_is_checked_for_overlaps_and_quiet_hours_and_an_emer
 #[tokio::test]
 async fn announcements_are_filed_by_category_found_and_archived_out_of_the_pickers() {
     let h = Harness::new().await;
-    commune(&h).await;
+    let (_, village, _) = commune(&h).await;
     let storm = h.announcement("Cảnh báo bão số 3").await;
     let vaccine = h.announcement("Lịch tiêm phòng tháng 12").await;
+    let r = h
+        .post_json(
+            "/api/v1/schedules",
+            json!({"name": "Nhắc phòng bão", "announcement_id": storm, "zones": [village],
+                   "recurrence": {"rule": {"kind": "cron", "expr": "0 0 18 * * *"}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let schedule = r.json()["schedule"]["id"].as_i64().unwrap();
     account(&h, "van-hanh", "operator", &[], "vi").await;
     let s = sign_in(&h, "van-hanh").await;
 
@@ -548,6 +557,12 @@ async fn announcements_are_filed_by_category_found_and_archived_out_of_the_picke
         assert!(!p.text().contains("Cảnh báo bão số 3"), "{picker}");
         assert_has(&p, "Lịch tiêm phòng tháng 12");
     }
+    // A schedule that plays it still shows it when edited.
+    let edit = page(&h, &s, &format!("/ui/schedules/{schedule}/edit")).await;
+    assert_has(
+        &edit,
+        &format!(r#"<option value="{storm}" selected>Cảnh báo bão số 3"#),
+    );
     let archive = page(&h, &s, "/ui/announcements?archived=true").await;
     assert_has(&archive, &format!(r#"data-id="{storm}""#));
     assert_has(&archive, r#"data-test="announcement-restore""#);

@@ -22,6 +22,7 @@ use super::render::Ctx;
 use super::schedule_rule::{recurrence, rule_fields, DAYS, NTH};
 use crate::auth::Actor;
 use crate::http::{ApiError, AppState};
+use crate::ops::announcements::search;
 use crate::ops::schedules::{
     change_status, check_schedule, editable, next_airings, save_edit, save_new,
 };
@@ -86,9 +87,19 @@ async fn form_page(
     if fields.get("kind").is_none() {
         fields["kind"] = json!("daily");
     }
+    // Those in use, and the one the schedule plays even if it was archived since.
+    let mut announcements = search(&ctx.s, &Default::default()).await?;
+    let chosen = fields["announcement_id"]
+        .as_str()
+        .and_then(|a| a.parse().ok());
+    if let Some(id) = chosen.filter(|id| !announcements.iter().any(|a| a.id == *id)) {
+        if let Ok(a) = ctx.s.store.announcement(id).await {
+            announcements.push(a);
+        }
+    }
     let mut data = json!({
         "zones": zone_choices(ctx, actor).await?,
-        "announcements": crate::ops::announcements::search(&ctx.s, &Default::default()).await?,
+        "announcements": announcements,
         "days": DAYS,
         "nths": NTH,
         "f": fields,
