@@ -230,3 +230,148 @@ pub fn recurrence(form: &FormData, today: NaiveDate) -> Result<Recurrence, ApiEr
         valid_until,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(fields: &[(&str, &str)]) -> FormData {
+        FormData(
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn each_kind_of_rule_reads_back_as_the_form_made_it() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let cases: &[(&[(&str, &str)], &str, Value)] = &[
+            (
+                &[("kind", "daily"), ("time", "06:30")],
+                "0 30 6 * * *",
+                json!({"kind": "daily", "time": "06:30"}),
+            ),
+            (
+                &[
+                    ("kind", "weekdays"),
+                    ("time", "17:00"),
+                    ("days", "Mon"),
+                    ("days", "Fri"),
+                ],
+                "0 0 17 * * Mon,Fri",
+                json!({"kind": "weekdays", "time": "17:00", "days": ["Mon", "Fri"]}),
+            ),
+            (
+                &[
+                    ("kind", "monthly"),
+                    ("nth", "-1"),
+                    ("weekday", "Fri"),
+                    ("time", "16:00"),
+                ],
+                "FREQ=MONTHLY;BYDAY=-1FR",
+                json!({"kind": "monthly", "nth": "-1", "weekday": "Fri", "time": "16:00"}),
+            ),
+            (
+                &[
+                    ("kind", "monthly"),
+                    ("nth", "1"),
+                    ("weekday", "Mon"),
+                    ("time", "08:00"),
+                ],
+                "FREQ=MONTHLY;BYDAY=1MO",
+                json!({"kind": "monthly", "nth": "1", "weekday": "Mon", "time": "08:00"}),
+            ),
+            (
+                &[
+                    ("kind", "weeks"),
+                    ("interval", "2"),
+                    ("days", "Mon"),
+                    ("time", "07:00"),
+                ],
+                "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO",
+                json!({"kind": "weeks", "interval": "2", "days": ["Mon"], "time": "07:00",
+                       "date": "2026-12-07"}),
+            ),
+        ];
+        for (fields, rule, back) in cases {
+            let r = recurrence(&form(fields), today).unwrap();
+            let written = match &r.rule {
+                TimeRule::Cron { expr } => expr.clone(),
+                TimeRule::Rrule { rule, .. } => rule.clone(),
+                TimeRule::Once { at } => at.to_string(),
+            };
+            assert_eq!(&written, rule, "{fields:?}");
+            r.validate().unwrap();
+            assert_eq!(&rule_fields(&r), back, "{fields:?}");
+        }
+    }
+
+    #[test]
+    fn repeats_and_validity_are_kept_and_wrong_ones_told() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let r = recurrence(
+            &form(&[
+                ("kind", "daily"),
+                ("time", "06:00"),
+                ("repeat_times", "3"),
+                ("repeat_gap", "15"),
+                ("valid_from", "2027-01-01"),
+                ("valid_until", "2027-03-31"),
+            ]),
+            today,
+        )
+        .unwrap();
+        assert_eq!(
+            r.repeat,
+            Some(Repeat {
+                times: 3,
+                gap_minutes: 15
+            })
+        );
+        let f = rule_fields(&r);
+        assert_eq!(f["valid_from_text"], "01/01/2027");
+        assert_eq!(f["valid_until"], "2027-03-31");
+        // One play is no repeat.
+        let once = recurrence(
+            &form(&[("kind", "daily"), ("time", "06:00"), ("repeat_times", "1")]),
+            today,
+        );
+        assert_eq!(once.unwrap().repeat, None);
+        for (fields, code) in [
+            (
+                &[("kind", "monthly"), ("weekday", "Fri"), ("time", "06:00")][..],
+                "ui.no_nth",
+            ),
+            (
+                &[
+                    ("kind", "weeks"),
+                    ("interval", "5"),
+                    ("days", "Mon"),
+                    ("time", "06:00"),
+                ][..],
+                "ui.bad_interval",
+            ),
+            (
+                &[
+                    ("kind", "daily"),
+                    ("time", "06:00"),
+                    ("valid_from", "31/12/2026"),
+                ][..],
+                "ui.bad_date",
+            ),
+            (
+                &[("kind", "daily"), ("time", "06:00"), ("repeat_times", "ba")][..],
+                "ui.bad_repeat",
+            ),
+            (&[("kind", "weekdays"), ("time", "06:00")][..], "ui.no_days"),
+        ] {
+            assert_eq!(
+                recurrence(&form(fields), today).unwrap_err().code,
+                code,
+                "{fields:?}"
+            );
+        }
+    }
+}
