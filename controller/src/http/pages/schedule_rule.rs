@@ -235,6 +235,9 @@ pub fn recurrence(form: &FormData, today: NaiveDate) -> Result<Recurrence, ApiEr
 mod tests {
     use super::*;
 
+    /// A form's fields, the rule it writes, and the fields it reads back as.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Value);
+
     fn form(fields: &[(&str, &str)]) -> FormData {
         FormData(
             fields
@@ -247,7 +250,7 @@ mod tests {
     #[test]
     fn each_kind_of_rule_reads_back_as_the_form_made_it() {
         let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
-        let cases: &[(&[(&str, &str)], &str, Value)] = &[
+        let cases: &[Case] = &[
             (
                 &[("kind", "daily"), ("time", "06:30")],
                 "0 30 6 * * *",
