@@ -21,6 +21,11 @@ pub const ANNOUNCEMENT_TITLE: TextLimit = TextLimit {
     field: "announcement title",
     max: 200,
 };
+/// The category an announcement is filed under: a few words.
+pub const ANNOUNCEMENT_CATEGORY: TextLimit = TextLimit {
+    field: "category",
+    max: 60,
+};
 pub const ZONE_NAME: TextLimit = TextLimit {
     field: "zone name",
     max: 100,

@@ -303,6 +303,26 @@ fn requests(
             Value::Null,
         ),
         (
+            // Not a draft: refused (409), past the role check.
+            Method::POST,
+            "/api/v1/schedules/{id}/send-back",
+            format!("/api/v1/schedules/{sa}/send-back"),
+            json!({"reason": "đổi giờ"}),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/announcements/{id}",
+            format!("/api/v1/announcements/{ann}"),
+            json!({"category": "Tin tức"}),
+        ),
+        (
+            // The commune has villages under it: refused (409), past the role check.
+            Method::DELETE,
+            "/api/v1/zones/{id}",
+            format!("/api/v1/zones/{}", w.commune),
+            Value::Null,
+        ),
+        (
             Method::POST,
             "/api/v1/zones",
             "/api/v1/zones".into(),
@@ -391,6 +411,13 @@ fn requests(
             "/api/v1/audit",
             "/api/v1/audit".into(),
             Value::Null,
+        ),
+        (
+            // The spare node moves to the other village before it is taken out of service.
+            Method::POST,
+            "/api/v1/nodes/{id}/zone",
+            "/api/v1/nodes/du-phong-1/zone".into(),
+            json!({"zone_id": w.b}),
         ),
         (
             // A spare node the admin takes out of service.

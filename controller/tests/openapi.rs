@@ -917,28 +917,129 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
     );
     let r = c.put(&format!("/api/v1/schedules/{second}"), clash).await;
     expect_error(&r, StatusCode::CONFLICT, "conflict");
-    // Approval: a draft, approved once.
+    // A broadcast checked first; an announcement filed and archived; a loudspeaker moved
+    // there and back; an empty zone removed, one in use refused.
+    let check = expect(
+        &c.post(
+            "/api/v1/broadcasts?dry_run=true",
+            json!({"announcement_id": plain, "zones": [phieng]}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!(check["nodes"], 1, "{check}");
+    let filed = expect(
+        &c.patch(
+            &format!("/api/v1/announcements/{plain}"),
+            json!({"category": "Tin xã", "archived": false}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!(filed["category"], "Tin xã", "{filed}");
+    for zone in [phieng, na_sai] {
+        expect(
+            &c.post("/api/v1/nodes/na-sai-1/zone", json!({"zone_id": zone}))
+                .await,
+            StatusCode::OK,
+        );
+    }
+    let r = c
+        .post("/api/v1/nodes/na-sai-1/zone", json!({"zone_id": na_sai}))
+        .await;
+    expect_error(&r, StatusCode::CONFLICT, "node.same_zone");
+    let spare = id(&expect(
+        &c.post(
+            "/api/v1/zones",
+            json!({"name": "Xóm Mới", "parent_id": commune}),
+        )
+        .await,
+        StatusCode::CREATED,
+    ));
+    let r = c
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/zones/{spare}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let r = c
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/zones/{na_sai}"),
+            Value::Null,
+        )
+        .await;
+    expect_error(&r, StatusCode::CONFLICT, "zone.not_empty");
+
+    // Approval: an operator's draft, sent back with a reason, then approved once; an
+    // admin's own draft waits for another admin.
     expect(
         &c.put("/api/v1/settings", json!({"require_approval": true}))
             .await,
         StatusCode::OK,
     );
-    let v = expect(
+    let writer = id(&expect(
         &c.post(
-            "/api/v1/schedules",
-            json!({"name": "Bản tin tối", "announcement_id": plain, "zones": [phieng],
-                   "recurrence": {"rule": {"kind": "cron", "expr": "0 0 19 * * *"}}}),
+            "/api/v1/users",
+            json!({"username": "bien-tap", "password": "mat-khau-bien-tap", "role": "operator"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    ));
+    let t = expect(
+        &c.post(
+            &format!("/api/v1/users/{writer}/tokens"),
+            json!({"name": "soạn lịch"}),
         )
         .await,
         StatusCode::CREATED,
     );
+    let writer_token = t["token"].as_str().unwrap().to_owned();
+    let evening = json!({"name": "Bản tin tối", "announcement_id": plain, "zones": [phieng],
+                         "recurrence": {"rule": {"kind": "cron", "expr": "0 0 19 * * *"}}});
+    let v = expect(
+        &c.as_token(&writer_token, Method::POST, "/api/v1/schedules", evening)
+            .await,
+        StatusCode::CREATED,
+    );
     assert_eq!(v["schedule"]["status"], "draft", "{v}");
-    let approve = format!("/api/v1/schedules/{}/approve", id(&v["schedule"]));
-    expect(&c.post_empty(&approve).await, StatusCode::OK);
+    assert_eq!(v["schedule"]["created_by"], "bien-tap", "{v}");
+    let draft = id(&v["schedule"]);
+    let back = format!("/api/v1/schedules/{draft}/send-back");
+    let r = c.post(&back, json!({"reason": " "})).await;
+    expect_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "schedule.no_reason");
+    let v = expect(
+        &c.post(&back, json!({"reason": "đổi sang 19:30"})).await,
+        StatusCode::OK,
+    );
+    assert_eq!(v["schedule"]["returned"]["reason"], "đổi sang 19:30", "{v}");
+    let approve = format!("/api/v1/schedules/{draft}/approve");
+    let v = expect(&c.post_empty(&approve).await, StatusCode::OK);
+    assert_eq!(v["schedule"]["approved_by"], "quan-tri", "{v}");
     expect_error(
         &c.post_empty(&approve).await,
         StatusCode::CONFLICT,
         "schedule.not_draft",
+    );
+    let own = expect(
+        &c.post(
+            "/api/v1/schedules",
+            json!({"name": "Bản tin khuya", "announcement_id": plain, "zones": [phieng],
+                   "recurrence": {"rule": {"kind": "cron", "expr": "0 0 21 * * *"}}}),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
+    expect_error(
+        &c.post_empty(&format!(
+            "/api/v1/schedules/{}/approve",
+            id(&own["schedule"])
+        ))
+        .await,
+        StatusCode::CONFLICT,
+        "schedule.own_approval",
     );
 
     // Text-to-speech.

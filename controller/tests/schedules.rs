@@ -168,10 +168,43 @@ async fn with_approval_on_a_schedule_reaches_nodes_only_once_approved() {
             &["approval"],
         );
 
+    // Its author (the harness's admin) may not approve it; another admin does.
+    h.post_json(&format!("/api/v1/schedules/{id}/approve"), json!({}))
+        .await
+        .assert_error(
+            StatusCode::CONFLICT,
+            "schedule.own_approval",
+            &["another admin"],
+        );
+    let other = h
+        .post_json(
+            "/api/v1/users",
+            json!({"username": "quan-ly-2", "password": "mat-khau-quan-ly-2", "role": "admin"}),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let token = h
+        .post_json(
+            &format!("/api/v1/users/{other}/tokens"),
+            json!({"name": "duyệt"}),
+        )
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = h
-        .post_json(&format!("/api/v1/schedules/{id}/approve"), json!({}))
+        .call(
+            axum::http::Request::post(format!("/api/v1/schedules/{id}/approve"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
         .await;
-    assert_eq!(r.json()["schedule"]["status"], "active");
+    assert_eq!(r.json()["schedule"]["status"], "active", "{}", r.text());
+    assert_eq!(r.json()["schedule"]["approved_by"], "quan-ly-2");
     assert!(r.json()["schedule"]["approved_at"].is_string());
     h.state.materializer.pass(Utc::now()).await.unwrap();
     assert!(

@@ -1,8 +1,9 @@
 //! `/api/v1/announcements` and `/api/v1/broadcasts`: "play announcement A on zones Z at time T
 //! (or now) with priority P", and each targeted node's delivery record.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -11,8 +12,10 @@ use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
+use crate::ops::announcements::{self, AnnouncementChange, Search};
 use crate::ops::broadcasts::{
-    cancel_broadcast, create_broadcast, view, BroadcastView, NewBroadcast,
+    cancel_broadcast, check_broadcast, create_broadcast, view, BroadcastCheck, BroadcastView,
+    NewBroadcast,
 };
 use crate::store::media::Announcement;
 use crate::store::occurrences::OccurrenceRow;
@@ -21,6 +24,7 @@ use crate::store::parts::{Recording, DEFAULT_LANGUAGES};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_announcements, create_announcement))
+        .routes(routes!(change_announcement))
         .routes(routes!(list, create))
         .routes(routes!(one))
         .routes(routes!(cancel))
@@ -76,43 +80,93 @@ async fn create_announcement(
 }
 
 /// The announcements
+///
+/// Those in use (not archived), newest first; `q` finds words in the title or category,
+/// `category` keeps one category, `archived=true` lists the archive instead.
 #[utoipa::path(
     get,
     path = "/api/v1/announcements",
     tag = "broadcasts",
     operation_id = "listAnnouncements",
     extensions(("x-loa-role" = json!("viewer"))),
+    params(Search),
     responses((status = 200, description = "The announcements.", body = Vec<Announcement>))
 )]
 async fn list_announcements(
     State(s): State<AppState>,
+    Query(f): Query<Search>,
 ) -> Result<Json<Vec<Announcement>>, ApiError> {
-    Ok(Json(s.store.announcements().await?))
+    Ok(Json(announcements::search(&s, &f).await?))
+}
+
+/// File an announcement under a category, or archive it
+///
+/// Fields left out stay; an empty `category` removes it. An archived announcement keeps its
+/// history and what is planned with it, but is no longer offered in the pages' pickers.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/announcements/{id}",
+    tag = "broadcasts",
+    operation_id = "changeAnnouncement",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("id" = i64, Path, description = "The announcement's id.")),
+    request_body = AnnouncementChange,
+    responses(
+        (status = 200, description = "The announcement.", body = Announcement),
+        (status = 404),
+        (status = 422, description = "A category over 60 characters."),
+    )
+)]
+async fn change_announcement(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Json(c): Json<AnnouncementChange>,
+) -> Result<Json<Announcement>, ApiError> {
+    Ok(Json(announcements::change(&s, id, &c).await?))
 }
 
 /// Broadcast an announcement
 ///
 /// "Play announcement A on zones Z at time T (or now) with priority P": one delivery per node
-/// under the zones, each sent its new plan.
+/// under the zones, each sent its new plan. Loudspeakers in quiet hours at that time are left
+/// out unless it is an emergency. `?dry_run=true` only checks, as for a schedule: it answers
+/// the other schedules and broadcasts it overlaps and the villages in quiet hours then (an
+/// emergency: none of either), and makes nothing.
 #[utoipa::path(
     post,
     path = "/api/v1/broadcasts",
     tag = "broadcasts",
     operation_id = "createBroadcast",
     extensions(("x-loa-role" = json!("operator"))),
+    params(("dry_run" = Option<bool>, Query,
+            description = "Only check: answer the overlaps and quiet hours, make nothing.")),
     request_body = NewBroadcast,
     responses(
         (status = 201, description = "The broadcast with its deliveries.", body = BroadcastView),
+        (status = 200, description = "The dry run's answer.", body = BroadcastCheck),
         (status = 404, description = "No such announcement or zone."),
+        (status = 422, description = "A wrong field or time, or every chosen loudspeaker in \
+         quiet hours then (`broadcast.all_quiet`)."),
     )
 )]
 async fn create(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
+    Query(q): Query<DryRun>,
     Json(b): Json<NewBroadcast>,
-) -> Result<(StatusCode, Json<BroadcastView>), ApiError> {
+) -> Result<Response, ApiError> {
+    if q.dry_run {
+        return Ok(Json(check_broadcast(&s, &actor, &b).await?).into_response());
+    }
     let occ = create_broadcast(&s, &actor, &b).await?;
-    Ok((StatusCode::CREATED, Json(view(&s, &actor, occ).await?)))
+    Ok((StatusCode::CREATED, Json(view(&s, &actor, occ).await?)).into_response())
+}
+
+#[derive(Deserialize)]
+struct DryRun {
+    /// Only check: answer the overlaps and quiet hours, make nothing.
+    #[serde(default)]
+    dry_run: bool,
 }
 
 /// One broadcast with its deliveries

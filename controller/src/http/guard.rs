@@ -71,7 +71,7 @@ pub async fn guard(
     }
     let audited = is_change(&method) && access != Access::Public;
     let detail = if audited {
-        match summarize(req).await {
+        match summarize(&s.store, req).await {
             Ok((r, d)) => {
                 req = r;
                 d
@@ -140,9 +140,10 @@ pub fn client_ip(req: &Request) -> Option<String> {
         .map(|c| c.0.ip().to_string())
 }
 
-/// What the audit log keeps of a request: a JSON body with secrets blanked, else its type and
-/// size. Returns the request with its body restored.
-async fn summarize(req: Request) -> Result<(Request, Option<String>), ApiError> {
+/// What the audit log keeps of a request: a JSON body with secrets blanked, a page's form as
+/// its choices ([`super::audit_form`]), else its type and size. Returns the request with its
+/// body restored.
+async fn summarize(store: &Store, req: Request) -> Result<(Request, Option<String>), ApiError> {
     let ctype = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -154,6 +155,19 @@ async fn summarize(req: Request) -> Result<(Request, Option<String>), ApiError> 
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
     let query = req.uri().query().map(str::to_owned);
+    if ctype.starts_with("application/x-www-form-urlencoded") {
+        let (parts, body) = req.into_parts();
+        let limit = super::pages::form::FORM_LIMIT;
+        let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("a form is at most {}", megabytes(limit)),
+            )
+        })?;
+        let detail = clip(super::audit_form::form_detail(store, &bytes).await);
+        return Ok((Request::from_parts(parts, Body::from(bytes)), Some(detail)));
+    }
     if !ctype.starts_with("application/json") {
         let mut d = match len {
             Some(n) if n > 0 => format!("{ctype} body of {n} bytes"),
@@ -184,6 +198,12 @@ async fn summarize(req: Request) -> Result<(Request, Option<String>), ApiError> 
         }
         Err(_) => format!("{} bytes, not JSON", bytes.len()),
     };
+    detail = clip(detail);
+    Ok((Request::from_parts(parts, Body::from(bytes)), Some(detail)))
+}
+
+/// Cuts a detail longer than the audit log keeps, at a character boundary.
+fn clip(mut detail: String) -> String {
     if detail.len() > AUDIT_DETAIL_LIMIT {
         let mut cut = AUDIT_DETAIL_LIMIT;
         while !detail.is_char_boundary(cut) {
@@ -192,7 +212,7 @@ async fn summarize(req: Request) -> Result<(Request, Option<String>), ApiError> 
         detail.truncate(cut);
         detail.push('…');
     }
-    Ok((Request::from_parts(parts, Body::from(bytes)), Some(detail)))
+    detail
 }
 
 fn blank_secrets(v: &mut Value) {

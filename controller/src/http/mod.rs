@@ -6,6 +6,7 @@
 //! role each needs and the OpenAPI document served at `/api/v1/openapi.json` all come from
 //! those annotations ([`openapi`]).
 
+mod audit_form;
 mod broadcasts;
 pub mod cookies;
 mod error;

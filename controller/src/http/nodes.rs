@@ -1,4 +1,5 @@
-//! `/api/v1/nodes`: provisioning (which returns the node's config file) and the registry.
+//! `/api/v1/nodes`: provisioning (which returns the node's config file), the registry, and
+//! moving a node to another zone.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -11,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
-use crate::ops::nodes::{new_credentials, provision, set_sound, NewNode};
+use crate::ops::nodes::{move_node, new_credentials, provision, set_sound, Moved, NewNode};
 use crate::store::nodes::NodeRow;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -19,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(one, patch_sound))
         .routes(routes!(reset_credentials))
+        .routes(routes!(move_zone))
 }
 
 #[derive(Deserialize)]
@@ -185,4 +187,36 @@ async fn patch_sound(
     Json(p): Json<SoundPatch>,
 ) -> Result<Json<NodeRow>, ApiError> {
     Ok(Json(set_sound(&s, &id, p.volume, p.chime).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct MoveTo {
+    zone_id: i64,
+}
+
+/// Move a node to another zone
+///
+/// To another village (or cluster): what its old zone's schedules and broadcasts would have
+/// played on it is withdrawn (`cancelled`), its new zone's planned schedules reach it, and it
+/// is sent its new plan.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{id}/zone",
+    tag = "nodes",
+    operation_id = "moveNode",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("id" = String, Path, description = "The node's id.")),
+    request_body = MoveTo,
+    responses(
+        (status = 200, description = "The node, with what was withdrawn and added.", body = Moved),
+        (status = 404, description = "No such node or zone."),
+        (status = 409, description = "Already in that zone (`node.same_zone`)."),
+    )
+)]
+async fn move_zone(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(m): Json<MoveTo>,
+) -> Result<Json<Moved>, ApiError> {
+    Ok(Json(move_node(&s, &id, m.zone_id).await?))
 }

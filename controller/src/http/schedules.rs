@@ -1,5 +1,6 @@
 //! `/api/v1/schedules`: standing programmes and one-off schedules — create (conflicts shown
-//! first), edit, pause, resume, cancel, approve — and their occurrences.
+//! first), edit, pause, resume, cancel, approve or send back with a reason — and their
+//! occurrences.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -31,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(resume))
         .routes(routes!(cancel))
         .routes(routes!(approve))
+        .routes(routes!(send_back))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -169,7 +171,7 @@ async fn create(
     if !found.is_empty() && !body.accept_conflicts {
         return Ok(conflicts_response(found));
     }
-    let row = save_new(&s, &spec).await?;
+    let row = save_new(&s, &actor, &spec).await?;
     let next = next_airings(&s, &row.recurrence).await;
     Ok((
         StatusCode::CREATED,
@@ -317,7 +319,8 @@ async fn cancel(
     responses(
         (status = 200, description = "The schedule.", body = ScheduleView),
         (status = 404),
-        (status = 409, description = "Not in a state that allows it."),
+        (status = 409, description = "Not a draft (`schedule.not_draft`), or written by this \
+         admin while approval is required (`schedule.own_approval`)."),
     )
 )]
 async fn approve(
@@ -326,6 +329,42 @@ async fn approve(
     Path(id): Path<i64>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let row = schedules::approve(&s, &actor, id).await?;
+    Ok(view_of(&s, row).await)
+}
+
+#[derive(Deserialize, ToSchema)]
+struct SendBackBody {
+    /// Why: what the author should change. Shown to them on the schedules page.
+    reason: String,
+}
+
+/// Send a draft back to its author
+///
+/// It stays a draft, with the reason, who sent it back and when (`returned`), until its
+/// author changes it (which clears them) and an admin approves it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/send-back",
+    tag = "schedules",
+    operation_id = "sendBackSchedule",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("id" = i64, Path, description = "The schedule's id.")),
+    request_body = SendBackBody,
+    responses(
+        (status = 200, description = "The schedule.", body = ScheduleView),
+        (status = 404),
+        (status = 409, description = "Not a draft (`schedule.not_draft`), or written by this \
+         admin while approval is required (`schedule.own_approval`)."),
+        (status = 422, description = "No reason given (`schedule.no_reason`)."),
+    )
+)]
+async fn send_back(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<i64>,
+    Json(body): Json<SendBackBody>,
+) -> Result<Json<ScheduleView>, ApiError> {
+    let row = schedules::send_back(&s, &actor, id, &body.reason).await?;
     Ok(view_of(&s, row).await)
 }
 

@@ -1,4 +1,5 @@
-//! `/api/v1/zones`: the zone tree (commune → village → cluster).
+//! `/api/v1/zones`: the zone tree (commune → village → cluster): add, rename, remove an
+//! empty one.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,12 +11,13 @@ use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
+use crate::ops::zones::remove_zone;
 use crate::store::zones::Zone;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
-        .routes(routes!(rename))
+        .routes(routes!(rename, remove))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -76,6 +78,29 @@ async fn rename(
     Json(r): Json<Rename>,
 ) -> Result<Json<Zone>, ApiError> {
     Ok(Json(s.store.rename_zone(id, &r.name).await?))
+}
+
+/// Remove an empty zone
+///
+/// Only a zone nothing uses or used: no zones below, no loudspeakers (decommissioned ones
+/// included), no schedules, no broadcasts, no accounts limited to it. Otherwise 409
+/// `zone.not_empty`, saying what still uses it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/zones/{id}",
+    tag = "zones",
+    operation_id = "removeZone",
+    extensions(("x-loa-role" = json!("admin"))),
+    params(("id" = i64, Path, description = "The zone's id.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404),
+        (status = 409, description = "Still used (`zone.not_empty`)."),
+    )
+)]
+async fn remove(State(s): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    remove_zone(&s, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A zone with its children, for the tree view.

@@ -1,5 +1,7 @@
 //! One-off broadcasts: "play announcement A on zones Z at time T (or now) with priority P",
-//! the view of one with each targeted node's delivery, and withdrawing one.
+//! checked first like a schedule (what it overlaps, which loudspeakers are in quiet hours then;
+//! an emergency is exempt from both), the view of one with each targeted node's delivery, and
+//! withdrawing one.
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use loa_protocol::{Priority, Stage};
@@ -8,7 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{App, OpError};
 use crate::auth::Actor;
+use crate::schedule::conflicts::{self, Conflict};
+use crate::schedule::materializer::quiet_nodes;
+use crate::schedule::rule::{Recurrence, TimeRule};
 use crate::store::occurrences::{DeliveryView, NewOccurrence, OccurrenceRow};
+use crate::store::schedules::ScheduleSpec;
 
 /// "Play announcement A on zones Z at T with priority P": the API's body, and what the
 /// pages fill in.
@@ -50,14 +56,79 @@ pub struct DeliveryLine {
     pub delivery: DeliveryView,
 }
 
-/// Makes a broadcast: checks the zones (and the account's scope), the announcement and the
-/// times, writes the occurrence with a `planned` delivery per node and sends the nodes their
-/// new plans. Shared by the API and the pages (the emergency page among them).
-pub async fn create_broadcast(
+/// What a broadcast would meet, before it is made: the other schedules and broadcasts it
+/// overlaps on the same loudspeakers, and the loudspeakers in quiet hours then (left out when
+/// it is made). An emergency meets neither: it interrupts and plays in quiet hours.
+#[derive(utoipa::ToSchema, Serialize)]
+pub struct BroadcastCheck {
+    pub conflicts: Vec<Conflict>,
+    /// The villages (zone paths) of the loudspeakers in quiet hours at that time.
+    pub quiet_zones: Vec<String>,
+    /// How many loudspeakers it would reach (those in quiet hours not counted).
+    pub nodes: usize,
+}
+
+/// The checked parts of a new broadcast: its start, its expiry, and the nodes it reaches
+/// with those in quiet hours apart.
+struct Checked {
+    start: DateTime<Utc>,
+    expires: DateTime<Utc>,
+    nodes: Vec<String>,
+    quiet: Vec<String>,
+}
+
+/// Checks a broadcast as [`create_broadcast`] would and says what it would overlap and which
+/// loudspeakers are in quiet hours then; nothing is made. Shared by the API's dry run and the
+/// broadcast page.
+pub async fn check_broadcast(
     s: &App,
     actor: &Actor,
     b: &NewBroadcast,
-) -> Result<OccurrenceRow, OpError> {
+) -> Result<BroadcastCheck, OpError> {
+    let c = checked(s, actor, b).await?;
+    let mut quiet_zones = Vec::new();
+    for n in &c.quiet {
+        let path = s.store.zone_path(s.store.node(n).await?.zone_id).await?;
+        if !quiet_zones.contains(&path) {
+            quiet_zones.push(path);
+        }
+    }
+    let conflicts = if b.priority == Priority::Emergency {
+        Vec::new()
+    } else {
+        // The broadcast as a one-time schedule, so it is compared exactly as schedules are.
+        let spec = ScheduleSpec {
+            name: String::new(),
+            announcement_id: b.announcement_id,
+            priority: b.priority,
+            recurrence: Recurrence {
+                rule: TimeRule::Once {
+                    at: c.start.with_timezone(&s.tz).naive_local(),
+                },
+                repeat: None,
+                valid_from: None,
+                valid_until: None,
+            },
+            expires_in_minutes: (c.expires - c.start).num_minutes(),
+            zone_ids: b.zones.clone(),
+        };
+        conflicts::find(
+            &s.store,
+            s.tz,
+            &spec,
+            None,
+            s.clock.now() - Duration::minutes(1),
+        )
+        .await?
+    };
+    Ok(BroadcastCheck {
+        conflicts,
+        quiet_zones,
+        nodes: c.nodes.len(),
+    })
+}
+
+async fn checked(s: &App, actor: &Actor, b: &NewBroadcast) -> Result<Checked, OpError> {
     if b.zones.is_empty() {
         return Err(OpError::invalid("choose at least one zone"));
     }
@@ -77,12 +148,45 @@ pub async fn create_broadcast(
             "that time is already past its expiry; choose a later time",
         ));
     }
-    let nodes = s.store.nodes_under(&b.zones).await?;
-    if nodes.is_empty() {
+    let all = s.store.nodes_under(&b.zones).await?;
+    if all.is_empty() {
         return Err(OpError::invalid(
             "there are no loudspeaker nodes in the chosen zones",
         ));
     }
+    let quiet = quiet_nodes(&s.store, &all, b.priority, start, s.tz).await?;
+    let nodes: Vec<String> = all.into_iter().filter(|n| !quiet.contains(n)).collect();
+    if nodes.is_empty() {
+        return Err(OpError::new(
+            super::Kind::Invalid,
+            "broadcast.all_quiet",
+            "every chosen loudspeaker is in quiet hours at that time; choose another time \
+             (only emergencies play in quiet hours)",
+        ));
+    }
+    Ok(Checked {
+        start,
+        expires,
+        nodes,
+        quiet,
+    })
+}
+
+/// Makes a broadcast: checks the zones (and the account's scope), the announcement and the
+/// times, writes the occurrence with a `planned` delivery per node (but those in quiet hours,
+/// unless it is an emergency) and sends the nodes their new plans. Shared by the API and the
+/// pages (the emergency page among them).
+pub async fn create_broadcast(
+    s: &App,
+    actor: &Actor,
+    b: &NewBroadcast,
+) -> Result<OccurrenceRow, OpError> {
+    let Checked {
+        start,
+        expires,
+        nodes,
+        quiet,
+    } = checked(s, actor, b).await?;
     let occ = s
         .store
         .create_occurrence(
@@ -98,7 +202,7 @@ pub async fn create_broadcast(
             &nodes,
         )
         .await?;
-    tracing::info!(broadcast = occ.id, nodes = nodes.len(), priority = %b.priority, start = %start, "broadcast created");
+    tracing::info!(broadcast = occ.id, nodes = nodes.len(), quiet = quiet.len(), priority = %b.priority, start = %start, "broadcast created");
     s.planner.publish_all(&nodes).await;
     Ok(occ)
 }

@@ -5,15 +5,19 @@
 //! and map an [`OpError`] to their own terms at the edge. Below this layer are the store, the
 //! planner, the materialiser and the media store; nothing here imports `crate::http`.
 //!
-//! - [`broadcasts`]: one-off broadcasts: make, view, withdraw.
+//! - [`announcements`]: categories, search and the archive.
+//! - [`broadcasts`]: one-off broadcasts: check, make, view, withdraw.
 //! - [`schedules`]: check, save, edit, approve, pause; the next airings of a rule.
-//! - [`nodes`]: provisioning, new credentials, sound settings, decommissioning.
+//! - [`nodes`]: provisioning, new credentials, sound settings, moving to another zone,
+//!   decommissioning.
+//! - [`zones`]: removing an empty zone.
 //! - [`keys`]: the controller's signing keys and their rotation.
 //! - [`settings`]: the commune's settings, languages and quiet hours.
 //! - [`users`]: staff accounts and API tokens.
 //! - [`sessions`]: signing in and out.
 //! - [`reports`]: the delivery report per village over the villages an account may see.
 
+pub mod announcements;
 pub mod broadcasts;
 mod error;
 pub mod keys;
@@ -23,6 +27,7 @@ pub mod schedules;
 pub mod sessions;
 pub mod settings;
 pub mod users;
+pub mod zones;
 
 pub use error::{Kind, OpError, DISK_FULL};
 

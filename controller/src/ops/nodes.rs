@@ -156,6 +156,38 @@ pub async fn set_sound(
     Ok(s.store.node(id).await?)
 }
 
+/// What moving a node did.
+#[derive(utoipa::ToSchema, serde::Serialize)]
+pub struct Moved {
+    pub node: NodeRow,
+    /// Its deliveries withdrawn: what its old zone would have played.
+    pub cancelled: u64,
+    /// Its new zone's planned occurrences it joined.
+    pub added: usize,
+}
+
+/// Moves a node to another zone (another village) and plans it again: what its old zone's
+/// schedules and broadcasts would have played there is withdrawn, its new zone's schedules
+/// already planned reach it, and it gets its new plan. Shared with the zones page.
+pub async fn move_node(s: &App, id: &str, zone_id: i64) -> Result<Moved, OpError> {
+    let before = s.store.node(id).await?;
+    if before.zone_id == zone_id {
+        return Err(OpError::conflict(
+            "node.same_zone",
+            format!("node {id} is already in zone {zone_id}"),
+        ));
+    }
+    let cancelled = s.store.move_node(id, zone_id, s.clock.now()).await?;
+    let added = s.materializer.attach_node(id).await?;
+    tracing::info!(node = %id, from = before.zone_id, to = zone_id, cancelled, added, "node moved");
+    s.planner.publish_all(&[id.to_string()]).await;
+    Ok(Moved {
+        node: s.store.node(id).await?,
+        cancelled,
+        added,
+    })
+}
+
 /// Takes a node out of service. Its records stay; its credentials stop working at once.
 /// Returns how many of its deliveries were cancelled. Shared with the zones page.
 pub async fn decommission_node(s: &App, id: &str) -> Result<u64, OpError> {

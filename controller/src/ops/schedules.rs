@@ -1,5 +1,6 @@
 //! Schedules as staff make them: check (the account's zones, the rule, how often it airs, what
-//! it overlaps), save new (a draft when approval is on), edit, pause, resume, cancel, approve;
+//! it overlaps), save new (a draft when approval is on, its author kept), edit, pause, resume,
+//! cancel, approve (never by its own author while approval is on) or send back with a reason;
 //! and the next airings of a rule. Shared by the API and the schedules page.
 
 use super::{App, OpError};
@@ -50,8 +51,9 @@ pub async fn check_schedule(
     Ok(conflicts::find(&s.store, s.tz, spec, editing, s.clock.now()).await?)
 }
 
-/// Saves a checked new schedule: a draft when the commune requires approval, else active.
-pub async fn save_new(s: &App, spec: &ScheduleSpec) -> Result<ScheduleRow, OpError> {
+/// Saves a checked new schedule, written by `actor`: a draft when the commune requires
+/// approval, else active.
+pub async fn save_new(s: &App, actor: &Actor, spec: &ScheduleSpec) -> Result<ScheduleRow, OpError> {
     let approval = s.store.require_approval().await?;
     let status = if approval {
         Status::Draft
@@ -60,7 +62,7 @@ pub async fn save_new(s: &App, spec: &ScheduleSpec) -> Result<ScheduleRow, OpErr
     };
     let row = s
         .store
-        .create_schedule(spec, status, Source::Api, None)
+        .create_schedule(spec, status, Source::Api, None, Some(&actor.user.username))
         .await?;
     tracing::info!(schedule = row.id, name = %row.name, status = status.as_str(), "schedule created");
     s.materializer.wake.notify_one();
@@ -135,9 +137,11 @@ pub async fn resume(s: &App, actor: &Actor, id: i64) -> Result<ScheduleRow, OpEr
     change_status(s, actor, id, Status::Active).await
 }
 
-/// An admin approves a draft: it goes live.
-pub async fn approve(s: &App, actor: &Actor, id: i64) -> Result<ScheduleRow, OpError> {
+/// A draft awaiting approval, within the account's zones, that this account may decide on:
+/// while the commune requires approval, nobody approves or sends back their own schedule.
+async fn awaiting(s: &App, actor: &Actor, id: i64) -> Result<ScheduleRow, OpError> {
     let current = s.store.schedule(id).await?;
+    actor.check_zones(&s.store, &current.zone_ids).await?;
     if current.status != Status::Draft {
         return Err(OpError::conflict(
             "schedule.not_draft",
@@ -147,5 +151,54 @@ pub async fn approve(s: &App, actor: &Actor, id: i64) -> Result<ScheduleRow, OpE
             ),
         ));
     }
-    change_status(s, actor, id, Status::Active).await
+    if current.created_by.as_deref() == Some(actor.user.username.as_str())
+        && s.store.require_approval().await?
+    {
+        return Err(OpError::conflict(
+            "schedule.own_approval",
+            format!(
+                "schedule {id} was written by {}; another admin must approve it",
+                actor.user.username
+            ),
+        ));
+    }
+    Ok(current)
+}
+
+/// An admin approves a draft: it goes live, with the admin's name kept.
+pub async fn approve(s: &App, actor: &Actor, id: i64) -> Result<ScheduleRow, OpError> {
+    awaiting(s, actor, id).await?;
+    let touched = s
+        .store
+        .set_schedule_status_by(id, Status::Active, Some(&actor.user.username))
+        .await?;
+    tracing::info!(schedule = id, by = %actor.user.username, "schedule approved");
+    s.planner.publish_all(&touched).await;
+    s.materializer.wake.notify_one();
+    Ok(s.store.schedule(id).await?)
+}
+
+/// An admin sends a draft back to its author with a reason, which the schedules page shows;
+/// it stays a draft until changed and approved.
+pub async fn send_back(
+    s: &App,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+) -> Result<ScheduleRow, OpError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(OpError::new(
+            super::Kind::Invalid,
+            "schedule.no_reason",
+            "say why the schedule is sent back, so its author can change it",
+        ));
+    }
+    crate::limits::CANCEL_REASON.check_max(reason)?;
+    awaiting(s, actor, id).await?;
+    s.store
+        .send_back_schedule(id, &actor.user.username, reason)
+        .await?;
+    tracing::info!(schedule = id, by = %actor.user.username, "schedule sent back");
+    Ok(s.store.schedule(id).await?)
 }

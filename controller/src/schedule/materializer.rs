@@ -154,6 +154,26 @@ impl Materializer {
     }
 }
 
+/// Of `nodes`, those in quiet hours at `at` for an item of `priority` (none for an emergency):
+/// a one-off broadcast leaves them out, as a schedule's firing does.
+pub async fn quiet_nodes(
+    store: &Store,
+    nodes: &[String],
+    priority: Priority,
+    at: DateTime<Utc>,
+    tz: Tz,
+) -> Result<Vec<String>, StoreError> {
+    if priority == Priority::Emergency {
+        return Ok(Vec::new());
+    }
+    let quiet = QuietMap::load(store).await?;
+    Ok(nodes
+        .iter()
+        .filter(|n| !quiet.allows(n, priority, at, tz))
+        .cloned()
+        .collect())
+}
+
 /// Each node's zone and each zone's own quiet hours, to work out a node's effective ones: its
 /// zone's, or the nearest zone above that has some.
 struct QuietMap {

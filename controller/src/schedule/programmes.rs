@@ -129,6 +129,7 @@ async fn apply(
                     Status::Active,
                     Source::File,
                     Some((&file, spec.line as i64)),
+                    None,
                 )
                 .await
                 .map_err(to_err)?;

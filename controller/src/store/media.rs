@@ -30,6 +30,10 @@ pub struct Announcement {
     /// One recording per language, the main one first.
     pub recordings: Vec<Recording>,
     pub created_at: DateTime<Utc>,
+    /// A category staff chose (free text, e.g. "Thời tiết"), for finding it again.
+    pub category: Option<String>,
+    /// Archived: kept with its history, but no longer offered in the pickers.
+    pub archived_at: Option<DateTime<Utc>>,
 }
 
 /// An `announcements` row as stored; its recordings are read apart.
@@ -39,6 +43,8 @@ struct AnnouncementRecord {
     title: String,
     media_sha256: String,
     created_at: DateTime<Utc>,
+    category: Option<String>,
+    archived_at: Option<DateTime<Utc>>,
 }
 
 impl MediaRow {
@@ -169,7 +175,44 @@ impl Store {
             media_sha256: row.media_sha256,
             recordings: self.recordings(row.id).await?,
             created_at: row.created_at,
+            category: row.category,
+            archived_at: row.archived_at,
         })
+    }
+
+    /// Sets an announcement's category (`None`: none).
+    pub async fn set_announcement_category(&self, id: i64, category: Option<&str>) -> Result<()> {
+        self.announcement(id).await?;
+        sqlx::query("UPDATE announcements SET category = ? WHERE id = ?")
+            .bind(category)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Archives an announcement (`Some(when)`) or takes it out of the archive (`None`).
+    pub async fn set_announcement_archived(
+        &self,
+        id: i64,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.announcement(id).await?;
+        sqlx::query("UPDATE announcements SET archived_at = ? WHERE id = ?")
+            .bind(at.map(ts))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The categories in use, in order.
+    pub async fn announcement_categories(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT category FROM announcements WHERE category IS NOT NULL ORDER BY category",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
 

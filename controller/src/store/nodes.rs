@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::SqliteConnection;
 
+use super::occurrences::{load_delivery, save_delivery};
 use super::{ts, Result, Store, StoreError};
+use crate::delivery::Outcome;
 
 #[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct NodeRow {
@@ -102,6 +104,50 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("node {id}")))
         .map(NodeRow::from)
+    }
+
+    /// Moves a live node to another zone. Its open deliveries of occurrences yet to start that
+    /// target none of the new zone and the zones above it (its old village's programme and
+    /// broadcasts) end `cancelled`, in the same transaction. Returns how many.
+    pub async fn move_node(&self, id: &str, zone_id: i64, now: DateTime<Utc>) -> Result<u64> {
+        self.zone(zone_id).await?;
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("UPDATE nodes SET zone_id = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(zone_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("node {id}")));
+        }
+        let left: Vec<i64> = sqlx::query_scalar(&format!(
+            "WITH RECURSIVE up(id, parent_id) AS (
+                SELECT id, parent_id FROM zones WHERE id = ?
+                UNION ALL
+                SELECT z.id, z.parent_id FROM zones z JOIN up ON z.id = up.parent_id
+             )
+             SELECT d.occurrence_id FROM deliveries d JOIN occurrences o ON o.id = d.occurrence_id
+             WHERE d.node_id = ? AND d.stage NOT IN ({}) AND o.start_at > ?
+               AND NOT EXISTS (SELECT 1 FROM occurrence_zones oz
+                               WHERE oz.occurrence_id = o.id AND oz.zone_id IN (SELECT id FROM up))",
+            crate::delivery::Delivery::final_stages_sql()
+        ))
+        .bind(zone_id)
+        .bind(id)
+        .bind(ts(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut cancelled = 0;
+        for occ in left {
+            if let Some((mut d, err)) = load_delivery(&mut tx, occ, id).await? {
+                if d.cancel(now, "the loudspeaker moved to another zone") == Outcome::Moved {
+                    save_delivery(&mut tx, occ, id, &d, err).await?;
+                    cancelled += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(cancelled)
     }
 
     /// The live nodes among `ids`, in any order (one query for a batch).

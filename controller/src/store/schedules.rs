@@ -72,7 +72,21 @@ pub struct ScheduleRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub approved_at: Option<DateTime<Utc>>,
+    /// The account that wrote it (none for a file's, or one made before this was kept).
+    pub created_by: Option<String>,
+    /// The admin who approved it.
+    pub approved_by: Option<String>,
+    /// An admin sent the draft back to its author: who, why and when. Cleared by the next edit.
+    pub returned: Option<SentBack>,
     pub zone_ids: Vec<i64>,
+}
+
+/// A draft an admin sent back to its author, with the reason.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
+pub struct SentBack {
+    pub by: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 /// What a schedule says; the same for creating and editing.
@@ -114,6 +128,11 @@ struct ScheduleRecord {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     approved_at: Option<DateTime<Utc>>,
+    created_by: Option<String>,
+    approved_by: Option<String>,
+    returned_by: Option<String>,
+    returned_reason: Option<String>,
+    returned_at: Option<DateTime<Utc>>,
 }
 
 /// A zone's quiet hours as stored, `HH:MM` text.
@@ -159,14 +178,16 @@ impl Store {
         status: Status,
         source: Source,
         file: Option<(&str, i64)>,
+        author: Option<&str>,
     ) -> Result<ScheduleRow> {
         self.check_spec(spec).await?;
         let now = ts(Utc::now());
         let mut tx = self.pool.begin().await?;
         let id = sqlx::query(
             "INSERT INTO schedules (name, announcement_id, priority, recurrence, expires_in_minutes, status,
-                                    source, source_file, source_line, created_at, updated_at, approved_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                    source, source_file, source_line, created_at, updated_at, approved_at,
+                                    created_by)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&spec.name)
         .bind(spec.announcement_id)
@@ -183,6 +204,7 @@ impl Store {
         .bind(&now)
         .bind(&now)
         .bind((status == Status::Active).then_some(&now))
+        .bind(author)
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
@@ -225,7 +247,8 @@ impl Store {
         let touched = withdraw_future(&mut tx, id, now, "the schedule was changed").await?;
         sqlx::query(
             "UPDATE schedules SET name = ?, announcement_id = ?, priority = ?, recurrence = ?,
-                    expires_in_minutes = ?, revision = revision + 1, materialized_until = ?, updated_at = ?
+                    expires_in_minutes = ?, revision = revision + 1, materialized_until = ?, updated_at = ?,
+                    returned_by = NULL, returned_reason = NULL, returned_at = NULL
              WHERE id = ?",
         )
         .bind(&spec.name)
@@ -251,6 +274,16 @@ impl Store {
     /// resuming and approving start it from now (what fell in a pause is not played). Returns
     /// the nodes whose plans change.
     pub async fn set_schedule_status(&self, id: i64, to: Status) -> Result<Vec<String>> {
+        self.set_schedule_status_by(id, to, None).await
+    }
+
+    /// As [`Store::set_schedule_status`], naming the admin when a draft is approved.
+    pub async fn set_schedule_status_by(
+        &self,
+        id: i64,
+        to: Status,
+        by: Option<&str>,
+    ) -> Result<Vec<String>> {
         let s = self.schedule(id).await?;
         let allowed = matches!(
             (s.status, to),
@@ -281,13 +314,16 @@ impl Store {
         let approved = (s.status == Status::Draft && to == Status::Active).then(|| ts(now));
         sqlx::query(
             "UPDATE schedules SET status = ?, revision = revision + 1, materialized_until = ?,
-                    updated_at = ?, approved_at = COALESCE(?, approved_at)
+                    updated_at = ?, approved_at = COALESCE(?, approved_at),
+                    approved_by = CASE WHEN ? IS NULL THEN approved_by ELSE ? END
              WHERE id = ?",
         )
         .bind(to.as_str())
         .bind(ts(now))
         .bind(ts(now))
-        .bind(approved)
+        .bind(&approved)
+        .bind(&approved)
+        .bind(approved.as_ref().and(by))
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -358,8 +394,36 @@ impl Store {
             created_at: row.created_at,
             updated_at: row.updated_at,
             approved_at: row.approved_at,
+            created_by: row.created_by,
+            approved_by: row.approved_by,
+            returned: match (row.returned_by, row.returned_reason, row.returned_at) {
+                (Some(by), Some(reason), Some(at)) => Some(SentBack { by, reason, at }),
+                _ => None,
+            },
             zone_ids,
         })
+    }
+
+    /// An admin sends a draft back to its author with a reason; it stays a draft.
+    pub async fn send_back_schedule(&self, id: i64, by: &str, reason: &str) -> Result<()> {
+        let r = sqlx::query(
+            "UPDATE schedules SET returned_by = ?, returned_reason = ?, returned_at = ?, updated_at = ?
+             WHERE id = ? AND status = 'draft'",
+        )
+        .bind(by)
+        .bind(reason)
+        .bind(ts(Utc::now()))
+        .bind(ts(Utc::now()))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            self.schedule(id).await?;
+            return Err(StoreError::Conflict(format!(
+                "schedule {id} is not a draft awaiting approval"
+            )));
+        }
+        Ok(())
     }
 
     /// Writes a schedule's firings and moves its `materialized_until` to `until`, in one

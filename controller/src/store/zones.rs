@@ -13,6 +13,30 @@ pub struct Zone {
     pub parent_id: Option<i64>,
 }
 
+/// What uses a zone, counted: a zone is removed only when all are zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneUses {
+    pub children: i64,
+    pub nodes: i64,
+    pub schedules: i64,
+    pub broadcasts: i64,
+    pub accounts: i64,
+}
+
+impl ZoneUses {
+    pub fn is_empty(&self) -> bool {
+        [
+            self.children,
+            self.nodes,
+            self.schedules,
+            self.broadcasts,
+            self.accounts,
+        ]
+        .iter()
+        .all(|n| *n == 0)
+    }
+}
+
 impl Store {
     pub async fn create_zone(&self, name: &str, parent_id: Option<i64>) -> Result<Zone> {
         let name = ZONE_NAME.check(name)?;
@@ -77,6 +101,39 @@ impl Store {
             )),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// What keeps a zone from being removed, counted: its zones below, its loudspeakers
+    /// (decommissioned ones too: their history stands in it), the schedules that target it,
+    /// the broadcasts it received, and the accounts limited to it.
+    pub async fn zone_uses(&self, id: i64) -> Result<ZoneUses> {
+        self.zone(id).await?;
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await
+        };
+        Ok(ZoneUses {
+            children: count("SELECT COUNT(*) FROM zones WHERE parent_id = ?").await?,
+            nodes: count("SELECT COUNT(*) FROM nodes WHERE zone_id = ?").await?,
+            schedules: count("SELECT COUNT(*) FROM schedule_zones WHERE zone_id = ?").await?,
+            broadcasts: count("SELECT COUNT(*) FROM occurrence_zones WHERE zone_id = ?").await?,
+            accounts: count("SELECT COUNT(*) FROM user_zones WHERE zone_id = ?").await?,
+        })
+    }
+
+    /// Removes a zone nothing uses or ever used (see [`Store::zone_uses`]), so no record loses
+    /// its village. Refused with a conflict otherwise.
+    pub async fn delete_zone(&self, id: i64) -> Result<()> {
+        if !self.zone_uses(id).await?.is_empty() {
+            return Err(StoreError::Conflict(format!("zone {id} is in use")));
+        }
+        sqlx::query("DELETE FROM zones WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn zone(&self, id: i64) -> Result<Zone> {

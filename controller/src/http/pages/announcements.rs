@@ -3,30 +3,39 @@
 //! twice: a recording per language is uploaded with a progress bar (`POST /api/v1/media`)
 //! and the announcement made from them (`POST /api/v1/announcements`); or a text is heard
 //! first (`POST /api/v1/tts/preview`) and then saved (`POST /api/v1/tts/announcements`).
+//! The list is searched by words and category, and shows the archive on request; each
+//! announcement is filed under a category or archived by a plain form
+//! ([`crate::ops::announcements`]).
 
-use axum::response::Response;
-use axum::routing::get;
+use axum::extract::{Path, Query};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
 
+use super::form::FormData;
 use super::render::Ctx;
-use crate::http::AppState;
+use crate::http::{ApiError, AppState};
 use crate::limits::{megabytes, ANNOUNCEMENT_TITLE};
 use crate::media::MediaError;
+use crate::ops::announcements::{change, search, AnnouncementChange, Search};
 use crate::store::accounts::Role;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/ui/announcements", get(page))
+    Router::new()
+        .route("/ui/announcements", get(page))
+        .route("/ui/announcements/{id}", post(file_under))
 }
 
 /// The languages offered in the pickers (others can be typed): Vietnamese and the languages
 /// of the northern mountain communes.
 const LANGUAGES: &[&str] = &["vi", "hmn", "tai", "dao", "muong", "en"];
 
-async fn page(ctx: Ctx) -> Response {
+async fn page(ctx: Ctx, Query(f): Query<Search>) -> Response {
     let r = async {
         ctx.require(Role::Operator)?;
-        let announcements = ctx.s.store.announcements().await?;
+        let announcements = search(&ctx.s, &f).await?;
+        let categories = ctx.s.store.announcement_categories().await?;
         let max = ctx.s.cfg.max_upload_bytes;
         // The script refuses a file over the limit before sending it: a browser cut off
         // mid-upload would only see a network error.
@@ -35,8 +44,37 @@ async fn page(ctx: Ctx) -> Response {
             "announcements.html",
             json!({"announcements": announcements, "languages": LANGUAGES,
                    "max_upload_bytes": max, "max_upload": megabytes(max),
-                   "too_large": too_large, "title_max": ANNOUNCEMENT_TITLE.max}),
+                   "too_large": too_large, "title_max": ANNOUNCEMENT_TITLE.max,
+                   "categories": categories, "q": f.q, "category": f.category,
+                   "archived": f.archived}),
         ))
+    }
+    .await;
+    ctx.respond(r)
+}
+
+/// Files an announcement under a category, or archives it (`archive=yes`) or brings it back
+/// (`archive=no`); back to the list as it was.
+async fn file_under(ctx: Ctx, Path(id): Path<i64>, form: FormData) -> Response {
+    let r = async {
+        let actor = ctx.require(Role::Operator)?;
+        actor.check_form_csrf(form.csrf())?;
+        let c = AnnouncementChange {
+            // Sent with the category form only: an empty field removes the category.
+            category: form
+                .0
+                .iter()
+                .find(|(k, _)| k == "category")
+                .map(|(_, v)| v.trim().to_owned()),
+            archived: form.get("archive").map(|a| a == "yes"),
+        };
+        change(&ctx.s, id, &c).await?;
+        let back = if form.get("from_archive").is_some() {
+            "/ui/announcements?archived=true"
+        } else {
+            "/ui/announcements"
+        };
+        Ok::<_, ApiError>(Redirect::to(&format!("{back}#announcement-{id}")).into_response())
     }
     .await;
     ctx.respond(r)

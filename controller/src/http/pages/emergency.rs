@@ -49,7 +49,7 @@ pub async fn zone_choices(ctx: &Ctx, actor: &Actor) -> Result<Vec<Value>, ApiErr
 
 async fn form_data(ctx: &Ctx, actor: &Actor, form: Option<&FormData>) -> Result<Value, ApiError> {
     let zones = zone_choices(ctx, actor).await?;
-    let announcements = ctx.s.store.announcements().await?;
+    let announcements = crate::ops::announcements::search(&ctx.s, &Default::default()).await?;
     Ok(json!({
         "zones": zones,
         "announcements": announcements,

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use crate::http::{ApiError, AppState};
 
 /// The largest form accepted; the pages' forms are a few hundred bytes.
-const FORM_LIMIT: usize = 64 * 1024;
+pub const FORM_LIMIT: usize = 64 * 1024;
 
 pub struct FormData(pub Vec<(String, String)>);
 

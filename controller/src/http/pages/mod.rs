@@ -8,11 +8,14 @@
 //! - [`assets`]: the stylesheet and the script.
 //! - [`login`]: sign in and out; [`dashboard`]: the day at a glance; [`emergency`]: the
 //!   emergency broadcast with its confirmation; [`broadcasts`]: each broadcast's delivery per
-//!   village and node; [`announcements`]: recordings, language variants, text-to-speech;
-//!   [`schedules`]: schedules with their conflicts before saving, and the week view;
+//!   village and node; [`broadcast_form`]: a one-off broadcast, checked like a schedule; [`announcements`]: recordings, language variants, text-to-speech,
+//!   categories, search and the archive;
+//!   [`schedules`]: schedules with their conflicts before saving, and the week view, their
+//!   time rules in words ([`schedule_rule`]) and their approval ([`approvals`]);
 //!   [`users`]: staff accounts and the audit log; [`accounts`]: one account's role, zones,
 //!   password and API tokens; [`zones`]: the zone tree, quiet hours, languages and each
-//!   loudspeaker's sound; [`nodes`]: provisioning a loudspeaker and its config file, kept for
+//!   loudspeaker's sound; [`zone_changes`]: removing an empty zone, moving a loudspeaker;
+//!   [`nodes`]: provisioning a loudspeaker and its config file, kept for
 //!   download by [`downloads`], and taking one out of service; [`settings`]: the commune's
 //!   settings; [`security`]: the security reports and the commune's signing key with its
 //!   rotation; [`reports`]: the delivery report per village, its CSV and its printable page.
@@ -23,7 +26,9 @@
 
 mod accounts;
 mod announcements;
+mod approvals;
 mod assets;
+mod broadcast_form;
 mod broadcasts;
 mod dashboard;
 pub mod downloads;
@@ -34,10 +39,12 @@ mod login;
 mod nodes;
 pub mod render;
 mod reports;
+mod schedule_rule;
 mod schedules;
 mod security;
 mod settings;
 mod users;
+mod zone_changes;
 mod zones;
 
 use axum::Router;
@@ -51,12 +58,15 @@ pub fn router() -> Router<AppState> {
         .merge(dashboard::router())
         .merge(emergency::router())
         .merge(broadcasts::router())
+        .merge(broadcast_form::router())
         .merge(announcements::router())
         .merge(schedules::router())
+        .merge(approvals::router())
         .merge(users::router())
         .merge(reports::router())
         .merge(accounts::router())
         .merge(zones::router())
+        .merge(zone_changes::router())
         .merge(nodes::router())
         .merge(settings::router())
         .merge(security::router())

@@ -59,6 +59,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/schedules.html"),
     ),
     (
+        "rule_words.html",
+        include_str!("../../../templates/rule_words.html"),
+    ),
+    (
+        "broadcast_new.html",
+        include_str!("../../../templates/broadcast_new.html"),
+    ),
+    (
         "schedule_form.html",
         include_str!("../../../templates/schedule_form.html"),
     ),

@@ -1,15 +1,16 @@
 //! `/ui/schedules`: the schedules (lịch phát) with pause, resume and cancel; a form to make or
-//! change one with a zone picker and a time rule a clerk can read (every day at, on chosen
-//! weekdays at, once, or cron for the advanced), which shows the conflicts and next airings
-//! before saving; and `/ui/schedules/week`, the coming week's programme per village. The
-//! checks, saving and status changes are the API's own (`crate::http::schedules`).
+//! change one with a zone picker and a time rule a clerk can read (see [`super::schedule_rule`]),
+//! which shows the conflicts and next airings before saving; and `/ui/schedules/week`, the
+//! coming week's programme per village. Who wrote each schedule, who approved it, and why an
+//! admin sent one back are shown; approving and sending back are in [`super::approvals`]. The
+//! checks, saving and status changes are the API's own (`crate::ops::schedules`).
 
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use loa_protocol::Priority;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -18,12 +19,13 @@ use super::dashboard::ZonePaths;
 use super::emergency::zone_choices;
 use super::form::FormData;
 use super::render::Ctx;
+use super::schedule_rule::{recurrence, rule_fields, DAYS, NTH};
 use crate::auth::Actor;
 use crate::http::{ApiError, AppState};
+use crate::ops::announcements::search;
 use crate::ops::schedules::{
     change_status, check_schedule, editable, next_airings, save_edit, save_new,
 };
-use crate::schedule::rule::{Recurrence, TimeRule};
 use crate::store::accounts::Role;
 use crate::store::schedules::{ScheduleRow, ScheduleSpec, Status};
 
@@ -37,9 +39,6 @@ pub fn router() -> Router<AppState> {
         .route("/ui/schedules/{id}/status", post(status))
 }
 
-/// Weekday names as cron writes them, Monday first (the order a Vietnamese week is read in).
-const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-
 /// How many airings of one schedule the week view shows at most.
 const WEEK_LIMIT: usize = 200;
 
@@ -47,89 +46,7 @@ fn bad(code: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
 
-/// A schedule's rule as the form shows it: `daily`, `weekdays`, `once` or `cron`.
-fn rule_fields(r: &Recurrence) -> Value {
-    match &r.rule {
-        TimeRule::Once { at } => json!({"kind": "once", "date": at.date().to_string(),
-                                        "time": at.time().format("%H:%M").to_string()}),
-        TimeRule::Cron { expr } => {
-            let f: Vec<&str> = expr.split_whitespace().collect();
-            let hm = |m: &str, h: &str| -> Option<String> {
-                let (m, h): (u32, u32) = (m.parse().ok()?, h.parse().ok()?);
-                NaiveTime::from_hms_opt(h, m, 0).map(|t| t.format("%H:%M").to_string())
-            };
-            match f.as_slice() {
-                ["0", m, h, "*", "*", dow] => match hm(m, h) {
-                    Some(time) if *dow == "*" => json!({"kind": "daily", "time": time}),
-                    Some(time) if dow.split(',').all(|d| DAYS.contains(&d)) => {
-                        json!({"kind": "weekdays", "time": time,
-                               "days": dow.split(',').collect::<Vec<_>>()})
-                    }
-                    _ => json!({"kind": "cron", "cron": expr}),
-                },
-                _ => json!({"kind": "cron", "cron": expr}),
-            }
-        }
-        TimeRule::Rrule { start, rule } => {
-            json!({"kind": "rrule", "rrule": format!("{rule} (từ/from {start})")})
-        }
-    }
-}
-
-/// The time rule the form describes.
-fn recurrence(form: &FormData) -> Result<Recurrence, ApiError> {
-    let time = || -> Result<NaiveTime, ApiError> {
-        form.get("time")
-            .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
-            .ok_or_else(|| bad("ui.no_time", "give a time, e.g. 06:30"))
-    };
-    let cron_at = |t: NaiveTime, dow: &str| {
-        use chrono::Timelike;
-        format!("0 {} {} * * {dow}", t.minute(), t.hour())
-    };
-    let rule = match form.get("kind").unwrap_or("daily") {
-        "daily" => TimeRule::Cron {
-            expr: cron_at(time()?, "*"),
-        },
-        "weekdays" => {
-            let days: Vec<&str> = form
-                .all("days")
-                .into_iter()
-                .filter(|d| DAYS.contains(d))
-                .collect();
-            if days.is_empty() {
-                return Err(bad("ui.no_days", "choose at least one day of the week"));
-            }
-            TimeRule::Cron {
-                expr: cron_at(time()?, &days.join(",")),
-            }
-        }
-        "once" => {
-            let date = form
-                .get("date")
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .ok_or_else(|| bad("ui.no_date", "give a date"))?;
-            TimeRule::Once {
-                at: date.and_time(time()?),
-            }
-        }
-        "cron" => TimeRule::Cron {
-            expr: form
-                .get("cron")
-                .ok_or_else(|| bad("ui.no_cron", "give a cron rule"))?
-                .to_owned(),
-        },
-        _ => return Err(bad("ui.bad_rule", "choose a kind of time rule")),
-    };
-    Ok(Recurrence {
-        rule,
-        repeat: None,
-        valid_from: None,
-        valid_until: None,
-    })
-}
-
-fn spec(form: &FormData) -> Result<ScheduleSpec, ApiError> {
+fn spec(form: &FormData, today: NaiveDate) -> Result<ScheduleSpec, ApiError> {
     let zone_ids = form.ids("zones");
     if zone_ids.is_empty() {
         return Err(bad("ui.no_zone", "choose at least one zone"));
@@ -150,7 +67,7 @@ fn spec(form: &FormData) -> Result<ScheduleSpec, ApiError> {
         name: name.to_owned(),
         announcement_id,
         priority,
-        recurrence: recurrence(form)?,
+        recurrence: recurrence(form, today)?,
         expires_in_minutes: form
             .get("expires_in_minutes")
             .and_then(|v| v.parse().ok())
@@ -170,10 +87,21 @@ async fn form_page(
     if fields.get("kind").is_none() {
         fields["kind"] = json!("daily");
     }
+    // Those in use, and the one the schedule plays even if it was archived since.
+    let mut announcements = search(&ctx.s, &Default::default()).await?;
+    let chosen = fields["announcement_id"]
+        .as_str()
+        .and_then(|a| a.parse().ok());
+    if let Some(id) = chosen.filter(|id| !announcements.iter().any(|a| a.id == *id)) {
+        if let Ok(a) = ctx.s.store.announcement(id).await {
+            announcements.push(a);
+        }
+    }
     let mut data = json!({
         "zones": zone_choices(ctx, actor).await?,
-        "announcements": ctx.s.store.announcements().await?,
+        "announcements": announcements,
         "days": DAYS,
+        "nths": NTH,
         "f": fields,
     });
     if let (Some(d), Value::Object(e)) = (data.as_object_mut(), extra) {
@@ -194,6 +122,13 @@ fn fields_of(form: &FormData) -> Value {
         "date",
         "cron",
         "expires_in_minutes",
+        "nth",
+        "weekday",
+        "interval",
+        "repeat_times",
+        "repeat_gap",
+        "valid_from",
+        "valid_until",
     ] {
         if let Some(v) = form.get(k) {
             f.insert(k.into(), json!(v));
@@ -228,7 +163,12 @@ async fn list(ctx: Ctx) -> Response {
             rows.push(json!({"s": sch, "zones": zones, "next": next.first(),
                              "rule": rule_fields(&sch.recurrence), "title": title}));
         }
-        Ok(ctx.render("schedules.html", json!({"schedules": rows})))
+        let approval = ctx.s.store.require_approval().await?;
+        Ok(ctx.render(
+            "schedules.html",
+            json!({"schedules": rows, "is_admin": actor.role() >= Role::Admin,
+                   "approval": approval, "me": actor.user.username}),
+        ))
     }
     .await;
     ctx.respond(r)
@@ -297,7 +237,8 @@ async fn submit(ctx: &Ctx, form: &FormData, editing: Option<i64>) -> Result<Resp
         None => "/ui/schedules".into(),
     };
     let outcome = async {
-        let spec = spec(form)?;
+        let today = ctx.s.clock.now().with_timezone(&ctx.s.tz).date_naive();
+        let spec = spec(form, today)?;
         let conflicts = check_schedule(&ctx.s, actor, &spec, editing).await?;
         Ok::<_, ApiError>((spec, conflicts))
     }
@@ -329,7 +270,7 @@ async fn submit(ctx: &Ctx, form: &FormData, editing: Option<i64>) -> Result<Resp
     }
     let row = match editing {
         Some(id) => save_edit(&ctx.s, id, &spec).await?,
-        None => save_new(&ctx.s, &spec).await?,
+        None => save_new(&ctx.s, actor, &spec).await?,
     };
     Ok(Redirect::to(&format!("/ui/schedules#schedule-{}", row.id)).into_response())
 }

@@ -1,7 +1,8 @@
 //! `/ui/zones` (admins): the zone tree (commune → villages → clusters) with each zone's
 //! loudspeakers, quiet hours and languages, the values it inherits shown beside its own; adding
 //! a zone, renaming one; each loudspeaker's volume and chime. Provisioning, new credentials and
-//! taking a loudspeaker out of service are in [`super::nodes`]. Every change goes through the API's own functions
+//! taking a loudspeaker out of service are in [`super::nodes`]; removing an empty zone and
+//! moving a loudspeaker to another zone in [`super::zone_changes`]. Every change goes through the API's own functions
 //! (`crate::http::settings`, `crate::http::nodes`), which publish the new plans.
 
 use axum::extract::{Path, Query};
@@ -81,11 +82,27 @@ struct Done {
     decommissioned: Option<String>,
     name: Option<String>,
     cancelled: Option<u64>,
+    /// A loudspeaker moved: its id, with `to` (the zone), `cancelled` and `added`.
+    moved: Option<String>,
+    to: Option<i64>,
+    added: Option<u64>,
 }
 
 async fn page(ctx: Ctx, Query(q): Query<Done>) -> Response {
     let r = async {
         let mut d = data(&ctx).await?;
+        if let (Some(id), Some(to)) = (&q.moved, q.to) {
+            let name = ctx
+                .s
+                .store
+                .node(id)
+                .await
+                .map(|n| n.name)
+                .unwrap_or(id.clone());
+            d["moved"] = json!({"name": name, "zone": ctx.s.store.zone_path(to).await?,
+                                "cancelled": q.cancelled.unwrap_or(0),
+                                "added": q.added.unwrap_or(0)});
+        }
         if let Some(id) = q.decommissioned {
             let name = q.name.unwrap_or_else(|| id.clone());
             d["decommissioned"] =
