@@ -3,12 +3,14 @@
 #   scripts/setup.sh        what building and the demo need (espeak-ng reads typed texts out)
 #   scripts/setup.sh test   and what the tests need too (Mosquitto, ALSA's tools, Chromium
 #                           and its WebDriver for the web UI's browser tests, openssl for
-#                           scripts/make-ca.sh in the TLS tests)
+#                           scripts/make-ca.sh in the TLS tests, and what
+#                           scripts/package.sh and package-check.sh use: dpkg-dev, lintian,
+#                           systemd for systemd-analyze, curl)
 set -euo pipefail
 
 packages=(pkg-config libasound2-dev espeak-ng)
 if [ "${1:-}" = "test" ]; then
-    packages+=(mosquitto alsa-utils chromium chromium-driver openssl)
+    packages+=(mosquitto alsa-utils chromium chromium-driver openssl dpkg-dev lintian systemd curl)
 fi
 
 missing=()
