@@ -4,7 +4,8 @@
 # Usage: scripts/package-check.sh [amd64|arm64|armhf]...   (default: amd64)
 #
 # For every architecture given:
-#   lintian   no error and no warning (each override in packaging/*/lintian-overrides says why).
+#   lintian   no error and no warning (none is overridden; an override would go in
+#             packaging/PACKAGE/lintian-overrides, with a comment saying why).
 # For this machine's architecture also (as root or through sudo; it installs, then purges):
 #   systemd   `systemd-analyze verify` of the installed units prints nothing (it exits 0 on
 #             unknown keys, so the output is what is checked).
