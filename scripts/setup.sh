@@ -4,12 +4,14 @@
 #                           libopus decodes Opus recordings and streams)
 #   scripts/setup.sh test   and what the tests need too (Mosquitto, ALSA's tools, Chromium
 #                           and its WebDriver for the web UI's browser tests, openssl for
-#                           scripts/make-ca.sh in the TLS tests, ffmpeg to encode Opus test audio)
+#                           scripts/make-ca.sh in the TLS tests, ffmpeg to encode Opus test
+#                           audio, and what scripts/package.sh and package-check.sh use:
+#                           dpkg-dev, lintian, systemd for systemd-analyze, curl)
 set -euo pipefail
 
 packages=(pkg-config libasound2-dev libopus-dev espeak-ng)
 if [ "${1:-}" = "test" ]; then
-    packages+=(mosquitto alsa-utils chromium chromium-driver openssl ffmpeg)
+    packages+=(mosquitto alsa-utils chromium chromium-driver openssl ffmpeg dpkg-dev lintian systemd curl)
 fi
 
 missing=()

@@ -26,7 +26,8 @@ pub fn to_toml(file: &NodeConfigFile, node_name: &str, zone_path: &str) -> Strin
     format!(
         "# loa node configuration for node {:?} ({node_name}, {zone_path}).\n\
          # Made by the controller. It holds this node's MQTT password, media token and key:\n\
-         # keep it readable by the loa-node service only (chmod 600).\n\
+         # keep it readable by the node's service only: copy it over /etc/loa/node.toml, which\n\
+         # the loa-node package made root:loa-node, mode 0640 (cp keeps that).\n\
          # Audio: sink = \"cpal\" plays on the sound card (add device = \"NAME\" to pick one;\n\
          # `loa-node devices` lists them), \"wav\" writes files to wav_dir, \"null\" discards.\n\n{body}",
         file.node_id

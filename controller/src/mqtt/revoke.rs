@@ -9,8 +9,8 @@
 //!   and ACL files are rewritten and Mosquitto is sent SIGHUP (`mosquitto_pid_file`). On that
 //!   reload Mosquitto 2.0 checks every connected client against the new password file and
 //!   disconnects one whose account is gone or whose password changed. Without a pid file the
-//!   cut waits for the next reload: on Debian, `deploy/systemd/loa-mosquitto-reload.path`
-//!   reloads when the files change; otherwise someone runs `systemctl reload mosquitto`.
+//!   cut waits for the next reload: on Debian, the package's `loa-mosquitto-reload.path`
+//!   (`packaging/loa-controller/`) reloads when the files change; otherwise someone runs `systemctl reload mosquitto`.
 //!   `docs/security.md` says what each case guarantees.
 //!
 //! The store must already hold the node's new state (removed, or its new hashes): Mosquitto's
