@@ -156,6 +156,17 @@ pub async fn set_sound(
     Ok(s.store.node(id).await?)
 }
 
+/// Asks a node for a speaker check now: the request goes out in its plan. Shared with the
+/// station page.
+pub async fn request_speaker_check(s: &App, id: &str) -> Result<NodeRow, OpError> {
+    s.store.request_speaker_check(id, s.clock.now()).await?;
+    tracing::info!(node = %id, "speaker check asked for");
+    if let Err(e) = s.planner.publish(id).await {
+        tracing::error!(node = %id, error = %e, "cannot publish the plan asking for a speaker check");
+    }
+    Ok(s.store.node(id).await?)
+}
+
 /// Takes a node out of service. Its records stay; its credentials stop working at once.
 /// Returns how many of its deliveries were cancelled. Shared with the zones page.
 pub async fn decommission_node(s: &App, id: &str) -> Result<u64, OpError> {

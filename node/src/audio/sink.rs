@@ -45,6 +45,9 @@ pub struct AudioConfig {
     /// capture, the wav and null sinks). Leave off with a real sound card.
     #[serde(default)]
     pub pace: bool,
+    /// The speaker check, for a board whose microphone input hears the loudspeaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_check: Option<crate::speaker::SpeakerCheckConfig>,
 }
 
 fn default_rate() -> u32 {
@@ -64,6 +67,7 @@ impl Default for AudioConfig {
             rate: default_rate(),
             channels: default_channels(),
             pace: false,
+            speaker_check: None,
         }
     }
 }
