@@ -903,3 +903,33 @@ async fn uploads_are_measured_for_loudness_and_plans_carry_the_gain_that_evens_t
     assert_eq!(gains[0], 6.0, "{gains:?}");
     assert!((gains[1] + 6.0).abs() < 0.2, "{gains:?}");
 }
+
+// ---- the speaker check ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_speaker_check_asked_for_goes_out_in_the_nodes_plan() {
+    let h = Harness::new().await;
+    let village = h.zone("Thôn Nà Sài", None).await;
+    h.node("na-sai-1", village).await;
+    let before = h.plan("na-sai-1").await;
+    assert_eq!(before.speaker_check, None);
+
+    let r = h
+        .post_json("/api/v1/nodes/na-sai-1/speaker-check", json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    let asked: DateTime<Utc> = r.json()["speaker_check_requested_at"]
+        .as_str()
+        .expect("the request's time")
+        .parse()
+        .unwrap();
+    assert!((Utc::now() - asked).num_seconds().abs() < 5, "{asked}");
+    let after = h.plan("na-sai-1").await;
+    assert!(after.version > before.version);
+    assert_eq!(after.speaker_check, Some(asked));
+
+    let r = h
+        .post_json("/api/v1/nodes/no-such-node/speaker-check", json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+}

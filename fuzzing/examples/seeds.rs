@@ -45,6 +45,7 @@ fn main() {
         clock_offset_ms: Some(-42),
         uptime_secs: Some(3600),
         controller_keys: vec![public_key_b64(&key)],
+        speaker_check: None,
         ..NodeState::offline("n1", 2)
     };
     write(&corpus, "node_state", "sealed-online", &online.seal(&key));
@@ -87,6 +88,7 @@ fn sample_plan(t0: DateTime<Utc>) -> Plan {
         next_key: Some(public_key_b64(&next)),
         volume: 80,
         after_preempt: AfterPreempt::Resume,
+        speaker_check: None,
         items: vec![
             PlanItem {
                 id: "b1".into(),

@@ -82,6 +82,9 @@ impl NodeConfig {
         if let Some(pem) = &self.ca_pem {
             crate::tls::ca_certificates(pem)?;
         }
+        if let Some(c) = &self.audio.speaker_check {
+            c.validate()?;
+        }
         if let Some(r) = &self.relay {
             // The player is handed an item this long ahead and holds the device meanwhile.
             if r.lead_ms > 60_000 {

@@ -133,6 +133,7 @@ mod tests {
             next_key: None,
             volume: 80,
             after_preempt: Default::default(),
+            speaker_check: None,
             items: vec![],
         }
     }

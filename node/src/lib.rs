@@ -22,6 +22,8 @@
 //!   time after.
 //! - [`check`]: `loa-node check`, the installer's test of config, key, disk, broker, controller,
 //!   media token and audio output.
+//! - [`speaker`]: the speaker check (a quiet test signal played and listened for through the
+//!   microphone input) and the installers' test tone.
 //! - [`clock`]: the node clock against the controller's (an NTP-style exchange over HTTP).
 //! - [`runner`]: the I/O loop tying them together; [`run`] is its entry point.
 //! - [`disk`]: atomic writes for the small files above.
@@ -43,6 +45,7 @@ pub mod relay;
 pub mod runner;
 pub mod sender;
 pub mod session;
+pub mod speaker;
 pub mod spool;
 pub mod stream;
 pub mod tls;

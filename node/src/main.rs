@@ -44,8 +44,39 @@ enum Command {
         #[arg(long, default_value_t = 80)]
         volume: u8,
     },
-    /// List the audio output devices by name.
-    Devices,
+    /// List the audio output devices by name (with --capture, the microphone inputs).
+    Devices {
+        #[arg(long)]
+        capture: bool,
+    },
+    /// Play a steady 1 kHz tone on the configured output, the amplifier switched on, so an
+    /// installer can hear the loudspeaker.
+    TestTone {
+        #[arg(
+            long,
+            short,
+            env = "LOA_NODE_CONFIG",
+            default_value = "/etc/loa/node.toml"
+        )]
+        config: PathBuf,
+        /// How long, in seconds.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Its peak level, in dB below full scale (the node's volume does not apply).
+        #[arg(long, default_value_t = -12.0, allow_hyphen_values = true)]
+        level_db: f32,
+    },
+    /// Run the speaker check now (`[audio.speaker_check]` in the config): play the quiet test
+    /// signal and listen for it through the microphone. Exit status 1 if it is not heard.
+    SpeakerCheck {
+        #[arg(
+            long,
+            short,
+            env = "LOA_NODE_CONFIG",
+            default_value = "/etc/loa/node.toml"
+        )]
+        config: PathBuf,
+    },
     /// Check the installation: config, controller key, data directory, broker login,
     /// controller, media token, audio output, amplifier relay. Exit status 1 if any fails.
     ///
@@ -131,11 +162,56 @@ async fn main() -> anyhow::Result<ExitCode> {
             println!("played {} frames", report.frames);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Devices => {
-            for name in loa_node::audio::cli::list_devices()? {
+        Command::Devices { capture } => {
+            let names = if capture {
+                loa_node::speaker::capture::device_names().map_err(anyhow::Error::msg)?
+            } else {
+                loa_node::audio::cli::list_devices()?
+            };
+            for name in names {
                 println!("{name}");
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::TestTone {
+            config,
+            seconds,
+            level_db,
+        } => {
+            if !(0.1..=600.0).contains(&seconds) || !(-60.0..=0.0).contains(&level_db) {
+                anyhow::bail!("--seconds must be 0.1 to 600 and --level-db -60 to 0");
+            }
+            let cfg = NodeConfig::load(&config)?;
+            let (audio, relay) = (cfg.0.audio, cfg.0.relay);
+            println!("playing a 1 kHz tone for {seconds} s at {level_db} dBFS");
+            tokio::task::spawn_blocking(move || {
+                loa_node::relay::around(relay.as_ref(), || {
+                    loa_node::speaker::test_tone(&audio, seconds, level_db)
+                })
+            })
+            .await??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SpeakerCheck { config } => {
+            let cfg = NodeConfig::load(&config)?;
+            let (audio, relay) = (cfg.0.audio, cfg.0.relay);
+            let Some(check) = audio.speaker_check.clone() else {
+                anyhow::bail!(
+                    "{}: no [audio.speaker_check] section (capture_device = the microphone input)",
+                    config.display()
+                );
+            };
+            let verdict = tokio::task::spawn_blocking(move || {
+                loa_node::relay::around(relay.as_ref(), || loa_node::speaker::check(&audio, &check))
+            })
+            .await?;
+            if verdict.passed {
+                println!("✓ the loudspeaker is heard: {}", verdict.detail);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("✗ {}", verdict.detail);
+                Ok(ExitCode::FAILURE)
+            }
         }
         Command::Check { config } => {
             let ok = loa_node::check::run(&config, |o| println!("{o}")).await;

@@ -40,6 +40,10 @@ pub struct Plan {
     /// What an item interrupted by an emergency does afterwards. Absent in older plans: replay.
     #[serde(default)]
     pub after_preempt: AfterPreempt,
+    /// Staff asked for a speaker check at this instant (the station page): a node with a
+    /// microphone runs one when this is later than its last check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_check: Option<DateTime<Utc>>,
     pub items: Vec<PlanItem>,
 }
 
@@ -327,6 +331,7 @@ mod tests {
             next_key: None,
             volume: 80,
             after_preempt: AfterPreempt::Resume,
+            speaker_check: None,
             items: vec![PlanItem {
                 id: "b1".into(),
                 title: "Bản tin sáng".into(),

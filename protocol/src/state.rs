@@ -65,6 +65,23 @@ pub struct NodeState {
     /// announced next one during a key rotation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub controller_keys: Vec<String>,
+    /// The last speaker check, for a node with a microphone hearing its loudspeaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_check: Option<SpeakerCheck>,
+}
+
+/// A speaker check: the node played a quiet test signal and listened for it through the
+/// board's microphone input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeakerCheck {
+    /// When it ran, by the node's clock.
+    pub at: DateTime<Utc>,
+    pub passed: bool,
+    /// The level the signal was heard at, in dBFS; absent when nothing could be recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_db: Option<f32>,
+    /// What was heard, or what went wrong, in plain words.
+    pub detail: String,
 }
 
 impl NodeState {
@@ -86,6 +103,7 @@ impl NodeState {
             clock_offset_ms: None,
             uptime_secs: None,
             controller_keys: Vec::new(),
+            speaker_check: None,
         }
     }
 

@@ -36,7 +36,7 @@ pub fn write_asoundrc(home: &Path, pcms: &[(&str, &Path)]) -> anyhow::Result<()>
 }
 
 /// The definition of capture pcm `name` writing to `wav_out`.
-fn capture_pcm(name: &str, wav_out: &Path) -> anyhow::Result<String> {
+pub fn capture_pcm(name: &str, wav_out: &Path) -> anyhow::Result<String> {
     Ok(format!(
         r#"pcm.{name} {{
     type plug
@@ -100,7 +100,7 @@ pcm.{CAPTURE_PCM} {{
 }
 
 /// A path as an ALSA configuration string (double quotes, backslash escapes).
-fn alsa_string(path: &Path) -> anyhow::Result<String> {
+pub fn alsa_string(path: &Path) -> anyhow::Result<String> {
     let s = path
         .to_str()
         .with_context(|| format!("{} is not UTF-8", path.display()))?;

@@ -225,6 +225,7 @@ async fn garbage_on_any_topic_is_counted_and_ignored_and_a_forged_plan_is_refuse
         next_key: None,
         volume: 100,
         after_preempt: loa_protocol::AfterPreempt::Replay,
+        speaker_check: None,
         items: vec![loa_protocol::PlanItem {
             id: "o999".into(),
             title: "forged".into(),

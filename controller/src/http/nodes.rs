@@ -12,7 +12,9 @@ use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
-use crate::ops::nodes::{move_node, new_credentials, provision, set_sound, Moved, NewNode};
+use crate::ops::nodes::{
+    move_node, new_credentials, provision, request_speaker_check, set_sound, Moved, NewNode,
+};
 use crate::store::nodes::NodeRow;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -21,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(one, patch_sound))
         .routes(routes!(reset_credentials))
         .routes(routes!(move_zone))
+        .routes(routes!(speaker_check))
 }
 
 #[derive(Deserialize)]
@@ -219,4 +222,30 @@ async fn move_zone(
     Json(m): Json<MoveTo>,
 ) -> Result<Json<Moved>, ApiError> {
     Ok(Json(move_node(&s, &id, m.zone_id).await?))
+/// Ask a node for a speaker check
+///
+/// The node plays its quiet test signal and listens for it through its microphone input as
+/// soon as nothing plays or is due within two minutes; the verdict arrives in its state
+/// (`state.speaker_check`), and a failure is a fault on the dashboard. A node without a
+/// microphone configured (`[audio.speaker_check]` in its `node.toml`) ignores the request.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{id}/speaker-check",
+    tag = "nodes",
+    operation_id = "requestSpeakerCheck",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("id" = String, Path, description = "The node's id.")),
+    responses((status = 202, description = "Asked; the node's plan carries the request.", body = NodeRow), (status = 404))
+)]
+async fn speaker_check(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<NodeRow>), ApiError> {
+    let node = s.store.node(&id).await?;
+    actor.check_zones(&s.store, &[node.zone_id]).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(request_speaker_check(&s, &id).await?),
+    ))
 }

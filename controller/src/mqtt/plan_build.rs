@@ -74,6 +74,7 @@ pub fn build_plan(
             next_key: ctx.next_key.clone(),
             volume: node.volume,
             after_preempt: cat.after_preempt,
+            speaker_check: node.speaker_check_requested_at,
             items,
         },
         wanted,

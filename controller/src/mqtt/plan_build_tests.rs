@@ -60,6 +60,7 @@ fn node(zone_id: i64, chime: bool) -> NodeRow {
         last_seen: None,
         state: None,
         created_at: t0(),
+        speaker_check_requested_at: None,
     }
 }
 

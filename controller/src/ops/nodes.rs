@@ -186,6 +186,15 @@ pub async fn move_node(s: &App, id: &str, zone_id: i64) -> Result<Moved, OpError
         cancelled,
         added,
     })
+/// Asks a node for a speaker check now: the request goes out in its plan. Shared with the
+/// station page.
+pub async fn request_speaker_check(s: &App, id: &str) -> Result<NodeRow, OpError> {
+    s.store.request_speaker_check(id, s.clock.now()).await?;
+    tracing::info!(node = %id, "speaker check asked for");
+    if let Err(e) = s.planner.publish(id).await {
+        tracing::error!(node = %id, error = %e, "cannot publish the plan asking for a speaker check");
+    }
+    Ok(s.store.node(id).await?)
 }
 
 /// Takes a node out of service. Its records stay; its credentials stop working at once.

@@ -25,6 +25,8 @@ pub struct NodeRow {
     /// The node's last reported state, as it sent it.
     pub state: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
+    /// When staff last asked for a speaker check; the node's plan carries it.
+    pub speaker_check_requested_at: Option<DateTime<Utc>>,
 }
 
 /// What the controller keeps of a node's credentials: the hashes of its two secrets and the
@@ -39,7 +41,7 @@ pub struct SecretHashes {
 }
 
 const NODE_COLUMNS: &str = "id, name, zone_id, volume, chime, plan_version, acked_seq, presence, \
-                            last_seen, state_json, created_at";
+                            last_seen, state_json, created_at, speaker_check_requested_at";
 
 impl Store {
     pub async fn create_node(
@@ -247,6 +249,7 @@ struct NodeRecord {
     last_seen: Option<DateTime<Utc>>,
     state_json: Option<String>,
     created_at: DateTime<Utc>,
+    speaker_check_requested_at: Option<DateTime<Utc>>,
 }
 
 impl From<NodeRecord> for NodeRow {
@@ -264,11 +267,27 @@ impl From<NodeRecord> for NodeRow {
             // A state that does not parse is shown as none, as before.
             state: r.state_json.and_then(|s| serde_json::from_str(&s).ok()),
             created_at: r.created_at,
+            speaker_check_requested_at: r.speaker_check_requested_at,
         }
     }
 }
 
 impl Store {
+    /// Records that staff asked node `id` for a speaker check at `at`.
+    pub async fn request_speaker_check(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE nodes SET speaker_check_requested_at = ? WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("node {id}")));
+        }
+        Ok(())
+    }
+
     /// Live nodes whose last plan was issued before `before`, or that have none yet.
     pub async fn nodes_with_plans_before(&self, before: DateTime<Utc>) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(

@@ -54,6 +54,7 @@ pub fn plan_with(after_preempt: AfterPreempt, items: Vec<PlanItem>) -> Plan {
         next_key: None,
         volume: 100,
         after_preempt,
+        speaker_check: None,
         items,
     }
 }

@@ -50,6 +50,9 @@ pub struct AudioConfig {
     /// delays live speech by as much (docs/live-node.md).
     #[serde(default = "default_jitter_ms")]
     pub jitter_ms: u64,
+    /// The speaker check, for a board whose microphone input hears the loudspeaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_check: Option<crate::speaker::SpeakerCheckConfig>,
 }
 
 fn default_jitter_ms() -> u64 {
@@ -74,6 +77,7 @@ impl Default for AudioConfig {
             channels: default_channels(),
             pace: false,
             jitter_ms: default_jitter_ms(),
+            speaker_check: None,
         }
     }
 }

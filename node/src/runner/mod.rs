@@ -28,6 +28,7 @@ use crate::spool::Spool;
 use crate::stream::StreamSource;
 use crate::trust::Trust;
 
+mod speaker;
 mod state;
 
 /// What a download task reports.
@@ -103,6 +104,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         player: Player::spawn(cfg.audio.clone(), &data, player_tx),
         clock_offset_ms: None,
         started: std::time::Instant::now(),
+        speaker: speaker::SpeakerState::load(&data),
         cfg,
     };
     if let Some(v) = node.plans.version() {
@@ -128,8 +130,10 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         shutdown.clone(),
     ));
 
+    let (speaker_tx, mut speaker_rx) = mpsc::channel(1);
     wake = node.feed(Input::Tick, &fetch_tx, &tracker).or(wake);
     loop {
+        node.maybe_check_speaker(&speaker_tx);
         let sleep = match wake {
             Some(t) => (t - Utc::now()).to_std().unwrap_or_default(),
             None => std::time::Duration::from_secs(60),
@@ -163,6 +167,10 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
                     node.clock_offset_ms = Some(offset);
                     node.publish_state();
                 }
+                Input::Tick
+            }
+            Some(verdict) = speaker_rx.recv() => {
+                node.speaker_checked(verdict);
                 Input::Tick
             }
             _ = tokio::time::sleep(sleep) => Input::Tick,
@@ -201,6 +209,8 @@ struct Runner {
     /// The controller's clock minus ours, last measured.
     clock_offset_ms: Option<i64>,
     started: std::time::Instant,
+    /// The speaker check's last verdict, and whether one runs.
+    speaker: speaker::SpeakerState,
 }
 
 impl Runner {
@@ -298,7 +308,7 @@ impl Runner {
                             tracing::info!(item = %item, "item withdrawn while playing; stopping")
                         }
                     }
-                    self.player.stop();
+                    self.player_stop();
                 }
                 Action::Recorded(item) => self.player.recorded(&item),
             }
@@ -475,7 +485,7 @@ impl Runner {
             jitter_ms: self.cfg.audio.jitter_ms,
         });
         tracing::info!(item = %item.id, title = %item.title, start_at = %item.start_at, parts = ?labels, from_part = from.part, from_ms = from.ms, "preparing playback");
-        self.player.play(Job {
+        self.player_play(Job {
             sink_label: format!("{}-{}", item.start_at.format("%Y%m%dT%H%M%S"), item.id),
             files: media
                 .iter()

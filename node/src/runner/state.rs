@@ -32,6 +32,7 @@ impl Runner {
             clock_offset_ms: self.clock_offset_ms,
             uptime_secs: Some(self.started.elapsed().as_secs()),
             controller_keys: self.plans.trust().key_names(),
+            speaker_check: self.speaker.last.clone(),
         };
         if let Err(e) = self.client.try_publish(
             self.topics.state(&self.cfg.node_id),
