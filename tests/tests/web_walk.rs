@@ -149,9 +149,14 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
         .await
         .unwrap();
     // A spare loudspeaker, put up in Nà Sài and to be moved.
-    api.provision("du-phong", "Loa dự phòng", na_sai, &dir.path().join("spare"))
-        .await
-        .unwrap();
+    api.provision(
+        "du-phong",
+        "Loa dự phòng",
+        na_sai,
+        &dir.path().join("spare"),
+    )
+    .await
+    .unwrap();
     api.put("/api/v1/settings", json!({"require_approval": true}))
         .await
         .unwrap();
@@ -168,7 +173,9 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
 
     // 1. Upload a recording.
     b.goto(&format!("{base}/ui/announcements")).await.unwrap();
-    b.fill("#upload-title", "Thông báo tiêm phòng").await.unwrap();
+    b.fill("#upload-title", "Thông báo tiêm phòng")
+        .await
+        .unwrap();
     let file = fixture(TONE).canonicalize().unwrap();
     b.fill(".variant-file", file.to_str().unwrap())
         .await
@@ -385,7 +392,11 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
     // Nà Sài's loudspeaker played the one-off broadcast and the emergency (the spare, moved
     // away before it ever connected, played nothing).
     let cells: Vec<&str> = line.split(',').collect();
-    assert_eq!((cells[3], cells[10]), ("2", "1"), "played, emergencies played: {line}");
+    assert_eq!(
+        (cells[3], cells[10]),
+        ("2", "1"),
+        "played, emergencies played: {line}"
+    );
     screens.shot("10-csv").await;
 
     screens.office.close().await.unwrap();

@@ -222,6 +222,8 @@ async fn move_zone(
     Json(m): Json<MoveTo>,
 ) -> Result<Json<Moved>, ApiError> {
     Ok(Json(move_node(&s, &id, m.zone_id).await?))
+}
+
 /// Ask a node for a speaker check
 ///
 /// The node plays its quiet test signal and listens for it through its microphone input as

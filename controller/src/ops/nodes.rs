@@ -186,6 +186,8 @@ pub async fn move_node(s: &App, id: &str, zone_id: i64) -> Result<Moved, OpError
         cancelled,
         added,
     })
+}
+
 /// Asks a node for a speaker check now: the request goes out in its plan. Shared with the
 /// station page.
 pub async fn request_speaker_check(s: &App, id: &str) -> Result<NodeRow, OpError> {
