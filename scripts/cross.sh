@@ -37,7 +37,7 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install o
 setup() {
     local arch=$1 g
     g=$(gnu "$arch")
-    local want=("gcc-$g" "libc6-dev-$arch-cross" "libasound2-dev:$arch" qemu-user pkg-config python3 curl)
+    local want=("gcc-$g" "libc6-dev-$arch-cross" "libasound2-dev:$arch" "libopus-dev:$arch" qemu-user pkg-config python3 curl)
     local missing=()
     for p in "${want[@]}"; do installed "$p" || missing+=("$p"); done
     if [ ${#missing[@]} -gt 0 ]; then

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages loa needs, when they are missing.
-#   scripts/setup.sh        what building and the demo need (espeak-ng reads typed texts out)
+#   scripts/setup.sh        what building and the demo need (espeak-ng reads typed texts out;
+#                           libopus-dev: Opus for live and relayed audio)
 #   scripts/setup.sh test   and what the tests need too (Mosquitto, ALSA's tools, Chromium
 #                           and its WebDriver for the web UI's browser tests, openssl for
-#                           scripts/make-ca.sh in the TLS tests)
+#                           scripts/make-ca.sh in the TLS tests; ffmpeg and icecast2 for the
+#                           relay tests: a real Icecast fed by ffmpeg)
 set -euo pipefail
 
 packages=(pkg-config libasound2-dev espeak-ng)
+packages+=(libopus-dev)
 if [ "${1:-}" = "test" ]; then
     packages+=(mosquitto alsa-utils chromium chromium-driver openssl)
+    packages+=(ffmpeg icecast2)
 fi
 
 missing=()

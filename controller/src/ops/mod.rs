@@ -13,6 +13,7 @@
 //! - [`users`]: staff accounts and API tokens.
 //! - [`sessions`]: signing in and out.
 //! - [`reports`]: the delivery report per village over the villages an account may see.
+//! - [`sources`]: relay sources (a station's stream): register, list, remove.
 
 pub mod broadcasts;
 mod error;
@@ -22,6 +23,7 @@ pub mod reports;
 pub mod schedules;
 pub mod sessions;
 pub mod settings;
+pub mod sources;
 pub mod users;
 
 pub use error::{Kind, OpError, DISK_FULL};
@@ -58,4 +60,6 @@ pub struct App {
     pub tts: Arc<Tts>,
     /// What time it is, for every operation (the planner's clock too).
     pub clock: SharedClock,
+    /// The running relays of stations' streams.
+    pub hub: Arc<crate::relay::Hub>,
 }
