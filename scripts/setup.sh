@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages loa needs, when they are missing.
 #   scripts/setup.sh        what building and the demo need (espeak-ng reads typed texts out,
-#                           libopus decodes Opus recordings and streams)
+#                           libopus decodes and encodes Opus: uploads, live and relayed audio)
 #   scripts/setup.sh test   and what the tests need too (Mosquitto, ALSA's tools, Chromium
 #                           and its WebDriver for the web UI's browser tests, openssl for
-#                           scripts/make-ca.sh in the TLS tests, ffmpeg to encode Opus test
-#                           audio, and what scripts/package.sh and package-check.sh use:
-#                           dpkg-dev, lintian, systemd for systemd-analyze, curl)
+#                           scripts/make-ca.sh in the TLS tests, ffmpeg and icecast2 for the
+#                           Opus and relay tests (a real Icecast fed by ffmpeg), and what
+#                           scripts/package.sh and package-check.sh use: dpkg-dev, lintian,
+#                           systemd for systemd-analyze, curl)
 set -euo pipefail
 
 packages=(pkg-config libasound2-dev libopus-dev espeak-ng)
 if [ "${1:-}" = "test" ]; then
-    packages+=(mosquitto alsa-utils chromium chromium-driver openssl ffmpeg dpkg-dev lintian systemd curl)
+    packages+=(mosquitto alsa-utils chromium chromium-driver openssl ffmpeg icecast2)
+    packages+=(dpkg-dev lintian systemd curl)
 fi
 
 missing=()

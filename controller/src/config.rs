@@ -46,6 +46,25 @@ pub struct Config {
     pub limits: crate::limits::LimitsConfig,
     /// HTTPS and MQTT over TLS, when a certificate is given.
     pub tls: TlsConfig,
+    /// Relayed stations: what the villages are sent (see docs/live.md).
+    pub relay: RelayConfig,
+}
+
+/// `[relay]`: how a station's stream is passed on to the villages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    /// The Opus bitrate the villages are sent, in bits a second (mono). 32000 keeps speech and
+    /// news clear at about 240 KB a minute per village on a paid 3G/4G link.
+    pub bitrate: u32,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            bitrate: crate::opus::DEFAULT_BITRATE,
+        }
+    }
 }
 
 /// The commune's certificate (see `scripts/make-ca.sh` and docs/tls.md). With `cert` and
@@ -117,6 +136,7 @@ impl Default for Config {
             schedules_dir: None,
             limits: Default::default(),
             tls: TlsConfig::default(),
+            relay: RelayConfig::default(),
         }
     }
 }

@@ -9,7 +9,9 @@
 //! - [`schedule`]: time rules (once, cron, RRULE, repeats, validity, quiet hours), the
 //!   standing-programme files and their loading, the materialiser (schedules → occurrences up
 //!   to the plan horizon, idempotently) and conflicts between schedules.
-//! - [`media`]: the upload probe (symphonia) and the content-addressed file store.
+//! - [`media`]: the upload probe (symphonia; libopus for Ogg Opus) and the content-addressed
+//!   file store.
+//! - [`opus`]: the Opus encoder and Ogg pages, for what live and relayed audio send the nodes.
 //! - [`mqtt`]: everything that crosses the broker: the embedded broker, the controller's link,
 //!   Mosquitto's files, the planner (per-node signed plans) and ingest (node state and events
 //!   in, only when the node signed them; acks out).
@@ -20,6 +22,8 @@
 //! - [`http`]: the REST API, the pages (adapters over [`ops`]), media downloads for nodes, `/healthz`, `/metrics`.
 //! - [`tts`]: text-to-speech (espeak-ng behind a trait) and its cache of rendered texts.
 //! - [`provision`]: the config file a new node is given.
+//! - [`relay`]: the relay hub: a station pulled once, re-encoded to Ogg Opus for the nodes,
+//!   recorded as evidence.
 //! - [`secrets`]: node secrets; [`keys`]: the controller's signing keys and their rotation.
 //! - [`metrics`]: counters about what came in.
 //! - [`limits`]: the limits on what staff and scripts send, each with a clear error.
@@ -38,8 +42,10 @@ pub mod media;
 pub mod metrics;
 pub mod mqtt;
 pub mod ops;
+pub mod opus;
 pub mod presence;
 pub mod provision;
+pub mod relay;
 pub mod report;
 pub mod schedule;
 pub mod secrets;
@@ -252,6 +258,13 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
     tracing::info!(site = %cfg.site, http = %cfg.http_listen, public_url = %cfg.public_url(), public_key = %public_key, "controller ready");
     let rate = Arc::new(http::rate::RateLimit::new(&cfg.limits));
     let clock = planner.clock().clone();
+    let hub = relay::Hub::new(
+        store.clone(),
+        media.clone(),
+        cfg.relay.bitrate,
+        shutdown.clone(),
+        tracker.clone(),
+    );
     let state = http::AppState {
         app: ops::App {
             store,
@@ -265,6 +278,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
             throttle: Default::default(),
             clock: clock.clone(),
             tts,
+            hub,
         },
         downloads: Default::default(),
         rate,

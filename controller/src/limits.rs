@@ -46,6 +46,15 @@ pub const TOKEN_NAME: TextLimit = TextLimit {
     field: "token name",
     max: 100,
 };
+pub const SOURCE_NAME: TextLimit = TextLimit {
+    field: "source name",
+    max: 100,
+};
+/// A relay source's address (long enough for any station's stream URL with its query).
+pub const SOURCE_URL: TextLimit = TextLimit {
+    field: "source URL",
+    max: 2000,
+};
 /// Why a broadcast was withdrawn: a sentence, kept with each cancelled delivery.
 pub const CANCEL_REASON: TextLimit = TextLimit {
     field: "reason",

@@ -708,6 +708,41 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
         .call_as(download(&unknown, Some(&na_sai_token), None))
         .await;
     expect_error(&r, StatusCode::NOT_FOUND, "media.not_in_plan");
+    // Relay sources, and a node's stream of one. The stream is open-ended: only its status
+    // and headers are read (its station, on the discard port, never answers).
+    let source = expect(
+        &c.post(
+            "/api/v1/sources",
+            json!({"name": "Đài tỉnh", "url": "http://127.0.0.1:9/tinh.mp3"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
+    expect(&c.get("/api/v1/sources").await, StatusCode::OK);
+    let stream = {
+        use tower::ServiceExt as _;
+        let req = Request::builder()
+            .uri(format!("/streams/{}", id(&source)))
+            .header(header::AUTHORIZATION, format!("Bearer {na_sai_token}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = h.app.clone().oneshot(req).await.unwrap();
+        Reply {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body: Default::default(),
+        }
+    };
+    c.check(&Method::GET, &format!("/streams/{}", id(&source)), &stream);
+    assert_eq!(stream.status, StatusCode::OK);
+    let r = c
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/sources/{}", id(&source)),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
     let item = h.plan("na-sai-1").await.items[0].id.clone();
     let step = |seq: u64, stage: Stage, start_error_ms: Option<i64>| Event {
         seq,

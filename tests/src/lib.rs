@@ -5,6 +5,8 @@
 //! - [`api`]: a small client of the controller's REST API.
 //! - [`fault_proxy`]: a TCP proxy whose faults (delay, black hole, cut, throttle) are switched
 //!   at run time, for the chaos suite.
+//! - [`icecast`]: a throwaway Icecast on a free port and ffmpeg feeding it a recording: a
+//!   radio station for the relay tests.
 //! - [`mosquitto`]: a throwaway Mosquitto on a free port, anonymous or with loa's files.
 //! - [`probe`]: a bare MQTT client, for tests of a broker's access rules and for intruders
 //!   (a stolen node's account speaking for another node).
@@ -22,6 +24,7 @@ pub mod alsa;
 pub mod api;
 pub mod browser;
 pub mod fault_proxy;
+pub mod icecast;
 pub mod mosquitto;
 pub mod pcm;
 pub mod probe;

@@ -223,26 +223,7 @@ async fn download(
     Path(sha): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    // Only in the header: a token in the URL would end up in access logs.
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let Some(token) = token else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "media.token_missing",
-            "a node media token is required",
-        ));
-    };
-    let Some(node) = s.store.node_by_media_token(&hash_secret(&token)).await? else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "media.token_invalid",
-            "this media token is not valid",
-        ));
-    };
+    let node = node_of(&s, &headers).await?;
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -297,6 +278,34 @@ async fn download(
             .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
     }
     Ok(resp.body(body).expect("valid response"))
+}
+
+/// The node whose media token the request carries, for media and streams alike. The token
+/// goes only in the header, `Authorization: Bearer <media token>`: in the URL it would end up
+/// in access logs.
+pub(super) async fn node_of(s: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let Some(token) = token else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "media.token_missing",
+            "a node media token is required",
+        ));
+    };
+    s.store
+        .node_by_media_token(&hash_secret(&token))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "media.token_invalid",
+                "this media token is not valid",
+            )
+        })
 }
 
 /// `bytes=N-`, `bytes=N-M` or `bytes=-K` within a file of `len` bytes; `None` if unsatisfiable.

@@ -1,5 +1,5 @@
 //! The HTTP side: the REST API under `/api/v1`, the staff pages under `/ui/` ([`pages`]),
-//! media downloads for nodes, health and metrics, all behind [`crate::http::guard::guard`].
+//! media downloads and relayed streams for nodes, health and metrics, all behind [`crate::http::guard::guard`].
 //!
 //! One router per area, merged in [`app`]; tests call `app(state)` with `oneshot`, no socket.
 //! Each API area's `routes()` is an `OpenApiRouter` of annotated handlers: the routes, the
@@ -23,6 +23,8 @@ pub mod reports;
 mod schedules;
 pub mod security;
 mod settings;
+mod sources;
+mod streams;
 mod tts;
 pub mod users;
 mod zones;

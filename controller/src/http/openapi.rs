@@ -36,6 +36,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::zones::routes())
         .merge(super::nodes::routes())
         .merge(super::media::routes())
+        .merge(super::sources::routes())
+        .merge(super::streams::routes())
         .merge(super::broadcasts::routes())
         .merge(super::schedules::routes())
         .merge(super::settings::routes())
@@ -319,6 +321,10 @@ const TAGS: &[(&str, &str)] = &[
     ("zones", "The commune → village → cluster tree."),
     ("nodes", "Loudspeaker nodes: provisioning and the registry."),
     ("media", "Uploaded recordings, and their download by nodes."),
+    (
+        "sources",
+        "Relay sources: stations' streams the controller passes on, and their stream for nodes.",
+    ),
     (
         "broadcasts",
         "Announcements and one-off broadcasts with their deliveries.",

@@ -16,6 +16,7 @@
 //! - [`users`]: staff accounts and API tokens.
 //! - [`sessions`]: signing in and out.
 //! - [`reports`]: the delivery report per village over the villages an account may see.
+//! - [`sources`]: relay sources (a station's stream): register, list, remove.
 
 pub mod announcements;
 pub mod broadcasts;
@@ -26,6 +27,7 @@ pub mod reports;
 pub mod schedules;
 pub mod sessions;
 pub mod settings;
+pub mod sources;
 pub mod users;
 pub mod zones;
 
@@ -63,4 +65,6 @@ pub struct App {
     pub tts: Arc<Tts>,
     /// What time it is, for every operation (the planner's clock too).
     pub clock: SharedClock,
+    /// The running relays of stations' streams.
+    pub hub: Arc<crate::relay::Hub>,
 }

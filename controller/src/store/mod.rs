@@ -2,7 +2,7 @@
 //!
 //! One file per table family: [`zones`], [`nodes`], [`media`], [`occurrences`] (with their
 //! deliveries), [`parts`] (recordings per language, chime, parts played), [`schedules`],
-//! [`settings`] (the commune's settings, each with its default), [`events`], [`accounts`] (staff, sessions, tokens, audit log) and [`report`] (what the
+//! [`settings`] (the commune's settings, each with its default), [`sources`] (relay sources), [`events`], [`accounts`] (staff, sessions, tokens, audit log) and [`report`] (what the
 //! delivery report counts; the presence history is written with the node's state, in
 //! [`nodes`]); [`security`] (node keys, state stamps, refusals, decommissioning);
 //! [`overview`] reads across them for the staff pages. Times are stored as
@@ -20,6 +20,7 @@ pub mod report;
 pub mod schedules;
 pub mod security;
 pub mod settings;
+pub mod sources;
 pub mod zones;
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -162,6 +162,14 @@ impl Harness {
             &cfg,
         ));
         let rate = Arc::new(loa_controller::http::rate::RateLimit::new(&cfg.limits));
+        // Relays start only when a node listens to a stream; none does in these tests.
+        let hub = loa_controller::relay::Hub::new(
+            store.clone(),
+            media.clone(),
+            cfg.relay.bitrate,
+            tokio_util::sync::CancellationToken::new(),
+            tokio_util::task::TaskTracker::new(),
+        );
         let state = AppState {
             app: loa_controller::ops::App {
                 store,
@@ -177,6 +185,7 @@ impl Harness {
                 tts: Arc::new(
                     Tts::new(Arc::new(EspeakNg::new()), dir.path()).expect("the tts cache opens"),
                 ),
+                hub,
             },
             downloads: Default::default(),
             rate,

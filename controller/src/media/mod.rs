@@ -1,7 +1,10 @@
 //! The media store: uploads are probed with symphonia (fully decoded once) and kept on disk
 //! by SHA-256. A file that does not decode is refused with a message a clerk understands.
 //! The same pass measures the recording's loudness (EBU R128 integrated, with the `ebur128`
-//! crate), so nodes can play every announcement at the same level.
+//! crate), so nodes can play every announcement at the same level. Ogg Opus, which symphonia
+//! does not decode, goes through libopus instead ([`ogg_opus`]).
+
+pub mod ogg_opus;
 
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -32,7 +35,9 @@ pub enum MediaError {
     Empty,
     #[error("the file is larger than the {} limit", crate::limits::megabytes(*.limit))]
     TooLarge { limit: usize },
-    #[error("this file is not audio loa can play (MP3, M4A/AAC, OGG Vorbis, FLAC or WAV): {0}")]
+    #[error(
+        "this file is not audio loa can play (MP3, M4A/AAC, OGG Vorbis, Opus, FLAC or WAV): {0}"
+    )]
     NotAudio(String),
     #[error("the file contains no audio")]
     NoAudio,
@@ -93,6 +98,9 @@ fn probe_unguarded(path: &Path, name_hint: Option<&str>) -> Result<Probed, Media
     let file = File::open(path)?;
     if file.metadata()?.len() == 0 {
         return Err(MediaError::Empty);
+    }
+    if ogg_opus::is_ogg_opus(path)? {
+        return ogg_opus::probe(path);
     }
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();

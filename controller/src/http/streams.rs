@@ -1,0 +1,59 @@
+//! `GET /streams/{id}`: a relay source's stream for nodes, as Ogg Opus, with the node's media
+//! token (as for `/media/{sha256}`).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::media::node_of;
+use super::{ApiError, AppState};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stream))
+}
+
+/// A relayed station, for nodes
+///
+/// An open-ended Ogg Opus stream (RFC 7845; 48 kHz mono, 20 ms frames, 100 ms pages): the
+/// OpusHead and OpusTags pages, then the relay's audio from now on. The controller pulls the
+/// station once, whatever the number of nodes listening; the relay starts with the first
+/// listener and stops 30 s after the last one left, which ends every listener's stream. While
+/// the station is down, the stream carries silence. Any node with a valid media token may
+/// listen (plans do not carry relays yet).
+#[utoipa::path(
+    get,
+    path = "/streams/{id}",
+    tag = "sources",
+    operation_id = "streamSource",
+    extensions(("x-loa-role" = json!("public"))),
+    params(("id" = i64, Path, description = "The source's id.")),
+    responses(
+        (status = 200, description = "The stream, until the relay ends.", body = String,
+         content_type = "audio/ogg"),
+        (status = 401, description = "No media token (`media.token_missing`)."),
+        (status = 403, description = "A media token that is not valid (`media.token_invalid`)."),
+        (status = 404, description = "No such source."),
+    )
+)]
+async fn stream(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let node = node_of(&s, &headers).await?;
+    let source = s.store.source(id).await?;
+    let listener = s
+        .hub
+        .listen(&source)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    tracing::info!(%node, source = id, "a node listens to a relay");
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "audio/ogg")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from_stream(listener.into_stream()))
+        .expect("valid response"))
+}

@@ -1,0 +1,240 @@
+//! The relay hub: a station's stream pulled once, however many villages listen, re-encoded to
+//! Ogg Opus for them, and recorded as evidence.
+//!
+//! - [`upstream`]: the connection to the station, reconnected with backoff.
+//! - [`decode`]: its MP3 or AAC decoded (symphonia) to 48 kHz mono, on a blocking thread.
+//! - [`backlog`]: the sound waiting between the two, and the rule that makes it an even 50
+//!   frames a second: the station's sound, or silence while there is none.
+//! - [`listen`]: one node's view of a relay, its own Ogg stream over the shared packets.
+//! - [`record`]: the evidence file, kept in the media store when the relay ends.
+//!
+//! The [`Hub`] keeps one running relay per source. A relay starts when the first node asks for
+//! `GET /streams/{id}` and stops [`LINGER`] after the last one left (or when the controller
+//! stops); each relay is a pacer task that every 20 ms takes a frame from the backlog, encodes
+//! it once with libopus and sends the packet to every listener and to the recorder. While the
+//! station is down the pacer sends silence, so the nodes' connections stay up and the
+//! recording keeps the real timeline; the log says when the station went silent and for how
+//! long.
+
+pub mod backlog;
+pub mod decode;
+pub mod listen;
+pub mod record;
+pub mod upstream;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::media::MediaStore;
+use crate::opus::encode::{EncodeError, Encoder};
+use crate::opus::{Packet, FRAME};
+use crate::store::sources::Source;
+use crate::store::Store;
+use backlog::{Backlog, Frame};
+
+/// How long a relay runs on with nobody listening: a node that reconnects finds it still up.
+pub const LINGER: Duration = Duration::from_secs(30);
+/// Packets a listener may fall behind before it skips ahead: 5 s.
+const FAN_OUT: usize = 250;
+
+/// The running relays, one per source.
+pub struct Hub {
+    store: Store,
+    media: MediaStore,
+    bitrate: u32,
+    relays: Mutex<HashMap<i64, Running>>,
+    /// The controller's shutdown: every relay stops with it.
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    /// Tells one run of a source's relay from the next.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+struct Running {
+    tx: broadcast::Sender<Packet>,
+    pre_skip: u16,
+    generation: u64,
+}
+
+/// What a relay's pacer needs.
+struct Relay {
+    hub: Arc<Hub>,
+    source: Source,
+    generation: u64,
+    tx: broadcast::Sender<Packet>,
+    encoder: Encoder,
+}
+
+impl Hub {
+    pub fn new(
+        store: Store,
+        media: MediaStore,
+        bitrate: u32,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Arc<Hub> {
+        Arc::new(Hub {
+            store,
+            media,
+            bitrate,
+            relays: Mutex::new(HashMap::new()),
+            shutdown,
+            tracker,
+            generation: Default::default(),
+        })
+    }
+
+    /// A new listener of `source`'s relay, which starts if it is not running.
+    pub fn listen(self: &Arc<Self>, source: &Source) -> Result<listen::Listener, EncodeError> {
+        let mut relays = self.relays.lock().expect("relays lock");
+        if let Some(r) = relays.get(&source.id) {
+            return Ok(listen::Listener::new(r.tx.subscribe(), r.pre_skip));
+        }
+        let encoder = Encoder::new(crate::opus::RATE, 1, self.bitrate)?;
+        let pre_skip = encoder.pre_skip();
+        let (tx, rx) = broadcast::channel(FAN_OUT);
+        let generation = self
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        relays.insert(
+            source.id,
+            Running {
+                tx: tx.clone(),
+                pre_skip,
+                generation,
+            },
+        );
+        let relay = Relay {
+            hub: self.clone(),
+            source: source.clone(),
+            generation,
+            tx,
+            encoder,
+        };
+        self.tracker.spawn(relay.run());
+        tracing::info!(source = source.id, name = %source.name, url = %source.url, "relay started");
+        Ok(listen::Listener::new(rx, pre_skip))
+    }
+
+    /// The sources whose relay is running.
+    pub fn running(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self
+            .relays
+            .lock()
+            .expect("relays lock")
+            .keys()
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Takes the relay out of the table if nobody listens (or `force`); true if it did.
+    fn retire(&self, source: i64, generation: u64, force: bool) -> bool {
+        let mut relays = self.relays.lock().expect("relays lock");
+        match relays.get(&source) {
+            Some(r) if r.generation == generation && (force || r.tx.receiver_count() == 0) => {
+                relays.remove(&source);
+                true
+            }
+            Some(r) if r.generation == generation => false,
+            // Already gone.
+            _ => true,
+        }
+    }
+}
+
+impl Relay {
+    async fn run(mut self) {
+        let id = self.source.id;
+        let stop = self.hub.shutdown.child_token();
+        let backlog = Arc::new(Mutex::new(Backlog::default()));
+        self.hub.tracker.spawn(upstream::run(
+            id,
+            self.source.url.clone(),
+            backlog.clone(),
+            stop.clone(),
+        ));
+        let started = chrono::Utc::now();
+        let name = format!(
+            "relay-{}-{}.opus",
+            self.source.name,
+            started.format("%Y%m%dT%H%M%SZ")
+        );
+        let mut recorder =
+            match record::Recorder::start(&self.hub.media, self.encoder.pre_skip(), name) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::error!(source = id, error = %e, "cannot record the relay");
+                    None
+                }
+            };
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        // Behind (a busy machine): catch up, so the villages get 50 frames a second on average.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut pcm = [0f32; FRAME];
+        let mut idle_since: Option<Instant> = None;
+        let mut silent_since: Option<Instant> = Some(Instant::now());
+        let mut last = None;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let frame = backlog.lock().expect("backlog lock").next_frame(&mut pcm);
+            match (frame, silent_since) {
+                (Frame::Silence, None) => {
+                    silent_since = Some(Instant::now());
+                    tracing::warn!(
+                        source = id,
+                        "the station sends nothing: the villages get silence"
+                    );
+                }
+                (Frame::Station, Some(since)) => {
+                    silent_since = None;
+                    tracing::info!(
+                        source = id,
+                        silent_ms = since.elapsed().as_millis() as u64,
+                        "the station is on air"
+                    );
+                }
+                _ => {}
+            }
+            let packet = match self.encoder.frame(&pcm) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(source = id, error = %e, "the relay's encoder failed; the relay stops");
+                    break;
+                }
+            };
+            // No listener just now is not an error: the relay lingers for a reconnecting node.
+            let _ = self.tx.send(packet.clone());
+            if let Some(r) = recorder.as_mut() {
+                r.push(&packet);
+            }
+            last = Some(packet);
+            if self.tx.receiver_count() > 0 {
+                idle_since = None;
+            } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= LINGER
+                && self.hub.retire(id, self.generation, false)
+            {
+                tracing::info!(source = id, "nobody listens any more: the relay stops");
+                break;
+            }
+        }
+        stop.cancel();
+        self.hub.retire(id, self.generation, true);
+        // Listeners see the end of their stream once the last sender is gone.
+        drop(self.tx);
+        if let (Some(r), Some(last)) = (recorder, last) {
+            r.finish(&last, &self.hub.media, &self.hub.store).await;
+        }
+        tracing::info!(source = id, "relay stopped");
+    }
+}

@@ -1,0 +1,71 @@
+//! Relay sources: a name and the URL of a station's stream.
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::{ts, Result, Store, StoreError};
+
+/// Named `RelaySource` in the OpenAPI document: a schedule's `Source` is another thing.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
+#[schema(as = RelaySource)]
+pub struct Source {
+    pub id: i64,
+    pub name: String,
+    /// The station's stream: Icecast/Shoutcast over HTTP(S), MP3 or AAC.
+    pub url: String,
+    /// When it was registered (RFC 3339, UTC).
+    pub created_at: String,
+}
+
+impl Store {
+    /// Registers a source; `name` and `url` are checked by the caller.
+    pub async fn create_source(&self, name: &str, url: &str) -> Result<Source> {
+        let created_at = ts(Utc::now());
+        let res = sqlx::query("INSERT INTO sources (name, url, created_at) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(url)
+            .bind(&created_at)
+            .execute(&self.pool)
+            .await;
+        match res {
+            Ok(r) => Ok(Source {
+                id: r.last_insert_rowid(),
+                name: name.to_string(),
+                url: url.to_string(),
+                created_at,
+            }),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                format!("a source named {name:?} already exists"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every source, by name.
+    pub async fn sources(&self) -> Result<Vec<Source>> {
+        Ok(
+            sqlx::query_as("SELECT id, name, url, created_at FROM sources ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn source(&self, id: i64) -> Result<Source> {
+        sqlx::query_as("SELECT id, name, url, created_at FROM sources WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("source {id}")))
+    }
+
+    pub async fn delete_source(&self, id: i64) -> Result<()> {
+        let r = sqlx::query("DELETE FROM sources WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("source {id}")));
+        }
+        Ok(())
+    }
+}
