@@ -9,6 +9,7 @@
 mod broadcasts;
 pub mod cookies;
 mod error;
+mod faults;
 pub mod guard;
 mod health;
 pub mod keys;

@@ -13,9 +13,11 @@
 //! - [`users`]: staff accounts and API tokens.
 //! - [`sessions`]: signing in and out.
 //! - [`reports`]: the delivery report per village over the villages an account may see.
+//! - [`faults`]: what needs a person now, and each station's state, faults and day.
 
 pub mod broadcasts;
 mod error;
+pub mod faults;
 pub mod keys;
 pub mod nodes;
 pub mod reports;

@@ -15,7 +15,8 @@
 //!   loudspeaker's sound; [`nodes`]: provisioning a loudspeaker and its config file, kept for
 //!   download by [`downloads`], and taking one out of service; [`settings`]: the commune's
 //!   settings; [`security`]: the security reports and the commune's signing key with its
-//!   rotation; [`reports`]: the delivery report per village, its CSV and its printable page.
+//!   rotation; [`reports`]: the delivery report per village, its CSV and its printable page;
+//!   [`station`]: one station's state, faults with their history, and what it played today.
 //!
 //! The guard (`crate::http::guard::guard`) has already checked that a signed-in account asks
 //! (the login page and the static files excepted); each handler asks for the role its page
@@ -37,6 +38,7 @@ mod reports;
 mod schedules;
 mod security;
 mod settings;
+mod station;
 mod users;
 mod zones;
 
@@ -60,4 +62,5 @@ pub fn router() -> Router<AppState> {
         .merge(nodes::router())
         .merge(settings::router())
         .merge(security::router())
+        .merge(station::router())
 }
