@@ -222,7 +222,7 @@ pub fn node_faults(n: &NodeFacts, th: &Thresholds, tz: chrono_tz::Tz) -> Vec<Fau
         ));
     }
     if let Some(at) = n.refused_at {
-        let since_issue = !n.plan_issued_at.is_some_and(|i| at < i);
+        let since_issue = n.plan_issued_at.is_none_or(|i| at >= i);
         let holds = field("plan_version").and_then(|v| v.as_u64()) == Some(n.plan_version);
         if since_issue && !holds {
             let why = n.refused_detail.as_deref().unwrap_or("no reason given");
