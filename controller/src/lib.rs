@@ -17,6 +17,9 @@
 //!   in, only when the node signed them; acks out).
 //! - [`presence`]: when a node counts as online, offline or unknown (evidence, not hearsay);
 //!   [`sweep`] applies it on a clock and ends expired deliveries of offline nodes `missed`.
+//! - [`faults`]: what needs a person (an emergency not played, a station offline, a device
+//!   error, a refused plan, a clock off, a full disk), as pure rules; the sweep keeps their
+//!   history.
 //! - [`report`]: the delivery report per village (bulletins, coverage, airtime, online time).
 //! - [`ops`]: one function for each thing staff do, with its own error; below HTTP.
 //! - [`http`]: the REST API, the pages (adapters over [`ops`]), media downloads for nodes, `/healthz`, `/metrics`.
@@ -35,6 +38,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod faults;
 pub mod http;
 pub mod keys;
 pub mod limits;

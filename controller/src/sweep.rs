@@ -5,7 +5,9 @@
 //! - turns every node `unknown` when the link drops;
 //! - turns a node still `unknown` after the grace `offline`;
 //! - ends `missed` ("node offline since …") each open delivery of an expired item whose node
-//!   is offline, through the delivery state machine ([`crate::delivery::Delivery`]).
+//!   is offline, through the delivery state machine ([`crate::delivery::Delivery`]);
+//! - brings the fault history in line with the faults of now ([`record_faults`], the rules in
+//!   [`crate::faults`]).
 
 use chrono::{DateTime, Utc};
 use std::sync::atomic::Ordering;
@@ -40,6 +42,20 @@ pub async fn on_connect(store: &Store, now: DateTime<Utc>) {
         Ok(n) => tracing::info!(nodes = n, "connected: nodes unknown until they answer"),
         Err(e) => tracing::error!(error = %e, "cannot mark nodes unknown after a connect"),
     }
+}
+
+/// Computes the faults of `now` and writes their beginnings and ends to the history.
+pub async fn record_faults(
+    store: &Store,
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> Result<(), StoreError> {
+    let faults = store.faults_now(now, tz).await?;
+    let (opened, closed) = store.log_faults(&faults, now).await?;
+    if opened + closed > 0 {
+        tracing::info!(opened, closed, now = faults.len(), "faults changed");
+    }
+    Ok(())
 }
 
 impl Sweep {
@@ -111,6 +127,6 @@ impl Sweep {
             }
             tracing::info!(deliveries = moved, "deliveries presumed missed");
         }
-        Ok(())
+        record_faults(&self.store, now, self.tz).await
     }
 }

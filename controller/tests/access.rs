@@ -178,6 +178,18 @@ fn requests(
         ),
         (
             Method::GET,
+            "/api/v1/nodes/{id}/station",
+            "/api/v1/nodes/na-sai-1/station".into(),
+            Value::Null,
+        ),
+        (
+            Method::GET,
+            "/api/v1/faults",
+            "/api/v1/faults".into(),
+            Value::Null,
+        ),
+        (
+            Method::GET,
             "/api/v1/media",
             "/api/v1/media".into(),
             Value::Null,

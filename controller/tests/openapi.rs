@@ -541,6 +541,13 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
     expect(&c.get("/api/v1/nodes/na-sai-1").await, StatusCode::OK);
     let r = c.get("/api/v1/nodes/khong-co").await;
     expect_error(&r, StatusCode::NOT_FOUND, "not_found");
+    expect(
+        &c.get("/api/v1/nodes/na-sai-1/station").await,
+        StatusCode::OK,
+    );
+    let r = c.get("/api/v1/nodes/khong-co/station").await;
+    expect_error(&r, StatusCode::NOT_FOUND, "not_found");
+    expect(&c.get("/api/v1/faults").await, StatusCode::OK);
     let v = expect(
         &c.patch(
             "/api/v1/nodes/phieng-1",

@@ -3,6 +3,8 @@
 //!
 //! A full disk (`ENOSPC`) is not fatal anywhere on the node: what cannot be written stays in
 //! memory and is written again later ([`is_full`] tells that case apart for the logs).
+//! [`free_bytes`] says how much room is left, for the node's state (the controller's
+//! low-disk fault).
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -41,6 +43,13 @@ pub fn log_write_error(e: &std::io::Error, path: &std::path::Path, what: &str) {
     }
 }
 
+/// Bytes an unprivileged writer may still use on the file system holding `path` (statvfs:
+/// available blocks × fragment size); `None` if it cannot be read.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(path).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +62,12 @@ mod tests {
         write_atomic(&p, b"second").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"second");
         assert!(!p.with_extension("tmp").exists());
+    }
+
+    #[test]
+    fn free_bytes_reads_the_file_system_and_is_none_for_a_missing_path() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(free_bytes(dir.path()).is_some_and(|b| b > 0));
+        assert_eq!(free_bytes(&dir.path().join("missing")), None);
     }
 }

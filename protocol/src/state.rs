@@ -49,6 +49,10 @@ pub struct NodeState {
     /// Bytes of media in the node's cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_bytes: Option<u64>,
+    /// Bytes free for the node's data (its cache, spool and plan) on the disk that holds
+    /// them; absent from nodes older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_free_bytes: Option<u64>,
     /// Events written to the spool and not yet acknowledged by the controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unacked_events: Option<u64>,
@@ -98,6 +102,7 @@ impl NodeState {
             playing: None,
             volume: None,
             cache_bytes: None,
+            disk_free_bytes: None,
             unacked_events: None,
             device_error: None,
             clock_offset_ms: None,

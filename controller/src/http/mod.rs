@@ -10,6 +10,7 @@ mod audit_form;
 mod broadcasts;
 pub mod cookies;
 mod error;
+mod faults;
 pub mod guard;
 mod health;
 pub mod keys;

@@ -35,6 +35,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::health::routes())
         .merge(super::zones::routes())
         .merge(super::nodes::routes())
+        .merge(super::faults::routes())
         .merge(super::media::routes())
         .merge(super::sources::routes())
         .merge(super::streams::routes())

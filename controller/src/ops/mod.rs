@@ -17,10 +17,12 @@
 //! - [`sessions`]: signing in and out.
 //! - [`reports`]: the delivery report per village over the villages an account may see.
 //! - [`sources`]: relay sources (a station's stream): register, list, remove.
+//! - [`faults`]: what needs a person now, and each station's state, faults and day.
 
 pub mod announcements;
 pub mod broadcasts;
 mod error;
+pub mod faults;
 pub mod keys;
 pub mod nodes;
 pub mod reports;

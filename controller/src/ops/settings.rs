@@ -1,4 +1,5 @@
-//! The commune's settings (approval, chime, what follows an emergency, languages) and each
+//! The commune's settings (approval, chime, what follows an emergency, languages, the fault
+//! thresholds) and each
 //! zone's languages and quiet hours. Shared by the API and the settings and zones pages.
 
 use chrono::NaiveTime;
@@ -8,6 +9,7 @@ use serde_json::Value;
 
 use super::{App, OpError};
 use crate::schedule::rule::QuietHours;
+use crate::store::faults::{CLOCK_OFFSET_KEY, EMERGENCY_AFTER_KEY, LOW_DISK_KEY};
 use crate::store::parts::check_languages;
 
 #[derive(utoipa::ToSchema, Serialize)]
@@ -22,6 +24,14 @@ pub struct Settings {
     pub languages: Vec<String>,
     /// The commune's time zone (from the controller's configuration).
     pub time_zone: String,
+    /// Seconds after an emergency began before a loudspeaker that has not played it is shown
+    /// red on the dashboard (default 60).
+    pub fault_emergency_after_secs: i64,
+    /// A loudspeaker whose clock is off by more than this many milliseconds is a fault
+    /// (default 2000).
+    pub fault_clock_offset_ms: i64,
+    /// A loudspeaker with less free disk than this many bytes is a fault (default 100 MiB).
+    pub fault_low_disk_bytes: u64,
 }
 
 /// A change of settings: fields left out stay as they are; `chime_media: null` removes the
@@ -33,6 +43,11 @@ pub struct SettingsPatch {
     pub chime_media: Option<Value>,
     pub after_preempt: Option<AfterPreempt>,
     pub languages: Option<Vec<String>>,
+    /// 1 to 86400.
+    pub fault_emergency_after_secs: Option<i64>,
+    /// 100 to 3600000.
+    pub fault_clock_offset_ms: Option<i64>,
+    pub fault_low_disk_bytes: Option<u64>,
 }
 
 /// A field that is present, even as `null` (serde would read `null` as absent).
@@ -43,12 +58,16 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 /// The commune's settings as they stand. Shared with the settings page.
 pub async fn current(s: &App) -> Result<Settings, OpError> {
     let st = &s.store;
+    let th = st.fault_thresholds().await?;
     Ok(Settings {
         require_approval: st.require_approval().await?,
         chime_media: st.chime_media().await?,
         after_preempt: st.after_preempt().await?,
         languages: st.default_languages().await?,
         time_zone: s.tz.name().to_string(),
+        fault_emergency_after_secs: th.emergency_after_secs,
+        fault_clock_offset_ms: th.clock_offset_ms,
+        fault_low_disk_bytes: th.low_disk_bytes,
     })
 }
 
@@ -75,6 +94,33 @@ pub async fn change(s: &App, p: &SettingsPatch) -> Result<Settings, OpError> {
         }
         check_languages(l.iter().map(String::as_str))?;
     }
+    if let Some(v) = p.fault_emergency_after_secs {
+        if !(1..=86_400).contains(&v) {
+            return Err(OpError::invalid(
+                "fault_emergency_after_secs is 1 to 86400 (a day)",
+            ));
+        }
+    }
+    if let Some(v) = p.fault_clock_offset_ms {
+        if !(100..=3_600_000).contains(&v) {
+            return Err(OpError::invalid(
+                "fault_clock_offset_ms is 100 to 3600000 (an hour)",
+            ));
+        }
+    }
+    let thresholds = [
+        (
+            EMERGENCY_AFTER_KEY,
+            p.fault_emergency_after_secs.map(Value::from),
+        ),
+        (CLOCK_OFFSET_KEY, p.fault_clock_offset_ms.map(Value::from)),
+        (LOW_DISK_KEY, p.fault_low_disk_bytes.map(Value::from)),
+    ];
+    for (key, value) in thresholds {
+        if let Some(v) = value {
+            s.store.set_setting(key, &v).await?;
+        }
+    }
     if let Some(v) = p.require_approval {
         s.store
             .set_setting("require_approval", &Value::Bool(v))
@@ -95,7 +141,7 @@ pub async fn change(s: &App, p: &SettingsPatch) -> Result<Settings, OpError> {
             .await?;
         replan = true;
     }
-    tracing::info!(require_approval = ?p.require_approval, chime = ?p.chime_media, after_preempt = ?p.after_preempt, languages = ?p.languages, "settings changed");
+    tracing::info!(require_approval = ?p.require_approval, chime = ?p.chime_media, after_preempt = ?p.after_preempt, languages = ?p.languages, emergency_after_secs = ?p.fault_emergency_after_secs, clock_offset_ms = ?p.fault_clock_offset_ms, low_disk_bytes = ?p.fault_low_disk_bytes, "settings changed");
     if replan {
         // Every node's items may hold other parts now.
         let nodes: Vec<String> = s

@@ -5,11 +5,13 @@
 //! [`settings`] (the commune's settings, each with its default), [`sources`] (relay sources), [`events`], [`accounts`] (staff, sessions, tokens, audit log) and [`report`] (what the
 //! delivery report counts; the presence history is written with the node's state, in
 //! [`nodes`]); [`security`] (node keys, state stamps, refusals, decommissioning);
+//! [`faults`] (the facts the fault rules read, the thresholds, the fault history);
 //! [`overview`] reads across them for the staff pages. Times are stored as
 //! RFC 3339 text in UTC with milliseconds, so text order is time order.
 
 pub mod accounts;
 pub mod events;
+pub mod faults;
 pub mod media;
 pub mod nodes;
 pub mod occurrences;

@@ -465,9 +465,22 @@ impl Harness {
         presence: loa_protocol::Presence,
         received_at: chrono::DateTime<chrono::Utc>,
     ) {
+        self.state_at(node, |s| s.presence = presence, received_at)
+            .await;
+    }
+
+    /// Hands the ingest a signed state from `node` (online, session 1, its next serial) that
+    /// `shape` fills in, as if the controller received it at `received_at`.
+    pub async fn state_at(
+        &self,
+        node: &str,
+        shape: impl FnOnce(&mut loa_protocol::NodeState),
+        received_at: chrono::DateTime<chrono::Utc>,
+    ) {
         let key = self.node_key(node).await;
         let mut state = loa_protocol::NodeState::offline(node, 1);
-        state.presence = presence;
+        state.presence = loa_protocol::Presence::Online;
+        shape(&mut state);
         state.serial = self.next_serial(node);
         let ingest = self.ingest_side();
         ingest

@@ -1,5 +1,5 @@
 //! The node's retained state as the runner publishes it: presence, versions, what plays, the
-//! cache, unsent events, device errors, the clock offset and the keys it trusts.
+//! cache, the free disk, unsent events, device errors, the clock offset and the keys it trusts.
 
 use chrono::Utc;
 use loa_protocol::{NodeState, Presence};
@@ -22,6 +22,7 @@ impl Runner {
             playing: self.agenda.on_air().map(|p| p.item.clone()),
             volume: self.plans.current().map(|p| p.volume),
             cache_bytes: Some(self.cache.total_bytes()),
+            disk_free_bytes: crate::disk::free_bytes(&self.cfg.data_dir),
             unacked_events: self
                 .spool
                 .lock()

@@ -1,5 +1,6 @@
-//! `/ui/`: the day at a glance — the loudspeakers of each village, online or not and when
-//! last seen; what is on air now; today's programme (in the commune's time zone); the recent
+//! `/ui/`: the day at a glance — first what needs a person (emergencies not played, red, by
+//! village; then each station's faults, linked to its page); the loudspeakers of each village,
+//! online or not and when last seen; what is on air now; today's programme (in the commune's time zone); the recent
 //! deliveries, those that failed or were missed first. An account limited to some villages
 //! sees only theirs.
 
@@ -35,6 +36,7 @@ async fn build(ctx: &Ctx) -> Result<Value, ApiError> {
     let actor = ctx.require(Role::Viewer)?;
     let s = &ctx.s;
     let mut paths = ZonePaths::default();
+    let (emergencies, faults) = fault_groups(crate::ops::faults::current(s, actor).await?);
 
     // Loudspeakers per village, and what they play now.
     let mut villages: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -120,12 +122,54 @@ async fn build(ctx: &Ctx) -> Result<Value, ApiError> {
     }
 
     Ok(json!({
+        "emergencies": emergencies,
+        "faults": faults,
         "villages": villages,
         "on_air": on_air,
         "programme": programme,
         "recent": recent,
         "today": today.format("%d/%m/%Y").to_string(),
     }))
+}
+
+/// The faults as the dashboard lists them: each emergency not played with the villages (and
+/// their nodes) that have not played it, then the other faults in order.
+fn fault_groups(all: Vec<crate::faults::Fault>) -> (Vec<Value>, Vec<crate::faults::Fault>) {
+    use crate::faults::FaultKind;
+    // (occurrence, title, since) → village → nodes, in the order met (most urgent first).
+    let mut emergencies: Vec<(i64, Value, BTreeMap<String, Vec<Value>>)> = Vec::new();
+    let mut rest = Vec::new();
+    for f in all {
+        let Some(occ) = f
+            .occurrence_id
+            .filter(|_| f.kind == FaultKind::EmergencyNotPlayed)
+        else {
+            rest.push(f);
+            continue;
+        };
+        let i = match emergencies.iter().position(|(o, _, _)| *o == occ) {
+            Some(i) => i,
+            None => {
+                let head = json!({"occurrence_id": occ, "title": f.title, "since": f.since});
+                emergencies.push((occ, head, BTreeMap::new()));
+                emergencies.len() - 1
+            }
+        };
+        emergencies[i].2.entry(f.zone.clone()).or_default().push(
+            json!({"id": f.node_id, "name": f.node_name, "stage": f.stage, "detail": f.detail}),
+        );
+    }
+    let emergencies = emergencies
+        .into_iter()
+        .map(|(_, mut head, villages)| {
+            head["villages"] = villages
+                .into_iter()
+                .map(|(zone, nodes)| json!({"zone": zone, "nodes": nodes}))
+                .collect();
+            head
+        })
+        .collect();
+    (emergencies, rest)
 }
 
 /// Zone paths (`Xã … / Thôn …`), each read once per page.

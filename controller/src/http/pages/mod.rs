@@ -18,7 +18,8 @@
 //!   [`nodes`]: provisioning a loudspeaker and its config file, kept for
 //!   download by [`downloads`], and taking one out of service; [`settings`]: the commune's
 //!   settings; [`security`]: the security reports and the commune's signing key with its
-//!   rotation; [`reports`]: the delivery report per village, its CSV and its printable page.
+//!   rotation; [`reports`]: the delivery report per village, its CSV and its printable page;
+//!   [`station`]: one station's state, faults with their history, and what it played today.
 //!
 //! The guard (`crate::http::guard::guard`) has already checked that a signed-in account asks
 //! (the login page and the static files excepted); each handler asks for the role its page
@@ -43,6 +44,7 @@ mod schedule_rule;
 mod schedules;
 mod security;
 mod settings;
+mod station;
 mod users;
 mod zone_changes;
 mod zones;
@@ -70,4 +72,5 @@ pub fn router() -> Router<AppState> {
         .merge(nodes::router())
         .merge(settings::router())
         .merge(security::router())
+        .merge(station::router())
 }

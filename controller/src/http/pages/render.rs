@@ -104,6 +104,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "keys_force.html",
         include_str!("../../../templates/keys_force.html"),
     ),
+    (
+        "station.html",
+        include_str!("../../../templates/station.html"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {

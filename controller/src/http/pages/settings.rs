@@ -1,6 +1,7 @@
 //! `/ui/settings` (admins): the commune's settings of `PUT /api/v1/settings` — approval of
 //! schedules, the chime (one of the uploaded recordings, or none), what an item interrupted by
-//! an emergency does, the default languages — and the time zone, read only. Only what the
+//! an emergency does, the default languages, the fault thresholds — and the time zone, read
+//! only. Only what the
 //! form changes is sent to the API's own [`crate::ops::settings::change`], so saving an
 //! unchanged form publishes no plans.
 
@@ -24,8 +25,10 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn data(ctx: &Ctx) -> Result<Value, ApiError> {
+    let settings = current(&ctx.s).await?;
     Ok(json!({
-        "settings": current(&ctx.s).await?,
+        "low_disk_mib": settings.fault_low_disk_bytes / MIB,
+        "settings": settings,
         "media": ctx.s.store.media_list().await?,
     }))
 }
@@ -65,7 +68,28 @@ fn patch(form: &FormData, now: &crate::ops::settings::Settings) -> Result<Settin
         chime_media: (chime != now.chime_media).then(|| chime.map_or(Value::Null, Value::String)),
         after_preempt: (after != now.after_preempt).then_some(after),
         languages: (languages != now.languages).then_some(languages),
+        fault_emergency_after_secs: number(form, "fault_emergency_after_secs")?
+            .filter(|v| *v != now.fault_emergency_after_secs),
+        fault_clock_offset_ms: number(form, "fault_clock_offset_ms")?
+            .filter(|v| *v != now.fault_clock_offset_ms),
+        // Asked in MiB, kept in bytes.
+        fault_low_disk_bytes: number(form, "fault_low_disk_mib")?
+            .map(|mib| (mib.max(0) as u64).saturating_mul(MIB))
+            .filter(|v| *v != now.fault_low_disk_bytes),
     })
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// A whole number from the form, if the field is there and not empty.
+fn number(form: &FormData, name: &str) -> Result<Option<i64>, ApiError> {
+    match form.get(name).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::invalid(format!("{v:?} is not a whole number"))),
+    }
 }
 
 async fn save(ctx: Ctx, form: FormData) -> Response {
