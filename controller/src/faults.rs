@@ -13,7 +13,9 @@
 //!   not hold the current one;
 //! - `clock_offset`: an online node's clock is off by more than
 //!   [`Thresholds::clock_offset_ms`];
-//! - `low_disk`: an online node has less than [`Thresholds::low_disk_bytes`] free.
+//! - `low_disk`: an online node has less than [`Thresholds::low_disk_bytes`] free;
+//! - `speaker_silent`: an online node's last speaker check did not hear its loudspeaker
+//!   (*loa không phát ra tiếng*: amplifier, horn, cable or microphone).
 //!
 //! Only an online node's state speaks for now: an `unknown` node has no fault yet (the grace
 //! decides), and an offline node's only fault is that it is offline.
@@ -31,16 +33,18 @@ pub enum FaultKind {
     EmergencyNotPlayed,
     Offline,
     DeviceError,
+    SpeakerSilent,
     PlanRefused,
     ClockOffset,
     LowDisk,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 6] = [
+    pub const ALL: [FaultKind; 7] = [
         FaultKind::EmergencyNotPlayed,
         FaultKind::Offline,
         FaultKind::DeviceError,
+        FaultKind::SpeakerSilent,
         FaultKind::PlanRefused,
         FaultKind::ClockOffset,
         FaultKind::LowDisk,
@@ -54,6 +58,7 @@ impl FaultKind {
             FaultKind::PlanRefused => "plan_refused",
             FaultKind::ClockOffset => "clock_offset",
             FaultKind::LowDisk => "low_disk",
+            FaultKind::SpeakerSilent => "speaker_silent",
         }
     }
 
@@ -64,9 +69,10 @@ impl FaultKind {
     pub fn severity(self) -> Severity {
         match self {
             FaultKind::EmergencyNotPlayed => Severity::Emergency,
-            FaultKind::Offline | FaultKind::DeviceError | FaultKind::PlanRefused => {
-                Severity::Warning
-            }
+            FaultKind::Offline
+            | FaultKind::DeviceError
+            | FaultKind::SpeakerSilent
+            | FaultKind::PlanRefused => Severity::Warning,
             FaultKind::ClockOffset | FaultKind::LowDisk => Severity::Notice,
         }
     }
@@ -220,6 +226,21 @@ pub fn node_faults(n: &NodeFacts, th: &Thresholds, tz: chrono_tz::Tz) -> Vec<Fau
             None,
             format!("audio device error: {e}"),
         ));
+    }
+    if let Some(check) = field("speaker_check") {
+        if check.get("passed").and_then(|v| v.as_bool()) == Some(false) {
+            let since = check
+                .get("at")
+                .and_then(|v| v.as_str())
+                .and_then(|t| t.parse().ok());
+            let said = check.get("detail").and_then(|v| v.as_str()).unwrap_or("");
+            out.push(fault(
+                FaultKind::SpeakerSilent,
+                n,
+                since,
+                format!("speaker check failed: {said}"),
+            ));
+        }
     }
     if let Some(at) = n.refused_at {
         let since_issue = n.plan_issued_at.is_none_or(|i| at >= i);
@@ -432,11 +453,26 @@ mod tests {
                 refused(
                     node(
                         "online",
-                        json!({"device_error": "x", "clock_offset_ms": 9000, "disk_free_bytes": 1}),
+                        json!({"device_error": "x", "clock_offset_ms": 9000, "disk_free_bytes": 1,
+                               "speaker_check": {"at": "2026-12-07T03:30:00Z", "passed": false, "detail": "not heard"}}),
                     ),
                     60,
                 ),
-                vec![DeviceError, PlanRefused, ClockOffset, LowDisk],
+                vec![
+                    DeviceError,
+                    SpeakerSilent,
+                    PlanRefused,
+                    ClockOffset,
+                    LowDisk,
+                ],
+            ),
+            (
+                "a speaker check that passed is no fault",
+                node(
+                    "online",
+                    json!({"speaker_check": {"at": "2026-12-07T03:30:00Z", "passed": true, "level_db": -30.0, "detail": "heard"}}),
+                ),
+                vec![],
             ),
         ];
         for (name, facts, want) in cases {

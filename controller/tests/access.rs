@@ -437,6 +437,12 @@ fn requests(
             Value::Null,
         ),
         (
+            Method::POST,
+            "/api/v1/nodes/{id}/speaker-check",
+            "/api/v1/nodes/na-sai-1/speaker-check".into(),
+            json!({}),
+        ),
+        (
             // The spare node moves to the other village before it is taken out of service.
             Method::POST,
             "/api/v1/nodes/{id}/zone",

@@ -549,3 +549,78 @@ async fn an_admin_sets_the_thresholds_on_the_settings_page() {
         120
     );
 }
+
+#[tokio::test]
+async fn a_loudspeaker_not_heard_by_its_speaker_check_is_a_fault_and_staff_can_ask_again() {
+    let h = Harness::new().await;
+    let v = h.zone("Thôn Nà Sài", None).await;
+    h.node("na-sai-1", v).await;
+    let checked: chrono::DateTime<Utc> = "2026-12-06T20:30:00Z".parse().unwrap();
+    h.state_at(
+        "na-sai-1",
+        |s| {
+            s.speaker_check = Some(loa_protocol::SpeakerCheck {
+                at: checked,
+                passed: false,
+                level_db: Some(-71.5),
+                detail: "the test signal was heard too weakly: -71.5 dBFS, at least -55.0 needed"
+                    .into(),
+            })
+        },
+        Utc::now(),
+    )
+    .await;
+    let faults = h.get("/api/v1/faults").await.json();
+    let silent = faults
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "speaker_silent")
+        .unwrap_or_else(|| panic!("{faults:#}"));
+    assert_eq!(silent["node_id"], "na-sai-1");
+    assert_eq!(silent["since"], json!(checked));
+    assert!(
+        silent["detail"].as_str().unwrap().contains("too weakly"),
+        "{silent:#}"
+    );
+
+    account(&h, "van-thu", "operator", &[], "vi").await;
+    let s = sign_in(&h, "van-thu").await;
+    let dash = page(&h, &s, "/ui/").await;
+    assert_has(&dash, r#"data-kind="speaker_silent" data-node="na-sai-1""#);
+    assert_has(&dash, "Loa không phát ra tiếng");
+    let station = page(&h, &s, "/ui/nodes/na-sai-1").await;
+    assert_has(&station, r#"id="speaker-check" data-passed="no""#);
+    assert_has(&station, "-71.5 dBFS");
+
+    // "Kiểm tra loa ngay": the request goes out in the node's plan.
+    let before = h.plan("na-sai-1").await;
+    assert_eq!(before.speaker_check, None);
+    let r = common::ui::post(&h, &s, "/ui/nodes/na-sai-1/speaker-check", &[]).await;
+    common::ui::assert_redirect(&r, "/ui/nodes/na-sai-1?asked=1");
+    let after = h.plan("na-sai-1").await;
+    assert!(after
+        .speaker_check
+        .is_some_and(|t| (Utc::now() - t).num_seconds() < 5));
+    assert_has(
+        &page(&h, &s, "/ui/nodes/na-sai-1?asked=1").await,
+        r#"id="speaker-check-asked""#,
+    );
+
+    // A check that passes clears the fault.
+    h.state_at(
+        "na-sai-1",
+        |s| {
+            s.speaker_check = Some(loa_protocol::SpeakerCheck {
+                at: Utc::now(),
+                passed: true,
+                level_db: Some(-31.0),
+                detail: "heard at -31.0 dBFS (match 0.93)".into(),
+            })
+        },
+        Utc::now(),
+    )
+    .await;
+    let faults = h.get("/api/v1/faults").await.json();
+    assert!(kinds_of(&faults, "na-sai-1").is_empty(), "{faults:#}");
+}

@@ -990,6 +990,12 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
         .post("/api/v1/nodes/na-sai-1/zone", json!({"zone_id": na_sai}))
         .await;
     expect_error(&r, StatusCode::CONFLICT, "node.same_zone");
+    let asked = expect(
+        &c.post("/api/v1/nodes/na-sai-1/speaker-check", json!({}))
+            .await,
+        StatusCode::ACCEPTED,
+    );
+    assert!(asked["speaker_check_requested_at"].is_string(), "{asked}");
     let spare = id(&expect(
         &c.post(
             "/api/v1/zones",
