@@ -1,6 +1,6 @@
 //! `loa-node`: parses the command line, sets up logging and calls the library.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use loa_node::audio::{AudioConfig, SinkKind};
 use loa_node::config::NodeConfig;
 use std::path::PathBuf;
@@ -14,17 +14,24 @@ struct Cli {
     command: Command,
 }
 
+/// The node's config file, as every command that needs one takes it.
+#[derive(Args)]
+struct ConfigPath {
+    #[arg(
+        long = "config",
+        short = 'c',
+        env = "LOA_NODE_CONFIG",
+        default_value = "/etc/loa/node.toml"
+    )]
+    path: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the node: keep the plan, fetch media, play on time, report every step.
     Run {
-        #[arg(
-            long,
-            short,
-            env = "LOA_NODE_CONFIG",
-            default_value = "/etc/loa/node.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
     /// Play a file through the configured output (or the one given), to test the speakers.
     /// With --config, the amplifier relay (if configured) is switched on for it.
@@ -52,13 +59,8 @@ enum Command {
     /// Play a steady 1 kHz tone on the configured output, the amplifier switched on, so an
     /// installer can hear the loudspeaker.
     TestTone {
-        #[arg(
-            long,
-            short,
-            env = "LOA_NODE_CONFIG",
-            default_value = "/etc/loa/node.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
         /// How long, in seconds.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
@@ -69,13 +71,8 @@ enum Command {
     /// Run the speaker check now (`[audio.speaker_check]` in the config): play the quiet test
     /// signal and listen for it through the microphone. Exit status 1 if it is not heard.
     SpeakerCheck {
-        #[arg(
-            long,
-            short,
-            env = "LOA_NODE_CONFIG",
-            default_value = "/etc/loa/node.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
     /// Check the installation: config, controller key, data directory, broker login,
     /// controller, media token, audio output, amplifier relay. Exit status 1 if any fails.
@@ -83,13 +80,8 @@ enum Command {
     /// The broker check logs in as this node: a running node service is disconnected for a
     /// moment and reconnects by itself.
     Check {
-        #[arg(
-            long,
-            short,
-            env = "LOA_NODE_CONFIG",
-            default_value = "/etc/loa/node.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
 }
 
@@ -117,7 +109,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         .init();
     match cli.command {
         Command::Run { config } => {
-            let cfg = NodeConfig::load(&config)?;
+            let cfg = NodeConfig::load(&config.path)?;
             let shutdown = CancellationToken::new();
             tokio::spawn(on_signal(shutdown.clone()));
             tracing::info!(node = %cfg.node_id, site = %cfg.site, "node starting");
@@ -181,7 +173,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             if !(0.1..=600.0).contains(&seconds) || !(-60.0..=0.0).contains(&level_db) {
                 anyhow::bail!("--seconds must be 0.1 to 600 and --level-db -60 to 0");
             }
-            let cfg = NodeConfig::load(&config)?;
+            let cfg = NodeConfig::load(&config.path)?;
             let (audio, relay) = (cfg.0.audio, cfg.0.relay);
             println!("playing a 1 kHz tone for {seconds} s at {level_db} dBFS");
             tokio::task::spawn_blocking(move || {
@@ -193,12 +185,12 @@ async fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::SpeakerCheck { config } => {
-            let cfg = NodeConfig::load(&config)?;
+            let cfg = NodeConfig::load(&config.path)?;
             let (audio, relay) = (cfg.0.audio, cfg.0.relay);
             let Some(check) = audio.speaker_check.clone() else {
                 anyhow::bail!(
                     "{}: no [audio.speaker_check] section (capture_device = the microphone input)",
-                    config.display()
+                    config.path.display()
                 );
             };
             let verdict = tokio::task::spawn_blocking(move || {
@@ -214,7 +206,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             }
         }
         Command::Check { config } => {
-            let ok = loa_node::check::run(&config, |o| println!("{o}")).await;
+            let ok = loa_node::check::run(&config.path, |o| println!("{o}")).await;
             if ok {
                 println!("all checks passed");
                 Ok(ExitCode::SUCCESS)

@@ -81,6 +81,16 @@ impl Api {
             .ok_or_else(|| anyhow::anyhow!("no zone id in {v}"))
     }
 
+    /// Makes a staff account with `role`, its password `mat-khau-{username}` (as
+    /// [`crate::browser::Browser::sign_in`] types it).
+    pub async fn account(&self, username: &str, role: &str) -> anyhow::Result<Value> {
+        self.post(
+            "/api/v1/users",
+            json!({"username": username, "password": format!("mat-khau-{username}"), "role": role}),
+        )
+        .await
+    }
+
     /// Provisions a node and returns its config file.
     pub async fn provision(
         &self,

@@ -145,6 +145,69 @@ impl Browser {
         Ok(path)
     }
 
+    /// Waits (up to 30 s) until the JavaScript expression `js` is true in the page.
+    pub async fn wait_js(&self, what: &str, js: &str) -> anyhow::Result<()> {
+        let script = format!("return !!({js});");
+        wait::until(what, Duration::from_secs(30), || {
+            let script = script.clone();
+            async move {
+                let v = self.client.execute(&script, vec![]).await?;
+                Ok(v.as_bool().unwrap_or(false).then_some(()))
+            }
+        })
+        .await
+    }
+
+    /// Sets an input's value as a date or time picker would (typing into those depends on
+    /// the browser's locale).
+    pub async fn set_value(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        self.find(css).await?;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).value = arguments[1];",
+                vec![serde_json::json!(css), serde_json::json!(value)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Signs in on the login page as `username`, whose password the tests make
+    /// `mat-khau-{username}`; returns once the page shows the account.
+    pub async fn sign_in(&self, base: &str, username: &str) -> anyhow::Result<()> {
+        self.goto(&format!("{base}/ui/")).await?;
+        self.find("#login-form").await?;
+        self.fill("#login-username", username).await?;
+        self.fill("#login-password", &format!("mat-khau-{username}"))
+            .await?;
+        self.click("#login-submit").await?;
+        self.find("#user-name").await?;
+        Ok(())
+    }
+
+    /// Signs out with the header's button; returns on the login form.
+    pub async fn sign_out(&self) -> anyhow::Result<()> {
+        self.click("#logout-button").await?;
+        self.find("#login-form").await?;
+        Ok(())
+    }
+
+    /// Downloads `href` as the page would (its session's cookie): status, the
+    /// `content-disposition` header, and the body as text.
+    pub async fn download(&self, href: &str) -> anyhow::Result<(u16, String, String)> {
+        let got = self
+            .client
+            .execute(
+                "return fetch(arguments[0]).then(r => r.text().then(t => [r.status, r.headers.get('content-disposition'), t]));",
+                vec![serde_json::json!(href)],
+            )
+            .await?;
+        Ok((
+            got[0].as_u64().unwrap_or(0) as u16,
+            got[1].as_str().unwrap_or("").to_owned(),
+            got[2].as_str().unwrap_or("").to_owned(),
+        ))
+    }
+
     pub async fn close(mut self) -> anyhow::Result<()> {
         let r = self.client.clone().close().await;
         let _ = self.driver.kill();

@@ -25,49 +25,9 @@ use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(120);
 
-async fn sign_in(b: &Browser, base: &str, username: &str) {
-    b.goto(&format!("{base}/ui/")).await.unwrap();
-    // Signed out: the page leads to the login form.
-    b.find("#login-form").await.unwrap();
-    b.fill("#login-username", username).await.unwrap();
-    b.fill("#login-password", &format!("mat-khau-{username}"))
-        .await
-        .unwrap();
-    b.click("#login-submit").await.unwrap();
-    b.find("#user-name").await.unwrap();
-}
-
-async fn sign_out(b: &Browser) {
-    b.click("#logout-button").await.unwrap();
-    b.find("#login-form").await.unwrap();
-}
-
-async fn account(api: &Api, username: &str, role: &str) {
-    api.post(
-        "/api/v1/users",
-        json!({"username": username, "password": format!("mat-khau-{username}"), "role": role}),
-    )
-    .await
-    .unwrap();
-}
-
 /// The only delivery of the occurrence, once it is `stage`.
 async fn wait_played(api: &Api, occurrence: i64) -> Value {
     api.wait_stage(occurrence, "played", LONG).await.unwrap()
-}
-
-/// Waits until `js` (an expression) is true in the page.
-async fn wait_js(b: &Browser, what: &str, js: &str) {
-    let script = format!("return !!({js});");
-    wait::until(what, Duration::from_secs(30), || {
-        let script = script.clone();
-        async move {
-            let v = b.client.execute(&script, vec![]).await?;
-            Ok(v.as_bool().unwrap_or(false).then_some(()))
-        }
-    })
-    .await
-    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -84,14 +44,14 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
     let _node = start_node(&api, dir.path(), "na-sai-1", village, Output::WavFiles)
         .await
         .unwrap();
-    account(&api, "van-thu", "operator").await;
-    account(&api, "can-bo-xa", "viewer").await;
+    api.account("van-thu", "operator").await.unwrap();
+    api.account("can-bo-xa", "viewer").await.unwrap();
 
     let b = Browser::start().await.unwrap();
     b.goto(&format!("{base}/ui/")).await.unwrap();
     b.find("#login-form").await.unwrap();
     b.screenshot("01-login").await.unwrap();
-    sign_in(&b, &base, "van-thu").await;
+    b.sign_in(&base, "van-thu").await.unwrap();
     b.screenshot("02-dashboard").await.unwrap();
 
     // Upload a recording: the file goes up with a progress bar, then the list shows it.
@@ -102,12 +62,11 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
         .await
         .unwrap();
     b.click("#upload-submit").await.unwrap();
-    wait_js(
-        &b,
+    b.wait_js(
         "the uploaded announcement in the list",
         "document.body.innerText.includes('Thông báo họp thôn') && document.querySelector('[data-test=announcement]')",
     )
-    .await;
+    .await.unwrap();
     b.screenshot("03-announcements").await.unwrap();
     let announcements = api.get("/api/v1/announcements").await.unwrap();
     let recording = announcements
@@ -188,19 +147,18 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
     .await
     .unwrap();
     b.click("#tts-preview").await.unwrap();
-    wait_js(
-        &b,
+    b.wait_js(
         "the preview to be heard",
         "(function(a){ return a && a.src && a.readyState >= 1 && a.duration > 1; })(document.getElementById('tts-audio'))",
     )
     .await;
     b.click("#tts-save").await.unwrap();
-    wait_js(
-        &b,
+    b.wait_js(
         "the text announcement in the list",
         "document.body.innerText.includes('Cảnh báo lũ')",
     )
-    .await;
+    .await
+    .unwrap();
     let warning = api.get("/api/v1/announcements").await.unwrap();
     let warning = warning
         .as_array()
@@ -221,12 +179,12 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
     b.find("#emergency-confirm").await.unwrap();
     b.screenshot("07-emergency-confirm").await.unwrap();
     b.click("#emergency-confirm").await.unwrap();
-    wait_js(
-        &b,
+    b.wait_js(
         "the emergency's delivery page",
         "location.pathname.startsWith('/ui/broadcasts/')",
     )
-    .await;
+    .await
+    .unwrap();
     let id: i64 = b
         .url()
         .await
@@ -238,10 +196,10 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
     let status = api.broadcast_status(id).await.unwrap();
     assert_eq!(status["priority"], "emergency");
     wait_played(&api, id).await;
-    sign_out(&b).await;
+    b.sign_out().await.unwrap();
 
     // An official: no operator actions, and the report as CSV.
-    sign_in(&b, &base, "can-bo-xa").await;
+    b.sign_in(&base, "can-bo-xa").await.unwrap();
     let nav = b.find("header").await.unwrap().text().await.unwrap();
     assert!(
         !nav.contains("Phát khẩn cấp"),
@@ -277,27 +235,19 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
         .unwrap()
         .expect("a CSV link");
     // Downloaded as the browser would, with the viewer's session.
-    let csv = b
-        .client
-        .execute(
-            "return fetch(arguments[0]).then(r => r.text().then(t => [r.status, r.headers.get('content-disposition'), t]));",
-            vec![json!(href)],
-        )
-        .await
-        .unwrap();
-    assert_eq!(csv[0], 200, "{csv}");
-    assert!(csv[1].as_str().unwrap().contains("attachment"), "{csv}");
-    let text = csv[2].as_str().unwrap();
+    let (status, disposition, text) = b.download(&href).await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(disposition.contains("attachment"), "{disposition}");
     let line = text
         .lines()
         .find(|l| l.contains("Thôn Nà Sài"))
         .unwrap_or_else(|| panic!("the village in the CSV:\n{text}"));
     // Nodes 1, targeted 2 (the scheduled bulletin and the emergency), played 2.
     assert!(line.contains(",1,2,2,"), "{line}");
-    sign_out(&b).await;
+    b.sign_out().await.unwrap();
 
     // The admin's pages, for the record.
-    sign_in(&b, &base, "e2e-admin").await;
+    b.sign_in(&base, "e2e-admin").await.unwrap();
     for (page, name) in [
         ("/ui/zones", "10-zones"),
         ("/ui/settings", "11-settings"),
@@ -317,7 +267,7 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
 
     // On a phone.
     let phone = Browser::start_sized(390, 844).await.unwrap();
-    sign_in(&phone, &base, "can-bo-xa").await;
+    phone.sign_in(&base, "can-bo-xa").await.unwrap();
     phone.screenshot("13-phone-dashboard").await.unwrap();
     phone.close().await.unwrap();
 }

@@ -16,7 +16,6 @@ mod common;
 
 use chrono::{Datelike, Utc};
 use common::{fixture, start_node, Output, TONE};
-use loa_e2e::api::Api;
 use loa_e2e::browser::Browser;
 use loa_e2e::procs::{Broker, Controller};
 use loa_e2e::wait;
@@ -56,64 +55,21 @@ impl Screens {
                 .await
                 .is_ok()
             {
-                b.click("#logout-button").await.unwrap();
-                b.find("#login-form").await.unwrap();
+                b.sign_out().await.unwrap();
             }
-            b.goto(&format!("{}/ui/", self.base)).await.unwrap();
-            b.find("#login-form").await.unwrap();
-            b.fill("#login-username", username).await.unwrap();
-            b.fill("#login-password", &format!("mat-khau-{username}"))
-                .await
-                .unwrap();
-            b.click("#login-submit").await.unwrap();
-            b.find("#user-name").await.unwrap();
+            b.sign_in(&self.base, username).await.unwrap();
         }
     }
 }
 
-async fn account(api: &Api, username: &str, role: &str) {
-    api.post(
-        "/api/v1/users",
-        json!({"username": username, "password": format!("mat-khau-{username}"), "role": role}),
-    )
-    .await
-    .unwrap();
-}
-
-/// Waits until `js` (an expression) is true in the page.
-async fn wait_js(b: &Browser, what: &str, js: &str) {
-    let script = format!("return !!({js});");
-    wait::until(what, Duration::from_secs(30), || {
-        let script = script.clone();
-        async move {
-            let v = b.client.execute(&script, vec![]).await?;
-            Ok(v.as_bool().unwrap_or(false).then_some(()))
-        }
-    })
-    .await
-    .unwrap();
-}
-
-/// Sets an input's value as a date or time picker would (typing into them depends on the
-/// browser's locale).
-async fn set_value(b: &Browser, css: &str, value: &str) {
-    b.client
-        .execute(
-            "document.querySelector(arguments[0]).value = arguments[1];",
-            vec![json!(css), json!(value)],
-        )
-        .await
-        .unwrap();
-}
-
 /// The broadcast id in a `/ui/broadcasts/{id}` address.
 async fn broadcast_in_address(b: &Browser) -> i64 {
-    wait_js(
-        b,
+    b.wait_js(
         "a broadcast's page",
         "/^\\/ui\\/broadcasts\\/\\d+/.test(location.pathname)",
     )
-    .await;
+    .await
+    .unwrap();
     b.url()
         .await
         .split("/ui/broadcasts/")
@@ -121,6 +77,23 @@ async fn broadcast_in_address(b: &Browser) -> i64 {
         .and_then(|rest| rest.split(['?', '#']).next())
         .and_then(|id| id.parse().ok())
         .expect("the broadcast's id in the address")
+}
+
+/// Waits until the broadcast's delivery on `node` is `played`.
+async fn played_on(api: &loa_e2e::api::Api, broadcast: i64, node: &str) {
+    wait::until(
+        &format!("broadcast {broadcast} played on {node}"),
+        LONG,
+        || async move {
+            let stages = api.stages(broadcast).await?;
+            Ok(stages
+                .iter()
+                .any(|(n, s)| n == node && s == "played")
+                .then_some(()))
+        },
+    )
+    .await
+    .unwrap();
 }
 
 fn find<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
@@ -160,8 +133,8 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
     api.put("/api/v1/settings", json!({"require_approval": true}))
         .await
         .unwrap();
-    account(&api, "van-thu", "operator").await;
-    account(&api, "chu-tich", "admin").await;
+    api.account("van-thu", "operator").await.unwrap();
+    api.account("chu-tich", "admin").await.unwrap();
 
     let screens = Screens {
         office: Browser::start().await.unwrap(),
@@ -181,12 +154,12 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
         .await
         .unwrap();
     b.click("#upload-submit").await.unwrap();
-    wait_js(
-        b,
+    b.wait_js(
         "the uploaded announcement in the list",
         "document.body.innerText.includes('Thông báo tiêm phòng') && document.querySelector('[data-test=announcement]')",
     )
-    .await;
+    .await
+    .unwrap();
     screens.shot("01-upload").await;
     let announcements = api.get("/api/v1/announcements").await.unwrap();
     let recording = find(&announcements, "title", "Thông báo tiêm phòng")["id"].clone();
@@ -205,15 +178,26 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
         .await
         .unwrap();
     b.click("[data-test=rule-kind][value=weeks]").await.unwrap();
-    b.select("#schedule-weekday", "Mon").await.unwrap();
+    b.click("[data-test=day-choice][value=Mon]").await.unwrap();
     b.select("#schedule-interval", "2").await.unwrap();
-    set_value(b, "#schedule-time", "07:00").await;
-    set_value(b, "#schedule-repeat-times", "2").await;
-    set_value(b, "#schedule-repeat-gap", "10").await;
-    set_value(b, "#schedule-valid-from", &today.to_string()).await;
+    b.set_value("#schedule-time", "07:00").await.unwrap();
+    b.set_value("#schedule-repeat-times", "2").await.unwrap();
+    b.set_value("#schedule-repeat-gap", "10").await.unwrap();
+    b.set_value("#schedule-valid-from", &today.to_string())
+        .await
+        .unwrap();
     let until = today + chrono::Duration::days(60);
-    set_value(b, "#schedule-valid-until", &until.to_string()).await;
+    b.set_value("#schedule-valid-until", &until.to_string())
+        .await
+        .unwrap();
     b.click("#schedule-check").await.unwrap();
+    if let Ok(e) = b
+        .client
+        .find(fantoccini::Locator::Css("#schedule-error"))
+        .await
+    {
+        panic!("the check refused the form: {}", e.text().await.unwrap());
+    }
     let airings = b.find("#next-airings").await.unwrap().text().await.unwrap();
     assert!(airings.contains("07:00"), "{airings}");
     assert!(airings.contains("07:10"), "the repeat is shown: {airings}");
@@ -252,7 +236,8 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
     let approved = api
         .get(&format!("/api/v1/schedules/{}", schedule["id"]))
         .await
-        .unwrap();
+        .unwrap()["schedule"]
+        .clone();
     assert_eq!(approved["status"], "active", "{approved:#}");
     assert_eq!(approved["approved_by"], "chu-tich", "{approved:#}");
     screens.as_user("van-thu").await;
@@ -270,7 +255,7 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
     screens.shot("04-broadcast-check").await;
     b.click("#broadcast-save").await.unwrap();
     let one_off = broadcast_in_address(b).await;
-    api.wait_stage(one_off, "played", LONG).await.unwrap();
+    played_on(&api, one_off, "na-sai-1").await;
 
     // 5. An emergency to the whole commune, through its confirmation.
     b.goto(&format!("{base}/ui/emergency")).await.unwrap();
@@ -289,7 +274,7 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
         api.broadcast_status(emergency).await.unwrap()["priority"],
         "emergency"
     );
-    api.wait_stage(emergency, "played", LONG).await.unwrap();
+    played_on(&api, emergency, "na-sai-1").await;
 
     // 6. Read a delivery: the one-off broadcast played on Nà Sài's loudspeaker, step by step.
     b.goto(&format!("{base}/ui/broadcasts/{one_off}"))
@@ -351,8 +336,10 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
     // 9. The month's report.
     let first = today.with_day(1).unwrap();
     b.goto(&format!("{base}/ui/reports")).await.unwrap();
-    set_value(b, "#report-from", &first.to_string()).await;
-    set_value(b, "#report-to", &today.to_string()).await;
+    b.set_value("#report-from", &first.to_string())
+        .await
+        .unwrap();
+    b.set_value("#report-to", &today.to_string()).await.unwrap();
     b.click("#report-show").await.unwrap();
     let row = b
         .find(&format!("[data-test=report-village][data-zone='{na_sai}']"))
@@ -374,17 +361,9 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
         .unwrap()
         .expect("a CSV link");
     assert!(href.contains(&first.to_string()), "the month's CSV: {href}");
-    let csv = b
-        .client
-        .execute(
-            "return fetch(arguments[0]).then(r => r.text().then(t => [r.status, r.headers.get('content-disposition'), t]));",
-            vec![json!(href)],
-        )
-        .await
-        .unwrap();
-    assert_eq!(csv[0], 200, "{csv}");
-    assert!(csv[1].as_str().unwrap().contains("attachment"), "{csv}");
-    let text = csv[2].as_str().unwrap();
+    let (status, disposition, text) = b.download(&href).await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(disposition.contains("attachment"), "{disposition}");
     let line = text
         .lines()
         .find(|l| l.contains("Thôn Nà Sài"))
