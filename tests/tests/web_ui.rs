@@ -151,7 +151,8 @@ async fn clerks_schedule_and_broadcast_and_officials_export_the_report_in_a_brow
         "the preview to be heard",
         "(function(a){ return a && a.src && a.readyState >= 1 && a.duration > 1; })(document.getElementById('tts-audio'))",
     )
-    .await;
+    .await
+    .unwrap();
     b.click("#tts-save").await.unwrap();
     b.wait_js(
         "the text announcement in the list",

@@ -3,12 +3,16 @@
 //! operator is shown, one after the other, each checked against the API and photographed at
 //! office size (1280×900) and at phone size (390×844):
 //!
-//! 1. upload a recording; 2. schedule it with a repeat ("every other Monday", twice, validity
-//! dates); 3. the chairman (an admin) approves it, since approval is on and nobody approves
-//! their own; 4. a one-off broadcast, checked first; 5. an emergency through its confirmation;
-//! 6. read a delivery; 7. find a station's fault from the dashboard (a village node that died);
-//! 8. move a loudspeaker to another village (the admin); 9. run the month's report; 10.
-//! download it as CSV.
+//! 1. upload a recording;
+//! 2. schedule it with a repeat ("every other Monday", twice, validity dates);
+//! 3. the chairman (an admin) approves it, since approval is on and nobody approves their own;
+//! 4. a one-off broadcast, checked first;
+//! 5. an emergency through its confirmation;
+//! 6. read a delivery;
+//! 7. find a station's fault from the dashboard (a village node that died);
+//! 8. move a loudspeaker to another village (the admin);
+//! 9. run the month's report;
+//! 10. download it as CSV.
 //!
 //! The screenshots land in `target/ui-screenshots/walk-NN-*-{office,phone}.png`.
 

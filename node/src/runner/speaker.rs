@@ -30,7 +30,7 @@ pub(super) struct SpeakerState {
 
 /// A command for the player held back while a check holds the output.
 enum ToPlayer {
-    Play(Job),
+    Play(Box<Job>),
     Stop,
 }
 
@@ -91,7 +91,7 @@ impl Runner {
     pub(super) fn player_play(&mut self, job: Job) {
         if self.speaker.running {
             tracing::info!(item = %job.item, "the speaker check holds the output; playing right after it");
-            self.speaker.waiting.push(ToPlayer::Play(job));
+            self.speaker.waiting.push(ToPlayer::Play(Box::new(job)));
         } else {
             self.player.play(job);
         }
@@ -112,7 +112,7 @@ impl Runner {
         self.relay.ended(Utc::now());
         for cmd in std::mem::take(&mut self.speaker.waiting) {
             match cmd {
-                ToPlayer::Play(job) => self.player.play(job),
+                ToPlayer::Play(job) => self.player.play(*job),
                 ToPlayer::Stop => self.player.stop(),
             }
         }
