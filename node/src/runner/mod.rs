@@ -2,6 +2,8 @@
 //! player's handle; it hands every input (a plan, a download's end, what the player said, the
 //! clock) to the [`Agenda`] machine, carries out the actions it returns (send a step, fetch,
 //! play, stop) and sleeps until the next deadline or until something else happens.
+//!
+//! Just over 500 lines: the I/O loop and its carrying out of the agenda's actions read best in one place; the speaker check and the state have their own files beside it.
 
 use chrono::{DateTime, Utc};
 use loa_protocol::{Ack, EventBody, Plan, PlanItem, Topics};
