@@ -7,6 +7,7 @@
 //!   at run time, for the chaos suite.
 //! - [`icecast`]: a throwaway Icecast on a free port and ffmpeg feeding it a recording: a
 //!   radio station for the relay tests.
+//! - [`station`]: the recording a test station plays, and recognising it in what a node heard.
 //! - [`mosquitto`]: a throwaway Mosquitto on a free port, anonymous or with loa's files.
 //! - [`probe`]: a bare MQTT client, for tests of a broker's access rules and for intruders
 //!   (a stolen node's account speaking for another node).
@@ -28,6 +29,7 @@ pub mod icecast;
 pub mod mosquitto;
 pub mod pcm;
 pub mod probe;
+pub mod station;
 pub mod procs;
 pub mod tmpfs;
 pub mod wait;

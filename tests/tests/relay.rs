@@ -16,41 +16,11 @@ use std::time::Duration;
 use common::config_value;
 use loa_e2e::icecast::{Codec, Feeder, Icecast};
 use loa_e2e::procs::{Broker, Controller};
+use loa_e2e::station::{correlation_with_recording, longest_silence, write_recording, RATE};
 use loa_e2e::wait;
 use serde_json::json;
 
-const RATE: usize = 48_000;
-/// The station's recording: these tones, 0.8 s each, over and over (a 4 s cycle).
-const TONES: [f64; 5] = [440.0, 550.0, 660.0, 880.0, 990.0];
-const TONE_SECS: f64 = 0.8;
 const MOUNT: &str = "/dai-tinh";
-
-/// One 4 s cycle of the recording, at 48 kHz mono.
-fn cycle() -> Vec<f32> {
-    let per = (TONE_SECS * RATE as f64) as usize;
-    TONES
-        .iter()
-        .flat_map(|hz| {
-            (0..per).map(move |i| {
-                (0.5 * (2.0 * std::f64::consts::PI * hz * i as f64 / RATE as f64).sin()) as f32
-            })
-        })
-        .collect()
-}
-
-fn write_recording(path: &Path) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE as u32,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for s in cycle() {
-        w.write_sample((s * 32767.0) as i16).unwrap();
-    }
-    w.finalize().unwrap();
-}
 
 /// A node's connection to `/streams/{id}`: every byte received, and whether the stream ended.
 struct Listening {
@@ -125,32 +95,6 @@ fn decode(bytes: &[u8]) -> Vec<f32> {
     out
 }
 
-/// Averages of `k` samples: a cheap low-pass and a smaller search for the correlation.
-fn decimate(x: &[f32], k: usize) -> Vec<f32> {
-    x.chunks_exact(k)
-        .map(|c| c.iter().sum::<f32>() / k as f32)
-        .collect()
-}
-
-/// The best normalised cross-correlation of `heard` against the looping recording, over every
-/// lag of one cycle (both decimated by 8: tones under 1 kHz pass).
-fn correlation_with_recording(heard: &[f32]) -> f32 {
-    let src = decimate(&cycle(), 8);
-    let x = decimate(heard, 8);
-    let xx: f32 = x.iter().map(|v| v * v).sum();
-    (0..src.len())
-        .map(|lag| {
-            let (mut xy, mut yy) = (0f32, 0f32);
-            for (i, v) in x.iter().enumerate() {
-                let y = src[(lag + i) % src.len()];
-                xy += v * y;
-                yy += y * y;
-            }
-            xy / (xx * yy).sqrt().max(f32::EPSILON)
-        })
-        .fold(f32::MIN, f32::max)
-}
-
 /// Half a second of the last second and a half of what `l` heard carries the recording.
 fn assert_carries_recording(l: &Listening, who: &str) {
     let pcm = l.pcm();
@@ -158,21 +102,6 @@ fn assert_carries_recording(l: &Listening, who: &str) {
     let window = &pcm[end - RATE / 2..end];
     let c = correlation_with_recording(window);
     assert!(c > 0.8, "{who}: correlation with the recording is {c}");
-}
-
-/// The longest stretch of silence (20 ms frames under −40 dBFS) in `pcm`, in seconds.
-fn longest_silence(pcm: &[f32]) -> f64 {
-    let (mut run, mut best) = (0usize, 0usize);
-    for f in pcm.chunks(960) {
-        let rms = (f.iter().map(|v| v * v).sum::<f32>() / f.len() as f32).sqrt();
-        if rms < 0.01 {
-            run += 1;
-            best = best.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    best as f64 * 0.02
 }
 
 async fn station_listeners(ice: &Icecast) -> Option<u64> {
@@ -194,7 +123,7 @@ async fn station_and_controller(
     codec: Codec,
 ) -> (Icecast, Feeder, Controller, i64, Vec<String>) {
     let recording = dir.join("dai-tinh.wav");
-    write_recording(&recording);
+    write_recording(&recording).unwrap();
     let ice = Icecast::start(&dir.join("icecast")).await.unwrap();
     let feeder = Feeder::start(&ice, MOUNT, &recording, codec, &dir.join("ffmpeg.log")).unwrap();
     wait_station_listeners(&ice, 0, "the station's mount to be up").await;

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
-use crate::ops::announcements::{self, AnnouncementChange, Search};
+use crate::ops::announcements::{self, AnnouncementChange, NewRelay, Search};
 use crate::ops::broadcasts::{
     cancel_broadcast, check_broadcast, create_broadcast, view, BroadcastCheck, BroadcastView,
     NewBroadcast,
@@ -31,7 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// A new announcement: one recording (`media_sha256`, in Vietnamese unless `language` says
-/// otherwise), or several, one per language, the main one first.
+/// otherwise), or several, one per language, the main one first; or a relay of a source.
 #[derive(Deserialize, ToSchema)]
 struct NewAnnouncement {
     title: String,
@@ -39,6 +39,7 @@ struct NewAnnouncement {
     language: Option<String>,
     #[serde(default)]
     recordings: Vec<Recording>,
+    relay: Option<NewRelay>,
 }
 
 /// Make an announcement
@@ -61,6 +62,15 @@ async fn create_announcement(
     State(s): State<AppState>,
     Json(a): Json<NewAnnouncement>,
 ) -> Result<(StatusCode, Json<Announcement>), ApiError> {
+    if let Some(r) = &a.relay {
+        if a.media_sha256.is_some() || !a.recordings.is_empty() {
+            return Err(ApiError::invalid(
+                "a relay has no recording: give relay, or media_sha256 or recordings",
+            ));
+        }
+        let made = announcements::create_relay(&s, &a.title, r).await?;
+        return Ok((StatusCode::CREATED, Json(made)));
+    }
     let recordings = match (a.media_sha256, a.recordings.is_empty()) {
         (Some(sha), true) => vec![Recording {
             language: a

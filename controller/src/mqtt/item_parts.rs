@@ -1,15 +1,17 @@
 //! What a node plays for one item: the commune's chime (if the item and the node want it),
-//! then the announcement's recording in each of the node's zone languages, in the zone's order.
+//! then the announcement's recording in each of the node's zone languages, in the zone's order
+//! — or, for a relay, the source's stream from the controller's hub until the relay's end.
 //!
 //! [`choose`] is the pure rule; [`Catalogue`] holds what a batch of plans needs, loaded once,
 //! and turns the choice into the plan's [`Part`]s, each with its media reference and loudness
 //! gain.
 
-use loa_protocol::{AfterPreempt, MediaRef, Part, PartKind};
+use chrono::Duration;
+use loa_protocol::{AfterPreempt, MediaRef, Part, PartKind, StreamRef};
 use std::collections::HashMap;
 
 use crate::media::normalising_gain_db;
-use crate::store::media::MediaRow;
+use crate::store::media::{MediaRow, RelayContent};
 use crate::store::occurrences::PlanItemRow;
 use crate::store::parts::Recording;
 use crate::store::{Result, Store};
@@ -44,6 +46,8 @@ pub struct Catalogue {
     pub media: HashMap<String, MediaRow>,
     /// Zone → the languages it hears, in order, inheritance applied.
     pub zone_languages: HashMap<i64, Vec<String>>,
+    /// Relay announcement → what it relays.
+    pub relays: HashMap<i64, RelayContent>,
 }
 
 impl Catalogue {
@@ -81,6 +85,11 @@ impl Catalogue {
                 continue;
             }
             let recordings = store.recordings(a).await?;
+            if recordings.is_empty() {
+                if let Some(relay) = store.announcement(a).await?.relay {
+                    cat.relays.insert(a, relay);
+                }
+            }
             for r in &recordings {
                 if !cat.media.contains_key(&r.media_sha256) {
                     let m = store.media(&r.media_sha256).await?;
@@ -93,8 +102,9 @@ impl Catalogue {
     }
 
     /// The parts of `item` on a node in `zone` whose own chime setting is `node_chime`, in
-    /// playing order: the chime if wanted, then a recording per language the zone hears. Empty
-    /// when the announcement has no recording the catalogue knows.
+    /// playing order: the chime if wanted, then a recording per language the zone hears (none
+    /// for a relay: its stream follows the chime). Empty when the announcement has no
+    /// recording the catalogue knows and is not a relay.
     pub fn parts(&self, item: &PlanItemRow, zone: i64, node_chime: bool) -> Vec<Part> {
         let mut parts = Vec::new();
         let recordings = self
@@ -111,7 +121,7 @@ impl Catalogue {
             .into_iter()
             .filter_map(|r| Some((r, self.media.get(&r.media_sha256)?)))
             .collect();
-        if chosen.is_empty() {
+        if chosen.is_empty() && !self.relays.contains_key(&item.announcement_id) {
             return parts;
         }
         if let Some(chime) = self
@@ -125,6 +135,17 @@ impl Catalogue {
             parts.push(self.part(PartKind::Recording, Some(r.language.clone()), m));
         }
         parts
+    }
+
+    /// The stream of a relay item: the source's relay on this controller, from the item's
+    /// start for the relay's length. `None` for an announcement of recordings.
+    pub fn stream(&self, item: &PlanItemRow) -> Option<StreamRef> {
+        let relay = self.relays.get(&item.announcement_id)?;
+        Some(StreamRef {
+            url: format!("{}/streams/{}", self.public_url, relay.source_id),
+            codec: "opus".to_owned(),
+            until: item.start_at + Duration::seconds(i64::from(relay.secs)),
+        })
     }
 
     fn part(&self, kind: PartKind, language: Option<String>, m: &MediaRow) -> Part {

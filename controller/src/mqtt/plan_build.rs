@@ -49,7 +49,8 @@ pub fn build_plan(
     let mut without_recording = Vec::new();
     for r in rows.into_iter().take(MAX_PLAN_ITEMS) {
         let parts = cat.parts(&r, node.zone_id, node.chime);
-        if parts.is_empty() {
+        let stream = cat.stream(&r);
+        if parts.is_empty() && stream.is_none() {
             without_recording.push(r.occurrence_id);
             continue;
         }
@@ -61,7 +62,7 @@ pub fn build_plan(
             expires_at: r.expires_at,
             priority: r.priority,
             volume: r.volume,
-            stream: None,
+            stream,
         });
     }
     Built {

@@ -24,8 +24,9 @@ fn media(sha: &str) -> MediaRow {
     }
 }
 
-/// Announcement 1 in Vietnamese and H'Mông, announcement 2 without any recording; zone 10
-/// hears both languages, zone 20 Vietnamese only; a chime is set.
+/// Announcement 1 in Vietnamese and H'Mông, announcement 2 without any recording,
+/// announcement 3 a 30-minute relay of source 7; zone 10 hears both languages, zone 20
+/// Vietnamese only; a chime is set.
 fn catalogue(chime: bool) -> Catalogue {
     let rec = |language: &str| Recording {
         language: language.into(),
@@ -44,6 +45,13 @@ fn catalogue(chime: bool) -> Catalogue {
             (10, vec!["vi".to_string(), "hmn".to_string()]),
             (20, vec!["vi".to_string()]),
         ]),
+        relays: HashMap::from([(
+            3,
+            crate::store::media::RelayContent {
+                source_id: 7,
+                secs: 1800,
+            },
+        )]),
     }
 }
 
@@ -96,6 +104,34 @@ fn labels(plan: &Plan, i: usize) -> Vec<String> {
             PartKind::Recording => p.language.clone().unwrap_or_default(),
         })
         .collect()
+}
+
+#[test]
+fn a_relay_item_streams_its_source_after_the_chime_until_its_end() {
+    // (commune chime set, node's chime) → parts before the stream
+    let cases: &[(bool, bool, &[&str])] = &[
+        (true, true, &["chime"]),
+        (true, false, &[]),
+        (false, true, &[]),
+    ];
+    for &(commune, node_chime, want) in cases {
+        let built = build_plan(
+            &ctx(),
+            &node(10, node_chime),
+            vec![item(1, 3, None)],
+            &catalogue(commune),
+        );
+        assert!(built.without_recording.is_empty());
+        let it = &built.plan.items[0];
+        assert_eq!(labels(&built.plan, 0), want, "{commune} {node_chime}");
+        let stream = it.stream.as_ref().expect("a relay streams");
+        assert_eq!(stream.url, "http://controller.test/streams/7");
+        assert_eq!(stream.codec, "opus");
+        assert_eq!(stream.until, it.start_at + Duration::minutes(30));
+    }
+    // An announcement of recordings has no stream.
+    let built = build_plan(&ctx(), &node(10, true), vec![item(1, 1, None)], &catalogue(true));
+    assert!(built.plan.items[0].stream.is_none());
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! Announcements as staff keep them: a category to file each under, a search by title or
 //! category, and an archive that takes old ones out of the pickers without losing them or the
-//! record of where they played. Shared by the API and the announcements page.
+//! record of where they played; and relays, made from a source and a length. Shared by the API
+//! and the announcements page.
 
 use serde::Deserialize;
 
 use super::{App, OpError};
 use crate::limits::ANNOUNCEMENT_CATEGORY;
-use crate::store::media::Announcement;
+use crate::store::media::{Announcement, RelayContent, MAX_RELAY_SECS};
 
 /// Which announcements to list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -18,6 +19,40 @@ pub struct Search {
     /// `true`: only archived ones; `false` or absent: only those in use.
     #[serde(default)]
     pub archived: bool,
+}
+
+/// A relay to make: `source_id` passed on to the villages for `seconds` (the pages ask for
+/// minutes).
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+pub struct NewRelay {
+    pub source_id: i64,
+    /// 10 to 43,200 (12 hours). "Relay now until stopped" is a broadcast of a long relay,
+    /// cancelled when staff stop it.
+    pub seconds: u32,
+}
+
+/// The shortest relay.
+pub const MIN_RELAY_SECS: u32 = 10;
+
+/// Makes a relay announcement, which schedules and broadcasts then use like any other.
+pub async fn create_relay(s: &App, title: &str, r: &NewRelay) -> Result<Announcement, OpError> {
+    if !(MIN_RELAY_SECS..=MAX_RELAY_SECS).contains(&r.seconds) {
+        return Err(OpError::new(
+            super::Kind::Invalid,
+            "announcement.relay_length",
+            format!(
+                "a relay lasts {MIN_RELAY_SECS} seconds to {} hours",
+                MAX_RELAY_SECS / 3600
+            ),
+        ));
+    }
+    let relay = RelayContent {
+        source_id: r.source_id,
+        secs: r.seconds,
+    };
+    let a = s.store.create_relay_announcement(title, relay).await?;
+    tracing::info!(announcement = a.id, source = r.source_id, seconds = r.seconds, "relay announcement made");
+    Ok(a)
 }
 
 /// The announcements that match, newest first.

@@ -1,4 +1,5 @@
-//! Media records (the files live on disk, named by SHA-256) and announcements.
+//! Media records (the files live on disk, named by SHA-256) and announcements: recordings,
+//! or a relay of a source for a set time.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -25,10 +26,13 @@ pub struct MediaRow {
 pub struct Announcement {
     pub id: i64,
     pub title: String,
-    /// The main recording (the first of `recordings`).
-    pub media_sha256: String,
-    /// One recording per language, the main one first.
+    /// The main recording (the first of `recordings`); absent for a relay.
+    pub media_sha256: Option<String>,
+    /// One recording per language, the main one first; none for a relay.
     pub recordings: Vec<Recording>,
+    /// A relay: the source it passes on to the villages, and for how long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay: Option<RelayContent>,
     pub created_at: DateTime<Utc>,
     /// A category staff chose (free text, e.g. "Thời tiết"), for finding it again.
     pub category: Option<String>,
@@ -36,15 +40,28 @@ pub struct Announcement {
     pub archived_at: Option<DateTime<Utc>>,
 }
 
+/// What a relay announcement plays: `source` (`/api/v1/sources`) for `secs` seconds.
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct RelayContent {
+    pub source_id: i64,
+    pub secs: u32,
+}
+
+/// The longest relay: a day's broadcasting. "Relay now until stopped" is a relay of this
+/// length, withdrawn when staff stop it.
+pub const MAX_RELAY_SECS: u32 = 12 * 3600;
+
 /// An `announcements` row as stored; its recordings are read apart.
 #[derive(sqlx::FromRow)]
 struct AnnouncementRecord {
     id: i64,
     title: String,
-    media_sha256: String,
+    media_sha256: Option<String>,
     created_at: DateTime<Utc>,
     category: Option<String>,
     archived_at: Option<DateTime<Utc>>,
+    source_id: Option<i64>,
+    relay_secs: Option<u32>,
 }
 
 impl MediaRow {
@@ -147,6 +164,34 @@ impl Store {
         self.announcement(id).await
     }
 
+    /// Creates a relay announcement: `source` passed on for `secs` seconds (the caller checks
+    /// the length; a zero or over-long one is refused here too).
+    pub async fn create_relay_announcement(
+        &self,
+        title: &str,
+        relay: RelayContent,
+    ) -> Result<Announcement> {
+        let title = crate::limits::ANNOUNCEMENT_TITLE.check(title)?;
+        if relay.secs == 0 || relay.secs > MAX_RELAY_SECS {
+            return Err(StoreError::Invalid(format!(
+                "a relay lasts up to {} hours",
+                MAX_RELAY_SECS / 3600
+            )));
+        }
+        self.source(relay.source_id).await?;
+        let id = sqlx::query(
+            "INSERT INTO announcements (title, source_id, relay_secs, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(title)
+        .bind(relay.source_id)
+        .bind(relay.secs)
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await?
+        .last_insert_rowid();
+        self.announcement(id).await
+    }
+
     pub async fn announcement(&self, id: i64) -> Result<Announcement> {
         let row = sqlx::query_as("SELECT * FROM announcements WHERE id = ?")
             .bind(id)
@@ -174,6 +219,10 @@ impl Store {
             title: row.title,
             media_sha256: row.media_sha256,
             recordings: self.recordings(row.id).await?,
+            relay: row
+                .source_id
+                .zip(row.relay_secs)
+                .map(|(source_id, secs)| RelayContent { source_id, secs }),
             created_at: row.created_at,
             category: row.category,
             archived_at: row.archived_at,

@@ -77,6 +77,15 @@ impl Store {
     /// How long the announcement lasts with every recording played (the most any zone hears),
     /// pauses included.
     pub async fn announcement_duration_ms(&self, announcement_id: i64) -> Result<u64> {
+        let relay: Option<u32> =
+            sqlx::query_scalar("SELECT relay_secs FROM announcements WHERE id = ?")
+                .bind(announcement_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten();
+        if let Some(secs) = relay {
+            return Ok(u64::from(secs) * 1000);
+        }
         let (total, n): (i64, i64) = sqlx::query_as(
             "SELECT COALESCE(SUM(m.duration_ms), 0) AS total, COUNT(*) AS n
              FROM announcement_recordings r JOIN media m ON m.sha256 = r.media_sha256

@@ -32,12 +32,12 @@ impl Store {
         .collect();
         let rows = sqlx::query_as::<_, DeliveryRecord>(
             "SELECT n.zone_id, d.stage, o.priority, d.playing_at, d.played_at, d.preempted_at,
-                    m.duration_ms
+                    COALESCE(m.duration_ms, a.relay_secs * 1000) AS duration_ms
              FROM deliveries d
              JOIN nodes n ON n.id = d.node_id
              JOIN occurrences o ON o.id = d.occurrence_id
              JOIN announcements a ON a.id = o.announcement_id
-             JOIN media m ON m.sha256 = a.media_sha256
+             LEFT JOIN media m ON m.sha256 = a.media_sha256
              WHERE o.start_at >= ? AND o.start_at < ?",
         )
         .bind(ts(start))

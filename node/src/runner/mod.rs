@@ -260,6 +260,8 @@ impl Runner {
         let step = self
             .agenda
             .handle(input, now, plan.as_ref(), &|sha| cache.contains(sha));
+        // Items whose end the ledger now records: their end marks go once the ledger is on disk.
+        let mut recorded = Vec::new();
         for action in step.actions {
             match action {
                 Action::Report {
@@ -312,12 +314,20 @@ impl Runner {
                     }
                     self.player_stop();
                 }
-                Action::Recorded(item) => self.player.recorded(&item),
+                Action::Recorded(item) => recorded.push(item),
             }
         }
         if self.agenda.ledger().unsaved() {
             if let Err(e) = self.agenda.ledger_mut().save(&self.ledger_path) {
                 crate::disk::log_write_error(&e, &self.ledger_path, "the ledger");
+            }
+        }
+        // Not before the save: a power cut between clearing a mark and saving the ledger
+        // would leave neither saying the item played, and it would play again. While the
+        // ledger cannot be saved (a full disk) the marks stay.
+        if !self.agenda.ledger().unsaved() {
+            for item in &recorded {
+                self.player.recorded(item);
             }
         }
         if state_changed {

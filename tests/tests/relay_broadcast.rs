@@ -1,0 +1,193 @@
+//! A relay as staff make one: a relay announcement ("Tiếp sóng Đài tỉnh", 14 s) broadcast to
+//! one village, on real parts: a real Icecast fed by ffmpeg with a known recording, a real
+//! controller pulling it once, and two real village nodes writing what they play to WAV
+//! files. The village in the broadcast plays the station from the controller's stream and
+//! reports `played` at the relay's end; the other village plays nothing. A file emergency in
+//! the middle of the relay interrupts it; the relay comes back on air after it (live: nothing
+//! to replay) and both are reported.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{fixture, wav_files, TONE};
+use loa_e2e::icecast::{Codec, Feeder, Icecast};
+use loa_e2e::procs::{with_audio, Broker, Controller, Node};
+use loa_e2e::station::{correlation_with_recording, write_recording, RATE};
+use loa_e2e::{api::Api, wait};
+use serde_json::json;
+
+const MOUNT: &str = "/dai-tinh";
+const RELAY_SECS: u64 = 14;
+
+/// Provisions `id` in `zone` and starts it writing each playback to `{dir}/wav` at the
+/// station's rate, mono, so what it heard compares sample for sample.
+async fn wav_node(api: &Api, root: &Path, id: &str, zone: i64) -> Node {
+    let dir = root.join(id);
+    let cfg = api
+        .provision(id, &format!("Cụm loa {id}"), zone, &dir.join("data"))
+        .await
+        .unwrap();
+    let mut audio = toml::toml! { sink = "wav"
+    rate = 48000
+    channels = 1 };
+    audio.insert(
+        "wav_dir".into(),
+        dir.join("wav").display().to_string().into(),
+    );
+    Node::start(id, &dir, &with_audio(&cfg, audio).unwrap(), None).unwrap()
+}
+
+/// A WAV file's samples as 48 kHz mono floats.
+fn heard(path: &Path) -> Vec<f32> {
+    let pcm = loa_e2e::pcm::read(path).unwrap();
+    assert_eq!((pcm.rate, pcm.channels), (RATE as u32, 1), "{path:?}");
+    pcm.samples.iter().map(|s| f32::from(*s) / 32768.0).collect()
+}
+
+/// Whether the file is a playback of item `item` (`{start}-{item}.wav`, `{start}-{item}-2.wav`).
+fn is_of(path: &Path, item: &str) -> bool {
+    let stem = path.file_stem().unwrap().to_str().unwrap();
+    stem.split('-').nth(1) == Some(item)
+}
+
+/// The seconds of audio in the relay's playbacks so far.
+fn relay_secs(node: &Node, item: &str) -> f64 {
+    wav_files(node)
+        .iter()
+        .filter(|p| is_of(p, item))
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()).saturating_sub(44) as f64)
+        .sum::<f64>()
+        / (2 * RATE) as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an_emergency() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let recording = root.join("dai-tinh.wav");
+    write_recording(&recording).unwrap();
+    let ice = Icecast::start(&root.join("icecast")).await.unwrap();
+    let _feeder = Feeder::start(&ice, MOUNT, &recording, Codec::Mp3, &root.join("ffmpeg.log"))
+        .unwrap();
+
+    let controller = Controller::start(&root.join("controller"), Broker::embedded())
+        .await
+        .unwrap();
+    let api = controller.api();
+    let source = api
+        .post(
+            "/api/v1/sources",
+            json!({"name": "Đài tỉnh", "url": ice.url(MOUNT)}),
+        )
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (na_sai, phieng) = (
+        api.zone("Thôn Nà Sài", None).await.unwrap(),
+        api.zone("Bản Phiêng", None).await.unwrap(),
+    );
+    let a = wav_node(&api, root, "na-sai-1", na_sai).await;
+    let b = wav_node(&api, root, "phieng-1", phieng).await;
+    for id in ["na-sai-1", "phieng-1"] {
+        common::wait_presence(&api, id, "online").await.unwrap();
+    }
+
+    // Out of range and contradictory relays are refused, with the reason.
+    let short = api
+        .post(
+            "/api/v1/announcements",
+            json!({"title": "x", "relay": {"source_id": source, "seconds": 5}}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(short.contains("announcement.relay_length"), "{short}");
+
+    let relay = api
+        .post(
+            "/api/v1/announcements",
+            json!({"title": "Tiếp sóng Đài tỉnh", "relay": {"source_id": source, "seconds": RELAY_SECS}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(relay["relay"]["source_id"], source);
+    assert!(relay["media_sha256"].is_null(), "{relay}");
+    let broadcast = api
+        .broadcast(json!({"announcement_id": relay["id"], "zones": [na_sai]}))
+        .await
+        .unwrap();
+    let item = format!("o{broadcast}");
+    let status = api.broadcast_status(broadcast).await.unwrap();
+    let nodes: Vec<&str> = status["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["na-sai-1"], "only the chosen village");
+
+    // 3 s of the station on air, then a file emergency.
+    wait::until(
+        "3 s of the relay in Nà Sài",
+        Duration::from_secs(30),
+        || {
+            let s = relay_secs(&a, &item);
+            async move { Ok((s >= 3.0).then_some(())) }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", a.log_tail()));
+    let flood = api.announcement("Báo lũ", &fixture(TONE)).await.unwrap();
+    let emergency = api
+        .broadcast(json!({"announcement_id": flood, "zones": [na_sai], "priority": "emergency"}))
+        .await
+        .unwrap();
+    api.wait_stage(emergency, "played", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let d = api
+        .wait_stage(
+            broadcast,
+            "played",
+            Duration::from_secs(RELAY_SECS + 30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", a.log_tail()));
+    assert_eq!(d["node_id"], "na-sai-1");
+
+    // The relay's playbacks: one cut by the emergency, one after it; both carry the station.
+    let relays: Vec<PathBuf> = wav_files(&a)
+        .into_iter()
+        .filter(|p| is_of(p, &item))
+        .collect();
+    assert_eq!(relays.len(), 2, "the relay before and after the emergency: {relays:?}");
+    for p in &relays {
+        let pcm = heard(p);
+        assert!(pcm.len() > RATE, "{p:?} holds {} samples", pcm.len());
+        let end = pcm.len() - RATE / 2;
+        let c = correlation_with_recording(&pcm[end - RATE / 2..end]);
+        assert!(c > 0.8, "{p:?}: correlation with the station is {c}");
+    }
+    let total = relay_secs(&a, &item);
+    assert!(
+        total > RELAY_SECS as f64 - 6.0 && total < RELAY_SECS as f64 + 1.0,
+        "{total} s of relay for a {RELAY_SECS} s slot with a 2 s emergency in it"
+    );
+    assert_eq!(
+        wav_files(&a)
+            .iter()
+            .filter(|p| is_of(p, &format!("o{emergency}")))
+            .count(),
+        1,
+        "the emergency played once"
+    );
+    // One listener at the station for the whole commune; the other village heard nothing.
+    assert!(wav_files(&b).is_empty(), "{:?}", wav_files(&b));
+    assert!(
+        ice.listeners(MOUNT).await.unwrap().unwrap_or(0) <= 1,
+        "the station sees at most the controller"
+    );
+}
