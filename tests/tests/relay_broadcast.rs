@@ -43,7 +43,10 @@ async fn wav_node(api: &Api, root: &Path, id: &str, zone: i64) -> Node {
 fn heard(path: &Path) -> Vec<f32> {
     let pcm = loa_e2e::pcm::read(path).unwrap();
     assert_eq!((pcm.rate, pcm.channels), (RATE as u32, 1), "{path:?}");
-    pcm.samples.iter().map(|s| f32::from(*s) / 32768.0).collect()
+    pcm.samples
+        .iter()
+        .map(|s| f32::from(*s) / 32768.0)
+        .collect()
 }
 
 /// Whether the file is a playback of item `item` (`{start}-{item}.wav`, `{start}-{item}-2.wav`).
@@ -57,7 +60,11 @@ fn relay_secs(node: &Node, item: &str) -> f64 {
     wav_files(node)
         .iter()
         .filter(|p| is_of(p, item))
-        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()).saturating_sub(44) as f64)
+        .map(|p| {
+            std::fs::metadata(p)
+                .map_or(0, |m| m.len())
+                .saturating_sub(44) as f64
+        })
         .sum::<f64>()
         / (2 * RATE) as f64
 }
@@ -69,8 +76,14 @@ async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an
     let recording = root.join("dai-tinh.wav");
     write_recording(&recording).unwrap();
     let ice = Icecast::start(&root.join("icecast")).await.unwrap();
-    let _feeder = Feeder::start(&ice, MOUNT, &recording, Codec::Mp3, &root.join("ffmpeg.log"))
-        .unwrap();
+    let _feeder = Feeder::start(
+        &ice,
+        MOUNT,
+        &recording,
+        Codec::Mp3,
+        &root.join("ffmpeg.log"),
+    )
+    .unwrap();
 
     let controller = Controller::start(&root.join("controller"), Broker::embedded())
         .await
@@ -149,11 +162,7 @@ async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an
         .await
         .unwrap();
     let d = api
-        .wait_stage(
-            broadcast,
-            "played",
-            Duration::from_secs(RELAY_SECS + 30),
-        )
+        .wait_stage(broadcast, "played", Duration::from_secs(RELAY_SECS + 30))
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", a.log_tail()));
     assert_eq!(d["node_id"], "na-sai-1");
@@ -163,7 +172,11 @@ async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an
         .into_iter()
         .filter(|p| is_of(p, &item))
         .collect();
-    assert_eq!(relays.len(), 2, "the relay before and after the emergency: {relays:?}");
+    assert_eq!(
+        relays.len(),
+        2,
+        "the relay before and after the emergency: {relays:?}"
+    );
     for p in &relays {
         let pcm = heard(p);
         assert!(pcm.len() > RATE, "{p:?} holds {} samples", pcm.len());

@@ -130,7 +130,12 @@ fn a_relay_item_streams_its_source_after_the_chime_until_its_end() {
         assert_eq!(stream.until, it.start_at + Duration::minutes(30));
     }
     // An announcement of recordings has no stream.
-    let built = build_plan(&ctx(), &node(10, true), vec![item(1, 1, None)], &catalogue(true));
+    let built = build_plan(
+        &ctx(),
+        &node(10, true),
+        vec![item(1, 1, None)],
+        &catalogue(true),
+    );
     assert!(built.plan.items[0].stream.is_none());
 }
 

@@ -51,7 +51,12 @@ pub async fn create_relay(s: &App, title: &str, r: &NewRelay) -> Result<Announce
         secs: r.seconds,
     };
     let a = s.store.create_relay_announcement(title, relay).await?;
-    tracing::info!(announcement = a.id, source = r.source_id, seconds = r.seconds, "relay announcement made");
+    tracing::info!(
+        announcement = a.id,
+        source = r.source_id,
+        seconds = r.seconds,
+        "relay announcement made"
+    );
     Ok(a)
 }
 

@@ -3,9 +3,10 @@
 //! twice: a recording per language is uploaded with a progress bar (`POST /api/v1/media`)
 //! and the announcement made from them (`POST /api/v1/announcements`); or a text is heard
 //! first (`POST /api/v1/tts/preview`) and then saved (`POST /api/v1/tts/announcements`).
-//! The list is searched by words and category, and shows the archive on request; each
-//! announcement is filed under a category or archived by a plain form
-//! ([`crate::ops::announcements`]).
+//! A relay (a registered source passed on for some minutes) is made by a plain form, and so is
+//! a source (a station's name and stream address). The list
+//! is searched by words and category, and shows the archive on request; each announcement is
+//! filed under a category or archived by a plain form ([`crate::ops::announcements`]).
 
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,12 +19,18 @@ use super::render::Ctx;
 use crate::http::{ApiError, AppState};
 use crate::limits::{megabytes, ANNOUNCEMENT_TITLE};
 use crate::media::MediaError;
-use crate::ops::announcements::{change, search, AnnouncementChange, Search};
+use crate::ops::announcements::{
+    change, create_relay, search, AnnouncementChange, NewRelay, Search,
+};
+use crate::ops::sources::NewSource;
 use crate::store::accounts::Role;
+use crate::store::media::MAX_RELAY_SECS;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ui/announcements", get(page))
+        .route("/ui/announcements/relay", post(make_relay))
+        .route("/ui/announcements/source", post(add_source))
         .route("/ui/announcements/{id}", post(file_under))
 }
 
@@ -36,6 +43,7 @@ async fn page(ctx: Ctx, Query(f): Query<Search>) -> Response {
         ctx.require(Role::Operator)?;
         let announcements = search(&ctx.s, &f).await?;
         let categories = ctx.s.store.announcement_categories().await?;
+        let sources = ctx.s.store.sources().await?;
         let max = ctx.s.cfg.max_upload_bytes;
         // The script refuses a file over the limit before sending it: a browser cut off
         // mid-upload would only see a network error.
@@ -46,7 +54,8 @@ async fn page(ctx: Ctx, Query(f): Query<Search>) -> Response {
                    "max_upload_bytes": max, "max_upload": megabytes(max),
                    "too_large": too_large, "title_max": ANNOUNCEMENT_TITLE.max,
                    "categories": categories, "q": f.q, "category": f.category,
-                   "archived": f.archived}),
+                   "archived": f.archived, "sources": sources,
+                   "relay_max_minutes": MAX_RELAY_SECS / 60}),
         ))
     }
     .await;
@@ -75,6 +84,46 @@ async fn file_under(ctx: Ctx, Path(id): Path<i64>, form: FormData) -> Response {
             "/ui/announcements"
         };
         Ok::<_, ApiError>(Redirect::to(&format!("{back}#announcement-{id}")).into_response())
+    }
+    .await;
+    ctx.respond(r)
+}
+
+/// Makes a relay announcement from the form (title, source, minutes); back to the list.
+async fn make_relay(ctx: Ctx, form: FormData) -> Response {
+    let r = async {
+        let actor = ctx.require(Role::Operator)?;
+        actor.check_form_csrf(form.csrf())?;
+        let number = |name: &str| form.get(name).and_then(|v| v.trim().parse::<u32>().ok());
+        let relay = NewRelay {
+            source_id: form
+                .get("source_id")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| ApiError::invalid("choose a source to relay"))?,
+            seconds: number("minutes")
+                .ok_or_else(|| ApiError::invalid("give the relay's length in minutes"))?
+                .saturating_mul(60),
+        };
+        let a = create_relay(&ctx.s, form.get("title").unwrap_or(""), &relay).await?;
+        Ok::<_, ApiError>(
+            Redirect::to(&format!("/ui/announcements#announcement-{}", a.id)).into_response(),
+        )
+    }
+    .await;
+    ctx.respond(r)
+}
+
+/// Registers a relay source from the form (name, stream address); back to the relay form.
+async fn add_source(ctx: Ctx, form: FormData) -> Response {
+    let r = async {
+        let actor = ctx.require(Role::Operator)?;
+        actor.check_form_csrf(form.csrf())?;
+        let new = NewSource {
+            name: form.get("name").unwrap_or("").to_owned(),
+            url: form.get("url").unwrap_or("").trim().to_owned(),
+        };
+        crate::ops::sources::add_source(&ctx.s, &new).await?;
+        Ok::<_, ApiError>(Redirect::to("/ui/announcements#relay-form").into_response())
     }
     .await;
     ctx.respond(r)

@@ -1,0 +1,150 @@
+//! Relays as staff make them: a relay announcement (a source for a length) through the API
+//! and through the announcements page, broadcast like any announcement, and planned on the
+//! node as a stream item pointing at the controller's hub, ending at the relay's end; lengths
+//! out of range, unknown sources and contradictory bodies refused with the reason.
+
+mod common;
+
+use axum::http::StatusCode;
+use chrono::Duration;
+use common::ui::{account, assert_has, assert_redirect, page, post, sign_in};
+use common::Harness;
+use serde_json::json;
+
+async fn source(h: &Harness, name: &str) -> i64 {
+    let r = h
+        .post_json(
+            "/api/v1/sources",
+            json!({"name": name, "url": "https://stream.example/vov1.mp3"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    r.json()["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_relay_broadcast_is_planned_as_the_hubs_stream_until_the_relays_end() {
+    let h = Harness::new().await;
+    let vov = source(&h, "VOV1").await;
+    let zone = h.zone("Thôn Nà Sài", None).await;
+    h.node("na-sai-1", zone).await;
+    let r = h
+        .post_json(
+            "/api/v1/announcements",
+            json!({"title": "Thời sự VOV1", "relay": {"source_id": vov, "seconds": 1800}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let relay = r.json();
+    assert_eq!(relay["relay"], json!({"source_id": vov, "secs": 1800}));
+    assert_eq!(relay["recordings"], json!([]));
+    assert!(relay["media_sha256"].is_null());
+
+    let at = chrono::Utc::now() + Duration::minutes(10);
+    h.broadcast(&relay["id"], &[zone], Some(at)).await;
+    let plan = h.plan("na-sai-1").await;
+    let item = &plan.items[0];
+    let stream = item.stream.as_ref().expect("a relay is a stream item");
+    assert!(
+        stream.url.ends_with(&format!("/streams/{vov}")),
+        "{}",
+        stream.url
+    );
+    assert_eq!(stream.codec, "opus");
+    assert_eq!(stream.until - item.start_at, Duration::minutes(30));
+    assert!(
+        item.parts.is_empty(),
+        "no chime is set: nothing before the stream"
+    );
+}
+
+#[tokio::test]
+async fn bad_relays_are_refused_with_the_reason() {
+    let h = Harness::new().await;
+    let vov = source(&h, "VOV1").await;
+    for (seconds, says) in [(5, "10 seconds"), (43_201, "12 hours")] {
+        h.post_json(
+            "/api/v1/announcements",
+            json!({"title": "x", "relay": {"source_id": vov, "seconds": seconds}}),
+        )
+        .await
+        .assert_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "announcement.relay_length",
+            &[says],
+        );
+    }
+    let r = h
+        .post_json(
+            "/api/v1/announcements",
+            json!({"title": "x", "relay": {"source_id": 999, "seconds": 60}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    let sha = h.uploaded("tone-44100-stereo.mp3").await;
+    h.post_json(
+        "/api/v1/announcements",
+        json!({"title": "x", "media_sha256": sha, "relay": {"source_id": vov, "seconds": 60}}),
+    )
+    .await
+    .assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        &["a relay has no recording"],
+    );
+    let list = h.get("/api/v1/announcements").await.json();
+    assert_eq!(list, json!([]), "nothing was kept");
+}
+
+#[tokio::test]
+async fn an_operator_adds_a_source_and_makes_a_relay_on_the_announcements_page() {
+    let h = Harness::new().await;
+    account(&h, "van-hanh", "operator", &[], "vi").await;
+    let s = sign_in(&h, "van-hanh").await;
+    let empty = page(&h, &s, "/ui/announcements").await;
+    assert_has(&empty, "Chưa có nguồn tiếp sóng nào");
+
+    let r = post(
+        &h,
+        &s,
+        "/ui/announcements/source",
+        &[
+            ("name", "Đài tỉnh"),
+            ("url", "http://10.0.0.5:8000/tinh.mp3"),
+        ],
+    )
+    .await;
+    assert_redirect(&r, "/ui/announcements#relay-form");
+    let sources = h.get("/api/v1/sources").await.json();
+    let id = sources[0]["id"].as_i64().unwrap().to_string();
+    let r = post(
+        &h,
+        &s,
+        "/ui/announcements/relay",
+        &[
+            ("title", "Tiếp sóng Đài tỉnh"),
+            ("source_id", &id),
+            ("minutes", "20"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let list = h.get("/api/v1/announcements").await.json();
+    assert_eq!(list[0]["relay"]["secs"], 1200);
+    let p = page(&h, &s, "/ui/announcements").await;
+    assert_has(&p, "Tiếp sóng Đài tỉnh · 20 phút");
+    // Offered where announcements are picked.
+    assert_has(
+        &page(&h, &s, "/ui/broadcasts/new").await,
+        "Tiếp sóng Đài tỉnh",
+    );
+    // Too long: the page says why.
+    let r = post(
+        &h,
+        &s,
+        "/ui/announcements/relay",
+        &[("title", "Cả ngày"), ("source_id", &id), ("minutes", "721")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+}
