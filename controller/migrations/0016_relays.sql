@@ -30,3 +30,16 @@ CREATE TABLE announcements (
 INSERT INTO announcements (id, title, media_sha256, created_at, category, archived_at)
     SELECT id, title, media_sha256, created_at, category, archived_at FROM announcements_copy;
 DROP TABLE announcements_copy;
+
+-- What a relay sent the villages, kept as evidence: when the hub stops a relay it keeps its
+-- recording (in `media`) and links it to every airing of a relay of that source whose window
+-- overlaps the recording's (a long window may have several recordings, when the station
+-- was left and joined again).
+CREATE TABLE occurrence_recordings (
+    occurrence_id  INTEGER NOT NULL REFERENCES occurrences(id),
+    media_sha256   TEXT NOT NULL REFERENCES media(sha256),
+    -- When the recording began and ended (RFC 3339, UTC).
+    started_at     TEXT NOT NULL,
+    ended_at       TEXT NOT NULL,
+    PRIMARY KEY (occurrence_id, media_sha256)
+);

@@ -57,12 +57,16 @@ pub struct RelayConfig {
     /// The Opus bitrate the villages are sent, in bits a second (mono). 32000 keeps speech and
     /// news clear at about 240 KB a minute per village on a paid 3G/4G link.
     pub bitrate: u32,
+    /// Seconds a relay runs on after its last village left, so a node that reconnects finds
+    /// it still up; then it stops and its recording is kept.
+    pub linger_secs: u64,
 }
 
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
             bitrate: crate::opus::DEFAULT_BITRATE,
+            linger_secs: crate::relay::LINGER.as_secs(),
         }
     }
 }
@@ -198,6 +202,9 @@ pub struct Overrides {
     /// Requests per minute each client may keep up on the API and the pages; 0: no limit.
     #[arg(long, env = "LOA_REQUESTS_PER_MINUTE")]
     pub requests_per_minute: Option<u32>,
+    /// Seconds a relay runs on after its last village left (`[relay] linger_secs`).
+    #[arg(long, env = "LOA_RELAY_LINGER_SECS")]
+    pub relay_linger_secs: Option<u64>,
     /// Serve HTTPS and MQTT over TLS with this certificate (PEM); needs --tls-key.
     #[arg(long, env = "LOA_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -270,6 +277,9 @@ impl Config {
         }
         if let Some(v) = o.presence_grace_secs {
             cfg.presence_grace_secs = v;
+        }
+        if let Some(v) = o.relay_linger_secs {
+            cfg.relay.linger_secs = v;
         }
         if let Some(v) = o.requests_per_minute {
             cfg.limits.requests_per_minute = v;
@@ -433,7 +443,8 @@ impl Config {
              # Environment variables (LOA_SITE, LOA_DATA_DIR, LOA_HTTP_LISTEN, LOA_PUBLIC_URL,\n\
              # LOA_MQTT_LISTEN, LOA_MQTT_URL, LOA_MQTT_USERNAME, LOA_MQTT_PASSWORD,\n\
              # LOA_MQTT_PUBLIC_ADDRESS, LOA_SCHEDULES_DIR, LOA_PLAN_HORIZON_SECS,\n\
-             # LOA_LATE_GRACE_SECS, LOA_PRESENCE_GRACE_SECS, LOA_REQUESTS_PER_MINUTE) and flags\n\
+             # LOA_LATE_GRACE_SECS, LOA_PRESENCE_GRACE_SECS, LOA_REQUESTS_PER_MINUTE,\n\
+             # LOA_RELAY_LINGER_SECS) and flags\n\
              # override the file.\n\
              # For an external broker (Mosquitto): [mqtt] broker = \"external\",\n\
              # url = \"mqtt://host:1883\", username and password of the controller's account;\n\

@@ -266,6 +266,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         store.clone(),
         media.clone(),
         cfg.relay.bitrate,
+        std::time::Duration::from_secs(cfg.relay.linger_secs),
         shutdown.clone(),
         tracker.clone(),
     );

@@ -148,3 +148,56 @@ async fn an_operator_adds_a_source_and_makes_a_relay_on_the_announcements_page()
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
 }
+
+#[tokio::test]
+async fn a_relays_recording_is_linked_to_the_airings_it_overlaps_and_can_be_heard() {
+    let h = Harness::new().await;
+    let (vov, tinh) = (source(&h, "VOV1").await, source(&h, "Đài tỉnh").await);
+    let zone = h.zone("Thôn Nà Sài", None).await;
+    h.node("na-sai-1", zone).await;
+    let relay = |source: i64| json!({"title": format!("Tiếp sóng {source}"), "relay": {"source_id": source, "seconds": 600}});
+    let a = h
+        .post_json("/api/v1/announcements", relay(vov))
+        .await
+        .json();
+    let b = h
+        .post_json("/api/v1/announcements", relay(tinh))
+        .await
+        .json();
+    let now = chrono::Utc::now();
+    let on_air = h
+        .broadcast(&a["id"], &[zone], Some(now + Duration::minutes(1)))
+        .await;
+    let later = h
+        .broadcast(&a["id"], &[zone], Some(now + Duration::hours(2)))
+        .await;
+    let other = h
+        .broadcast(&b["id"], &[zone], Some(now + Duration::minutes(1)))
+        .await;
+
+    // The hub kept a recording of VOV1 from now to 5 minutes on.
+    let sha = h.uploaded("tone-44100-stereo.mp3").await;
+    let linked = h
+        .state
+        .store
+        .link_relay_recording(vov, &sha, now, now + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(linked, 1, "only the VOV1 airing whose window it overlaps");
+    for (id, want) in [(on_air, 1), (later, 0), (other, 0)] {
+        let v = h.get(&format!("/api/v1/broadcasts/{id}")).await.json();
+        assert_eq!(v["recordings"].as_array().unwrap().len(), want, "{id}: {v}");
+    }
+
+    account(&h, "can-bo", "viewer", &[], "vi").await;
+    let s = sign_in(&h, "can-bo").await;
+    let p = page(&h, &s, &format!("/ui/broadcasts/{on_air}")).await;
+    assert_has(&p, "data-test=\"aired-recording\"");
+    assert_has(&p, &format!("/api/v1/media/{sha}/audio"));
+    let audio = h.get(&format!("/api/v1/media/{sha}/audio")).await;
+    assert_eq!(audio.status, StatusCode::OK);
+    assert_eq!(
+        audio.header(axum::http::header::CONTENT_TYPE),
+        Some("audio/mpeg")
+    );
+}

@@ -4,7 +4,8 @@
 //! files. The village in the broadcast plays the station from the controller's stream and
 //! reports `played` at the relay's end; the other village plays nothing. A file emergency in
 //! the middle of the relay interrupts it; the relay comes back on air after it (live: nothing
-//! to replay) and both are reported.
+//! to replay) and both are reported. When the relay stops, what it sent is kept and linked to
+//! the broadcast, and staff can play it.
 
 mod common;
 
@@ -85,9 +86,14 @@ async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an
     )
     .unwrap();
 
-    let controller = Controller::start(&root.join("controller"), Broker::embedded())
-        .await
-        .unwrap();
+    // The relay stops (and keeps its recording) 2 s after the last village left, not 30.
+    let controller = Controller::start_with(
+        &root.join("controller"),
+        Broker::embedded(),
+        &[("LOA_RELAY_LINGER_SECS", "2")],
+    )
+    .await
+    .unwrap();
     let api = controller.api();
     let source = api
         .post(
@@ -197,6 +203,36 @@ async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an
         1,
         "the emergency played once"
     );
+    // What the villages were sent is kept and linked to the broadcast, for officials to hear.
+    let kept = wait::until(
+        "the relay's recording linked to the broadcast",
+        Duration::from_secs(30),
+        || async {
+            let v = api.broadcast_status(broadcast).await?;
+            Ok(v["recordings"]
+                .as_array()
+                .filter(|r| !r.is_empty())
+                .map(|r| r[0].clone()))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", controller.log_tail()));
+    let sha = kept["media_sha256"].as_str().unwrap();
+    let media = api.get(&format!("/api/v1/media/{sha}")).await.unwrap();
+    assert_eq!(media["codec"], "opus");
+    assert!(
+        media["duration_ms"].as_f64().unwrap() / 1000.0 >= RELAY_SECS as f64 - 4.0,
+        "the recording covers the relay: {media}"
+    );
+    let audio = reqwest::Client::new()
+        .get(format!("{}/api/v1/media/{sha}/audio", controller.url))
+        .bearer_auth(&controller.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audio.status(), 200);
+    assert_eq!(audio.headers()["content-type"], "audio/ogg");
+
     // One listener at the station for the whole commune; the other village heard nothing.
     assert!(wav_files(&b).is_empty(), "{:?}", wav_files(&b));
     assert!(

@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, upload))
         .routes(routes!(one))
         .routes(routes!(download))
+        .routes(routes!(listen))
 }
 
 #[derive(Deserialize)]
@@ -169,6 +170,40 @@ async fn one(
     Ok(Json(s.store.media(&sha).await?))
 }
 
+/// Listen to a recording
+///
+/// The stored file for staff to hear in the browser (an upload, or what a relay sent the
+/// villages), with its audio type; one range may be asked for, as for nodes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/media/{sha256}/audio",
+    tag = "media",
+    operation_id = "listenMedia",
+    extensions(("x-loa-role" = json!("viewer"))),
+    params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$",
+            description = "The file's SHA-256, lowercase hex.")),
+    responses(
+        (status = 200, description = "The file.", body = String, content_type = "audio/*"),
+        (status = 206, description = "The range asked for.", body = String, content_type = "audio/*"),
+        (status = 404, description = "No such media."),
+    )
+)]
+async fn listen(
+    State(s): State<AppState>,
+    Path(sha): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let m = s.store.media(&sha).await?;
+    let content_type = match m.codec.as_str() {
+        "mp3" => "audio/mpeg",
+        "opus" | "vorbis" => "audio/ogg",
+        "aac" => "audio/mp4",
+        c if c.starts_with("pcm") => "audio/wav",
+        _ => "application/octet-stream",
+    };
+    serve(&s, &m.sha256, &headers, content_type).await
+}
+
 /// Whether `sha` is the media of a part in `node`'s current plan.
 async fn in_plan(s: &AppState, node: &str, sha: &str) -> Result<bool, ApiError> {
     let Some(sealed) = s.store.sealed_plan(node).await? else {
@@ -238,7 +273,17 @@ async fn download(
             "no such media in this node's plan",
         ));
     }
-    let path = s.media.path_of(&sha);
+    serve(&s, &sha, &headers, "application/octet-stream").await
+}
+
+/// The stored file `sha`, whole or the one range `headers` asks for, as `content_type`.
+async fn serve(
+    s: &AppState,
+    sha: &str,
+    headers: &HeaderMap,
+    content_type: &str,
+) -> Result<Response, ApiError> {
+    let path = s.media.path_of(sha);
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
         Err(_) => {
@@ -268,7 +313,7 @@ async fn download(
     let count = if len == 0 { 0 } else { end - start + 1 };
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file.take(count)));
     let mut resp = Response::builder()
-        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_TYPE, content_type)
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_LENGTH, count)
         .header(header::ETAG, format!("\"{sha}\""));

@@ -46,6 +46,8 @@ pub struct BroadcastView {
     pub occurrence: OccurrenceRow,
     pub summary: BTreeMap<Stage, usize>,
     pub deliveries: Vec<DeliveryLine>,
+    /// For a relay: the recordings of what it sent the villages, once the relay has stopped.
+    pub recordings: Vec<crate::store::recordings::AiredRecording>,
 }
 
 #[derive(utoipa::ToSchema, Serialize)]
@@ -235,6 +237,7 @@ pub async fn view(
         lines.push(DeliveryLine { zone, delivery: d });
     }
     Ok(BroadcastView {
+        recordings: s.store.aired_recordings(occurrence.id).await?,
         occurrence,
         summary,
         deliveries: lines,

@@ -9,12 +9,13 @@
 //! - [`record`]: the evidence file, kept in the media store when the relay ends.
 //!
 //! The [`Hub`] keeps one running relay per source. A relay starts when the first node asks for
-//! `GET /streams/{id}` and stops [`LINGER`] after the last one left (or when the controller
-//! stops); each relay is a pacer task that every 20 ms takes a frame from the backlog, encodes
+//! `GET /streams/{id}` and stops [`LINGER`] (`[relay] linger_secs`) after the last one left
+//! (or when the controller stops); each relay is a pacer task that every 20 ms takes a frame from the backlog, encodes
 //! it once with libopus and sends the packet to every listener and to the recorder. While the
 //! station is down the pacer sends silence, so the nodes' connections stay up and the
 //! recording keeps the real timeline; the log says when the station went silent and for how
-//! long.
+//! long. When a relay stops, its recording is kept and linked to the broadcasts and schedule
+//! airings of that source whose window it overlaps: what the villages were sent for each.
 
 pub mod backlog;
 pub mod decode;
@@ -38,7 +39,8 @@ use crate::store::sources::Source;
 use crate::store::Store;
 use backlog::{Backlog, Frame};
 
-/// How long a relay runs on with nobody listening: a node that reconnects finds it still up.
+/// How long a relay runs on with nobody listening, by default: a node that reconnects finds
+/// it still up.
 pub const LINGER: Duration = Duration::from_secs(30);
 /// Packets a listener may fall behind before it skips ahead: 5 s.
 const FAN_OUT: usize = 250;
@@ -48,6 +50,7 @@ pub struct Hub {
     store: Store,
     media: MediaStore,
     bitrate: u32,
+    linger: Duration,
     relays: Mutex<HashMap<i64, Running>>,
     /// The controller's shutdown: every relay stops with it.
     shutdown: CancellationToken,
@@ -76,6 +79,7 @@ impl Hub {
         store: Store,
         media: MediaStore,
         bitrate: u32,
+        linger: Duration,
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) -> Arc<Hub> {
@@ -83,6 +87,7 @@ impl Hub {
             store,
             media,
             bitrate,
+            linger,
             relays: Mutex::new(HashMap::new()),
             shutdown,
             tracker,
@@ -221,7 +226,7 @@ impl Relay {
             last = Some(packet);
             if self.tx.receiver_count() > 0 {
                 idle_since = None;
-            } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= LINGER
+            } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= self.hub.linger
                 && self.hub.retire(id, self.generation, false)
             {
                 tracing::info!(source = id, "nobody listens any more: the relay stops");
@@ -233,7 +238,22 @@ impl Relay {
         // Listeners see the end of their stream once the last sender is gone.
         drop(self.tx);
         if let (Some(r), Some(last)) = (recorder, last) {
-            r.finish(&last, &self.hub.media, &self.hub.store).await;
+            if let Some(kept) = r.finish(&last, &self.hub.media, &self.hub.store).await {
+                let ended = chrono::Utc::now();
+                match self
+                    .hub
+                    .store
+                    .link_relay_recording(id, &kept.sha256, started, ended)
+                    .await
+                {
+                    Ok(n) => {
+                        tracing::info!(source = id, sha256 = %kept.sha256, airings = n, "relay recording linked to its airings")
+                    }
+                    Err(e) => {
+                        tracing::error!(source = id, error = %e, "the relay's recording could not be linked to its airings")
+                    }
+                }
+            }
         }
         tracing::info!(source = id, "relay stopped");
     }

@@ -18,6 +18,7 @@ pub mod occurrences;
 pub mod overview;
 pub mod parts;
 pub mod presence;
+pub mod recordings;
 pub mod report;
 pub mod schedules;
 pub mod security;

@@ -167,6 +167,7 @@ impl Harness {
             store.clone(),
             media.clone(),
             cfg.relay.bitrate,
+            std::time::Duration::from_secs(cfg.relay.linger_secs),
             tokio_util::sync::CancellationToken::new(),
             tokio_util::task::TaskTracker::new(),
         );

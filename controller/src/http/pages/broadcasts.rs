@@ -89,7 +89,7 @@ async fn one(ctx: Ctx, Path(id): Path<i64>) -> Response {
             json!({"b": v.occurrence, "summary": summary, "villages": villages,
                    "can_cancel": open && v.occurrence.cancelled_at.is_none()
                        && actor.role() >= Role::Operator,
-                   "total": v.deliveries.len()}),
+                   "total": v.deliveries.len(), "recordings": v.recordings}),
         ))
     }
     .await;
