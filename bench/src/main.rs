@@ -6,12 +6,15 @@
 //!   memory, its idle load, and the burst of events of a broadcast played by every node.
 //! - `commune --nodes 200`: emergency latency (cached, uncached) and start error.
 //! - `node`: one node's idle traffic on its MQTT link, and its cold start to plan applied.
+//! - `relay --listeners "1 200"`: one relayed station: bytes a minute per village, and the
+//!   controller's CPU and memory, per number of villages listening.
 
 mod db;
 mod emergency;
 mod fanout;
 mod ingest;
 mod node;
+mod relay;
 mod site;
 mod stats;
 
@@ -56,6 +59,15 @@ enum Cmd {
         #[arg(long, default_value_t = 1260)]
         idle_secs: u64,
     },
+    /// One relayed station to N villages: bytes a minute per village, the controller's load.
+    Relay {
+        /// Numbers of villages listening, one run each.
+        #[arg(long, default_value = "1 200")]
+        listeners: String,
+        /// Seconds measured in each run.
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+    },
 }
 
 /// A short announcement (1 s of noise) for broadcasts to every node.
@@ -86,6 +98,14 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Scale { nodes, idle_secs } => scale(&cli.dir, nodes, cli.rounds, idle_secs).await,
         Cmd::Commune { nodes } => commune(&cli.dir, nodes, cli.rounds).await,
         Cmd::Node { idle_secs } => node::bench(&cli.dir, cli.rounds, idle_secs).await,
+        Cmd::Relay { listeners, secs } => {
+            println!("{}", relay::HEADER);
+            for n in listeners.split_whitespace() {
+                let row = relay::bench(&cli.dir, n.parse()?, secs).await?;
+                println!("{}", row.markdown());
+            }
+            Ok(())
+        }
     }
 }
 

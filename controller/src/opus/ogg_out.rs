@@ -14,9 +14,11 @@ use ogg::writing::{PacketWriteEndInfo, PacketWriter};
 
 use super::Packet;
 
-/// Audio packets per page: 5 × 20 ms, so a page is 100 ms of sound. Fewer would cost more
-/// bytes in page headers on a paid link, more would add latency for a live voice.
-pub const PACKETS_PER_PAGE: u32 = 5;
+/// Audio packets per page: 10 × 20 ms, so a page is 200 ms of sound. Measured at the default
+/// 32 kbit/s (`scripts/bench-relay.sh`): 5 to a page cost 8 % in page headers, 257 KB a
+/// minute per village, over the 250 KB budget of a paid link; 10 cost 4 %. More would add
+/// latency for a live voice (a page leaves when its last packet is encoded).
+pub const PACKETS_PER_PAGE: u32 = 10;
 
 /// Where the page writer puts its bytes, taken out after each packet.
 #[derive(Clone, Default)]
