@@ -204,6 +204,13 @@ const NAV: &[NavItem] = &[
         danger: false,
     },
     NavItem {
+        href: "/ui/map",
+        label: "nav.map",
+        id: "nav-map",
+        need: Role::Viewer,
+        danger: false,
+    },
+    NavItem {
         href: "/ui/zones",
         label: "nav.zones",
         id: "nav-zones",
