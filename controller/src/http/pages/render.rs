@@ -108,6 +108,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "station.html",
         include_str!("../../../templates/station.html"),
     ),
+    ("map.html", include_str!("../../../templates/map.html")),
 ];
 
 fn env() -> &'static Environment<'static> {
