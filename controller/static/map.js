@@ -30,7 +30,7 @@
   function card(s) {
     var h = '<div class="station-card" data-test="station-card" data-node="' + esc(s.id) + '" data-state="' + s.state + '">';
     h += "<b>" + esc(s.name) + "</b><br><small>" + esc(s.zone) + "</small>";
-    h += '<dl><dt>●</dt><dd><span class="dot state-' + s.state + '"></span> <span data-test="card-state">' + esc(t("map.state." + s.state)) + "</span></dd>";
+    h += "<dl><dt>" + esc(t("map.state_word")) + '</dt><dd><span class="dot state-' + s.state + '"></span> <span data-test="card-state">' + esc(t("map.state." + s.state)) + "</span></dd>";
     h += "<dt>" + esc(t("map.last_seen")) + '</dt><dd data-test="card-last-seen">' + (s.last_seen ? esc(when(s.last_seen, true)) : esc(t("map.never_seen"))) + "</dd>";
     h += "<dt>" + esc(t("map.version")) + '</dt><dd data-test="card-version">' + esc(s.software || t("station.not_said")) + "</dd>";
     if (s.on_air) h += "<dt>" + esc(t("map.on_air")) + '</dt><dd data-test="card-on-air">' + esc(s.on_air) + "</dd>";
@@ -70,12 +70,16 @@
         .addTo(map);
     }
     L.control.scale({ imperial: false }).addTo(map);
-    var bounds = [];
-    data.stations.forEach(function (s) {
-      if (!s.location) return;
-      var at = [s.location.latitude, s.location.longitude];
-      bounds.push(at);
-      var m = L.circleMarker(at, {
+    // The view first: Leaflet makes a marker's element only once the map has one.
+    var placed = data.stations.filter(function (s) { return s.location; });
+    if (placed.length) {
+      map.fitBounds(placed.map(function (s) { return [s.location.latitude, s.location.longitude]; }),
+        { padding: [40, 40], maxZoom: 15 });
+    } else {
+      map.setView([16.0, 106.0], 5);
+    }
+    placed.forEach(function (s) {
+      var m = L.circleMarker([s.location.latitude, s.location.longitude], {
         radius: 10, weight: 2, color: "#fff", fillColor: COLOURS[s.state] || COLOURS.unknown,
         fillOpacity: 1, className: "station-marker state-" + s.state
       }).addTo(map);
@@ -86,11 +90,6 @@
       var tip = m.getTooltip() && m.getTooltip().getElement();
       if (tip) tip.setAttribute("data-node", s.id);
     });
-    if (bounds.length) {
-      map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15 });
-    } else {
-      map.setView([16.0, 106.0], 5);
-    }
     el.dataset.state = "ready";
   }
 

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
 
 /// The texts the script writes on the map and the cards, in the page's language.
 const SCRIPT_TEXTS: &[&str] = &[
+    "map.state_word",
     "map.last_seen",
     "map.never_seen",
     "map.version",
