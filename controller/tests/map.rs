@@ -407,3 +407,91 @@ async fn an_operator_is_offered_to_place_the_stations_without_one_and_leaflet_is
     let r = page(&h, &s, "/ui/nodes/chua-dat-1").await;
     assert_has(&r, "id=\"location-form\"");
 }
+
+#[tokio::test]
+async fn an_admin_places_loudspeakers_on_the_zones_page_and_sets_the_tiles_on_the_settings_page() {
+    let h = Harness::new().await;
+    let a = h.zone("Thôn Nà Sài", None).await;
+    h.node("na-sai-1", a).await;
+    account(&h, "chu-tich", "admin", &[], "vi").await;
+    let s = sign_in(&h, "chu-tich").await;
+
+    // A new loudspeaker with its place, from the provisioning form.
+    let zone = a.to_string();
+    let r = post(
+        &h,
+        &s,
+        "/ui/nodes",
+        &[
+            ("name", "Loa cuối bản"),
+            ("id", "na-sai-2"),
+            ("zone_id", zone.as_str()),
+            ("latitude", "22.3401"),
+            ("longitude", "104.1522"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let n = h.get("/api/v1/nodes/na-sai-2").await.json();
+    assert_eq!(n["location"]["source"], "provisioning");
+    assert_eq!(n["location"]["longitude"], 104.1522);
+
+    // An existing one, from its row on the zones page.
+    let r = post(
+        &h,
+        &s,
+        "/ui/nodes/na-sai-1/location",
+        &[
+            ("back", "zones"),
+            ("latitude", "22.3364"),
+            ("longitude", "104.1486"),
+        ],
+    )
+    .await;
+    assert_redirect(&r, "/ui/zones#node-na-sai-1");
+    let r = page(&h, &s, "/ui/zones").await;
+    assert_has(
+        &r,
+        r#"name="latitude" inputmode="decimal" size="9" value="22.3364""#,
+    );
+    // Half a place: the zones page again, saying what is wrong; nothing changes.
+    let r = post(
+        &h,
+        &s,
+        "/ui/nodes/na-sai-1/location",
+        &[("back", "zones"), ("latitude", "22.5"), ("longitude", "")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_has(&r, "id=\"zones-error\"");
+    assert_has(&r, "nhập cả hai");
+    let n = h.get("/api/v1/nodes/na-sai-1").await.json();
+    assert_eq!(n["location"]["latitude"], 22.3364);
+
+    // The tiles, on the settings page.
+    let r = page(&h, &s, "/ui/settings").await;
+    assert_has(&r, "id=\"map-tile-url\"");
+    let langs = h.get("/api/v1/settings").await.json();
+    let r = post(
+        &h,
+        &s,
+        "/ui/settings",
+        &[
+            ("languages", langs["languages"][0].as_str().unwrap()),
+            ("fault_emergency_after_secs", "60"),
+            ("fault_clock_offset_ms", "2000"),
+            ("fault_low_disk_mib", "100"),
+            (
+                "map_tile_url",
+                "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            ),
+        ],
+    )
+    .await;
+    assert!(r.status.is_redirection(), "{}", r.text());
+    let map = h.get("/api/v1/map/stations").await.json();
+    assert_eq!(
+        map["tile_url"],
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    );
+}

@@ -36,7 +36,7 @@ pub fn degrees(form: &FormData, name: &str) -> Result<Option<f64>, ApiError> {
 }
 
 async fn save(ctx: Ctx, Path(id): Path<String>, form: FormData) -> Response {
-    let r = async {
+    let done = async {
         let actor = ctx.require(Role::Operator)?;
         actor.check_form_csrf(form.csrf())?;
         let lat = degrees(&form, "latitude")?;
@@ -46,13 +46,15 @@ async fn save(ctx: Ctx, Path(id): Path<String>, form: FormData) -> Response {
         } else {
             set_location(&ctx.s, actor, &id, lat, lon).await?;
         }
-        // Back where the form was: the zones page's loudspeaker, else the station page.
-        let to = match form.get("back") {
-            Some("zones") => format!("/ui/zones?located={id}#node-{id}"),
-            _ => format!("/ui/nodes/{id}?located=1#location"),
-        };
-        Ok::<_, ApiError>(Redirect::to(&to).into_response())
+        Ok::<_, ApiError>(())
     }
     .await;
-    ctx.respond(r)
+    // Back where the form was: the zones page's loudspeaker (with the error there, if any),
+    // else the station page.
+    if form.get("back") == Some("zones") {
+        return super::zones::after(&ctx, done, &format!("node-{id}")).await;
+    }
+    ctx.respond(
+        done.map(|()| Redirect::to(&format!("/ui/nodes/{id}?located=1#location")).into_response()),
+    )
 }
