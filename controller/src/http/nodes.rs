@@ -53,6 +53,7 @@ struct LocationBody {
     responses(
         (status = 200, description = "The node, with its location.", body = NodeRow),
         (status = 404),
+        (status = 409, description = "A location set later is kept (`node.location_newer`; only a clock moved back makes this)."),
         (status = 422, description = "Out of range (`node.bad_location`)."),
     )
 )]

@@ -34,7 +34,9 @@ pub fn pair(latitude: Option<f64>, longitude: Option<f64>) -> Result<Option<(f64
     }
 }
 
-/// Records `(latitude, longitude)` for node `id`, set now by `source`.
+/// Records `(latitude, longitude)` for node `id`, set now by `source`. Refused (409
+/// `node.location_newer`) when the place kept was set later than now, which only a clock
+/// moved back makes possible: the later one stays, as the rule says.
 pub async fn record(
     s: &App,
     id: &str,
@@ -47,7 +49,12 @@ pub async fn record(
         set_at: s.clock.now(),
         source,
     };
-    s.store.set_node_location(id, &at).await?;
+    if !s.store.set_node_location(id, &at).await? {
+        return Err(OpError::conflict(
+            "node.location_newer",
+            format!("node {id} has a location set later than now; it is kept"),
+        ));
+    }
     tracing::info!(node = %id, latitude, longitude, source = source.as_str(), "node location set");
     Ok(s.store.node(id).await?)
 }
