@@ -190,6 +190,12 @@ fn requests(
         ),
         (
             Method::GET,
+            "/api/v1/map/stations",
+            "/api/v1/map/stations".into(),
+            Value::Null,
+        ),
+        (
+            Method::GET,
             "/api/v1/media",
             "/api/v1/media".into(),
             Value::Null,
@@ -441,6 +447,18 @@ fn requests(
             "/api/v1/nodes/{id}/speaker-check",
             "/api/v1/nodes/na-sai-1/speaker-check".into(),
             json!({}),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/nodes/{id}/location",
+            "/api/v1/nodes/na-sai-1/location".into(),
+            json!({"latitude": 22.3364, "longitude": 104.1486}),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/nodes/{id}/location",
+            "/api/v1/nodes/na-sai-1/location".into(),
+            Value::Null,
         ),
         (
             // The spare node moves to the other village before it is taken out of service.

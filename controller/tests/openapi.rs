@@ -548,6 +548,36 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
     let r = c.get("/api/v1/nodes/khong-co/station").await;
     expect_error(&r, StatusCode::NOT_FOUND, "not_found");
     expect(&c.get("/api/v1/faults").await, StatusCode::OK);
+    let placed = expect(
+        &c.put(
+            "/api/v1/nodes/na-sai-1/location",
+            json!({"latitude": 22.3364, "longitude": 104.1486}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!(placed["location"]["source"], "centre", "{placed}");
+    let r = c
+        .put(
+            "/api/v1/nodes/na-sai-1/location",
+            json!({"latitude": 91, "longitude": 104}),
+        )
+        .await;
+    expect_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "node.bad_location");
+    let map = expect(&c.get("/api/v1/map/stations").await, StatusCode::OK);
+    assert!(
+        map["stations"].as_array().is_some_and(|s| !s.is_empty()),
+        "{map}"
+    );
+    expect(
+        &c.send(
+            Method::DELETE,
+            "/api/v1/nodes/na-sai-1/location",
+            Value::Null,
+        )
+        .await,
+        StatusCode::OK,
+    );
     let v = expect(
         &c.patch(
             "/api/v1/nodes/phieng-1",

@@ -2,7 +2,8 @@
 //! ✓ or ✗, in plain words, and for a failure what to do about it:
 //!
 //! config file · controller key · data directory · broker login · controller reachable ·
-//! media token · audio output · amplifier relay (when configured).
+//! media token · audio output · amplifier relay (when configured) · location (when given with
+//! `--location LAT,LON`, which saves it for the node to report, or saved before).
 //!
 //! The broker check logs in with the node's own client id and credentials (the controller's
 //! built-in broker accepts no other client id), with a clean session: if this node's service
@@ -67,8 +68,9 @@ impl fmt::Display for Outcome {
 }
 
 /// Runs every check on the config at `path`, handing each outcome to `report` as it comes;
-/// true if all passed. Without a readable config the other checks cannot run.
-pub async fn run(path: &Path, mut report: impl FnMut(&Outcome)) -> bool {
+/// true if all passed. Without a readable config the other checks cannot run. `location`
+/// (`LAT,LON`) is saved in the data directory for the node to report in its state.
+pub async fn run(path: &Path, location: Option<&str>, mut report: impl FnMut(&Outcome)) -> bool {
     let mut all_ok = true;
     let mut note = |o: Outcome| {
         all_ok &= o.ok;
@@ -105,7 +107,48 @@ pub async fn run(path: &Path, mut report: impl FnMut(&Outcome)) -> bool {
     if cfg.relay.is_some() {
         note(relay(&cfg));
     }
+    if let Some(o) = place(&cfg, location) {
+        note(o);
+    }
     all_ok
+}
+
+/// The location given is saved for the node's states; without one, the one saved before is
+/// shown. Nothing to say when neither.
+fn place(cfg: &NodeConfig, given: Option<&str>) -> Option<Outcome> {
+    const WHAT: &str = "location";
+    let Some(text) = given else {
+        return crate::location::load(&cfg.data_dir).map(|l| {
+            Outcome::pass(
+                WHAT,
+                format!(
+                    "{}, {} (saved {}; reported to the service centre)",
+                    l.latitude,
+                    l.longitude,
+                    l.set_at.format("%Y-%m-%d %H:%M UTC")
+                ),
+            )
+        });
+    };
+    let l = match crate::location::parse(text, chrono::Utc::now()) {
+        Ok(l) => l,
+        Err(e) => return Some(Outcome::fail(WHAT, e, "give --location LAT,LON again")),
+    };
+    Some(match crate::location::save(&cfg.data_dir, &l) {
+        Ok(()) => Outcome::pass(
+            WHAT,
+            format!(
+                "{}, {} saved; the node reports it with its next state, and the service \
+                 centre's map shows it",
+                l.latitude, l.longitude
+            ),
+        ),
+        Err(e) => Outcome::fail(
+            WHAT,
+            format!("cannot save it in {}: {e}", cfg.data_dir.display()),
+            "make the data directory writable (see the data directory line)",
+        ),
+    })
 }
 
 /// The file parses and its values make sense; a TOML error names the line.

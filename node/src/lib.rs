@@ -22,6 +22,8 @@
 //!   time after.
 //! - [`check`]: `loa-node check`, the installer's test of config, key, disk, broker, controller,
 //!   media token and audio output.
+//! - [`location`]: where the node stands, set by the installer's check and reported in its
+//!   state.
 //! - [`speaker`]: the speaker check (a quiet test signal played and listened for through the
 //!   microphone input) and the installers' test tone.
 //! - [`clock`]: the node clock against the controller's (an NTP-style exchange over HTTP).
@@ -40,6 +42,7 @@ pub mod fetch;
 pub mod intake;
 pub mod ledger;
 pub mod link;
+pub mod location;
 pub mod player;
 pub mod relay;
 pub mod runner;

@@ -75,13 +75,18 @@ enum Command {
         config: ConfigPath,
     },
     /// Check the installation: config, controller key, data directory, broker login,
-    /// controller, media token, audio output, amplifier relay. Exit status 1 if any fails.
+    /// controller, media token, audio output, amplifier relay; with --location, saves where
+    /// the loudspeaker stands. Exit status 1 if any fails.
     ///
     /// The broker check logs in as this node: a running node service is disconnected for a
     /// moment and reconnects by itself.
     Check {
         #[command(flatten)]
         config: ConfigPath,
+        /// Where this loudspeaker stands, `LAT,LON` in decimal degrees (21.0285,105.8542):
+        /// saved in the data directory and reported to the service centre for its map.
+        #[arg(long, allow_hyphen_values = true)]
+        location: Option<String>,
     },
 }
 
@@ -205,8 +210,9 @@ async fn main() -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
-        Command::Check { config } => {
-            let ok = loa_node::check::run(&config.path, |o| println!("{o}")).await;
+        Command::Check { config, location } => {
+            let ok =
+                loa_node::check::run(&config.path, location.as_deref(), |o| println!("{o}")).await;
             if ok {
                 println!("all checks passed");
                 Ok(ExitCode::SUCCESS)

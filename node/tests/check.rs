@@ -2,7 +2,7 @@
 //! controller (its built-in broker) started from the workspace's built binaries
 //! (`cargo build --workspace --bins` first).
 
-use loa_e2e::procs::{bin, unused_port, with_audio, Broker, Controller};
+use loa_e2e::procs::{bin, unused_port, with_audio, Broker, Controller, Node};
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,10 +20,16 @@ const CHECKS: [&str; 8] = [
 
 /// Runs `loa-node check --config FILE`; returns whether it exited 0, and its output.
 async fn check(config: &Path) -> (bool, String) {
+    check_with(config, &[]).await
+}
+
+/// Runs `loa-node check --config FILE ARGS…`.
+async fn check_with(config: &Path, args: &[&str]) -> (bool, String) {
     let run = tokio::process::Command::new(bin("loa-node").unwrap())
         .arg("check")
         .arg("--config")
         .arg(config)
+        .args(args)
         .env_remove("RUST_LOG")
         .output();
     let out = tokio::time::timeout(Duration::from_secs(60), run)
@@ -223,4 +229,55 @@ async fn check_names_the_line_of_a_toml_error_a_missing_key_and_a_missing_gpio_c
         "{l}"
     );
     assert!(l.contains("the node still plays"), "{l}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_saves_the_installers_location_and_the_running_node_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let controller = Controller::start(&dir.path().join("controller"), Broker::embedded())
+        .await
+        .unwrap();
+    let api = controller.api();
+    let zone = api.zone("Thôn Nà Sài", None).await.unwrap();
+    let data = dir.path().join("data");
+    let provisioned = api
+        .provision("thon-1", "Loa đầu thôn", zone, &data)
+        .await
+        .unwrap();
+    let text = with_audio(&provisioned, toml::toml! { sink = "null" }).unwrap();
+    let config = write(dir.path(), "node.toml", &toml::from_str(&text).unwrap());
+
+    // Not a place: the line says what to give, and nothing is saved.
+    let (ok, out) = check_with(&config, &["--location", "95.1,104.1486"]).await;
+    assert!(!ok, "{out}");
+    let (passed, l) = line(&out, "location");
+    assert!(!passed && l.contains("latitude -90..90"), "{l}");
+    assert!(!data.join("location.json").exists());
+
+    let (ok, out) = check_with(&config, &["--location", "22.3364,104.1486"]).await;
+    assert!(ok, "{out}");
+    let (passed, l) = line(&out, "location");
+    assert!(passed && l.contains("22.3364, 104.1486 saved"), "{l}");
+    assert!(data.join("location.json").exists());
+    // A later check without --location shows the one saved.
+    let (_, out) = check(&config).await;
+    assert!(
+        line(&out, "location").1.contains("22.3364, 104.1486"),
+        "{out}"
+    );
+
+    // The node reports it in its state, and the controller keeps it as the installer's.
+    let mut node = Node::start("thon-1", &dir.path().join("node"), &text, None).unwrap();
+    let placed = loa_e2e::wait::until("the installer's location", Duration::from_secs(30), || {
+        let api = api.clone();
+        async move {
+            let n = api.get("/api/v1/nodes/thon-1").await?;
+            Ok((n["location"]["source"] == "installer").then_some(n))
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", node.log_tail()));
+    assert_eq!(placed["location"]["latitude"], 22.3364);
+    assert_eq!(placed["location"]["longitude"], 104.1486);
+    node.kill();
 }

@@ -39,6 +39,6 @@ pub use plan::{
     check_language, AfterPreempt, MediaRef, Part, PartKind, Plan, PlanItem, StreamRef, MAX_PARTS,
     PART_GAP_MS,
 };
-pub use state::{NodeState, Presence, SpeakerCheck};
+pub use state::{Location, NodeState, Presence, SpeakerCheck};
 pub use topics::{Channel, Topics};
 pub use vocab::{Priority, Stage};

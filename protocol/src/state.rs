@@ -72,6 +72,28 @@ pub struct NodeState {
     /// The last speaker check, for a node with a microphone hearing its loudspeaker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker_check: Option<SpeakerCheck>,
+    /// Where the installer said the node stands (`loa-node check --location`); absent until
+    /// then, and from nodes older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A place on the map, in degrees (WGS 84), with when it was set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    /// −90 to 90.
+    pub latitude: f64,
+    /// −180 to 180.
+    pub longitude: f64,
+    /// When it was set: the controller keeps the latest set of the installer's and the centre's.
+    pub set_at: DateTime<Utc>,
+}
+
+impl Location {
+    /// Whether both coordinates are finite and in range.
+    pub fn in_range(latitude: f64, longitude: f64) -> bool {
+        (-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude)
+    }
 }
 
 /// A speaker check: the node played a quiet test signal and listened for it through the
@@ -109,6 +131,7 @@ impl NodeState {
             uptime_secs: None,
             controller_keys: Vec::new(),
             speaker_check: None,
+            location: None,
         }
     }
 
@@ -140,6 +163,13 @@ impl NodeState {
         }
         if self.session == 0 {
             return Err(ProtocolError::Malformed("state session starts at 1".into()));
+        }
+        if let Some(l) = &self.location {
+            if !Location::in_range(l.latitude, l.longitude) {
+                return Err(ProtocolError::Malformed(
+                    "a location is latitude -90..90 and longitude -180..180".into(),
+                ));
+            }
         }
         if self.controller_keys.len() > 2 {
             return Err(ProtocolError::Malformed(
@@ -229,6 +259,38 @@ mod tests {
             NodeState::open(&NodeState::offline("n1", 0).seal(&key), &vk, "n1", 4096),
             Err(ProtocolError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_location_is_optional_and_checked() {
+        let key = generate_key();
+        let vk = key.verifying_key();
+        // A state from a node older than the field parses, without a location.
+        let old = br#"{"node":"n1","presence":"online","session":1,"serial":1}"#;
+        let parsed: NodeState = serde_json::from_slice(old).unwrap();
+        assert_eq!(parsed.location, None);
+        // One without a location does not mention it on the wire.
+        assert!(!serde_json::to_string(&parsed).unwrap().contains("location"));
+        let at = "2026-12-07T06:00:00Z".parse().unwrap();
+        let placed = |latitude, longitude| NodeState {
+            location: Some(Location {
+                latitude,
+                longitude,
+                set_at: at,
+            }),
+            ..state(1, 1)
+        };
+        let s = placed(21.0285, 105.8542);
+        assert_eq!(NodeState::open(&s.seal(&key), &vk, "n1", 4096), Ok(s));
+        for (lat, lon) in [(90.5, 105.0), (21.0, -180.1), (-91.0, 0.0)] {
+            assert!(
+                matches!(
+                    NodeState::open(&placed(lat, lon).seal(&key), &vk, "n1", 4096),
+                    Err(ProtocolError::Malformed(_))
+                ),
+                "{lat},{lon}"
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod guard;
 mod health;
 pub mod keys;
 pub mod login;
+mod map;
 mod media;
 mod nodes;
 pub mod openapi;

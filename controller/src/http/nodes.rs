@@ -1,5 +1,5 @@
-//! `/api/v1/nodes`: provisioning (which returns the node's config file), the registry, and
-//! moving a node to another zone.
+//! `/api/v1/nodes`: provisioning (which returns the node's config file), the registry,
+//! moving a node to another zone, and where it stands.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
 use crate::auth::Actor;
+use crate::ops::locations::{clear_location, set_location};
 use crate::ops::nodes::{
     move_node, new_credentials, provision, request_speaker_check, set_sound, Moved, NewNode,
 };
@@ -24,6 +25,68 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_credentials))
         .routes(routes!(move_zone))
         .routes(routes!(speaker_check))
+        .routes(routes!(put_location, delete_location))
+}
+
+/// Where a node stands, in decimal degrees (WGS 84).
+#[derive(Deserialize, ToSchema)]
+struct LocationBody {
+    /// −90 to 90.
+    latitude: f64,
+    /// −180 to 180.
+    longitude: f64,
+}
+
+/// Set where a node stands
+///
+/// For the station map. The latest set wins: a location the installer saves later on the node
+/// (`loa-node check --location`) replaces this one, and this one replaces an earlier one of
+/// the installer's.
+#[utoipa::path(
+    put,
+    path = "/api/v1/nodes/{id}/location",
+    tag = "nodes",
+    operation_id = "setNodeLocation",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("id" = String, Path, description = "The node's id.")),
+    request_body = LocationBody,
+    responses(
+        (status = 200, description = "The node, with its location.", body = NodeRow),
+        (status = 404),
+        (status = 409, description = "A location set later is kept (`node.location_newer`; only a clock moved back makes this)."),
+        (status = 422, description = "Out of range (`node.bad_location`)."),
+    )
+)]
+async fn put_location(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    Json(b): Json<LocationBody>,
+) -> Result<Json<NodeRow>, ApiError> {
+    Ok(Json(
+        set_location(&s, &actor, &id, Some(b.latitude), Some(b.longitude)).await?,
+    ))
+}
+
+/// Forget where a node stands
+///
+/// It is listed beside the map as without a place until someone sets one again (or its node
+/// reports the installer's).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/nodes/{id}/location",
+    tag = "nodes",
+    operation_id = "clearNodeLocation",
+    extensions(("x-loa-role" = json!("operator"))),
+    params(("id" = String, Path, description = "The node's id.")),
+    responses((status = 200, description = "The node, without a location.", body = NodeRow), (status = 404))
+)]
+async fn delete_location(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> Result<Json<NodeRow>, ApiError> {
+    Ok(Json(clear_location(&s, &actor, &id).await?))
 }
 
 #[derive(Deserialize)]

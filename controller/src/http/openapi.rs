@@ -36,6 +36,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::zones::routes())
         .merge(super::nodes::routes())
         .merge(super::faults::routes())
+        .merge(super::map::routes())
         .merge(super::media::routes())
         .merge(super::sources::routes())
         .merge(super::streams::routes())

@@ -22,6 +22,7 @@ use crate::metrics::Counters;
 use crate::mqtt::planner::Planner;
 use crate::presence::events_show_presence;
 use crate::store::events::{advance_ack, insert_event};
+use crate::store::locations::{write_location, LocationSource, NodeLocation};
 use crate::store::nodes::record_node_state;
 use crate::store::occurrences::{load_delivery, save_delivery};
 use crate::store::parts::part_played;
@@ -51,6 +52,8 @@ enum Work {
         presence: &'static str,
         text: String,
         stamp: (u64, u64),
+        /// Where the installer said the node stands, if the state says.
+        location: Option<loa_protocol::Location>,
     },
     Events {
         node: String,
@@ -185,6 +188,7 @@ impl Ingest {
                 presence,
                 text,
                 stamp,
+                location,
             })) => {
                 stamps.insert(node.clone(), Some(stamp));
                 Ok(Some(Work::State {
@@ -192,6 +196,7 @@ impl Ingest {
                     presence,
                     text,
                     stamp,
+                    location,
                 }))
             }
             Ok(w) => Ok(w),
@@ -215,8 +220,12 @@ impl Ingest {
                     presence,
                     text,
                     stamp,
+                    location,
                 } => {
                     record_node_state(&mut tx, node, presence, text, *stamp, received_at).await?;
+                    if let Some(l) = location {
+                        take_installer_location(&mut tx, node, l, received_at).await?;
+                    }
                     tracing::debug!(node = %node, presence, "node state");
                 }
                 Work::Events { node, batch } => {
@@ -394,7 +403,29 @@ fn state(
         presence,
         text: serde_json::to_string(&state).expect("state serialises"),
         stamp: state.stamp_after(last),
+        location: state.location,
     }))
+}
+
+/// Keeps the installer's location from a node's state when it was set after the one kept. A
+/// node whose clock runs ahead cannot claim the future: its time counts as no later than
+/// when the state arrived.
+async fn take_installer_location(
+    conn: &mut sqlx::SqliteConnection,
+    node: &str,
+    l: &loa_protocol::Location,
+    received_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let at = NodeLocation {
+        latitude: l.latitude,
+        longitude: l.longitude,
+        set_at: l.set_at.min(received_at),
+        source: LocationSource::Installer,
+    };
+    if write_location(conn, node, &at).await? {
+        tracing::debug!(node = %node, latitude = l.latitude, longitude = l.longitude, "location from the installer kept");
+    }
+    Ok(())
 }
 
 /// A message not taken: not signed by the node, malformed, another node's, or replayed.

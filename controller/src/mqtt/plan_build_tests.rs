@@ -69,6 +69,7 @@ fn node(zone_id: i64, chime: bool) -> NodeRow {
         state: None,
         created_at: t0(),
         speaker_check_requested_at: None,
+        location: None,
     }
 }
 

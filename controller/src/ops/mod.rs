@@ -10,6 +10,8 @@
 //! - [`schedules`]: check, save, edit, approve, pause; the next airings of a rule.
 //! - [`nodes`]: provisioning, new credentials, sound settings, moving to another zone,
 //!   decommissioning.
+//! - [`locations`]: where a loudspeaker stands, set by staff or at provisioning.
+//! - [`map`]: the station map's data: each station's place, state, day and faults.
 //! - [`zones`]: removing an empty zone.
 //! - [`keys`]: the controller's signing keys and their rotation.
 //! - [`settings`]: the commune's settings, languages and quiet hours.
@@ -24,6 +26,8 @@ pub mod broadcasts;
 mod error;
 pub mod faults;
 pub mod keys;
+pub mod locations;
+pub mod map;
 pub mod nodes;
 pub mod reports;
 pub mod schedules;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::{App, OpError};
 use crate::provision::{AudioSection, NodeConfigFile};
 use crate::secrets::{hash_secret, new_secret};
+use crate::store::locations::LocationSource;
 use crate::store::nodes::{NodeRow, SecretHashes};
 use loa_protocol::MqttSection;
 
@@ -19,6 +20,12 @@ pub struct NewNode {
     pub zone_id: i64,
     /// Where the node keeps its data; `/var/lib/loa-node` when absent.
     pub data_dir: Option<String>,
+    /// Where it stands, degrees (−90 to 90), with `longitude`; both or neither.
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    /// Degrees (−180 to 180), with `latitude`.
+    #[serde(default)]
+    pub longitude: Option<f64>,
 }
 
 /// Registers a node with fresh secrets, lets it into the broker, joins it to its zone's
@@ -33,11 +40,15 @@ pub async fn provision(s: &App, n: NewNode) -> Result<(NodeRow, String), OpError
         other => OpError::invalid(other.to_string()),
     })?;
     let name = crate::limits::NODE_NAME.check(&n.name)?;
+    let place = super::locations::pair(n.latitude, n.longitude)?;
     let fresh = Fresh::new();
-    let node = s
+    let mut node = s
         .store
         .create_node(&id, name, n.zone_id, &fresh.hashes())
         .await?;
+    if let Some(place) = place {
+        node = super::locations::record(s, &id, place, LocationSource::Provisioning).await?;
+    }
     s.broker_accounts.set(&id, &hash_secret(&fresh.password));
     crate::mqtt::mosquitto::refresh(&s.store, &s.cfg).await;
     let data_dir = n.data_dir.unwrap_or_else(|| DATA_DIR.into());

@@ -1,5 +1,5 @@
 //! The commune's settings (approval, chime, what follows an emergency, languages, the fault
-//! thresholds) and each
+//! thresholds, the map's tiles) and each
 //! zone's languages and quiet hours. Shared by the API and the settings and zones pages.
 
 use chrono::NaiveTime;
@@ -11,6 +11,7 @@ use super::{App, OpError};
 use crate::schedule::rule::QuietHours;
 use crate::store::faults::{CLOCK_OFFSET_KEY, EMERGENCY_AFTER_KEY, LOW_DISK_KEY};
 use crate::store::parts::check_languages;
+use crate::store::settings::MAP_TILE_URL_KEY;
 
 #[derive(utoipa::ToSchema, Serialize)]
 pub struct Settings {
@@ -32,6 +33,10 @@ pub struct Settings {
     pub fault_clock_offset_ms: i64,
     /// A loudspeaker with less free disk than this many bytes is a fault (default 100 MiB).
     pub fault_low_disk_bytes: u64,
+    /// The station map's tiles: a URL template with `{z}`, `{x}` and `{y}`
+    /// (`https://tile.openstreetmap.org/{z}/{x}/{y}.png` where the centre has Internet);
+    /// empty (the default) for a plain background with the stations and their names.
+    pub map_tile_url: String,
 }
 
 /// A change of settings: fields left out stay as they are; `chime_media: null` removes the
@@ -48,6 +53,27 @@ pub struct SettingsPatch {
     /// 100 to 3600000.
     pub fault_clock_offset_ms: Option<i64>,
     pub fault_low_disk_bytes: Option<u64>,
+    /// A URL template with `{z}`, `{x}`, `{y}`, or empty for a plain background.
+    pub map_tile_url: Option<String>,
+}
+
+/// A tile URL template the map can use: empty, or http(s) with `{z}`, `{x}` and `{y}`.
+fn check_tile_url(url: &str) -> Result<(), OpError> {
+    let url = url.trim();
+    let ok = url.is_empty()
+        || (url.len() <= 500
+            && (url.starts_with("https://") || url.starts_with("http://"))
+            && ["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)));
+    if ok {
+        Ok(())
+    } else {
+        Err(OpError::new(
+            super::Kind::Invalid,
+            "settings.bad_tile_url",
+            "map_tile_url is empty (a plain background) or an http(s) address with {z}, {x} \
+             and {y}, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        ))
+    }
 }
 
 /// A field that is present, even as `null` (serde would read `null` as absent).
@@ -68,6 +94,7 @@ pub async fn current(s: &App) -> Result<Settings, OpError> {
         fault_emergency_after_secs: th.emergency_after_secs,
         fault_clock_offset_ms: th.clock_offset_ms,
         fault_low_disk_bytes: th.low_disk_bytes,
+        map_tile_url: st.map_tile_url().await?,
     })
 }
 
@@ -108,6 +135,9 @@ pub async fn change(s: &App, p: &SettingsPatch) -> Result<Settings, OpError> {
             ));
         }
     }
+    if let Some(url) = &p.map_tile_url {
+        check_tile_url(url)?;
+    }
     let thresholds = [
         (
             EMERGENCY_AFTER_KEY,
@@ -120,6 +150,11 @@ pub async fn change(s: &App, p: &SettingsPatch) -> Result<Settings, OpError> {
         if let Some(v) = value {
             s.store.set_setting(key, &v).await?;
         }
+    }
+    if let Some(url) = &p.map_tile_url {
+        s.store
+            .set_setting(MAP_TILE_URL_KEY, &Value::String(url.trim().to_string()))
+            .await?;
     }
     if let Some(v) = p.require_approval {
         s.store
@@ -141,7 +176,7 @@ pub async fn change(s: &App, p: &SettingsPatch) -> Result<Settings, OpError> {
             .await?;
         replan = true;
     }
-    tracing::info!(require_approval = ?p.require_approval, chime = ?p.chime_media, after_preempt = ?p.after_preempt, languages = ?p.languages, emergency_after_secs = ?p.fault_emergency_after_secs, clock_offset_ms = ?p.fault_clock_offset_ms, low_disk_bytes = ?p.fault_low_disk_bytes, "settings changed");
+    tracing::info!(require_approval = ?p.require_approval, chime = ?p.chime_media, after_preempt = ?p.after_preempt, languages = ?p.languages, emergency_after_secs = ?p.fault_emergency_after_secs, clock_offset_ms = ?p.fault_clock_offset_ms, low_disk_bytes = ?p.fault_low_disk_bytes, map_tile_url = ?p.map_tile_url, "settings changed");
     if replan {
         // Every node's items may hold other parts now.
         let nodes: Vec<String> = s

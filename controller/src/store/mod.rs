@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod events;
 pub mod faults;
+pub mod locations;
 pub mod media;
 pub mod nodes;
 pub mod occurrences;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::SqliteConnection;
 
+use super::locations::NodeLocation;
 use super::occurrences::{load_delivery, save_delivery};
 use super::{ts, Result, Store, StoreError};
 use crate::delivery::Outcome;
@@ -27,6 +28,8 @@ pub struct NodeRow {
     pub created_at: DateTime<Utc>,
     /// When staff last asked for a speaker check; the node's plan carries it.
     pub speaker_check_requested_at: Option<DateTime<Utc>>,
+    /// Where it stands, once someone said (see `store::locations`).
+    pub location: Option<NodeLocation>,
 }
 
 /// What the controller keeps of a node's credentials: the hashes of its two secrets and the
@@ -41,7 +44,8 @@ pub struct SecretHashes {
 }
 
 const NODE_COLUMNS: &str = "id, name, zone_id, volume, chime, plan_version, acked_seq, presence, \
-                            last_seen, state_json, created_at, speaker_check_requested_at";
+                            last_seen, state_json, created_at, speaker_check_requested_at, \
+                            latitude, longitude, location_set_at, location_source";
 
 impl Store {
     pub async fn create_node(
@@ -250,6 +254,10 @@ struct NodeRecord {
     state_json: Option<String>,
     created_at: DateTime<Utc>,
     speaker_check_requested_at: Option<DateTime<Utc>>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    location_set_at: Option<DateTime<Utc>>,
+    location_source: Option<String>,
 }
 
 impl From<NodeRecord> for NodeRow {
@@ -268,6 +276,12 @@ impl From<NodeRecord> for NodeRow {
             state: r.state_json.and_then(|s| serde_json::from_str(&s).ok()),
             created_at: r.created_at,
             speaker_check_requested_at: r.speaker_check_requested_at,
+            location: super::locations::from_columns(
+                r.latitude,
+                r.longitude,
+                r.location_set_at,
+                r.location_source.as_deref(),
+            ),
         }
     }
 }

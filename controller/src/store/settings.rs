@@ -7,6 +7,9 @@ use loa_protocol::AfterPreempt;
 use super::parts::DEFAULT_LANGUAGES;
 use super::{Result, Store};
 
+/// The setting that holds the station map's tile URL template.
+pub const MAP_TILE_URL_KEY: &str = "map_tile_url";
+
 impl Store {
     /// One setting's value, if set.
     pub async fn setting(&self, key: &str) -> Result<Option<serde_json::Value>> {
@@ -34,6 +37,16 @@ impl Store {
         Ok(setting
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_else(|| DEFAULT_LANGUAGES.iter().map(|l| l.to_string()).collect()))
+    }
+
+    /// The station map's tile URL template (`map_tile_url`); empty (the default) for a plain
+    /// background, as a centre without Internet needs.
+    pub async fn map_tile_url(&self) -> Result<String> {
+        Ok(self
+            .setting(MAP_TILE_URL_KEY)
+            .await?
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default())
     }
 
     /// The commune's chime recording (its SHA-256), if one is set.

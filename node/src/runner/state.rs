@@ -1,5 +1,6 @@
 //! The node's retained state as the runner publishes it: presence, versions, what plays, the
-//! cache, the free disk, unsent events, device errors, the clock offset and the keys it trusts.
+//! cache, the free disk, unsent events, device errors, the clock offset, the keys it trusts and
+//! where it stands.
 
 use chrono::Utc;
 use loa_protocol::{NodeState, Presence};
@@ -34,6 +35,9 @@ impl Runner {
             uptime_secs: Some(self.started.elapsed().as_secs()),
             controller_keys: self.plans.trust().key_names(),
             speaker_check: self.speaker.last.clone(),
+            // Read at each state (a small file), so a location the installer's check saves
+            // while the service runs goes out with the next one.
+            location: crate::location::load(&self.cfg.data_dir),
         };
         if let Err(e) = self.client.try_publish(
             self.topics.state(&self.cfg.node_id),

@@ -19,7 +19,9 @@
 //!   download by [`downloads`], and taking one out of service; [`settings`]: the commune's
 //!   settings; [`security`]: the security reports and the commune's signing key with its
 //!   rotation; [`reports`]: the delivery report per village, its CSV and its printable page;
-//!   [`station`]: one station's state, faults with their history, and what it played today.
+//!   [`station`]: one station's state, faults with their history, and what it played today;
+//!   [`map`]: every station on a map (Leaflet, served from [`assets`]); [`locations`]:
+//!   setting where a loudspeaker stands.
 //!
 //! The guard (`crate::http::guard::guard`) has already checked that a signed-in account asks
 //! (the login page and the static files excepted); each handler asks for the role its page
@@ -36,7 +38,9 @@ pub mod downloads;
 mod emergency;
 pub mod form;
 pub mod i18n;
+mod locations;
 mod login;
+mod map;
 mod nodes;
 pub mod render;
 mod reports;
@@ -73,4 +77,6 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
         .merge(security::router())
         .merge(station::router())
+        .merge(map::router())
+        .merge(locations::router())
 }

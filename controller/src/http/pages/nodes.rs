@@ -72,6 +72,8 @@ async fn create(ctx: Ctx, form: FormData) -> Response {
             name: form.get("name").unwrap_or_default().to_owned(),
             zone_id,
             data_dir: None,
+            latitude: super::locations::degrees(&form, "latitude")?,
+            longitude: super::locations::degrees(&form, "longitude")?,
         };
         provision(&ctx.s, n).await.map_err(ApiError::from)
     }

@@ -108,6 +108,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "station.html",
         include_str!("../../../templates/station.html"),
     ),
+    ("map.html", include_str!("../../../templates/map.html")),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -200,6 +201,13 @@ const NAV: &[NavItem] = &[
         href: "/ui/reports",
         label: "nav.reports",
         id: "nav-reports",
+        need: Role::Viewer,
+        danger: false,
+    },
+    NavItem {
+        href: "/ui/map",
+        label: "nav.map",
+        id: "nav-map",
         need: Role::Viewer,
         danger: false,
     },

@@ -76,6 +76,10 @@ fn patch(form: &FormData, now: &crate::ops::settings::Settings) -> Result<Settin
         fault_low_disk_bytes: number(form, "fault_low_disk_mib")?
             .map(|mib| (mib.max(0) as u64).saturating_mul(MIB))
             .filter(|v| *v != now.fault_low_disk_bytes),
+        map_tile_url: form
+            .get("map_tile_url")
+            .map(|u| u.trim().to_string())
+            .filter(|u| *u != now.map_tile_url),
     })
 }
 

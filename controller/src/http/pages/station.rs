@@ -1,10 +1,11 @@
 //! `/ui/nodes/{id}`: one station's page — its state, last contact, software version, clock
 //! offset and free disk; its last speaker check, with the operators' button to ask for one
 //! (`POST /ui/nodes/{id}/speaker-check`); its faults now and their history; what it played
-//! today (in the commune's time zone). The facts are the API's own ([`crate::ops::faults::station`]); an
+//! today (in the commune's time zone); where it stands, with the operators' form to set it
+//! (`POST /ui/nodes/{id}/location`, [`super::locations`]). The facts are the API's own ([`crate::ops::faults::station`]); an
 //! account limited to some villages sees only their stations.
 
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -37,7 +38,13 @@ async fn ask_speaker_check(ctx: Ctx, Path(id): Path<String>, form: FormData) -> 
     ctx.respond(r)
 }
 
-async fn page(ctx: Ctx, Path(id): Path<String>) -> Response {
+/// `?located=1`: the location form was just saved.
+#[derive(serde::Deserialize)]
+struct After {
+    located: Option<String>,
+}
+
+async fn page(ctx: Ctx, Path(id): Path<String>, Query(q): Query<After>) -> Response {
     let r = async {
         let actor = ctx.require(Role::Viewer)?;
         let st = station(&ctx.s, actor, &id).await?;
@@ -54,6 +61,7 @@ async fn page(ctx: Ctx, Path(id): Path<String>) -> Response {
             .cloned();
         let data = json!({
             "speaker_check": speaker_check,
+            "located": q.located.is_some(),
             "asked": st.node.speaker_check_requested_at,
             "clock_offset": st.clock_offset_ms.map(|ms| format!("{:+.1}", ms as f64 / 1000.0)),
             "disk_free_mb": st.disk_free_bytes.map(mb),
