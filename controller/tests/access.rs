@@ -208,6 +208,12 @@ fn requests(
         ),
         (
             Method::GET,
+            "/api/v1/media/{sha256}/audio",
+            format!("/api/v1/media/{}/audio", w.sha),
+            Value::Null,
+        ),
+        (
+            Method::GET,
             "/api/v1/announcements",
             "/api/v1/announcements".into(),
             Value::Null,

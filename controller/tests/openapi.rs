@@ -642,6 +642,19 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
     expect_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "media.empty");
     expect(&c.get("/api/v1/media").await, StatusCode::OK);
     expect(&c.get(&format!("/api/v1/media/{vi}")).await, StatusCode::OK);
+    // Staff listen to recordings, whole or a range, each with its audio type.
+    for sha in [&vi, &hmn, &chime] {
+        expect(
+            &c.get(&format!("/api/v1/media/{sha}/audio")).await,
+            StatusCode::OK,
+        );
+    }
+    let ranged = Request::builder()
+        .uri(format!("/api/v1/media/{vi}/audio"))
+        .header(header::RANGE, "bytes=10-")
+        .body(Body::empty())
+        .unwrap();
+    expect(&c.call(ranged).await, StatusCode::PARTIAL_CONTENT);
     let unknown = "0".repeat(64);
     let r = c.get(&format!("/api/v1/media/{unknown}")).await;
     expect_error(&r, StatusCode::NOT_FOUND, "not_found");

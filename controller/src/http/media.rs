@@ -183,8 +183,11 @@ async fn one(
     params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$",
             description = "The file's SHA-256, lowercase hex.")),
     responses(
-        (status = 200, description = "The file.", body = String, content_type = "audio/*"),
-        (status = 206, description = "The range asked for.", body = String, content_type = "audio/*"),
+        (status = 200, description = "The file, typed by its codec (also `audio/mp4` for AAC, \
+          `audio/flac`).",
+         content((String = "audio/mpeg"), (String = "audio/ogg"), (String = "audio/wav"))),
+        (status = 206, description = "The range asked for.", body = String,
+         content_type = "audio/mpeg"),
         (status = 404, description = "No such media."),
     )
 )]
@@ -198,6 +201,7 @@ async fn listen(
         "mp3" => "audio/mpeg",
         "opus" | "vorbis" => "audio/ogg",
         "aac" => "audio/mp4",
+        "flac" => "audio/flac",
         c if c.starts_with("pcm") => "audio/wav",
         _ => "application/octet-stream",
     };
