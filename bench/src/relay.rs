@@ -61,15 +61,7 @@ pub async fn bench(dir: &Path, listeners: usize, secs: u64) -> anyhow::Result<Ro
     let ice = Icecast::start(&site.dir.join("icecast")).await?;
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/thong-bao-mau.mp3");
     let _feeder = Feeder::start(&ice, MOUNT, &demo, Codec::Mp3, &site.dir.join("ffmpeg.log"))?;
-    let source = site
-        .api
-        .post(
-            "/api/v1/sources",
-            serde_json::json!({"name": "VOV1", "url": ice.url(MOUNT)}),
-        )
-        .await?["id"]
-        .as_i64()
-        .context("no source id")?;
+    let source = site.api.source("VOV1", &ice.url(MOUNT)).await?;
     let url = format!("{}/streams/{source}", site.controller.url);
     let mut tokens = Vec::new();
     for entry in std::fs::read_dir(site.dir.join("configs"))? {

@@ -81,6 +81,16 @@ impl Api {
             .ok_or_else(|| anyhow::anyhow!("no zone id in {v}"))
     }
 
+    /// Registers a relay source (a station's stream) and returns its id.
+    pub async fn source(&self, name: &str, url: &str) -> anyhow::Result<i64> {
+        let v = self
+            .post("/api/v1/sources", json!({"name": name, "url": url}))
+            .await?;
+        v["id"]
+            .as_i64()
+            .ok_or_else(|| anyhow::anyhow!("no source id in {v}"))
+    }
+
     /// Makes a staff account with `role`, its password `mat-khau-{username}` (as
     /// [`crate::browser::Browser::sign_in`] types it).
     pub async fn account(&self, username: &str, role: &str) -> anyhow::Result<Value> {

@@ -132,15 +132,7 @@ async fn station_and_controller(
         .await
         .unwrap();
     let api = controller.api();
-    let source = api
-        .post(
-            "/api/v1/sources",
-            json!({"name": "Đài tỉnh", "url": ice.url(MOUNT)}),
-        )
-        .await
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let source = api.source("Đài tỉnh", &ice.url(MOUNT)).await.unwrap();
     let zone = api.zone("Thôn Nà Sài", None).await.unwrap();
     let mut tokens = Vec::new();
     for id in ["na-sai-1", "na-sai-2"] {

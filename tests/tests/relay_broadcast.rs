@@ -95,15 +95,7 @@ async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an
     .await
     .unwrap();
     let api = controller.api();
-    let source = api
-        .post(
-            "/api/v1/sources",
-            json!({"name": "Đài tỉnh", "url": ice.url(MOUNT)}),
-        )
-        .await
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let source = api.source("Đài tỉnh", &ice.url(MOUNT)).await.unwrap();
     let (na_sai, phieng) = (
         api.zone("Thôn Nà Sài", None).await.unwrap(),
         api.zone("Bản Phiêng", None).await.unwrap(),
