@@ -62,6 +62,17 @@ pub async fn bench(dir: &Path, listeners: usize, secs: u64) -> anyhow::Result<Ro
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo/thong-bao-mau.mp3");
     let _feeder = Feeder::start(&ice, MOUNT, &demo, Codec::Mp3, &site.dir.join("ffmpeg.log"))?;
     let source = site.api.source("VOV1", &ice.url(MOUNT)).await?;
+    // The villages may listen only to what their plans relay: a long relay, to every village.
+    let relay = site
+        .api
+        .post(
+            "/api/v1/announcements",
+            serde_json::json!({"title": "Tiếp sóng VOV1", "relay": {"source_id": source, "seconds": 43_200}}),
+        )
+        .await?;
+    site.api
+        .broadcast(serde_json::json!({"announcement_id": relay["id"], "zones": [site.root_zone]}))
+        .await?;
     let url = format!("{}/streams/{source}", site.controller.url);
     let mut tokens = Vec::new();
     for entry in std::fs::read_dir(site.dir.join("configs"))? {

@@ -769,6 +769,32 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
         StatusCode::CREATED,
     );
     expect(&c.get("/api/v1/sources").await, StatusCode::OK);
+    let r = c
+        .as_token(
+            &na_sai_token,
+            Method::GET,
+            &format!("/streams/{}", id(&source)),
+            Value::Null,
+        )
+        .await;
+    expect_error(&r, StatusCode::NOT_FOUND, "stream.not_in_plan");
+    // A relay of it broadcast to Nà Sài: its node may listen. Cancelled after.
+    let relay = expect(
+        &c.post(
+            "/api/v1/announcements",
+            json!({"title": "Tiếp sóng Đài tỉnh", "relay": {"source_id": id(&source), "seconds": 600}}),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
+    let on_air = expect(
+        &c.post(
+            "/api/v1/broadcasts",
+            json!({"announcement_id": id(&relay), "zones": [na_sai]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
     let stream = {
         use tower::ServiceExt as _;
         let req = Request::builder()
@@ -785,6 +811,31 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
     };
     c.check(&Method::GET, &format!("/streams/{}", id(&source)), &stream);
     assert_eq!(stream.status, StatusCode::OK);
+    expect(
+        &c.post(
+            &format!("/api/v1/broadcasts/{}/cancel", id(&on_air)),
+            json!({"reason": "thử"}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    let r = c
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/sources/{}", id(&source)),
+            Value::Null,
+        )
+        .await;
+    expect_error(&r, StatusCode::CONFLICT, "source.in_use");
+    let unused = expect(
+        &c.post(
+            "/api/v1/sources",
+            json!({"name": "VOV1", "url": "http://127.0.0.1:9/vov1.mp3"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
+    let source = unused;
     let r = c
         .send(
             Method::DELETE,

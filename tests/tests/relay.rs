@@ -139,6 +139,17 @@ async fn station_and_controller(
         let cfg = api.provision(id, id, zone, &dir.join(id)).await.unwrap();
         tokens.push(config_value(&cfg, &["media_token"]));
     }
+    // A node may listen only to what its plan relays: an hour's relay, broadcast to the village.
+    let relay = api
+        .post(
+            "/api/v1/announcements",
+            json!({"title": "Tiếp sóng Đài tỉnh", "relay": {"source_id": source, "seconds": 3600}}),
+        )
+        .await
+        .unwrap();
+    api.broadcast(json!({"announcement_id": relay["id"], "zones": [zone]}))
+        .await
+        .unwrap();
     (ice, feeder, controller, source, tokens)
 }
 

@@ -65,7 +65,11 @@ async fn list(State(s): State<AppState>) -> Result<Json<Vec<Source>>, ApiError> 
     operation_id = "deleteSource",
     extensions(("x-loa-role" = json!("operator"))),
     params(("id" = i64, Path, description = "The source's id.")),
-    responses((status = 204, description = "Removed."), (status = 404))
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404),
+        (status = 409, description = "Relays use it (`source.in_use`), named in the error."),
+    )
 )]
 async fn remove(State(s): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     sources::remove_source(&s, id).await?;

@@ -1,5 +1,5 @@
 //! `GET /streams/{id}`: a relay source's stream for nodes, as Ogg Opus, with the node's media
-//! token (as for `/media/{sha256}`).
+//! token (as for `/media/{sha256}`), for a node whose plan relays that source.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -17,12 +17,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// A relayed station, for nodes
 ///
-/// An open-ended Ogg Opus stream (RFC 7845; 48 kHz mono, 20 ms frames, 100 ms pages): the
+/// An open-ended Ogg Opus stream (RFC 7845; 48 kHz mono, 20 ms frames, 200 ms pages): the
 /// OpusHead and OpusTags pages, then the relay's audio from now on. The controller pulls the
 /// station once, whatever the number of nodes listening; the relay starts with the first
-/// listener and stops 30 s after the last one left, which ends every listener's stream. While
-/// the station is down, the stream carries silence. Any node with a valid media token may
-/// listen (plans do not carry relays yet).
+/// listener and stops `[relay] linger_secs` (30 s) after the last one left, which ends every
+/// listener's stream. While the station is down, the stream carries silence. A node gets only
+/// the sources its current plan relays: a token taken from one village does not open every
+/// station.
 #[utoipa::path(
     get,
     path = "/streams/{id}",
@@ -35,7 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
          content_type = "audio/ogg"),
         (status = 401, description = "No media token (`media.token_missing`)."),
         (status = 403, description = "A media token that is not valid (`media.token_invalid`)."),
-        (status = 404, description = "No such source."),
+        (status = 404, description = "No such source, or not in the node's plan (`stream.not_in_plan`)."),
     )
 )]
 async fn stream(
@@ -45,6 +46,13 @@ async fn stream(
 ) -> Result<Response, ApiError> {
     let node = node_of(&s, &headers).await?;
     let source = s.store.source(id).await?;
+    if !relays_in_plan(&s, &node, id).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "stream.not_in_plan",
+            "this node's plan does not relay that source",
+        ));
+    }
     let listener = s
         .hub
         .listen(&source)
@@ -56,4 +64,19 @@ async fn stream(
         .header(header::CACHE_CONTROL, "no-store")
         .body(Body::from_stream(listener.into_stream()))
         .expect("valid response"))
+}
+
+/// Whether `node`'s current plan has a stream item from `source`'s relay.
+async fn relays_in_plan(s: &AppState, node: &str, source: i64) -> Result<bool, ApiError> {
+    let Some(sealed) = s.store.sealed_plan(node).await? else {
+        return Ok(false);
+    };
+    let plan: loa_protocol::Plan = loa_protocol::envelope::peek(&sealed)
+        .map_err(|e| ApiError::internal(format!("node {node}'s stored plan: {e}")))?;
+    let path = format!("/streams/{source}");
+    Ok(plan
+        .items
+        .iter()
+        .filter_map(|i| i.stream.as_ref())
+        .any(|st| st.url.ends_with(&path)))
 }

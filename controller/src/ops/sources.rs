@@ -28,7 +28,20 @@ pub async fn list_sources(app: &App) -> Result<Vec<Source>, OpError> {
     Ok(app.store.sources().await?)
 }
 
+/// Removes a source no relay uses; one that relays use stays (their airings and recordings
+/// name it), and the error names them.
 pub async fn remove_source(app: &App, id: i64) -> Result<(), OpError> {
+    app.store.source(id).await?;
+    let used = app.store.relays_of(id).await?;
+    if !used.is_empty() {
+        return Err(OpError::conflict(
+            "source.in_use",
+            format!(
+                "relays use this source: {}; archive them instead",
+                used.join(", ")
+            ),
+        ));
+    }
     Ok(app.store.delete_source(id).await?)
 }
 

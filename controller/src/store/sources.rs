@@ -58,6 +58,16 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("source {id}")))
     }
 
+    /// The titles of the relay announcements of `id`.
+    pub async fn relays_of(&self, id: i64) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT title FROM announcements WHERE source_id = ? ORDER BY id")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     pub async fn delete_source(&self, id: i64) -> Result<()> {
         let r = sqlx::query("DELETE FROM sources WHERE id = ?")
             .bind(id)
