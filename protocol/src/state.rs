@@ -72,6 +72,13 @@ pub struct NodeState {
     /// The last speaker check, for a node with a microphone hearing its loudspeaker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker_check: Option<SpeakerCheck>,
+    /// The node's architecture by Debian's names (`amd64`, `arm64`, `armhf`): which release
+    /// build it takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// Where the node is with the release its plan names (or the last one it rolled back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<crate::release::UpdateProgress>,
 }
 
 /// A speaker check: the node played a quiet test signal and listened for it through the
@@ -109,6 +116,8 @@ impl NodeState {
             uptime_secs: None,
             controller_keys: Vec::new(),
             speaker_check: None,
+            arch: None,
+            update: None,
         }
     }
 

@@ -17,7 +17,7 @@ impl Runner {
             session,
             serial,
             at: Some(Utc::now()),
-            software: Some(env!("CARGO_PKG_VERSION").to_string()),
+            software: Some(crate::update::version().to_string()),
             plan_version: self.plans.version(),
             playing: self.agenda.on_air().map(|p| p.item.clone()),
             volume: self.plans.current().map(|p| p.volume),
@@ -34,6 +34,8 @@ impl Runner {
             uptime_secs: Some(self.started.elapsed().as_secs()),
             controller_keys: self.plans.trust().key_names(),
             speaker_check: self.speaker.last.clone(),
+            arch: Some(loa_protocol::release::this_arch().to_string()),
+            update: self.update.report(),
         };
         if let Err(e) = self.client.try_publish(
             self.topics.state(&self.cfg.node_id),
