@@ -17,6 +17,7 @@
 //! - [`sessions`]: signing in and out.
 //! - [`reports`]: the delivery report per village over the villages an account may see.
 //! - [`sources`]: relay sources (a station's stream): register, list, remove.
+//! - [`releases`]: node releases over the air: upload, rollout, each node's progress.
 //! - [`faults`]: what needs a person now, and each station's state, faults and day.
 
 pub mod announcements;
@@ -25,6 +26,7 @@ mod error;
 pub mod faults;
 pub mod keys;
 pub mod nodes;
+pub mod releases;
 pub mod reports;
 pub mod schedules;
 pub mod sessions;
