@@ -144,7 +144,10 @@ async fn binary(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let node = super::media::node_of(&s, &headers).await?;
-    let latest = s.store.latest_releases_for(std::slice::from_ref(&node)).await?;
+    let latest = s
+        .store
+        .latest_releases_for(std::slice::from_ref(&node))
+        .await?;
     let Some((release, _)) = latest.get(&node).filter(|(r, _)| r.id == id) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
