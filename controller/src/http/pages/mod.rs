@@ -38,6 +38,7 @@ pub mod form;
 pub mod i18n;
 mod login;
 mod nodes;
+mod releases;
 pub mod render;
 mod reports;
 mod schedule_rule;
@@ -71,6 +72,7 @@ pub fn router() -> Router<AppState> {
         .merge(zone_changes::router())
         .merge(nodes::router())
         .merge(settings::router())
+        .merge(releases::router())
         .merge(security::router())
         .merge(station::router())
 }
