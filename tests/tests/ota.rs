@@ -263,7 +263,7 @@ async fn a_node_takes_a_new_version_and_rolls_back_one_that_crashes() {
         },
     )
     .await
-    .unwrap();
+    .unwrap_or_else(|e| panic!("{e}\n{}", loa_e2e::procs::tail(&node_log, 60)));
 
     // A release that crashes at start: rolled back to 0.2.0-ota by the keeper.
     let crash = dir.path().join("crash.sh");

@@ -165,6 +165,11 @@ pub async fn run_node(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::R
             Some(ev) = link_rx.recv() => match ev {
                 LinkEvent::Connected => {
                     let _ = connected_tx.send(true);
+                    // A node that reconnects with its session kept is not sent its retained
+                    // plan again: connected, holding a verified plan, is a plan taken.
+                    if node.plans.current().is_some() {
+                        node.plan_taken();
+                    }
                     node.publish_state();
                     Input::Tick
                 }

@@ -83,7 +83,8 @@ impl UpdateState {
 }
 
 impl Runner {
-    /// A plan was taken while connected: a trial confirms to its keeper.
+    /// Connected, with a verified plan (just received, or kept on disk and checked at start):
+    /// a trial confirms to its keeper.
     pub(super) fn plan_taken(&mut self) {
         if !self.update.confirmed {
             self.update.confirmed = true;
@@ -178,9 +179,14 @@ impl Runner {
         match done.result {
             Ok(()) => {
                 let dir = update::releases_dir(&self.cfg.data_dir);
+                // Read again: the keeper may have confirmed this version since it started.
+                self.update.releases = Releases::load(&dir);
+                // A release runs as the keeper's child; the packaged binary runs alone.
+                let kept = std::env::var_os(update::KEPT_ENV).is_some();
+                let previous = kept.then(update::version);
                 self.update
                     .releases
-                    .begin_trial(&done.version, update::version(), Utc::now());
+                    .begin_trial(&done.version, previous, Utc::now());
                 if let Err(e) = self.update.releases.save(&dir) {
                     tracing::error!(error = %e, "cannot write the release state; staying on this version");
                     self.set_progress(

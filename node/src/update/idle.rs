@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn takes_only_another_version_for_its_arch_not_rolled_back() {
         let mut rolled = Releases::default();
-        rolled.begin_trial("3", "2", now());
+        rolled.begin_trial("3", Some("2"), now());
         rolled.roll_back("crashed", now());
         let fresh = Releases::default();
         let cases: Vec<(&str, Option<ReleaseRef>, &Releases, bool)> = vec![

@@ -76,14 +76,12 @@ impl Releases {
         }
     }
 
-    /// The running version `current` hands over to `version`: it is tried at the next start.
-    pub fn begin_trial(&mut self, version: &str, current: &str, now: DateTime<Utc>) {
-        // What runs now is what a rollback returns to: the active release if this is it,
-        // otherwise the packaged binary.
-        let previous = self.active.clone().filter(|a| a == current);
+    /// What runs now hands over to `version`, tried at the next start; `previous` is what
+    /// runs now, what a rollback returns to (`None`: the packaged binary).
+    pub fn begin_trial(&mut self, version: &str, previous: Option<&str>, now: DateTime<Utc>) {
         self.trial = Some(Trial {
             version: version.to_string(),
-            previous,
+            previous: previous.map(str::to_owned),
             started: now,
         });
     }
@@ -149,21 +147,21 @@ mod tests {
             ("fresh", vec![], ToRun::Packaged, None, None),
             (
                 "packaged starts a trial",
-                vec![|r| r.begin_trial("2", "1", t0())],
+                vec![|r| r.begin_trial("2", None, t0())],
                 ToRun::Trial("2".into()),
                 None,
                 None,
             ),
             (
                 "the trial confirms",
-                vec![|r| r.begin_trial("2", "1", t0()), |r| drop(r.confirm())],
+                vec![|r| r.begin_trial("2", None, t0()), |r| drop(r.confirm())],
                 ToRun::Release("2".into()),
                 Some("2"),
                 None,
             ),
             (
                 "the trial fails: back to the packaged binary",
-                vec![|r| r.begin_trial("2", "1", t0()), |r| {
+                vec![|r| r.begin_trial("2", None, t0()), |r| {
                     drop(r.roll_back("crashed", t0()))
                 }],
                 ToRun::Packaged,
@@ -173,9 +171,9 @@ mod tests {
             (
                 "release 2 tries 3, which fails: back to 2",
                 vec![
-                    |r| r.begin_trial("2", "1", t0()),
+                    |r| r.begin_trial("2", None, t0()),
                     |r| drop(r.confirm()),
-                    |r| r.begin_trial("3", "2", t0()),
+                    |r| r.begin_trial("3", Some("2"), t0()),
                     |r| drop(r.roll_back("crashed", t0())),
                 ],
                 ToRun::Release("2".into()),
@@ -185,9 +183,9 @@ mod tests {
             (
                 "a later release that confirms clears an older rollback",
                 vec![
-                    |r| r.begin_trial("3", "1", t0()),
+                    |r| r.begin_trial("3", None, t0()),
                     |r| drop(r.roll_back("crashed", t0())),
-                    |r| r.begin_trial("4", "1", t0()),
+                    |r| r.begin_trial("4", None, t0()),
                     |r| drop(r.confirm()),
                 ],
                 ToRun::Release("4".into()),
@@ -195,10 +193,10 @@ mod tests {
                 None,
             ),
             (
-                "the packaged binary (active 2 was its parent's) tries 3: back to packaged",
+                "the packaged binary tries 3 (an old active 2 notwithstanding): back to packaged",
                 vec![
                     |r| r.active = Some("2".into()),
-                    |r| r.begin_trial("3", "1", t0()),
+                    |r| r.begin_trial("3", None, t0()),
                     |r| drop(r.roll_back("timeout", t0())),
                 ],
                 ToRun::Packaged,
@@ -233,7 +231,7 @@ mod tests {
     fn state_survives_a_save_and_an_unreadable_file_means_packaged() {
         let dir = tempfile::tempdir().unwrap();
         let mut r = Releases::default();
-        r.begin_trial("2", "1", t0());
+        r.begin_trial("2", None, t0());
         r.save(dir.path()).unwrap();
         assert_eq!(Releases::load(dir.path()), r);
         std::fs::write(Releases::path(dir.path()), b"{not json").unwrap();
