@@ -172,3 +172,76 @@ fn describe(status: ExitStatus) -> String {
         _ => "unknown status".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A data directory whose release `2` is the shell script `body`, on trial after the
+    /// packaged binary.
+    fn on_trial(body: &str) -> tempfile::TempDir {
+        let data = tempfile::tempdir().unwrap();
+        let dir = super::super::releases_dir(data.path());
+        let bin = Releases::binary(&dir, "2");
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        std::fs::write(&bin, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut r = Releases::default();
+        r.begin_trial("2", None, Utc::now());
+        r.save(&dir).unwrap();
+        data
+    }
+
+    /// The keeper's three ends of a trial, with stand-in releases (shell scripts: what is
+    /// under test is the keeper, not the node): it confirms, it crashes, it hangs.
+    #[tokio::test]
+    async fn a_trial_is_kept_when_it_confirms_and_rolled_back_when_it_crashes_or_hangs() {
+        let cases = [
+            (
+                "confirms, then stops",
+                "echo 2 > \"$LOA_NODE_CONFIRM\"; sleep 0.5; exit 0",
+                Some(0),
+                Some("2"),
+                None,
+            ),
+            (
+                "crashes at start",
+                "exit 3",
+                None,
+                None,
+                Some("it exited (status 3) before connecting and taking a plan"),
+            ),
+            (
+                "never connects",
+                "exec sleep 30",
+                None,
+                None,
+                Some("it did not connect and take a plan within 1 s"),
+            ),
+        ];
+        for (name, body, exited, active, reason) in cases {
+            let data = on_trial(body);
+            let kept = keep(
+                data.path(),
+                Path::new("/nonexistent/node.toml"),
+                Duration::from_secs(1),
+            )
+            .await
+            .unwrap();
+            let code = match kept {
+                Kept::Exited(c) => Some(c),
+                Kept::RunHere => None,
+            };
+            assert_eq!(code, exited, "{name}: {kept:?}");
+            let r = Releases::load(&super::super::releases_dir(data.path()));
+            assert_eq!(r.trial, None, "{name}");
+            assert_eq!(r.active.as_deref(), active, "{name}");
+            assert_eq!(
+                r.last_rollback.as_ref().map(|b| b.reason.as_str()),
+                reason,
+                "{name}"
+            );
+        }
+    }
+}
