@@ -55,7 +55,10 @@ pub fn node_with_version(version: &str) -> anyhow::Result<PathBuf> {
             cmd.env_remove(&*k);
         }
     }
-    cmd.args(["build", "--quiet", "-p", "loa-node", "--bin", "loa-node"])
+    // The same selection the binaries were built with (`cargo build --workspace --bins`, as
+    // scripts/test.sh does), so the dependencies' features, and so their builds, are the
+    // ones already there: only the node's binary crate is compiled again.
+    cmd.args(["build", "--quiet", "--workspace", "--bins"])
         .arg("--manifest-path")
         .arg(&manifest)
         .env("CARGO_TARGET_DIR", &root)
