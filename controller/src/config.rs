@@ -457,7 +457,10 @@ impl Config {
              # TLS (docs/tls.md; scripts/make-ca.sh makes the files): with a certificate, HTTP\n\
              # becomes HTTPS and the embedded broker speaks MQTT over TLS only. Env LOA_TLS_CERT,\n\
              # LOA_TLS_KEY, LOA_TLS_CA; the keys are under [tls] at the end. An external broker\n\
-             # over TLS: url = \"mqtts://host:8883\" (trusting tls.ca).\n\n{body}"
+             # over TLS: url = \"mqtts://host:8883\" (trusting tls.ca).\n\
+             # Node updates over the air (docs/field.md): release_key = \"…\", the public half\n\
+             # printed by `loa-controller release keygen` (env LOA_RELEASE_KEY); without it no\n\
+             # release is accepted.\n\n{body}"
         )
     }
 }
