@@ -48,6 +48,10 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Relayed stations: what the villages are sent (see docs/live.md).
     pub relay: RelayConfig,
+    /// The release key's public half (base64), from `loa-controller release keygen`: uploaded
+    /// node releases must be signed by it, and it is written into every node config made from
+    /// now on (`[update] release_key`). Absent, no release is taken. Not the plan key.
+    pub release_key: Option<String>,
 }
 
 /// `[relay]`: how a station's stream is passed on to the villages.
@@ -127,6 +131,7 @@ impl Default for Config {
             public_url: None,
             mqtt: MqttConfig::default(),
             time_zone: "Asia/Ho_Chi_Minh".into(),
+            release_key: None,
             max_upload_bytes: 64 * 1024 * 1024,
             default_expiry_minutes: 60,
             plan_horizon_secs: 48 * 3600,
@@ -214,6 +219,9 @@ pub struct Overrides {
     /// The CA certificate (PEM) to trust for MQTT and to give nodes.
     #[arg(long, env = "LOA_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
+    /// The release key's public half (base64): node releases must be signed by it.
+    #[arg(long, env = "LOA_RELEASE_KEY")]
+    pub release_key: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -293,6 +301,9 @@ impl Config {
         if let Some(v) = o.tls_ca {
             cfg.tls.ca = Some(v);
         }
+        if let Some(v) = o.release_key {
+            cfg.release_key = Some(v);
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -313,6 +324,10 @@ impl Config {
             loa_protocol::ProtocolError::Malformed(rule) => ConfigError::Invalid(rule),
             other => ConfigError::Invalid(other.to_string()),
         })?;
+        if let Some(k) = &self.release_key {
+            loa_protocol::verifying_key_from_b64(k)
+                .map_err(|e| ConfigError::Invalid(format!("release_key: {e}")))?;
+        }
         if self.mqtt.broker == BrokerKind::External && self.mqtt.url.is_none() {
             return Err(ConfigError::Invalid(
                 "mqtt.broker = \"external\" needs mqtt.url (mqtt://host:port)".into(),
@@ -453,7 +468,10 @@ impl Config {
              # TLS (docs/tls.md; scripts/make-ca.sh makes the files): with a certificate, HTTP\n\
              # becomes HTTPS and the embedded broker speaks MQTT over TLS only. Env LOA_TLS_CERT,\n\
              # LOA_TLS_KEY, LOA_TLS_CA; the keys are under [tls] at the end. An external broker\n\
-             # over TLS: url = \"mqtts://host:8883\" (trusting tls.ca).\n\n{body}"
+             # over TLS: url = \"mqtts://host:8883\" (trusting tls.ca).\n\
+             # Node updates over the air (docs/field.md): release_key = \"…\", the public half\n\
+             # printed by `loa-controller release keygen` (env LOA_RELEASE_KEY); without it no\n\
+             # release is accepted.\n\n{body}"
         )
     }
 }

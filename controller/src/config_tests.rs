@@ -103,3 +103,20 @@ fn flags_set_tls_and_an_mqtts_url_means_tls_to_an_external_broker() {
     assert_eq!(cfg.tls.key.as_deref(), Some(Path::new("s.key")));
     assert!(cfg.https() && cfg.mqtt_tls());
 }
+
+#[test]
+fn a_release_key_that_is_not_a_public_key_is_refused_at_start() {
+    let over = Overrides {
+        release_key: Some("not a key".into()),
+        ..Default::default()
+    };
+    assert!(
+        matches!(Config::load(&over), Err(ConfigError::Invalid(m)) if m.starts_with("release_key"))
+    );
+    let key = loa_protocol::public_key_b64(&loa_protocol::generate_key());
+    let over = Overrides {
+        release_key: Some(key.clone()),
+        ..Default::default()
+    };
+    assert_eq!(Config::load(&over).unwrap().release_key, Some(key));
+}

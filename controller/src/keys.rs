@@ -105,7 +105,7 @@ impl Keys {
 const CURRENT: &str = "controller.key";
 const NEXT: &str = "controller.next.key";
 
-fn read_key(path: &Path) -> Result<Option<SigningKey>, KeyError> {
+pub(crate) fn read_key(path: &Path) -> Result<Option<SigningKey>, KeyError> {
     match std::fs::read_to_string(path) {
         Ok(text) => loa_protocol::signing_key_from_b64(&text)
             .map(Some)
@@ -121,7 +121,7 @@ fn read_key(path: &Path) -> Result<Option<SigningKey>, KeyError> {
     }
 }
 
-fn write_key(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
+pub(crate) fn write_key(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
     let write = || -> std::io::Result<()> {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);

@@ -27,7 +27,8 @@
 //! - [`provision`]: the config file a new node is given.
 //! - [`relay`]: the relay hub: a station pulled once, re-encoded to Ogg Opus for the nodes,
 //!   recorded as evidence.
-//! - [`secrets`]: node secrets; [`keys`]: the controller's signing keys and their rotation.
+//! - [`secrets`]: node secrets; [`keys`]: the controller's signing keys and their rotation;
+//!   [`release_key`]: the offline release key and signed node release bundles.
 //! - [`metrics`]: counters about what came in.
 //! - [`limits`]: the limits on what staff and scripts send, each with a clear error.
 //! - [`tls`]: the certificate files, checked at start; [`tls_listener`] serves HTTPS with them.
@@ -50,6 +51,7 @@ pub mod opus;
 pub mod presence;
 pub mod provision;
 pub mod relay;
+pub mod release_key;
 pub mod report;
 pub mod schedule;
 pub mod secrets;

@@ -27,6 +27,9 @@ enum Command {
     /// Staff accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Node releases: the offline release key and signed bundles (docs/field.md).
+    #[command(subcommand)]
+    Release(ReleaseCommand),
     /// Write Mosquitto's password file and ACL (`loa.passwd`, `loa.acl`) from the node
     /// registry: each node reads only its own plan and ack and writes only its own state and
     /// events; the controller's account (`[mqtt] username/password`) reaches the whole site.
@@ -59,6 +62,31 @@ enum UserCommand {
         /// Also make an API token with this name and print it (for scripts).
         #[arg(long)]
         token: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReleaseCommand {
+    /// Make a release key (keep it offline, not on the controller); prints its public half
+    /// for the controller's `release_key`.
+    Keygen {
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Sign a node binary into a bundle to upload (`POST /api/v1/releases`).
+    Sign {
+        /// The release key file (from `release keygen`).
+        #[arg(long)]
+        key: std::path::PathBuf,
+        /// amd64, arm64 or armhf.
+        #[arg(long)]
+        arch: String,
+        /// The version the binary reports (`loa-node --version`).
+        #[arg(long)]
+        version: String,
+        binary: std::path::PathBuf,
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
 }
 
@@ -120,6 +148,31 @@ async fn main() -> anyhow::Result<()> {
             if let Some(t) = token {
                 println!("{t}");
             }
+            Ok(())
+        }
+        Command::Release(ReleaseCommand::Keygen { out }) => {
+            let public = loa_controller::release_key::keygen(&out)?;
+            eprintln!(
+                "release key written to {}; keep it offline. Its public half, for the controller's release_key:",
+                out.display()
+            );
+            println!("{public}");
+            Ok(())
+        }
+        Command::Release(ReleaseCommand::Sign {
+            key,
+            arch,
+            version,
+            binary,
+            out,
+        }) => {
+            let bytes =
+                std::fs::read(&binary).map_err(|e| anyhow::anyhow!("{}: {e}", binary.display()))?;
+            std::fs::write(
+                &out,
+                loa_controller::release_key::sign(&key, &arch, &version, &bytes)?,
+            )?;
+            eprintln!("wrote {} ({version}, {arch})", out.display());
             Ok(())
         }
         Command::MosquittoConfig { over, out } => {

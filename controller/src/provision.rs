@@ -62,6 +62,7 @@ mod tests {
                 sink: "cpal".into(),
             },
             relay: None,
+            update: Default::default(),
         }
     }
 

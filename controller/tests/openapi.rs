@@ -353,7 +353,10 @@ fn media_token(config_toml: &str) -> String {
 
 #[tokio::test]
 async fn responses_match_their_schemas_in_a_realistic_scenario() {
-    let h = Harness::new().await;
+    let release_key = loa_protocol::generate_key();
+    let h =
+        Harness::with_config(|c| c.release_key = Some(loa_protocol::public_key_b64(&release_key)))
+            .await;
     let doc = document(&h).await;
     let mut c = Checker {
         h: &h,
@@ -758,6 +761,52 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
         .call_as(download(&unknown, Some(&na_sai_token), None))
         .await;
     expect_error(&r, StatusCode::NOT_FOUND, "media.not_in_plan");
+    // A node release: uploaded signed, listed, rolled out to one node, its binary fetched by
+    // that node, its progress read.
+    let binary = b"loa-node 0.2.0";
+    let manifest = loa_protocol::ReleaseManifest {
+        version: "0.2.0".into(),
+        arch: "amd64".into(),
+        sha256: common::sha256_hex(binary),
+        size: binary.len() as u64,
+    };
+    let bundle = loa_protocol::release::write_bundle(&manifest.sign(&release_key), binary);
+    let release = expect(
+        &c.call(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/releases")
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(Body::from(bundle))
+                .unwrap(),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
+    expect(&c.get("/api/v1/releases").await, StatusCode::OK);
+    let v = expect(
+        &c.post(
+            &format!("/api/v1/releases/{}/rollout", id(&release)),
+            json!({"nodes": ["na-sai-1"]}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!(v["nodes"][0]["status"], "pending", "{v}");
+    expect(
+        &c.get(&format!("/api/v1/releases/{}", id(&release))).await,
+        StatusCode::OK,
+    );
+    let fetched = c
+        .call_as(
+            Request::builder()
+                .uri(format!("/releases/{}", id(&release)))
+                .header(header::AUTHORIZATION, format!("Bearer {na_sai_token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    expect(&fetched, StatusCode::OK);
     // Relay sources, and a node's stream of one. The stream is open-ended: only its status
     // and headers are read (its station, on the discard port, never answers).
     let source = expect(

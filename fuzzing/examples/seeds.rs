@@ -46,6 +46,8 @@ fn main() {
         uptime_secs: Some(3600),
         controller_keys: vec![public_key_b64(&key)],
         speaker_check: None,
+        arch: None,
+        update: None,
         ..NodeState::offline("n1", 2)
     };
     write(&corpus, "node_state", "sealed-online", &online.seal(&key));
@@ -89,6 +91,7 @@ fn sample_plan(t0: DateTime<Utc>) -> Plan {
         volume: 80,
         after_preempt: AfterPreempt::Resume,
         speaker_check: None,
+        release: None,
         items: vec![
             PlanItem {
                 id: "b1".into(),

@@ -134,6 +134,7 @@ mod tests {
             volume: 80,
             after_preempt: Default::default(),
             speaker_check: None,
+            release: None,
             items: vec![],
         }
     }

@@ -28,6 +28,8 @@
 //!   microphone input) and the installers' test tone.
 //! - [`clock`]: the node clock against the controller's (an NTP-style exchange over HTTP).
 //! - [`runner`]: the I/O loop tying them together; [`run`] is its entry point.
+//! - [`update`]: over-the-air updates: the release state, the idle check, the install, and the
+//!   keeper that tries a new version and rolls it back.
 //! - [`disk`]: atomic writes for the small files above.
 //! - [`tls`]: the commune's CA, trusted for HTTPS and MQTT over TLS.
 
@@ -53,5 +55,6 @@ pub mod spool;
 pub mod stream;
 pub mod tls;
 pub mod trust;
+pub mod update;
 
-pub use runner::run;
+pub use runner::{run, run_node, Exit};

@@ -7,8 +7,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
+/// This build's version: `LOA_BUILD_VERSION` at build time (a release build sets it), else the
+/// crate's. Only this small binary crate is rebuilt when it changes.
+const BUILD_VERSION: &str = match option_env!("LOA_BUILD_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 #[derive(Parser)]
-#[command(name = "loa-node", version, about = "The village loa node")]
+#[command(name = "loa-node", version = BUILD_VERSION, about = "The village loa node")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,6 +107,7 @@ enum SinkArg {
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    loa_node::update::set_version(BUILD_VERSION);
     // The check speaks for itself, one line per check; logs only for what goes wrong.
     let default_filter = match cli.command {
         Command::Check { .. } => "error",
@@ -115,11 +123,26 @@ async fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run { config } => {
             let cfg = NodeConfig::load(&config.path)?;
+            // The packaged binary keeps the node: it runs an active release as its child.
+            if std::env::var_os(loa_node::update::KEPT_ENV).is_none() {
+                let trial = std::time::Duration::from_secs(
+                    cfg.update
+                        .trial_secs
+                        .unwrap_or(loa_node::update::DEFAULT_TRIAL_SECS),
+                );
+                if let loa_node::update::keeper::Kept::Exited(code) =
+                    loa_node::update::keeper::keep(&cfg.data_dir, &config.path, trial).await?
+                {
+                    return Ok(ExitCode::from(code));
+                }
+            }
             let shutdown = CancellationToken::new();
             tokio::spawn(on_signal(shutdown.clone()));
-            tracing::info!(node = %cfg.node_id, site = %cfg.site, "node starting");
-            loa_node::run(cfg, shutdown).await?;
-            Ok(ExitCode::SUCCESS)
+            tracing::info!(node = %cfg.node_id, site = %cfg.site, version = BUILD_VERSION, "node starting");
+            match loa_node::run_node(cfg, shutdown).await? {
+                loa_node::Exit::Stopped => Ok(ExitCode::SUCCESS),
+                loa_node::Exit::Switch => Ok(ExitCode::from(loa_node::update::SWITCH_EXIT_CODE)),
+            }
         }
         Command::Play {
             file,

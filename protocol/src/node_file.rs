@@ -56,6 +56,33 @@ pub struct NodeFile<Audio, Relay> {
     /// The amplifier relay (a GPIO line); absent, no relay is switched.
     #[serde(default = "none", skip_serializing_if = "Option::is_none")]
     pub relay: Option<Relay>,
+    /// Over-the-air updates: the release key and whether the link is metered.
+    #[serde(default, skip_serializing_if = "UpdateSection::is_default")]
+    pub update: UpdateSection,
+}
+
+/// `[update]`: what the node needs to take releases over the air (docs/field.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSection {
+    /// The release key's public half, base64: releases must be signed by it. It is not the
+    /// plan key. Absent, the node refuses every release (and says so in its state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_key: Option<String>,
+    /// The node's link is paid by the byte (a mobile SIM): it downloads a release only when
+    /// the rollout allows metered links.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metered: bool,
+    /// Seconds a new version has to connect and take a plan before the node goes back to the
+    /// previous one (default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_secs: Option<u64>,
+}
+
+impl UpdateSection {
+    fn is_default(&self) -> bool {
+        *self == UpdateSection::default()
+    }
 }
 
 /// How the node reaches the broker.

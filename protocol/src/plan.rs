@@ -47,6 +47,10 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker_check: Option<DateTime<Utc>>,
     pub items: Vec<PlanItem>,
+    /// The node release this node should run (an over-the-air update); absent, it stays on
+    /// what it runs. Checked by the node against its own release key, not the plan key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<crate::release::ReleaseRef>,
 }
 
 /// What an interrupted item does once the emergency has played.
@@ -334,6 +338,7 @@ mod tests {
             volume: 80,
             after_preempt: AfterPreempt::Resume,
             speaker_check: None,
+            release: None,
             items: vec![PlanItem {
                 id: "b1".into(),
                 title: "Bản tin sáng".into(),

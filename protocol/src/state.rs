@@ -76,6 +76,13 @@ pub struct NodeState {
     /// then, and from nodes older than this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// The node's architecture by Debian's names (`amd64`, `arm64`, `armhf`): which release
+    /// build it takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// Where the node is with the release its plan names (or the last one it rolled back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<crate::release::UpdateProgress>,
 }
 
 /// A place on the map, in degrees (WGS 84), with when it was set.
@@ -132,6 +139,8 @@ impl NodeState {
             controller_keys: Vec::new(),
             speaker_check: None,
             location: None,
+            arch: None,
+            update: None,
         }
     }
 

@@ -56,6 +56,17 @@ impl Api {
             .await
     }
 
+    /// `POST` raw bytes (an upload that is not JSON: a release bundle).
+    pub async fn post_bytes(&self, path: &str, bytes: Vec<u8>) -> anyhow::Result<Value> {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/octet-stream")
+                .body(bytes),
+        )
+        .await
+    }
+
     pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
         self.send(self.http.delete(format!("{}{path}", self.base)))
             .await

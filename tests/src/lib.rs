@@ -15,6 +15,7 @@
 //! - [`pcm`]: reading captured WAVs, splitting them at silences by pitch, making test tones.
 //! - [`xcorr`]: finding a source inside a capture by cross-correlation, and melodies that
 //!   line up only one way.
+//! - [`rebuild`]: a second real build of the node with another version string (OTA tests).
 //! - [`browser`]: headless Chromium over WebDriver, for the web UI's tests.
 //! - [`wait`]: waiting for a condition with a deadline (never a bare sleep).
 //! - [`tmpfs`]: a small tmpfs that a test fills up and frees again (needs root).
@@ -30,6 +31,7 @@ pub mod mosquitto;
 pub mod pcm;
 pub mod probe;
 pub mod procs;
+pub mod rebuild;
 pub mod station;
 pub mod tmpfs;
 pub mod wait;

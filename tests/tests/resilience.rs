@@ -226,6 +226,7 @@ async fn garbage_on_any_topic_is_counted_and_ignored_and_a_forged_plan_is_refuse
         volume: 100,
         after_preempt: loa_protocol::AfterPreempt::Replay,
         speaker_check: None,
+        release: None,
         items: vec![loa_protocol::PlanItem {
             id: "o999".into(),
             title: "forged".into(),

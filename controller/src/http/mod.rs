@@ -21,6 +21,7 @@ mod nodes;
 pub mod openapi;
 pub mod pages;
 pub mod rate;
+mod releases;
 pub mod reports;
 mod schedules;
 pub mod security;

@@ -49,6 +49,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::reports::routes())
         .merge(super::security::routes())
         .merge(super::keys::routes())
+        .merge(super::releases::routes())
         .routes(routes!(document))
 }
 
@@ -338,6 +339,10 @@ const TAGS: &[(&str, &str)] = &[
     (
         "security",
         "What was refused on the nodes' topics, and the controller's signing key.",
+    ),
+    (
+        "releases",
+        "Node releases over the air: signed uploads, rollouts and each node's progress.",
     ),
     ("meta", "This document."),
 ];

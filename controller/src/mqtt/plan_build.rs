@@ -76,6 +76,7 @@ pub fn build_plan(
             volume: node.volume,
             after_preempt: cat.after_preempt,
             speaker_check: node.speaker_check_requested_at,
+            release: None,
             items,
         },
         wanted,

@@ -166,6 +166,7 @@ impl Planner {
             next_key: self.keys.next_public(),
         };
         let key = self.keys.current();
+        let releases = self.store.latest_releases_for(node_ids).await?;
         let mut built = Vec::with_capacity(node_ids.len());
         for id in node_ids {
             let node = nodes
@@ -173,6 +174,9 @@ impl Planner {
                 .ok_or_else(|| StoreError::NotFound(format!("node {id}")))?;
             let rows = items.remove(id).unwrap_or_default();
             let mut b = build_plan(&ctx, &node, rows, catalogue);
+            b.plan.release = releases
+                .get(id)
+                .and_then(|(r, metered)| release_ref(&node, r, *metered, &self.public_url));
             for occurrence in &b.without_recording {
                 tracing::error!(node = %node.id, occurrence, "announcement without a recording left out of the plan");
             }
@@ -292,4 +296,23 @@ impl Planner {
         self.publish_all(&all).await;
         Ok(all.len())
     }
+}
+
+/// The plan's release for `node`: only a build for the architecture the node reports.
+fn release_ref(
+    node: &NodeRow,
+    r: &crate::store::releases::Release,
+    allow_metered: bool,
+    public_url: &str,
+) -> Option<loa_protocol::ReleaseRef> {
+    let arch = node.state.as_ref()?.get("arch")?.as_str()?;
+    (arch == r.arch).then(|| loa_protocol::ReleaseRef {
+        version: r.version.clone(),
+        arch: r.arch.clone(),
+        url: format!("{public_url}/releases/{}", r.id),
+        sha256: r.sha256.clone(),
+        size: r.size as u64,
+        signature: r.signature.clone(),
+        allow_metered,
+    })
 }

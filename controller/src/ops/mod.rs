@@ -19,6 +19,7 @@
 //! - [`sessions`]: signing in and out.
 //! - [`reports`]: the delivery report per village over the villages an account may see.
 //! - [`sources`]: relay sources (a station's stream): register, list, remove.
+//! - [`releases`]: node releases over the air: upload, rollout, each node's progress.
 //! - [`faults`]: what needs a person now, and each station's state, faults and day.
 
 pub mod announcements;
@@ -29,6 +30,7 @@ pub mod keys;
 pub mod locations;
 pub mod map;
 pub mod nodes;
+pub mod releases;
 pub mod reports;
 pub mod schedules;
 pub mod sessions;

@@ -147,6 +147,10 @@ async fn config_text(
             sink: "cpal".into(),
         },
         relay: None,
+        update: loa_protocol::UpdateSection {
+            release_key: s.cfg.release_key.clone(),
+            ..Default::default()
+        },
     };
     Ok(crate::provision::to_toml(&file, &node.name, &zone_path))
 }

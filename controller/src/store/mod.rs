@@ -2,7 +2,7 @@
 //!
 //! One file per table family: [`zones`], [`nodes`], [`media`], [`occurrences`] (with their
 //! deliveries), [`parts`] (recordings per language, chime, parts played), [`schedules`],
-//! [`settings`] (the commune's settings, each with its default), [`sources`] (relay sources), [`events`], [`accounts`] (staff, sessions, tokens, audit log) and [`report`] (what the
+//! [`settings`] (the commune's settings, each with its default), [`sources`] (relay sources), [`releases`] (node releases and their rollouts), [`events`], [`accounts`] (staff, sessions, tokens, audit log) and [`report`] (what the
 //! delivery report counts; the presence history is written with the node's state, in
 //! [`nodes`]); [`security`] (node keys, state stamps, refusals, decommissioning);
 //! [`faults`] (the facts the fault rules read, the thresholds, the fault history);
@@ -20,6 +20,7 @@ pub mod overview;
 pub mod parts;
 pub mod presence;
 pub mod recordings;
+pub mod releases;
 pub mod report;
 pub mod schedules;
 pub mod security;

@@ -55,6 +55,7 @@ pub fn plan_with(after_preempt: AfterPreempt, items: Vec<PlanItem>) -> Plan {
         volume: 100,
         after_preempt,
         speaker_check: None,
+        release: None,
         items,
     }
 }

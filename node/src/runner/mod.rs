@@ -32,6 +32,7 @@ use crate::trust::Trust;
 
 mod speaker;
 mod state;
+mod update;
 
 /// What a download task reports.
 struct Fetched {
@@ -39,8 +40,25 @@ struct Fetched {
     result: Result<(), String>,
 }
 
+/// Why the node stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// `shutdown` was cancelled.
+    Stopped,
+    /// A new release is installed and on trial: exit with [`crate::update::SWITCH_EXIT_CODE`]
+    /// so that systemd starts the keeper again.
+    Switch,
+}
+
 /// Runs the node until `shutdown` is cancelled.
 pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_node(cfg, shutdown).await.map(drop)
+}
+
+/// Runs the node until `shutdown` is cancelled or it stops to switch to a new release.
+pub async fn run_node(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result<Exit> {
+    // The node stops itself (to switch versions) through this child of the caller's token.
+    let shutdown = shutdown.child_token();
     let data = cfg.data_dir.clone();
     std::fs::create_dir_all(&data)
         .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", data.display()))?;
@@ -107,6 +125,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
         clock_offset_ms: None,
         started: std::time::Instant::now(),
         speaker: speaker::SpeakerState::load(&data),
+        update: update::UpdateState::load(&data, shutdown.clone()),
         cfg,
     };
     if let Some(v) = node.plans.version() {
@@ -133,6 +152,7 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
     ));
 
     let (speaker_tx, mut speaker_rx) = mpsc::channel(1);
+    let (release_tx, mut release_rx) = mpsc::channel(1);
     wake = node.feed(Input::Tick, &fetch_tx, &tracker).or(wake);
     loop {
         node.maybe_check_speaker(&speaker_tx);
@@ -145,6 +165,11 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
             Some(ev) = link_rx.recv() => match ev {
                 LinkEvent::Connected => {
                     let _ = connected_tx.send(true);
+                    // A node that reconnects with its session kept is not sent its retained
+                    // plan again: connected, holding a verified plan, is a plan taken.
+                    if node.plans.current().is_some() {
+                        node.plan_taken();
+                    }
                     node.publish_state();
                     Input::Tick
                 }
@@ -175,17 +200,27 @@ pub async fn run(cfg: NodeConfig, shutdown: CancellationToken) -> anyhow::Result
                 node.speaker_checked(verdict);
                 Input::Tick
             }
+            Some(done) = release_rx.recv() => {
+                node.on_installed(done);
+                Input::Tick
+            }
             _ = tokio::time::sleep(sleep) => Input::Tick,
         };
         wake = node.feed(input, &fetch_tx, &tracker);
+        node.consider_release(&release_tx, &tracker);
     }
+    let exit = if node.update.switching {
+        Exit::Switch
+    } else {
+        Exit::Stopped
+    };
     node.relay.off(Utc::now());
     // Stops what plays and joins the player thread (a blocking join, off the runtime).
     let _ = tokio::task::spawn_blocking(move || drop(node)).await;
     tracker.close();
     tracker.wait().await;
     tracing::info!("node stopped");
-    Ok(())
+    Ok(exit)
 }
 
 struct Runner {
@@ -213,6 +248,8 @@ struct Runner {
     started: std::time::Instant,
     /// The speaker check's last verdict, and whether one runs.
     speaker: speaker::SpeakerState,
+    /// Over-the-air updates: the release state, the current attempt, the trial's confirmation.
+    update: update::UpdateState,
 }
 
 impl Runner {
@@ -385,12 +422,14 @@ impl Runner {
                 tracing::info!(version, items = plan.items.len(), "plan applied");
                 self.append(EventBody::PlanApplied { version });
                 self.evict();
+                self.plan_taken();
                 self.publish_state();
                 Input::PlanApplied
             }
             // The plan again: the controller republishes every plan after it (re)connects to
             // the broker, a roll call; answering with the state shows this node is here.
             Intake::Same => {
+                self.plan_taken();
                 self.publish_state();
                 Input::Tick
             }

@@ -18,7 +18,7 @@ impl Runner {
             session,
             serial,
             at: Some(Utc::now()),
-            software: Some(env!("CARGO_PKG_VERSION").to_string()),
+            software: Some(crate::update::version().to_string()),
             plan_version: self.plans.version(),
             playing: self.agenda.on_air().map(|p| p.item.clone()),
             volume: self.plans.current().map(|p| p.volume),
@@ -38,6 +38,8 @@ impl Runner {
             // Read at each state (a small file), so a location the installer's check saves
             // while the service runs goes out with the next one.
             location: crate::location::load(&self.cfg.data_dir),
+            arch: Some(loa_protocol::release::this_arch().to_string()),
+            update: self.update.report(),
         };
         if let Err(e) = self.client.try_publish(
             self.topics.state(&self.cfg.node_id),

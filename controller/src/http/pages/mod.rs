@@ -42,6 +42,7 @@ mod locations;
 mod login;
 mod map;
 mod nodes;
+mod releases;
 pub mod render;
 mod reports;
 mod schedule_rule;
@@ -75,6 +76,7 @@ pub fn router() -> Router<AppState> {
         .merge(zone_changes::router())
         .merge(nodes::router())
         .merge(settings::router())
+        .merge(releases::router())
         .merge(security::router())
         .merge(station::router())
         .merge(map::router())

@@ -101,6 +101,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/security.html"),
     ),
     (
+        "releases.html",
+        include_str!("../../../templates/releases.html"),
+    ),
+    (
         "keys_force.html",
         include_str!("../../../templates/keys_force.html"),
     ),
@@ -229,6 +233,13 @@ const NAV: &[NavItem] = &[
         href: "/ui/settings",
         label: "nav.settings",
         id: "nav-settings",
+        need: Role::Admin,
+        danger: false,
+    },
+    NavItem {
+        href: "/ui/releases",
+        label: "nav.releases",
+        id: "nav-releases",
         need: Role::Admin,
         danger: false,
     },
