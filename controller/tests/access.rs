@@ -485,6 +485,40 @@ fn requests(
             "/api/v1/sources".into(),
             json!({"name": "VOV1", "url": "https://radio.example/vov1.mp3"}),
         ),
+        // Node releases (admins). No release is uploaded in this world (that needs the offline
+        // release key; controller/tests/releases.rs does it): an admin's 404 for release 999
+        // is allowed below, the roles are what is checked here.
+        (
+            Method::GET,
+            "/api/v1/releases",
+            "/api/v1/releases".into(),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            "/api/v1/releases",
+            "/api/v1/releases".into(),
+            json!({}),
+        ),
+        (
+            Method::GET,
+            "/api/v1/releases/{id}",
+            "/api/v1/releases/999".into(),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            "/api/v1/releases/{id}/rollout",
+            "/api/v1/releases/999/rollout".into(),
+            json!({"all": true}),
+        ),
+        (
+            // A node's download, with its media token: staff tokens are refused.
+            Method::GET,
+            "/releases/{id}",
+            "/releases/999".into(),
+            Value::Null,
+        ),
         (
             // Staff tokens are not node media tokens: refused before any relay starts.
             Method::GET,
@@ -598,6 +632,7 @@ async fn every_route_answers_each_role_as_the_policy_says() {
                     code != StatusCode::UNAUTHORIZED
                         || *route == "/media/{sha256}"
                         || *route == "/streams/{id}"
+                        || *route == "/releases/{id}"
                         || *route == "/api/v1/login",
                     "{who} {method} {uri}: {code} {}",
                     r.text()
@@ -618,7 +653,8 @@ async fn every_route_answers_each_role_as_the_policy_says() {
                         && code != StatusCode::FORBIDDEN
                         // The operator removed the source just before the admin asks.
                         && (code != StatusCode::NOT_FOUND
-                            || (*route == "/api/v1/sources/{id}" && *who == "admin"))
+                            || (*route == "/api/v1/sources/{id}" && *who == "admin")
+                            || route.starts_with("/api/v1/releases/{id}"))
                         && code != StatusCode::METHOD_NOT_ALLOWED
                         && code.as_u16() < 500,
                     "{who} {method} {uri}: {code} {}",
