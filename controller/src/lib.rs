@@ -23,6 +23,8 @@
 //! - [`report`]: the delivery report per village (bulletins, coverage, airtime, online time).
 //! - [`ops`]: one function for each thing staff do, with its own error; below HTTP.
 //! - [`http`]: the REST API, the pages (adapters over [`ops`]), media downloads for nodes, `/healthz`, `/metrics`.
+//! - [`cap`]: CAP 1.2 alerts, read, checked against the schema's rules and decided (where to
+//!   play, at which priority, or why not), without I/O; `ops::cap` acts on them.
 //! - [`tts`]: text-to-speech (espeak-ng behind a trait) and its cache of rendered texts.
 //! - [`provision`]: the config file a new node is given.
 //! - [`relay`]: the relay hub: a station pulled once, re-encoded to Ogg Opus for the nodes,
@@ -35,6 +37,7 @@
 //! [`run`] wires them together; `main` only parses flags and calls it.
 
 pub mod auth;
+pub mod cap;
 pub mod clock;
 pub mod config;
 pub mod delivery;
