@@ -291,6 +291,15 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         downloads: Default::default(),
         rate,
     };
+    if let Some(feed) = state.cfg.cap.feed_url.clone() {
+        let every = std::time::Duration::from_secs(state.cfg.cap.poll_secs.max(1));
+        tracker.spawn(ops::cap_feed::run(
+            state.app.clone(),
+            feed,
+            every,
+            shutdown.clone(),
+        ));
+    }
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     match https {
         Some(config) => {

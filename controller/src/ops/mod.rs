@@ -19,15 +19,20 @@
 //! - [`sessions`]: signing in and out.
 //! - [`reports`]: the delivery report per village over the villages an account may see.
 //! - [`sources`]: relay sources (a station's stream): register, list, remove.
+//! - [`media`]: keeping audio as media (probe, content address, record).
+//! - [`cap`]: CAP 1.2 alerts taken in: checked, decided, stored, played or refused, audited.
 //! - [`faults`]: what needs a person now, and each station's state, faults and day.
 
 pub mod announcements;
 pub mod broadcasts;
+pub mod cap;
+pub mod cap_feed;
 mod error;
 pub mod faults;
 pub mod keys;
 pub mod locations;
 pub mod map;
+pub mod media;
 pub mod nodes;
 pub mod reports;
 pub mod schedules;
