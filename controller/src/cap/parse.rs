@@ -192,11 +192,29 @@ pub fn parse(xml: &str) -> Result<Alert, CapError> {
 fn check_root(xml: &str) -> Result<(), CapError> {
     let mut r = NsReader::from_str(xml);
     let mut root = None;
+    // Open elements: the reader does not itself notice a document that ends inside one.
+    let mut open: Vec<String> = Vec::new();
     loop {
         let at = r.buffer_position();
-        match r.read_resolved_event() {
+        let event = r.read_resolved_event();
+        match &event {
+            Ok((_, Event::Start(e))) => {
+                open.push(String::from_utf8_lossy(e.name().as_ref()).into_owned())
+            }
+            Ok((_, Event::End(_))) => {
+                open.pop();
+            }
+            _ => {}
+        }
+        match event {
             Err(e) => {
                 return Err(CapError::Malformed(format!("{e} (near byte {at})")));
+            }
+            Ok((_, Event::Eof)) if !open.is_empty() => {
+                return Err(CapError::Malformed(format!(
+                    "the document ends before <{}> is closed",
+                    open.last().expect("not empty")
+                )));
             }
             Ok((ns, Event::Start(e) | Event::Empty(e))) if root.is_none() => {
                 let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();

@@ -122,6 +122,7 @@ fn malformed_xml_is_refused_with_a_clear_error() {
         ("empty", String::new()),
         ("not XML", "flood!".to_string()),
         ("unclosed", THUNDERSTORM.replace("</alert>", "")),
+        ("only an opening tag", "<alert>".to_string()),
         (
             "mismatched end",
             THUNDERSTORM.replacen("</status>", "</state>", 1),
