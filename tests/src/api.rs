@@ -56,6 +56,22 @@ impl Api {
             .await
     }
 
+    /// POSTs a body that is not JSON (a CAP alert's XML) with its content type.
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> anyhow::Result<Value> {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await
+    }
+
     pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
         self.send(self.http.delete(format!("{}{path}", self.base)))
             .await
