@@ -356,6 +356,24 @@ async fn an_alerts_embedded_audio_is_played_as_it_is() {
 }
 
 #[tokio::test]
+async fn an_alert_larger_than_a_json_request_is_taken_and_one_over_its_limit_refused() {
+    let h = Harness::new().await;
+    two_villages(&h).await;
+    // 1.5 MB of notes: more than the API takes as JSON, less than an alert may be.
+    let note = format!("<note>{}</note>\n  <info>", "x".repeat(1_500_000));
+    let big = FLOOD.replacen("<info>", &note, 1);
+    let t = post_cap(&h, &big).await;
+    assert_eq!(t["decision"], "played", "{t}");
+    let huge = FLOOD.replacen(
+        "<info>",
+        &format!("<note>{}</note><info>", "x".repeat(17 * 1024 * 1024)),
+        1,
+    );
+    let r = send(&h, "application/cap+xml", &huge).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
 async fn an_atom_feed_is_polled_and_each_alert_taken_once() {
     use axum::routing::get;
     let h = Harness::new().await;

@@ -14,7 +14,12 @@ use crate::ops::cap::{take, Taken, Via};
 use crate::store::cap_alerts::CapAlertRow;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        // Above the API's JSON limit: an alert may carry its audio embedded.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::limits::CAP_BODY_BYTES,
+        ))
 }
 
 /// The content types a CAP message may come as.
