@@ -374,6 +374,37 @@ async fn an_alert_larger_than_a_json_request_is_taken_and_one_over_its_limit_ref
 }
 
 #[tokio::test]
+async fn a_priority_alert_waits_out_quiet_hours_and_an_emergency_does_not() {
+    // 23:00 in the commune; Bản Khe is quiet from 22:00 to 05:00.
+    let clock = ManualClock::at("2026-09-14T16:00:00Z".parse().unwrap());
+    let h = Harness::with_clock(|_| {}, clock).await;
+    let ban_khe = h.zone("Thôn Bản Khe", None).await;
+    station(&h, ban_khe, "ban-khe-1", 21.020, 105.010).await;
+    let r = h
+        .put_json(
+            &format!("/api/v1/zones/{ban_khe}/quiet-hours"),
+            json!({"start": "22:00", "end": "05:00"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    // Moderate: priority, so not at night; kept with why, nothing made.
+    let moderate = with_identifier(FLOOD, "LQ-moderate").replace(
+        "<severity>Severe</severity>",
+        "<severity>Moderate</severity>",
+    );
+    let t = post_cap(&h, &moderate).await;
+    assert_eq!(t["decision"], "recorded", "{t}");
+    assert!(t["why"].as_str().unwrap().contains("quiet hours"), "{t}");
+    assert_eq!(t["broadcast_id"], Value::Null);
+
+    // Severe and Immediate: an emergency plays in quiet hours.
+    let t = post_cap(&h, FLOOD).await;
+    assert_eq!(t["decision"], "played", "{t}");
+    assert_eq!(t["nodes"], json!(["ban-khe-1"]));
+}
+
+#[tokio::test]
 async fn an_atom_feed_is_polled_and_each_alert_taken_once() {
     use axum::routing::get;
     let h = Harness::new().await;
@@ -385,11 +416,26 @@ async fn an_atom_feed_is_polled_and_each_alert_taken_once() {
 <feed xmlns="http://www.w3.org/2005/Atom">
   <title>Cảnh báo</title>
   <entry><title>Lũ quét</title><link href="{base}/alerts/lq-0142.xml" type="application/cap+xml"/></entry>
+  <entry><title>Bản tin</title><link href="{base}/alerts/lq-0145.xml" type="application/cap+xml"/></entry>
 </feed>"#
     );
+    // The second alert's audio is a file on the feed's own host, fetched as it is.
+    let with_audio = with_identifier(FLOOD, "VN-KTTV-2026-LQ-0145").replacen(
+        "<area>\n      <areaDesc>Thôn Bản Khe",
+        &format!("<resource><resourceDesc>Bản tin</resourceDesc><mimeType>audio/wav</mimeType><uri>{base}/audio/lq-0145.wav</uri></resource>\n    <area>\n      <areaDesc>Thôn Bản Khe"),
+        1,
+    );
+    assert!(with_audio.contains("<uri>"));
+    let wav = fixture("tone-8000-mono.wav");
+    let served = wav.clone();
     let server = axum::Router::new()
         .route("/feed.atom", get(move || async move { feed }))
-        .route("/alerts/lq-0142.xml", get(|| async { FLOOD }));
+        .route("/alerts/lq-0142.xml", get(|| async { FLOOD }))
+        .route(
+            "/alerts/lq-0145.xml",
+            get(move || async move { with_audio }),
+        )
+        .route("/audio/lq-0145.wav", get(move || async move { served }));
     tokio::spawn(async move { axum::serve(listener, server).await.unwrap() });
 
     let url = format!("{base}/feed.atom");
@@ -397,15 +443,24 @@ async fn an_atom_feed_is_polled_and_each_alert_taken_once() {
     let n = loa_controller::ops::cap_feed::poll_once(&h.state, &url, &mut seen)
         .await
         .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, 2);
     let n = loa_controller::ops::cap_feed::poll_once(&h.state, &url, &mut seen)
         .await
         .unwrap();
     assert_eq!(n, 0, "an entry already fetched is not fetched again");
     let alerts = h.state.store.cap_alerts(10).await.unwrap();
-    assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0].decision, "played");
+    assert_eq!(alerts.len(), 2);
+    assert!(alerts.iter().all(|a| a.decision == "played"), "{alerts:?}");
     assert_eq!(alerts[0].via, format!("feed:{url}"));
+    let occ = h
+        .get(&format!(
+            "/api/v1/broadcasts/{}",
+            alerts[0].occurrence_id.unwrap()
+        ))
+        .await
+        .json();
+    let ann = announcement(&h, &occ).await;
+    assert_eq!(ann.recordings[0].media_sha256, sha256_hex(&wav));
     let log = audited(&h).await;
     assert!(
         log[0].1.starts_with("played:") && log[0].1.contains("via feed:"),

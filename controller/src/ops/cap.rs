@@ -112,7 +112,10 @@ pub async fn take(s: &App, via: Via<'_>, xml: &str) -> Result<Taken, OpError> {
     );
     let acted = act(s, &via, &alert, &decision).await;
     let (decision_kind, why, acted) = match acted {
-        Ok(a) => (decision.kind(), decision.why().to_owned(), a),
+        Ok(a) => match &a.overruled {
+            Some(why) => ("recorded", why.clone(), a),
+            None => (decision.kind(), decision.why().to_owned(), a),
+        },
         Err(e) => {
             // The audio could not be made: nothing plays, and the records say why.
             let why = format!("not played: {e}");
@@ -153,6 +156,9 @@ fn who(a: &Alert) -> String {
 
 #[derive(Default)]
 struct Acted {
+    /// Set when what was done differs from the decision (every station in quiet hours): why,
+    /// and the alert is recorded, not played.
+    overruled: Option<String>,
     nodes: Vec<String>,
     priority: Option<Priority>,
     broadcast: Option<i64>,
@@ -170,13 +176,6 @@ async fn act(s: &App, via: &Via<'_>, alert: &Alert, d: &Decision) -> Result<Acte
             ..
         } => {
             let info = &alert.info[*info];
-            let recording = audio(s, via, info).await?;
-            let title = format!(
-                "CAP: {}",
-                info.headline.as_deref().unwrap_or(info.event.as_str())
-            );
-            let title: String = title.chars().take(200).collect();
-            let announcement = s.store.create_announcement(&title, &[recording]).await?;
             let now = s.clock.now();
             let quiet = quiet_nodes(&s.store, nodes, *priority, now, s.tz).await?;
             let nodes: Vec<String> = nodes
@@ -184,6 +183,30 @@ async fn act(s: &App, via: &Via<'_>, alert: &Alert, d: &Decision) -> Result<Acte
                 .filter(|n| !quiet.contains(n))
                 .cloned()
                 .collect();
+            let cancelled = cancel(
+                s,
+                replaces,
+                &format!("replaced by CAP alert {}", who(alert)),
+            )
+            .await?;
+            if nodes.is_empty() {
+                return Ok(Acted {
+                    cancelled,
+                    overruled: Some(format!(
+                        "not played: every station inside the area is in quiet hours now (only \
+                         emergencies play then); {}",
+                        d.why()
+                    )),
+                    ..Acted::default()
+                });
+            }
+            let recording = audio(s, via, info).await?;
+            let title = format!(
+                "CAP: {}",
+                info.headline.as_deref().unwrap_or(info.event.as_str())
+            );
+            let title: String = title.chars().take(200).collect();
+            let announcement = s.store.create_announcement(&title, &[recording]).await?;
             let mut zones = Vec::new();
             for n in &nodes {
                 let z = s.store.node(n).await?.zone_id;
@@ -191,38 +214,28 @@ async fn act(s: &App, via: &Via<'_>, alert: &Alert, d: &Decision) -> Result<Acte
                     zones.push(z);
                 }
             }
-            let cancelled = cancel(
-                s,
-                replaces,
-                &format!("replaced by CAP alert {}", who(alert)),
-            )
-            .await?;
-            let broadcast = if nodes.is_empty() {
-                None
-            } else {
-                let occ = s
-                    .store
-                    .create_occurrence(
-                        &NewOccurrence {
-                            announcement_id: announcement.id,
-                            priority: *priority,
-                            start_at: now,
-                            expires_at: *expires,
-                            chime: None,
-                            volume: None,
-                        },
-                        &zones,
-                        &nodes,
-                    )
-                    .await?;
-                s.planner.publish_all(&nodes).await;
-                Some(occ.id)
-            };
+            let occ = s
+                .store
+                .create_occurrence(
+                    &NewOccurrence {
+                        announcement_id: announcement.id,
+                        priority: *priority,
+                        start_at: now,
+                        expires_at: *expires,
+                        chime: None,
+                        volume: None,
+                    },
+                    &zones,
+                    &nodes,
+                )
+                .await?;
+            s.planner.publish_all(&nodes).await;
             tracing::info!(alert = %alert.identifier, sender = %alert.sender, nodes = nodes.len(), quiet = quiet.len(), priority = %priority, "CAP alert played");
             Ok(Acted {
+                overruled: None,
                 nodes,
                 priority: Some(*priority),
-                broadcast,
+                broadcast: Some(occ.id),
                 cancelled,
             })
         }
