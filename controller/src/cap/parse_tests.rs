@@ -139,3 +139,21 @@ fn malformed_xml_is_refused_with_a_clear_error() {
         }
     }
 }
+
+#[test]
+fn a_prefixed_namespace_is_read_as_well() {
+    let prefixed = THUNDERSTORM
+        .replace(
+            "<alert xmlns = \"urn:oasis:names:tc:emergency:cap:1.2\">",
+            "<cap:alert xmlns:cap=\"urn:oasis:names:tc:emergency:cap:1.2\">",
+        )
+        .replace("</alert>", "</cap:alert>")
+        .replace("<", "<cap:")
+        .replace("<cap:/", "</cap:")
+        .replace("<cap:?xml", "<?xml")
+        .replace("<cap:cap:", "<cap:")
+        .replace("</cap:cap:", "</cap:");
+    let a = parse(&prefixed).unwrap_or_else(|e| panic!("{e}\n{prefixed}"));
+    assert_eq!(a.identifier, "KSTO1055887203");
+    assert_eq!(a.info[0].areas[0].shapes.len(), 1);
+}
