@@ -370,7 +370,23 @@ async fn an_alert_larger_than_a_json_request_is_taken_and_one_over_its_limit_ref
         1,
     );
     let r = send(&h, "application/cap+xml", &huge).await;
-    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    r.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "cap.too_large", &["16 MiB"]);
+    // Not UTF-8: malformed, clearly.
+    let r = h
+        .call(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/cap")
+                .header(header::CONTENT_TYPE, "application/cap+xml")
+                .body(Body::from(vec![0xff, 0xfe, b'<']))
+                .unwrap(),
+        )
+        .await;
+    r.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "cap.malformed",
+        &["malformed"],
+    );
 }
 
 #[tokio::test]

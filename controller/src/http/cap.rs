@@ -2,6 +2,7 @@
 //! operator, or an API token's owner) and answers what was decided; `GET /api/v1/cap` lists
 //! the alerts taken in, newest first. The work is `ops::cap`'s.
 
+use axum::extract::rejection::StringRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Extension, Json};
@@ -43,6 +44,7 @@ const XML_TYPES: &[&str] = &["application/cap+xml", "application/xml", "text/xml
     responses(
         (status = 201, description = "What was decided, and where it plays.", body = Taken),
         (status = 409, description = "The same sender and identifier were taken before (`cap.duplicate`)."),
+        (status = 413, description = "Over 16 MiB (`cap.too_large`)."),
         (status = 415, description = "Not an XML content type."),
         (status = 422, description = "Malformed XML (`cap.malformed`) or against the CAP 1.2 \
          schema (`cap.invalid`); the message names the element."),
@@ -53,7 +55,7 @@ async fn create(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
     headers: HeaderMap,
-    body: String,
+    body: Result<String, StringRejection>,
 ) -> Result<(StatusCode, Json<Taken>), ApiError> {
     let ctype = headers
         .get(header::CONTENT_TYPE)
@@ -75,6 +77,24 @@ async fn create(
             ),
         ));
     }
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "cap.too_large",
+                format!(
+                    "a CAP alert is at most {} MiB",
+                    crate::limits::CAP_BODY_BYTES / (1024 * 1024)
+                ),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "cap.malformed",
+                format!("the XML is malformed: {}", e.body_text()),
+            )
+        }
+    })?;
     let taken = take(&s, Via::Api(&actor.user), &body).await?;
     Ok((StatusCode::CREATED, Json(taken)))
 }
