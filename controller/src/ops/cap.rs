@@ -368,7 +368,6 @@ pub fn same_host(a: &str, b: &str) -> bool {
     matches!((host_of(a), host_of(b)), (Some(x), Some(y)) if x == y)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn record(
     s: &App,
     via: &Via<'_>,
