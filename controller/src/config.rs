@@ -52,6 +52,28 @@ pub struct Config {
     /// node releases must be signed by it, and it is written into every node config made from
     /// now on (`[update] release_key`). Absent, no release is taken. Not the plan key.
     pub release_key: Option<String>,
+    /// CAP alerts polled from a feed (see docs/cap.md).
+    pub cap: CapConfig,
+}
+
+/// `[cap]`: a feed of CAP 1.2 alerts the controller polls (an Atom or RSS feed of CAP
+/// entries, or a URL answering one alert). Alerts POSTed to `/api/v1/cap` need none of this.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CapConfig {
+    /// The feed's URL; no polling when absent.
+    pub feed_url: Option<String>,
+    /// Seconds between two polls.
+    pub poll_secs: u64,
+}
+
+impl Default for CapConfig {
+    fn default() -> Self {
+        CapConfig {
+            feed_url: None,
+            poll_secs: 60,
+        }
+    }
 }
 
 /// `[relay]`: how a station's stream is passed on to the villages.
@@ -146,6 +168,7 @@ impl Default for Config {
             limits: Default::default(),
             tls: TlsConfig::default(),
             relay: RelayConfig::default(),
+            cap: CapConfig::default(),
         }
     }
 }

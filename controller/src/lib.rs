@@ -23,6 +23,8 @@
 //! - [`report`]: the delivery report per village (bulletins, coverage, airtime, online time).
 //! - [`ops`]: one function for each thing staff do, with its own error; below HTTP.
 //! - [`http`]: the REST API, the pages (adapters over [`ops`]), media downloads for nodes, `/healthz`, `/metrics`.
+//! - [`cap`]: CAP 1.2 alerts, read, checked against the schema's rules and decided (where to
+//!   play, at which priority, or why not), without I/O; `ops::cap` acts on them.
 //! - [`tts`]: text-to-speech (espeak-ng behind a trait) and its cache of rendered texts.
 //! - [`provision`]: the config file a new node is given.
 //! - [`relay`]: the relay hub: a station pulled once, re-encoded to Ogg Opus for the nodes,
@@ -36,6 +38,7 @@
 //! [`run`] wires them together; `main` only parses flags and calls it.
 
 pub mod auth;
+pub mod cap;
 pub mod clock;
 pub mod config;
 pub mod delivery;
@@ -290,6 +293,15 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         downloads: Default::default(),
         rate,
     };
+    if let Some(feed) = state.cfg.cap.feed_url.clone() {
+        let every = std::time::Duration::from_secs(state.cfg.cap.poll_secs.max(1));
+        tracker.spawn(ops::cap_feed::run(
+            state.app.clone(),
+            feed,
+            every,
+            shutdown.clone(),
+        ));
+    }
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     match https {
         Some(config) => {

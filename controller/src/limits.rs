@@ -69,6 +69,10 @@ pub const MAX_ZONE_DEPTH: usize = 6;
 /// JSON and have their own limit, `max_upload_bytes`).
 pub const JSON_BODY_BYTES: usize = 1024 * 1024;
 
+/// Largest CAP alert (`POST /api/v1/cap`): room for a minute or two of audio embedded as
+/// base64 in `<derefUri>`.
+pub const CAP_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// Why something staff sent is over a limit.
 #[derive(Debug, thiserror::Error)]
 pub enum LimitError {

@@ -274,6 +274,19 @@ fn requests(
         ),
         (
             Method::GET,
+            "/api/v1/cap",
+            "/api/v1/cap".into(),
+            Value::Null,
+        ),
+        (
+            // A JSON body: refused as not a CAP alert (415) once the role is allowed.
+            Method::POST,
+            "/api/v1/cap",
+            "/api/v1/cap".into(),
+            json!({}),
+        ),
+        (
+            Method::GET,
             "/api/v1/reports/villages",
             "/api/v1/reports/villages?format=csv".into(),
             Value::Null,

@@ -1259,6 +1259,23 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
         .await;
     expect_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "tts.unknown_voice");
 
+    // A CAP alert (no station stands in its polygon here: refused, and answered 201 with why).
+    let cap = |xml: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/cap")
+            .header(header::CONTENT_TYPE, "application/cap+xml")
+            .body(Body::from(xml.to_owned()))
+            .unwrap()
+    };
+    let r = c.call(cap(include_str!("fixtures/cap/flood-vi.xml"))).await;
+    let taken = expect(&r, StatusCode::CREATED);
+    assert!(taken["why"].is_string(), "{taken}");
+    let r = c.call(cap("<alert>")).await;
+    expect_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "cap.malformed");
+    let alerts = expect(&c.get("/api/v1/cap").await, StatusCode::OK);
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
+
     // Accounts and API tokens.
     let viewer = expect(
         &c.post(

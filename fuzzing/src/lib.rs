@@ -12,11 +12,14 @@
 //! - [`schedule`]: time rules (cron, RRULE, once, repeats, validity), RRULE text with its
 //!   start, and the programme files (`schedules/*.toml`).
 //! - [`media`]: the controller's upload probe and the node's decoder probe.
+//! - [`cap`]: CAP 1.2 alerts through the reader and the decision, and feeds.
 
+pub mod cap;
 pub mod media;
 pub mod protocol;
 pub mod schedule;
 
+pub use cap::cap_alert;
 pub use media::media_probe;
 pub use protocol::{ack, event_batch, node_state, plan};
 pub use schedule::{rrule, schedule_file, schedule_rule};
@@ -35,4 +38,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("rrule", rrule),
     ("schedule_file", schedule_file),
     ("media_probe", media_probe),
+    ("cap_alert", cap_alert),
 ];

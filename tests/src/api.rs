@@ -58,11 +58,22 @@ impl Api {
 
     /// `POST` raw bytes (an upload that is not JSON: a release bundle).
     pub async fn post_bytes(&self, path: &str, bytes: Vec<u8>) -> anyhow::Result<Value> {
+        self.post_body(path, "application/octet-stream", bytes)
+            .await
+    }
+
+    /// POSTs a body that is not JSON (a CAP alert's XML, a release bundle) with its content type.
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> anyhow::Result<Value> {
         self.send(
             self.http
                 .post(format!("{}{path}", self.base))
-                .header("content-type", "application/octet-stream")
-                .body(bytes),
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
         )
         .await
     }

@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
-use crate::media::{probe, MediaError};
+use crate::media::MediaError;
 use crate::secrets::hash_secret;
 use crate::store::media::MediaRow;
 
@@ -115,9 +115,7 @@ async fn receive(
     keep(s, tmp, sha256, size as u64, name).await
 }
 
-/// Probes a complete file at `tmp` (a path from `MediaStore::incoming`), moves it to its
-/// content address and records it: the one way audio enters the media store, for uploads and
-/// for text-to-speech alike. On an error `tmp` is left for the caller to remove.
+/// Keeps a complete upload: `ops::media::keep`.
 pub(super) async fn keep(
     s: &AppState,
     tmp: &std::path::Path,
@@ -125,18 +123,7 @@ pub(super) async fn keep(
     size: u64,
     name: Option<String>,
 ) -> Result<MediaRow, ApiError> {
-    let probe_path = tmp.to_path_buf();
-    let hint = name.clone();
-    let probed = tokio::task::spawn_blocking(move || probe(&probe_path, hint.as_deref()))
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
-    s.media.commit(tmp, &sha256).map_err(MediaError::from)?;
-    let row = MediaRow::probed(sha256, size, probed, name);
-    s.store.insert_media(&row).await?;
-    tracing::info!(sha256 = %row.sha256, size = row.size, duration_ms = row.duration_ms, codec = %row.codec, "media stored");
-    Ok(row)
+    Ok(crate::ops::media::keep(s, tmp, sha256, size, name).await?)
 }
 
 /// The recordings

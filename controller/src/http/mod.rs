@@ -8,6 +8,7 @@
 
 mod audit_form;
 mod broadcasts;
+mod cap;
 pub mod cookies;
 mod error;
 mod faults;

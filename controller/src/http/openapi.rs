@@ -44,6 +44,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::schedules::routes())
         .merge(super::settings::routes())
         .merge(super::tts::routes())
+        .merge(super::cap::routes())
         .merge(super::login::routes())
         .merge(super::users::routes())
         .merge(super::reports::routes())
@@ -335,6 +336,7 @@ const TAGS: &[(&str, &str)] = &[
     ("schedules", "Standing programmes and one-off schedules."),
     ("settings", "Commune settings."),
     ("tts", "Text-to-speech."),
+    ("cap", "CAP 1.2 alerts from authorities: taken in, played on the stations inside their area, or refused with why."),
     ("reports", "Reports for officials."),
     (
         "security",

@@ -7,13 +7,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{media, ApiError, AppState};
-use crate::media::MediaError;
+use super::{ApiError, AppState};
 use crate::store::media::{Announcement, MediaRow};
 use crate::store::parts::Recording;
 use crate::tts::{Rendered, TtsError, Voice};
@@ -139,15 +137,6 @@ async fn create_announcement(
 /// A copy of the rendered file goes through the same probe and store as an upload.
 async fn keep_as_media(s: &AppState, r: &Rendered) -> Result<MediaRow, ApiError> {
     let bytes = tokio::fs::read(&r.path).await.map_err(TtsError::from)?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let tmp = s.media.incoming();
     let name = Some(format!("tts-{}.wav", r.voice.id));
-    let result = match tokio::fs::write(&tmp, &bytes).await {
-        Ok(()) => media::keep(s, &tmp, sha256, bytes.len() as u64, name).await,
-        Err(e) => Err(MediaError::from(e).into()),
-    };
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&tmp).await;
-    }
-    result
+    Ok(crate::ops::media::keep_bytes(s, &bytes, name).await?)
 }

@@ -20,15 +20,20 @@
 //! - [`reports`]: the delivery report per village over the villages an account may see.
 //! - [`sources`]: relay sources (a station's stream): register, list, remove.
 //! - [`releases`]: node releases over the air: upload, rollout, each node's progress.
+//! - [`media`]: keeping audio as media (probe, content address, record).
+//! - [`cap`]: CAP 1.2 alerts taken in: checked, decided, stored, played or refused, audited.
 //! - [`faults`]: what needs a person now, and each station's state, faults and day.
 
 pub mod announcements;
 pub mod broadcasts;
+pub mod cap;
+pub mod cap_feed;
 mod error;
 pub mod faults;
 pub mod keys;
 pub mod locations;
 pub mod map;
+pub mod media;
 pub mod nodes;
 pub mod releases;
 pub mod reports;

@@ -10,6 +10,7 @@
 //! RFC 3339 text in UTC with milliseconds, so text order is time order.
 
 pub mod accounts;
+pub mod cap_alerts;
 pub mod events;
 pub mod faults;
 pub mod locations;
