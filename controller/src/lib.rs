@@ -119,15 +119,12 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
 
     let broker_addr = match cfg.mqtt.broker {
         BrokerKind::Embedded => {
-            if cfg.mqtt.listen.port() == 0 {
-                cfg.mqtt.listen = free_port(cfg.mqtt.listen)?;
-            }
             let password = new_secret();
             accounts.set(CONTROLLER_ACCOUNT, &hash_secret(&password));
             for (id, hash) in store.node_credentials().await? {
                 accounts.set(&id, &hash);
             }
-            mqtt::broker::start_embedded(cfg.mqtt.listen, accounts.clone(), &cfg.tls)?;
+            cfg.mqtt.listen = start_embedded_broker(cfg.mqtt.listen, &accounts, &cfg.tls)?;
             write_addr(&cfg, "mqtt.addr", cfg.mqtt.listen)?;
             let mut local = cfg.mqtt.listen;
             if local.ip().is_unspecified() {
@@ -364,6 +361,34 @@ fn write_addr(cfg: &Config, name: &str, addr: SocketAddr) -> anyhow::Result<()> 
     std::fs::write(&tmp, addr.to_string())?;
     std::fs::rename(&tmp, &path)?;
     Ok(())
+}
+
+/// Starts the embedded broker on `listen` and says where it listens. rumqttd takes an address,
+/// not a socket, so for port 0 a free port is found first; another process may take that port
+/// before the broker binds it (an outgoing connection's ephemeral port, often, with many
+/// processes on one machine), so a lost race is tried again on another port.
+fn start_embedded_broker(
+    listen: SocketAddr,
+    accounts: &mqtt::broker::Credentials,
+    tls: &config::TlsConfig,
+) -> anyhow::Result<SocketAddr> {
+    const TRIES: usize = 5;
+    let mut tried = 0;
+    loop {
+        let addr = if listen.port() == 0 {
+            free_port(listen)?
+        } else {
+            listen
+        };
+        match mqtt::broker::start_embedded(addr, accounts.clone(), tls) {
+            Ok(()) => return Ok(addr),
+            Err(e) if listen.port() == 0 && tried + 1 < TRIES => {
+                tracing::warn!("{e:#}; trying another port");
+                tried += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A port the OS says is free now, on the same address (for a broker asked to use port 0).

@@ -266,6 +266,8 @@ impl Controller {
         let _ = std::fs::remove_file(self.data_dir.join("mqtt.addr"));
         let (out, err) = log_to(&self.log)?;
         let mut cmd = Command::new(bin("loa-controller")?);
+        // The error itself, not anyhow's backtrace, is what a failed start's log tail must show.
+        cmd.env("RUST_LIB_BACKTRACE", "0");
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(&self.data_dir)
@@ -460,6 +462,7 @@ impl Node {
             .arg("--config")
             .arg(&self.config)
             .env("RUST_LOG", "info,rumqttc=warn")
+            .env("RUST_LIB_BACKTRACE", "0")
             .stdout(out)
             .stderr(err);
         if let Some(h) = &self.home {
