@@ -21,7 +21,8 @@
 //!   rotation; [`reports`]: the delivery report per village, its CSV and its printable page;
 //!   [`station`]: one station's state, faults with their history, and what it played today;
 //!   [`map`]: every station on a map (Leaflet, served from [`assets`]); [`locations`]:
-//!   setting where a loudspeaker stands.
+//!   setting where a loudspeaker stands; [`releases`]: node releases and their rollout;
+//!   [`cap`]: the CAP alerts taken in.
 //!
 //! The guard (`crate::http::guard::guard`) has already checked that a signed-in account asks
 //! (the login page and the static files excepted); each handler asks for the role its page
@@ -33,6 +34,7 @@ mod approvals;
 mod assets;
 mod broadcast_form;
 mod broadcasts;
+mod cap;
 mod dashboard;
 pub mod downloads;
 mod emergency;
@@ -77,6 +79,7 @@ pub fn router() -> Router<AppState> {
         .merge(nodes::router())
         .merge(settings::router())
         .merge(releases::router())
+        .merge(cap::router())
         .merge(security::router())
         .merge(station::router())
         .merge(map::router())

@@ -104,6 +104,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "releases.html",
         include_str!("../../../templates/releases.html"),
     ),
+    ("cap.html", include_str!("../../../templates/cap.html")),
     (
         "keys_force.html",
         include_str!("../../../templates/keys_force.html"),
@@ -212,6 +213,13 @@ const NAV: &[NavItem] = &[
         href: "/ui/map",
         label: "nav.map",
         id: "nav-map",
+        need: Role::Viewer,
+        danger: false,
+    },
+    NavItem {
+        href: "/ui/cap",
+        label: "nav.cap",
+        id: "nav-cap",
         need: Role::Viewer,
         danger: false,
     },
