@@ -219,8 +219,15 @@ async fn commune() -> (Harness, i64, i64) {
         now,
     )
     .await;
-    h.presence_at("mat-1", Presence::Online, now - Duration::minutes(30))
-        .await;
+    h.state_at(
+        "mat-1",
+        |s| {
+            s.software = Some("0.3.0".into());
+            s.volume = Some(80);
+        },
+        now - Duration::minutes(30),
+    )
+    .await;
     h.presence_at("mat-1", Presence::Offline, now - Duration::minutes(10))
         .await;
     (h, a, b)
@@ -266,6 +273,13 @@ async fn the_stations_api_gives_each_station_its_state_place_and_card() {
     let mat = station(&map, "mat-1");
     assert_eq!(mat["state"], "offline");
     assert_eq!(mat["faults"][0]["kind"], "offline");
+    // Its version is what it last said, though the will it left when its link dropped does
+    // not say it; what it was doing then (its volume) is not kept.
+    assert_eq!(mat["software"], "0.3.0");
+    let node = h.get("/api/v1/nodes/mat-1").await.json();
+    assert_eq!(node["state"]["presence"], "offline", "{node}");
+    assert_eq!(node["state"]["software"], "0.3.0", "{node}");
+    assert_eq!(node["state"].get("volume"), None, "{node}");
 
     let chua = station(&map, "chua-dat-1");
     assert_eq!(chua["location"], Value::Null);

@@ -348,6 +348,18 @@ pub async fn record_node_state(
     // lock is taken before that read (a read-then-write transaction can fail to upgrade
     // its lock under WAL).
     super::presence::log_change(conn, id, presence, at).await?;
+    let kept;
+    let state_json = if presence == "offline" {
+        let old: Option<Option<String>> =
+            sqlx::query_scalar("SELECT state_json FROM nodes WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        kept = keep_what_it_is(old.flatten().as_deref(), state_json);
+        kept.as_str()
+    } else {
+        state_json
+    };
     let r = sqlx::query(
         "UPDATE nodes SET presence = ?, state_json = ?, last_seen = ?, state_session = ?,
                           state_serial = ?
@@ -362,6 +374,28 @@ pub async fn record_node_state(
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// What a node's last state said about what it is (its software, the release it is trying,
+/// its board, where the installer put it, its last loudspeaker check), which the will it
+/// leaves when its link drops does not repeat: kept across going offline, so an offline
+/// station still shows its version. What it was doing (playing, its volume, its disk) is not.
+const KEPT_OFFLINE: &[&str] = &["software", "arch", "update", "location", "speaker_check"];
+
+/// `offline_json` with [`KEPT_OFFLINE`] taken from `old` where it has none of its own.
+fn keep_what_it_is(old: Option<&str>, offline_json: &str) -> String {
+    let old: Option<serde_json::Value> = old.and_then(|o| serde_json::from_str(o).ok());
+    let Ok(serde_json::Value::Object(mut new)) = serde_json::from_str(offline_json) else {
+        return offline_json.to_owned();
+    };
+    if let Some(serde_json::Value::Object(old)) = old {
+        for key in KEPT_OFFLINE {
+            if let (Some(v), false) = (old.get(*key), new.contains_key(*key)) {
+                new.insert((*key).to_owned(), v.clone());
+            }
+        }
+    }
+    serde_json::Value::Object(new).to_string()
 }
 
 /// One node's new plan, ready to store.
