@@ -1,6 +1,6 @@
-// loa's staff pages: the little script they need. Uploads with a progress bar, the
-// text-to-speech preview, and making an emergency announcement from a text. Everything
-// else works without it. Calls to the REST API carry the session's CSRF token.
+// loa's staff pages: the little script they need. Uploads with a progress bar (recordings,
+// node releases), the text-to-speech preview, and making an emergency announcement from a
+// text. Everything else works without it. Calls to the REST API carry the session's CSRF token.
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -8,6 +8,11 @@
   var csrf = csrfMeta ? csrfMeta.content : "";
   var texts = {};
   try { texts = JSON.parse(document.getElementById("i18n").textContent); } catch (e) { /* none */ }
+  // A page's own texts (its API errors, say), beside the ones every page has.
+  var pageTexts = document.getElementById("i18n-page");
+  if (pageTexts) {
+    try { Object.assign(texts, JSON.parse(pageTexts.textContent)); } catch (e) { /* none */ }
+  }
 
   // An API error ({error, code}) in the page's language when the page knows the code.
   function errorText(body) {
@@ -29,25 +34,55 @@
     }, function () { throw new Error(texts["error.network"]); });
   }
 
-  // One file to POST /api/v1/media with progress; resolves to its SHA-256.
-  function upload(file, onProgress) {
+  // One file POSTed as it is to `url` with progress; resolves to the API's answer (201).
+  function postFile(url, file, type, onProgress) {
     return new Promise(function (resolve, reject) {
-      // Over the controller's limit: say so now, not after sending it.
-      var limits = document.getElementById("upload-form");
-      var max = limits ? Number(limits.dataset.maxBytes || 0) : 0;
-      if (max && file.size > max) { reject(new Error(limits.dataset.tooLarge)); return; }
       var x = new XMLHttpRequest();
-      x.open("POST", "/api/v1/media?name=" + encodeURIComponent(file.name));
+      x.open("POST", url);
       x.setRequestHeader("X-CSRF-Token", csrf);
-      x.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+      x.setRequestHeader("Content-Type", type);
       x.upload.onprogress = function (e) { if (e.lengthComputable) { onProgress(e.loaded / e.total); } };
       x.onload = function () {
         var body = {};
         try { body = JSON.parse(x.responseText); } catch (e) { /* not JSON */ }
-        if (x.status === 201) { resolve(body.sha256); } else { reject(new Error(errorText(body))); }
+        if (x.status === 201) { resolve(body); } else { reject(new Error(errorText(body))); }
       };
       x.onerror = function () { reject(new Error(texts["error.network"])); };
       x.send(file);
+    });
+  }
+
+  // One file to POST /api/v1/media with progress; resolves to its SHA-256.
+  function upload(file, onProgress) {
+    // Over the controller's limit: say so now, not after sending it.
+    var limits = document.getElementById("upload-form");
+    var max = limits ? Number(limits.dataset.maxBytes || 0) : 0;
+    if (max && file.size > max) { return Promise.reject(new Error(limits.dataset.tooLarge)); }
+    return postFile("/api/v1/media?name=" + encodeURIComponent(file.name), file,
+      file.type || "application/octet-stream", onProgress).then(function (body) { return body.sha256; });
+  }
+
+  // A node release bundle (admins, /ui/releases): sent as it is, then the page shows it.
+  var release = document.getElementById("release-upload");
+  if (release) {
+    release.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var status = document.getElementById("release-upload-status");
+      var button = document.getElementById("release-upload-submit");
+      var file = document.getElementById("release-file").files[0];
+      if (!file) { return; }
+      status.className = "muted";
+      status.textContent = texts["upload.sending"];
+      button.disabled = true;
+      postFile("/api/v1/releases", file, "application/octet-stream", function (p) {
+        status.textContent = texts["upload.sending"] + " " + Math.round(100 * p) + "%";
+      }).then(function (r) {
+        window.location.href = "/ui/releases?uploaded=" + encodeURIComponent(r.id);
+      }).catch(function (e) {
+        status.className = "alert";
+        status.textContent = e.message;
+        button.disabled = false;
+      });
     });
   }
 

@@ -16,6 +16,7 @@
 //! - [`xcorr`]: finding a source inside a capture by cross-correlation, and melodies that
 //!   line up only one way.
 //! - [`rebuild`]: a second real build of the node with another version string (OTA tests).
+//! - [`release`]: release keys and signed node release bundles, made by the controller's CLI.
 //! - [`browser`]: headless Chromium over WebDriver, for the web UI's tests.
 //! - [`wait`]: waiting for a condition with a deadline (never a bare sleep).
 //! - [`tmpfs`]: a small tmpfs that a test fills up and frees again (needs root).
@@ -32,6 +33,7 @@ pub mod pcm;
 pub mod probe;
 pub mod procs;
 pub mod rebuild;
+pub mod release;
 pub mod station;
 pub mod tmpfs;
 pub mod wait;

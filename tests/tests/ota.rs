@@ -104,34 +104,12 @@ impl Drop for RestartLoop {
 
 /// A release bundle signed with the key file at `key`, made by the controller's CLI.
 fn bundle(dir: &Path, key: &Path, version: &str, binary: &Path) -> Vec<u8> {
-    let out = dir.join(format!("{version}.bundle"));
-    let status = Command::new(bin("loa-controller").unwrap())
-        .args(["release", "sign", "--key"])
-        .arg(key)
-        .args([
-            "--arch",
-            loa_protocol::release::this_arch(),
-            "--version",
-            version,
-        ])
-        .arg(binary)
-        .arg("--out")
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success(), "release sign failed");
-    std::fs::read(out).unwrap()
+    std::fs::read(loa_e2e::release::bundle(dir, key, version, binary).unwrap()).unwrap()
 }
 
 /// A fresh release key from the controller's CLI: the key file and its public half.
 fn keygen(out: &Path) -> String {
-    let o = Command::new(bin("loa-controller").unwrap())
-        .args(["release", "keygen", "--out"])
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
+    loa_e2e::release::keygen(out).unwrap()
 }
 
 /// The node's last state, as the node list shows it.

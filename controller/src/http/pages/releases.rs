@@ -1,5 +1,6 @@
-//! `/ui/releases` (admins): the node releases uploaded (signed by the release key, through the
-//! API or `loa-controller release sign`), each with buttons to roll it out to one loudspeaker,
+//! `/ui/releases` (admins): the node releases uploaded (bundles signed by the release key with
+//! `loa-controller release sign`, sent from the page's form by its script or through the API),
+//! each with buttons to roll it out to one loudspeaker,
 //! a zone or all of them, and every named loudspeaker's progress, failures first with the
 //! reason. The work is the operations' own ([`crate::ops::releases`]).
 
@@ -57,12 +58,29 @@ async fn data(ctx: &Ctx) -> Result<Value, ApiError> {
         "nodes": nodes,
         "zones": zones,
         "has_key": ctx.s.cfg.release_key.is_some(),
+        "page_texts": upload_errors(ctx),
     }))
+}
+
+/// The upload's errors in the page's language, for the script that sends the bundle.
+fn upload_errors(ctx: &Ctx) -> Value {
+    let mut texts = serde_json::Map::new();
+    for code in [
+        "release.no_key",
+        "release.malformed",
+        "release.bad_signature",
+        "release.hash_mismatch",
+    ] {
+        let key = format!("error.{code}");
+        texts.insert(key.clone(), json!(ctx.t(&key)));
+    }
+    Value::Object(texts)
 }
 
 #[derive(Deserialize)]
 struct Done {
     rolled: Option<i64>,
+    uploaded: Option<i64>,
 }
 
 async fn page(ctx: Ctx, Query(q): Query<Done>) -> Response {
@@ -70,6 +88,7 @@ async fn page(ctx: Ctx, Query(q): Query<Done>) -> Response {
         ctx.require(Role::Admin)?;
         let mut d = data(&ctx).await?;
         d["rolled"] = json!(q.rolled);
+        d["uploaded"] = json!(q.uploaded);
         Ok(ctx.render("releases.html", d))
     }
     .await;
