@@ -225,6 +225,8 @@ async fn the_map_shows_each_station_in_its_state_colour_with_its_name_and_card()
     card_in_view(&phone).await;
     let text = card.text().await.unwrap();
     assert!(text.contains("Mất kết nối"), "{text}");
+    // And still which version it ran, from what it said before it died.
+    assert!(text.contains(&version), "{version} on the card: {text}");
     phone.screenshot("map-phone").await.unwrap();
 
     office.close().await.unwrap();
