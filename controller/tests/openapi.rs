@@ -807,6 +807,17 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
         )
         .await;
     expect(&fetched, StatusCode::OK);
+    let resumed = c
+        .call_as(
+            Request::builder()
+                .uri(format!("/releases/{}", id(&release)))
+                .header(header::AUTHORIZATION, format!("Bearer {na_sai_token}"))
+                .header(header::RANGE, "bytes=2-")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    expect(&resumed, StatusCode::PARTIAL_CONTENT);
     // Relay sources, and a node's stream of one. The stream is open-ended: only its status
     // and headers are read (its station, on the discard port, never answers).
     let source = expect(

@@ -25,14 +25,18 @@ async fn upload(h: &Harness, bundle: Vec<u8>) -> Reply {
 }
 
 async fn fetch_binary(h: &Harness, id: i64, token: &str) -> Reply {
-    h.call_as(
-        Request::builder()
-            .uri(format!("/releases/{id}"))
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
+    fetch_range(h, id, token, None).await
+}
+
+/// The binary, or the part of it from `range` on (`Range: bytes=N-`, a resumed download).
+async fn fetch_range(h: &Harness, id: i64, token: &str, from: Option<u64>) -> Reply {
+    let mut req = Request::builder()
+        .uri(format!("/releases/{id}"))
+        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    if let Some(n) = from {
+        req = req.header(header::RANGE, format!("bytes={n}-"));
+    }
+    h.call_as(req.body(Body::empty()).unwrap()).await
 }
 
 fn bundle(key: &ed25519_dalek::SigningKey, version: &str, binary: &[u8]) -> Vec<u8> {
@@ -142,6 +146,15 @@ async fn a_signed_release_reaches_only_the_nodes_of_its_rollout_failures_first()
         (got.status, &got.body[..]),
         (StatusCode::OK, &b"v2 binary"[..])
     );
+    // A download the link cut is resumed where it stopped.
+    let rest = fetch_range(&h, id, &token(&a), Some(3)).await;
+    assert_eq!(
+        (rest.status, &rest.body[..]),
+        (StatusCode::PARTIAL_CONTENT, &b"binary"[..])
+    );
+    assert_eq!(rest.header(header::CONTENT_RANGE), Some("bytes 3-8/9"));
+    let past = fetch_range(&h, id, &token(&a), Some(9)).await;
+    assert_eq!(past.status, StatusCode::RANGE_NOT_SATISFIABLE);
     fetch_binary(&h, id, &token(&b)).await.assert_error(
         StatusCode::NOT_FOUND,
         "release.not_for_node",

@@ -275,16 +275,25 @@ async fn serve(
     content_type: &str,
 ) -> Result<Response, ApiError> {
     let path = s.media.path_of(sha);
-    let mut file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such media",
-            ))
-        }
+    let Ok(file) = tokio::fs::File::open(&path).await else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such media",
+        ));
     };
+    serve_file(file, sha, headers, content_type).await
+}
+
+/// A content-addressed file (`sha`, its SHA-256, is its ETag), whole or the one range
+/// `headers` asks for (a node resuming a download over a link that dropped), as
+/// `content_type`: media, and node release binaries.
+pub(super) async fn serve_file(
+    mut file: tokio::fs::File,
+    sha: &str,
+    headers: &HeaderMap,
+    content_type: &str,
+) -> Result<Response, ApiError> {
     let len = file.metadata().await.map_err(MediaError::from)?.len();
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (start, end) = match range.map(|r| parse_range(r, len)) {

@@ -4,8 +4,8 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -122,7 +122,8 @@ async fn rollout(
 /// A release's binary, for nodes
 ///
 /// The binary of a release whose rollout names the node holding the media token
-/// (`Authorization: Bearer <media token>`). Served whole (no ranges).
+/// (`Authorization: Bearer <media token>`), whole or from where a dropped download stopped
+/// (`Range: bytes=N-`, answered 206).
 #[utoipa::path(
     get,
     path = "/releases/{id}",
@@ -133,6 +134,9 @@ async fn rollout(
     responses(
         (status = 200, description = "The binary.", body = String,
          content_type = "application/octet-stream"),
+        (status = 206, description = "The range asked for.", body = String,
+         content_type = "application/octet-stream"),
+        (status = 416, description = "A range outside the binary."),
         (status = 401, description = "No media token (`media.token_missing`)."),
         (status = 403, description = "A media token that is not valid (`media.token_invalid`)."),
         (status = 404, description = "No such release for this node (`release.not_for_node`)."),
@@ -159,13 +163,5 @@ async fn binary(
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(MediaError::from)?;
-    let len = file.metadata().await.map_err(MediaError::from)?.len();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_LENGTH, len.to_string()),
-        ],
-        Body::from_stream(tokio_util::io::ReaderStream::new(file)),
-    )
-        .into_response())
+    super::media::serve_file(file, &release.sha256, &headers, "application/octet-stream").await
 }
