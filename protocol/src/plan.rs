@@ -9,6 +9,8 @@
 //! key, which the node then trusts too: that is how the key is rotated without a site visit.
 //!
 //! Just over 500 lines, about 200 of them the tests of the plan's checks, kept beside them.
+//!
+//! Just over 500 lines with its tests (the last 200), which read the plan's rules beside them.
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{SigningKey, VerifyingKey};

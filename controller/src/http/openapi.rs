@@ -15,6 +15,8 @@
 //! - adds the document's front matter (info, tags, security schemes, shared responses);
 //! - closes the schemas only answers use (`unevaluatedProperties: false`), so a field a handler
 //!   sends that its type's schema does not name fails the tests that validate real answers.
+//!
+//! Just over 500 lines with its tests (the last 30), which check the document this file builds.
 
 use axum::http::{header, Method};
 use axum::response::IntoResponse;
