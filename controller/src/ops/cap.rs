@@ -9,6 +9,7 @@ use chrono::Duration;
 use loa_protocol::Priority;
 use serde::Serialize;
 
+use super::cap_fetch::same_host;
 use super::{App, Kind, OpError};
 use crate::cap::decide::chosen_info;
 use crate::cap::{self, Alert, CapError, Decision, Info, Station, World};
@@ -298,7 +299,7 @@ async fn audio(s: &App, via: &Via<'_>, info: &Info) -> Result<Recording, OpError
             )
         } else if let (Some(uri), Via::Feed(feed)) = (&res.uri, via) {
             if same_host(uri, feed) {
-                Some(super::cap_feed::fetch(s, uri).await?)
+                Some(super::cap_fetch::fetch(s, uri).await?)
             } else {
                 tracing::warn!(
                     uri,
@@ -354,18 +355,6 @@ pub fn speech_text(info: &Info) -> String {
         parts.join(". ")
     };
     text.chars().take(2000).collect()
-}
-
-fn host_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit('@').next()?;
-    Some(host.to_ascii_lowercase())
-}
-
-/// Whether two URLs name the same host and port.
-pub fn same_host(a: &str, b: &str) -> bool {
-    matches!((host_of(a), host_of(b)), (Some(x), Some(y)) if x == y)
 }
 
 async fn record(

@@ -11,7 +11,8 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use tokio_util::sync::CancellationToken;
 
-use super::cap::{same_host, take, Via};
+use super::cap::{take, Via};
+use super::cap_fetch::{fetch, same_host};
 use super::{App, Kind, OpError};
 
 /// What a feed's body is.
@@ -82,36 +83,6 @@ pub fn read_feed(body: &str) -> Result<FeedBody, String> {
         }
     }
     Ok(FeedBody::Links(links))
-}
-
-/// GETs a URL, at most `max_upload_bytes`, within 30 s.
-pub async fn fetch(s: &App, url: &str) -> Result<Vec<u8>, OpError> {
-    let fail = |e: String| {
-        OpError::new(
-            Kind::Unavailable,
-            "cap.fetch",
-            format!("cannot fetch {url}: {e}"),
-        )
-    };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
-    let mut resp = client
-        .get(url)
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| fail(e.to_string()))?;
-    let limit = s.cfg.max_upload_bytes;
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
-        body.extend_from_slice(&chunk);
-        if body.len() > limit {
-            return Err(fail(format!("larger than {limit} bytes")));
-        }
-    }
-    Ok(body)
 }
 
 /// Polls the feed once: takes the alert it answers, or each entry not seen before. Returns

@@ -21,13 +21,15 @@
 //! - [`sources`]: relay sources (a station's stream): register, list, remove.
 //! - [`releases`]: node releases over the air: upload, rollout, each node's progress.
 //! - [`media`]: keeping audio as media (probe, content address, record).
-//! - [`cap`]: CAP 1.2 alerts taken in: checked, decided, stored, played or refused, audited.
+//! - [`cap`]: CAP 1.2 alerts taken in: checked, decided, stored, played or refused, audited;
+//!   [`cap_feed`]: the feed polled; [`cap_fetch`]: fetching from the feed's own host.
 //! - [`faults`]: what needs a person now, and each station's state, faults and day.
 
 pub mod announcements;
 pub mod broadcasts;
 pub mod cap;
 pub mod cap_feed;
+pub mod cap_fetch;
 mod error;
 pub mod faults;
 pub mod keys;
