@@ -15,7 +15,9 @@
 #   run       the controller serves with the packaged config, as its user, and a node made
 #             through its API is copied over /etc/loa/node.toml; `loa-node check` passes as
 #             loa-node and the node comes online; both stop cleanly on SIGTERM. Under systemd
-#             (PID 1) the services are started by systemctl. Without it (a container, as in
+#             (PID 1) the services are started by systemctl, and a node killed with SIGKILL
+#             is started again by systemd (scripts/systemd-check.sh runs this under a real
+#             systemd in a container). Without it (a container, as in
 #             CI) each unit's ExecCondition and ExecStart are run as its User=, with the unit's
 #             umask; what systemd alone adds (its sandboxing, StateDirectory, restarts) is
 #             then checked only by systemd-analyze, not run.
@@ -201,6 +203,18 @@ done
 [ -z "$($sudo find /var/lib/loa-node /var/lib/loa-controller -perm -o=r -type f -print -quit)" ] ||
     fail "a data file is readable by everyone"
 echo "  the packaged node is online on the packaged controller"
+if [ $systemd = 1 ]; then
+    # A node that dies (a crash, the board's watchdog) is started again by systemd.
+    $sudo systemctl kill --signal=SIGKILL loa-node
+    restarted=0
+    for _ in $(seq 1 100); do
+        if [ "$($sudo systemctl show -p NRestarts --value loa-node)" -ge 1 ] &&
+            [ "$($sudo systemctl is-active loa-node)" = active ]; then restarted=1; break; fi
+        sleep 0.1
+    done
+    [ $restarted = 1 ] || fail "systemd did not start the node again after it was killed"
+    echo "  killed, the node was started again by systemd"
+fi
 
 # A clean stop: SIGTERM, as systemctl stop sends; each drains and exits 0.
 if [ $systemd = 1 ]; then

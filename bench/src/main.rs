@@ -8,6 +8,7 @@
 //! - `node`: one node's idle traffic on its MQTT link, and its cold start to plan applied.
 //! - `relay --listeners "1 200"`: one relayed station: bytes a minute per village, and the
 //!   controller's CPU and memory, per number of villages listening.
+//! - `resampling`: rubato's resamplers on the node's rates: quality against CPU (no site).
 
 mod db;
 mod emergency;
@@ -15,6 +16,7 @@ mod fanout;
 mod ingest;
 mod node;
 mod relay;
+mod resampling;
 mod site;
 mod stats;
 
@@ -68,6 +70,8 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         secs: u64,
     },
+    /// What a cheaper resampler than the node's would give up: SNR and CPU of each.
+    Resampling,
 }
 
 /// A short announcement (1 s of noise) for broadcasts to every node.
@@ -103,6 +107,13 @@ async fn main() -> anyhow::Result<()> {
             for n in listeners.split_whitespace() {
                 let row = relay::bench(&cli.dir, n.parse()?, secs).await?;
                 println!("{}", row.markdown());
+            }
+            Ok(())
+        }
+        Cmd::Resampling => {
+            println!("{}", resampling::HEADER);
+            for row in resampling::table()? {
+                println!("{row}");
             }
             Ok(())
         }

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{bail, Context as _};
 
 use super::decode::Decoder;
-use super::{open_sink, play, sink_cpal, volume_to_gain, AudioConfig, PlayReport, SinkKind};
+use super::{open_sink_at, play, sink_cpal, volume_to_gain, AudioConfig, PlayReport, SinkKind};
 
 /// Plays `path` on the output `cfg` describes at `volume` percent, printing what it does.
 pub fn play_file(path: &Path, cfg: &AudioConfig, volume: u8) -> anyhow::Result<PlayReport> {
@@ -34,7 +34,7 @@ pub fn play_file(path: &Path, cfg: &AudioConfig, volume: u8) -> anyhow::Result<P
         SinkKind::Null => "the null output".to_owned(),
     };
     // The error names the device or the file already.
-    let mut sink = open_sink(cfg, &label)?;
+    let mut sink = open_sink_at(cfg, &label, Some(source.rate()))?;
     println!(
         "playing {} ({}, {} Hz, {} ch) on {output} ({} Hz, {} ch) at volume {volume} %",
         path.display(),

@@ -16,7 +16,10 @@
 //!   holds still until the stream closes (`close` comes just before dropping the stream), and
 //!   callbacks after `close` keep real time, so a clockless device ends with less than three
 //!   buffers of silence (usually one or two);
-//! - a device error, or a device that stops calling back, fails the writer instead of hanging it.
+//! - a device error, or a device that stops calling back, fails the writer instead of hanging it;
+//! - each side wakes the other only when it waits: the callback wakes a waiting writer once half
+//!   the queue is free (or it waits itself), so a playback costs a few thread switches per
+//!   buffer, not one per packet.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -54,6 +57,11 @@ struct State {
     /// Callbacks so far: the writer's watchdog compares it over time.
     callbacks: u64,
     written: u64,
+    /// The writer waits for room.
+    writer_waiting: bool,
+    /// The callback waits for samples: this many (in samples) would end its wait.
+    device_waiting: bool,
+    device_needs: usize,
 }
 
 impl Queue {
@@ -71,6 +79,9 @@ impl Queue {
                 error: None,
                 callbacks: 0,
                 written: 0,
+                writer_waiting: false,
+                device_waiting: false,
+                device_needs: 0,
             }),
             changed: Condvar::new(),
             rate,
@@ -98,14 +109,19 @@ impl Queue {
             if room == 0 {
                 st.started = true;
                 self.changed.notify_all();
-                st = self.wait_for_device(st)?;
+                st.writer_waiting = true;
+                let waited = self.wait_for_device(st);
+                st = waited?;
+                st.writer_waiting = false;
                 continue;
             }
             let n = room.min(samples.len());
             st.samples.extend(&samples[..n]);
             st.written += n as u64;
             samples = &samples[n..];
-            self.changed.notify_all();
+            if st.device_waiting && st.samples.len() >= st.device_needs {
+                self.changed.notify_all();
+            }
         }
         Ok(())
     }
@@ -169,11 +185,15 @@ impl Queue {
             return;
         }
         while !st.started && !st.closed {
+            // `push` wakes it when the queue first fills.
+            st.device_waiting = true;
+            st.device_needs = usize::MAX;
             st = self
                 .changed
                 .wait(st)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+        st.device_waiting = false;
         let budget = match device_delay {
             0 => DRY_WAIT,
             frames => Duration::from_secs_f64(frames as f64 / f64::from(self.rate)) * 2 / 3,
@@ -184,11 +204,20 @@ impl Queue {
         let mut filled = 0;
         loop {
             let n = st.samples.len().min(out.len() - filled);
-            for (o, s) in out[filled..].iter_mut().zip(st.samples.drain(..n)) {
-                *o = T::from_sample(s);
-            }
+            // Slice to slice (the queue's two halves), which the compiler can vectorise.
+            let (front, back) = st.samples.as_slices();
+            let (front, back) = (
+                &front[..n.min(front.len())],
+                &back[..n - n.min(front.len())],
+            );
+            let (to_front, to_back) = out[filled..filled + n].split_at_mut(front.len());
+            convert(front, to_front);
+            convert(back, to_back);
+            st.samples.drain(..n);
             filled += n;
-            self.changed.notify_all();
+            if st.writer_waiting && (st.capacity - st.samples.len()) * 2 >= st.capacity {
+                self.changed.notify_all();
+            }
             if st.finishing && filled == 0 && st.samples.is_empty() {
                 if st.tail_silence >= device_delay {
                     // The device has played the last sample.
@@ -209,11 +238,14 @@ impl Queue {
             if filled == out.len() || st.finishing || st.closed || now >= deadline {
                 break;
             }
+            st.device_waiting = true;
+            st.device_needs = out.len() - filled;
             st = self
                 .changed
                 .wait_timeout(st, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            st.device_waiting = false;
         }
         out[filled..].fill(T::EQUILIBRIUM);
         if st.finishing && st.samples.is_empty() {
@@ -236,6 +268,13 @@ impl Queue {
     pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.changed.notify_all();
+    }
+}
+
+/// f32 samples into the device's format, slice for slice.
+fn convert<T: cpal::Sample + cpal::FromSample<f32>>(from: &[f32], to: &mut [T]) {
+    for (o, s) in to.iter_mut().zip(from) {
+        *o = T::from_sample(*s);
     }
 }
 

@@ -25,10 +25,10 @@ pub mod sink_paced;
 mod sink_wav;
 
 pub use player::{
-    db_to_gain, play, play_item, probe, volume_to_gain, ItemReport, MediaInfo, PlayReport,
-    Position, Track,
+    db_to_gain, native_rate, play, play_item, probe, volume_to_gain, ItemReport, MediaInfo,
+    PlayReport, Position, Track,
 };
-pub use sink::{open_sink, AudioConfig, Sink, SinkKind};
+pub use sink::{open_sink, open_sink_at, AudioConfig, Sink, SinkKind};
 
 /// Everything that can go wrong between a media file and the loudspeaker.
 #[derive(Debug, thiserror::Error)]

@@ -200,8 +200,15 @@ fn play_part(
                 to_skip -= dropped;
                 let chunk = &chunk[dropped as usize * usize::from(src_channels)..];
                 if !chunk.is_empty() {
-                    map_channels(chunk, src_channels, work_channels, &mut work);
-                    resampler.process(&work, &mut resampled)?;
+                    // Copied only where the channels change: the decoder's buffer goes
+                    // straight into the resampler otherwise.
+                    let input = if src_channels == work_channels {
+                        chunk
+                    } else {
+                        map_channels(chunk, src_channels, work_channels, &mut work);
+                        &work
+                    };
+                    resampler.process(input, &mut resampled)?;
                 }
                 true
             }
@@ -211,9 +218,14 @@ fn play_part(
             }
         };
         if !resampled.is_empty() {
-            out.clear();
-            map_channels(&resampled, work_channels, out_channels, &mut out);
-            ramp.apply(&mut out);
+            let out = if work_channels == out_channels {
+                &mut resampled
+            } else {
+                out.clear();
+                map_channels(&resampled, work_channels, out_channels, &mut out);
+                &mut out
+            };
+            ramp.apply(out);
             match first.take() {
                 Some(f) => {
                     (f.before)();
@@ -222,10 +234,10 @@ fn play_part(
                         report.interrupted = true;
                         break;
                     }
-                    sink.write(&out)?;
+                    sink.write(out)?;
                     (f.after)();
                 }
-                None => sink.write(&out)?,
+                None => sink.write(out)?,
             }
             report.frames += (out.len() / usize::from(out_channels)) as u64;
         }
@@ -265,6 +277,21 @@ pub fn probe(path: &Path) -> Result<MediaInfo, AudioError> {
         duration_ms: decoder.frames() * 1000 / u64::from(decoder.rate()),
         codec: decoder.codec().to_owned(),
     })
+}
+
+/// The rate to open the output at for `tracks`: the one most of them have, the later part's on
+/// a tie (the announcement's, not the chime's), so the longest audio needs no resampling.
+/// `None` when none of them opens; playing them will say why.
+pub fn native_rate(tracks: &[Track]) -> Option<u32> {
+    let rates: Vec<u32> = tracks
+        .iter()
+        .filter_map(|t| Decoder::open(&t.path).ok().map(|d| d.rate()))
+        .collect();
+    rates
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, r)| (rates.iter().filter(|x| x == r).count(), *i))
+        .map(|(_, r)| *r)
 }
 
 /// A gain in decibels (the plan's loudness normalisation) as a linear factor for [`play`].

@@ -19,6 +19,8 @@ pub(crate) struct Resampler {
     out_rate: u32,
     /// Planar input waiting for a full chunk.
     pending: Vec<Vec<f32>>,
+    /// Planar output of one call, allocated once: rubato writes into it.
+    planar: Vec<Vec<f32>>,
     /// Output frames still to drop: the filter's delay.
     skip: usize,
     frames_in: u64,
@@ -43,6 +45,9 @@ impl Resampler {
         };
         Ok(Resampler {
             skip: inner.as_ref().map_or(0, |r| r.output_delay()),
+            planar: inner
+                .as_ref()
+                .map_or_else(Vec::new, |r| r.output_buffer_allocate(true)),
             inner,
             channels,
             in_rate,
@@ -61,10 +66,16 @@ impl Resampler {
             self.frames_out = self.frames_in;
             return Ok(());
         }
-        for frame in input.chunks_exact(self.channels) {
-            for (ch, s) in self.pending.iter_mut().zip(frame) {
-                ch.push(*s);
+        // Whole runs of frames at a time, one channel after the other, up to a full chunk.
+        let mut input = input;
+        while !input.is_empty() {
+            let room = CHUNK_FRAMES - self.pending[0].len();
+            let take = room.min(input.len() / self.channels);
+            let (now, rest) = input.split_at(take * self.channels);
+            for (c, ch) in self.pending.iter_mut().enumerate() {
+                ch.extend(now.iter().skip(c).step_by(self.channels));
             }
+            input = rest;
             if self.pending[0].len() == CHUNK_FRAMES {
                 self.run(false, out)?;
             }
@@ -98,22 +109,31 @@ impl Resampler {
         };
         let result = if partial && self.pending[0].is_empty() {
             // rubato wants `None`, not empty channels, for "nothing more".
-            inner.process_partial(None::<&[Vec<f32>]>, None)
+            inner.process_partial_into_buffer(None::<&[Vec<f32>]>, &mut self.planar, None)
         } else if partial {
-            inner.process_partial(Some(&self.pending), None)
+            inner.process_partial_into_buffer(Some(&self.pending), &mut self.planar, None)
         } else {
-            inner.process(&self.pending, None)
+            inner.process_into_buffer(&self.pending, &mut self.planar, None)
         };
-        let planar = result.map_err(|e| AudioError::Resample(e.to_string()))?;
+        let (_, frames) = result.map_err(|e| AudioError::Resample(e.to_string()))?;
         for ch in &mut self.pending {
             ch.clear();
         }
-        let frames = planar.first().map_or(0, Vec::len);
         let skip = self.skip.min(frames);
         self.skip -= skip;
-        out.reserve((frames - skip) * self.channels);
-        for i in skip..frames {
-            out.extend(planar.iter().map(|ch| ch[i]));
+        let start = out.len();
+        out.resize(start + (frames - skip) * self.channels, 0.0);
+        for (c, ch) in self.planar.iter().enumerate() {
+            if frames == skip {
+                break;
+            }
+            for (o, s) in out[start + c..]
+                .iter_mut()
+                .step_by(self.channels)
+                .zip(&ch[skip..frames])
+            {
+                *o = *s;
+            }
         }
         self.frames_out += (frames - skip) as u64;
         Ok(())
@@ -187,5 +207,67 @@ mod tests {
         r.flush(&mut out).unwrap();
         let step = out.iter().position(|s| *s > 0.25).unwrap();
         assert!((step as i64 - 48000).abs() < 10, "step at {step}");
+    }
+
+    /// `a·sin + b·cos` of `hz` fitted to `x` (at `rate`): what is left, against what fits, in dB.
+    fn snr_db(x: &[f32], hz: f64, rate: f64) -> f64 {
+        let wave = |i: usize| (2.0 * std::f64::consts::PI * hz * i as f64 / rate).sin_cos();
+        let (mut ss, mut cc, mut sc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (i, v) in x.iter().enumerate() {
+            let ((s, c), v) = (wave(i), f64::from(*v));
+            (ss, cc, sc, xs, xc) = (ss + s * s, cc + c * c, sc + s * c, xs + v * s, xc + v * c);
+        }
+        let det = ss * cc - sc * sc;
+        let (a, b) = ((xs * cc - xc * sc) / det, (xc * ss - xs * sc) / det);
+        let (mut signal, mut noise) = (0.0, 0.0);
+        for (i, v) in x.iter().enumerate() {
+            let (s, c) = wave(i);
+            let fit = a * s + b * c;
+            signal += fit * fit;
+            noise += (f64::from(*v) - fit).powi(2);
+        }
+        10.0 * (signal / noise).log10()
+    }
+
+    #[test]
+    fn each_channel_keeps_its_own_tone_cleanly() {
+        // Left 1 kHz, right 7 kHz (near the top of a 22.05 kHz file), fed in odd-sized pieces:
+        // both come out on their own side, with less than -90 dB of added noise (rubato's FFT
+        // resampler measures about -100 dB here; `loa-bench resampling` compares the others).
+        let (from, to) = (22_050.0, 48_000.0);
+        let input: Vec<f32> = (0..from as usize * 2)
+            .flat_map(|i| {
+                let t = i as f64 / from;
+                let tau = 2.0 * std::f64::consts::PI;
+                [
+                    (tau * 1000.0 * t).sin() as f32 * 0.5,
+                    (tau * 7000.0 * t).sin() as f32 * 0.5,
+                ]
+            })
+            .collect();
+        let mut r = Resampler::new(22_050, 48_000, 2).unwrap();
+        let mut out = Vec::new();
+        for piece in input.chunks(2 * 777) {
+            r.process(piece, &mut out).unwrap();
+        }
+        r.flush(&mut out).unwrap();
+        // A tenth of a second off each end, where the filter meets the edges.
+        let side = |c: usize| -> Vec<f32> {
+            let all: Vec<f32> = out.iter().skip(c).step_by(2).copied().collect();
+            all[to as usize / 10..all.len() - to as usize / 10].to_vec()
+        };
+        let (left, right) = (side(0), side(1));
+        assert!(
+            snr_db(&left, 1000.0, to) > 90.0,
+            "left: {} dB",
+            snr_db(&left, 1000.0, to)
+        );
+        assert!(
+            snr_db(&right, 7000.0, to) > 90.0,
+            "right: {} dB",
+            snr_db(&right, 7000.0, to)
+        );
+        // And each tone is on its side only.
+        assert!(snr_db(&left, 7000.0, to) < 0.0 && snr_db(&right, 1000.0, to) < 0.0);
     }
 }

@@ -35,7 +35,8 @@ pub struct AudioConfig {
     /// wav: each playback writes one file here, created if missing.
     #[serde(default)]
     pub wav_dir: Option<PathBuf>,
-    /// wav/null: the output rate. cpal uses what the device supports, as near 48 kHz as it can.
+    /// wav/null: the output rate. cpal uses the file's rate when the device takes it, and
+    /// otherwise what the device supports as near 48 kHz as it can.
     #[serde(default = "default_rate")]
     pub rate: u32,
     /// wav/null: the output channels. cpal prefers stereo when the device has it.
@@ -97,7 +98,19 @@ pub trait Sink: Send {
 /// `{wav_dir}/{label}.wav` (characters other than letters, digits, `.`, `_` and `-` become `_`),
 /// or `{label}-2.wav`, … if the item played before: a file is never replaced.
 pub fn open_sink(cfg: &AudioConfig, label: &str) -> Result<Box<dyn Sink>, AudioError> {
-    let sink = open_unpaced(cfg, label)?;
+    open_sink_at(cfg, label, None)
+}
+
+/// [`open_sink`] for audio at `rate` Hz: a real device that accepts that rate is opened at it,
+/// so nothing is resampled in the node (ALSA's `plug` or `dmix`, when the device needs another
+/// rate, converts more cheaply, as it does for other players). The wav and null outputs keep
+/// the configured rate.
+pub fn open_sink_at(
+    cfg: &AudioConfig,
+    label: &str,
+    rate: Option<u32>,
+) -> Result<Box<dyn Sink>, AudioError> {
+    let sink = open_unpaced(cfg, label, rate)?;
     Ok(if cfg.pace {
         Box::new(Paced::new(sink))
     } else {
@@ -105,9 +118,13 @@ pub fn open_sink(cfg: &AudioConfig, label: &str) -> Result<Box<dyn Sink>, AudioE
     })
 }
 
-fn open_unpaced(cfg: &AudioConfig, label: &str) -> Result<Box<dyn Sink>, AudioError> {
+fn open_unpaced(
+    cfg: &AudioConfig,
+    label: &str,
+    rate: Option<u32>,
+) -> Result<Box<dyn Sink>, AudioError> {
     match cfg.sink {
-        SinkKind::Cpal => Ok(Box::new(CpalSink::open(cfg.device.as_deref())?)),
+        SinkKind::Cpal => Ok(Box::new(CpalSink::open(cfg.device.as_deref(), rate)?)),
         SinkKind::Wav => {
             check_format(cfg)?;
             let dir = cfg.wav_dir.as_ref().ok_or_else(|| {

@@ -39,8 +39,9 @@ struct Running {
 }
 
 impl CpalSink {
-    /// Opens `device` (a name as [`output_device_names`] lists it), or the default device.
-    pub(crate) fn open(device: Option<&str>) -> Result<Self, AudioError> {
+    /// Opens `device` (a name as [`output_device_names`] lists it), or the default device, at
+    /// `rate` when the device takes it.
+    pub(crate) fn open(device: Option<&str>, rate: Option<u32>) -> Result<Self, AudioError> {
         let name = device.unwrap_or("default").to_owned();
         let fail = |message: String| AudioError::Device {
             device: name.clone(),
@@ -52,7 +53,7 @@ impl CpalSink {
         let thread = thread::Builder::new()
             .name("loa-audio-out".to_owned())
             .spawn(move || {
-                let (stream, queue) = match start_stream(wanted.as_deref()) {
+                let (stream, queue) = match start_stream(wanted.as_deref(), rate) {
                     Ok((stream, running)) => {
                         let queue = running.queue.clone();
                         let _ = ready_tx.send(Ok(running));
@@ -148,7 +149,7 @@ pub(crate) fn output_device_names() -> Result<Vec<String>, String> {
     Ok(devices.filter_map(|d| d.name().ok()).collect())
 }
 
-fn start_stream(name: Option<&str>) -> Result<(cpal::Stream, Running), String> {
+fn start_stream(name: Option<&str>, rate: Option<u32>) -> Result<(cpal::Stream, Running), String> {
     let host = cpal::default_host();
     let device = match name {
         None => host
@@ -156,7 +157,7 @@ fn start_stream(name: Option<&str>) -> Result<(cpal::Stream, Running), String> {
             .ok_or("the system has no default output device")?,
         Some(name) => find_device(&host, name)?,
     };
-    let (config, format) = pick_config(&device)?;
+    let (config, format) = pick_config(&device, rate)?;
     let frames = (u64::from(config.sample_rate.0) * QUEUE.as_millis() as u64 / 1000) as usize;
     let queue = Arc::new(Queue::new(config.sample_rate.0, config.channels, frames));
     let stream = match format {
@@ -194,30 +195,41 @@ fn find_device(host: &cpal::Host, name: &str) -> Result<cpal::Device, String> {
     ))
 }
 
-/// f32 (or else i16), stereo if possible, as near 48 kHz as the device allows.
-fn pick_config(device: &cpal::Device) -> Result<(StreamConfig, SampleFormat), String> {
+/// i16 (or else f32), stereo if possible, at `rate` if the device allows it and otherwise as
+/// near 48 kHz as it can. i16 first: it is what boards' codecs take, and ALSA's conversion
+/// from float cost a tenth of a playback's CPU in `scripts/bench-audio.sh`.
+fn pick_config(
+    device: &cpal::Device,
+    rate: Option<u32>,
+) -> Result<(StreamConfig, SampleFormat), String> {
     let ranges = device.supported_output_configs().map_err(|e| match e {
         cpal::SupportedStreamConfigsError::DeviceNotAvailable => {
             "cannot open it (no such device or sound card, or another program holds it)".to_owned()
         }
         e => format!("cannot query its formats: {e}"),
     })?;
+    let wanted = rate.unwrap_or(PREFERRED_RATE);
     let best = ranges
         .filter(|r| matches!(r.sample_format(), SampleFormat::F32 | SampleFormat::I16))
         .map(|r| {
-            let rate = PREFERRED_RATE.clamp(r.min_sample_rate().0, r.max_sample_rate().0);
+            let (min, max) = (r.min_sample_rate().0, r.max_sample_rate().0);
+            let picked = if (min..=max).contains(&wanted) {
+                wanted
+            } else {
+                PREFERRED_RATE.clamp(min, max)
+            };
             let channel_rank = match r.channels() {
                 2 => 0,
                 n if n > 2 => 1,
                 _ => 2,
             };
-            let format_rank = u8::from(r.sample_format() != SampleFormat::F32);
-            let key = (format_rank, channel_rank, rate.abs_diff(PREFERRED_RATE));
-            (key, r.with_sample_rate(cpal::SampleRate(rate)))
+            let format_rank = u8::from(r.sample_format() != SampleFormat::I16);
+            let key = (format_rank, channel_rank, picked.abs_diff(wanted));
+            (key, r.with_sample_rate(cpal::SampleRate(picked)))
         })
         .min_by_key(|(key, _)| *key)
         .map(|(_, c)| c)
-        .ok_or("it offers neither f32 nor i16 samples")?;
+        .ok_or("it offers neither i16 nor f32 samples")?;
     Ok((best.config(), best.sample_format()))
 }
 

@@ -201,7 +201,12 @@ fn play(
         return;
     }
     let item = &job.item;
-    let result = audio::open_sink(audio_cfg, &job.sink_label).and_then(|mut sink| {
+    // A stream is Opus at 48 kHz; files play at their own rate where the device takes it.
+    let rate = match job.stream {
+        Some(_) => None,
+        None => audio::native_rate(&job.tracks),
+    };
+    let result = audio::open_sink_at(audio_cfg, &job.sink_label, rate).and_then(|mut sink| {
         // The first samples are decoded before the wait: at the instant, only the write is
         // left to do.
         let mut hold = || wait_until(job.start_at, stop);
