@@ -9,6 +9,7 @@
 use std::f64::consts::PI;
 
 use crate::stats::cpu_secs;
+use loa_e2e::pcm::tone_snr_db;
 use rubato::{
     calculate_cutoff, FastFixedIn, FftFixedIn, PolynomialDegree, SincFixedIn,
     SincInterpolationParameters, SincInterpolationType, VecResampler, WindowFunction,
@@ -105,26 +106,5 @@ fn measure(r: &mut dyn VecResampler<f32>, rate: usize, tone: f64) -> anyhow::Res
     // Leave out the filter's delay and a second at each end.
     let skip = r.output_delay() + OUT_RATE;
     let out = &out[skip..out.len() - OUT_RATE];
-    Ok((snr(out, tone), cpu))
-}
-
-/// Fits `a·sin + b·cos` of the tone to `out` and compares what is left to what was fitted.
-fn snr(out: &[f32], tone: f64) -> f64 {
-    let wave = |i: usize| (2.0 * PI * tone * i as f64 / OUT_RATE as f64).sin_cos();
-    let (mut ss, mut cc, mut sc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for (i, x) in out.iter().enumerate() {
-        let (s, c) = wave(i);
-        let x = f64::from(*x);
-        (ss, cc, sc, xs, xc) = (ss + s * s, cc + c * c, sc + s * c, xs + x * s, xc + x * c);
-    }
-    let det = ss * cc - sc * sc;
-    let (a, b) = ((xs * cc - xc * sc) / det, (xc * ss - xs * sc) / det);
-    let (mut signal, mut noise) = (0.0, 0.0);
-    for (i, x) in out.iter().enumerate() {
-        let (s, c) = wave(i);
-        let fit = a * s + b * c;
-        signal += fit * fit;
-        noise += (f64::from(*x) - fit).powi(2);
-    }
-    10.0 * (signal / noise.max(1e-30)).log10()
+    Ok((tone_snr_db(out, tone, OUT_RATE as f64), cpu))
 }

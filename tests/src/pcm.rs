@@ -5,7 +5,8 @@
 //! still runs, declares no data: then, or when a length overruns the file, the data runs to the
 //! end of the file). [`segments`] splits audio at its silences and names each stretch's pitch,
 //! which is how tests check the order of a chime, the languages of an announcement, and an
-//! emergency between the two halves of an interrupted item. [`write_tone`] makes the sources.
+//! emergency between the two halves of an interrupted item. [`write_tone`] makes the sources,
+//! and [`tone_snr_db`] says how cleanly a tone came through.
 
 use std::fs;
 use std::path::Path;
@@ -246,6 +247,28 @@ pub fn write_tone(path: &Path, hz: f64, secs: f64, rate: u32, channels: u16) -> 
     }
     w.finalize()?;
     Ok(())
+}
+
+/// How cleanly a tone of `hz` came through in `x` (mono, at `rate`): the tone is fitted
+/// (`a·sin + b·cos`, least squares) and what is left is the noise and distortion added, in dB
+/// under the fitted tone. Independent of the delay, which a resampler's filter leaves.
+pub fn tone_snr_db(x: &[f32], hz: f64, rate: f64) -> f64 {
+    let wave = |i: usize| (2.0 * std::f64::consts::PI * hz * i as f64 / rate).sin_cos();
+    let (mut ss, mut cc, mut sc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, v) in x.iter().enumerate() {
+        let ((s, c), v) = (wave(i), f64::from(*v));
+        (ss, cc, sc, xs, xc) = (ss + s * s, cc + c * c, sc + s * c, xs + v * s, xc + v * c);
+    }
+    let det = ss * cc - sc * sc;
+    let (a, b) = ((xs * cc - xc * sc) / det, (xc * ss - xs * sc) / det);
+    let (mut signal, mut noise) = (0.0, 0.0);
+    for (i, v) in x.iter().enumerate() {
+        let (s, c) = wave(i);
+        let fit = a * s + b * c;
+        signal += fit * fit;
+        noise += (f64::from(*v) - fit).powi(2);
+    }
+    10.0 * (signal / noise.max(1e-30)).log10()
 }
 
 #[cfg(test)]

@@ -162,6 +162,7 @@ pub(crate) fn map_channels(input: &[f32], from: u16, to: u16, out: &mut Vec<f32>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loa_e2e::pcm::tone_snr_db as snr_db;
 
     #[test]
     fn stereo_to_mono_averages_and_mono_to_stereo_duplicates() {
@@ -207,26 +208,6 @@ mod tests {
         r.flush(&mut out).unwrap();
         let step = out.iter().position(|s| *s > 0.25).unwrap();
         assert!((step as i64 - 48000).abs() < 10, "step at {step}");
-    }
-
-    /// `a·sin + b·cos` of `hz` fitted to `x` (at `rate`): what is left, against what fits, in dB.
-    fn snr_db(x: &[f32], hz: f64, rate: f64) -> f64 {
-        let wave = |i: usize| (2.0 * std::f64::consts::PI * hz * i as f64 / rate).sin_cos();
-        let (mut ss, mut cc, mut sc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for (i, v) in x.iter().enumerate() {
-            let ((s, c), v) = (wave(i), f64::from(*v));
-            (ss, cc, sc, xs, xc) = (ss + s * s, cc + c * c, sc + s * c, xs + v * s, xc + v * c);
-        }
-        let det = ss * cc - sc * sc;
-        let (a, b) = ((xs * cc - xc * sc) / det, (xc * ss - xs * sc) / det);
-        let (mut signal, mut noise) = (0.0, 0.0);
-        for (i, v) in x.iter().enumerate() {
-            let (s, c) = wave(i);
-            let fit = a * s + b * c;
-            signal += fit * fit;
-            noise += (f64::from(*v) - fit).powi(2);
-        }
-        10.0 * (signal / noise).log10()
     }
 
     #[test]
