@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use loa_e2e::pcm::{self, write_tone, Segment};
 use loa_node::audio::{
-    open_sink, play_item, AudioConfig, AudioError, ItemReport, Position, Sink, SinkKind, Track,
+    native_rate, open_sink, play_item, AudioConfig, AudioError, ItemReport, Position, Sink,
+    SinkKind, Track,
 };
 
 const GAP_MS: u64 = 400;
@@ -249,4 +250,44 @@ fn the_hold_comes_after_decoding_and_before_anything_is_written() {
             assert_eq!((firsts, report.stopped_at), (1, None));
         }
     }
+}
+
+#[test]
+fn an_item_opens_the_output_at_the_rate_most_of_its_audio_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = parts(dir.path());
+    // Chime 48 kHz, Vietnamese 22.05 kHz, H'Mông 44.1 kHz: a three-way tie goes to the last
+    // part, an announcement rather than the chime.
+    assert_eq!(native_rate(&all), Some(44_100));
+    assert_eq!(native_rate(&all[..2]), Some(22_050));
+    // Two parts at 22.05 kHz outnumber the one at 44.1 kHz, wherever they stand.
+    let extra = dir.path().join("vi-2.wav");
+    write_tone(&extra, 550.0, 0.5, 22_050, 1).unwrap();
+    let mut more = all.clone();
+    more.insert(
+        0,
+        Track {
+            path: extra,
+            gain: 1.0,
+        },
+    );
+    assert_eq!(native_rate(&more), Some(22_050));
+    // A part that does not open does not count; with none, nothing is asked of the device.
+    let broken = dir.path().join("broken.wav");
+    std::fs::write(&broken, b"not audio").unwrap();
+    let with_broken = vec![
+        all[1].clone(),
+        Track {
+            path: broken.clone(),
+            gain: 1.0,
+        },
+    ];
+    assert_eq!(native_rate(&with_broken), Some(22_050));
+    assert_eq!(
+        native_rate(&[Track {
+            path: broken,
+            gain: 1.0
+        }]),
+        None
+    );
 }
