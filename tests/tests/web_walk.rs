@@ -170,7 +170,10 @@ async fn a_new_operator_does_the_ten_everyday_tasks_on_an_office_pc_and_a_phone(
 
     // 2. Schedule it every other Monday at 07:00, twice 10 minutes apart, for this month and
     // the next.
-    let today = Utc::now().date_naive();
+    // The commune's date, not UTC's: from 17:00 UTC it is already tomorrow in Asia/Ho_Chi_Minh
+    // (UTC+7 all year), and the month's report counts the commune's days.
+    let vietnam = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+    let today = Utc::now().with_timezone(&vietnam).date_naive();
     b.goto(&format!("{base}/ui/schedules/new")).await.unwrap();
     b.fill("#schedule-name", "Tiêm phòng cách tuần")
         .await
