@@ -67,8 +67,9 @@ impl Resampler {
             return Ok(());
         }
         // Whole runs of frames at a time, one channel after the other, up to a full chunk.
+        // Whole frames only: a stray partial frame at the end is dropped, never waited on.
         let mut input = input;
-        while !input.is_empty() {
+        while input.len() >= self.channels {
             let room = CHUNK_FRAMES - self.pending[0].len();
             let take = room.min(input.len() / self.channels);
             let (now, rest) = input.split_at(take * self.channels);
@@ -123,10 +124,7 @@ impl Resampler {
         self.skip -= skip;
         let start = out.len();
         out.resize(start + (frames - skip) * self.channels, 0.0);
-        for (c, ch) in self.planar.iter().enumerate() {
-            if frames == skip {
-                break;
-            }
+        for (c, ch) in self.planar.iter().enumerate().filter(|_| frames > skip) {
             for (o, s) in out[start + c..]
                 .iter_mut()
                 .step_by(self.channels)
