@@ -32,6 +32,9 @@ ffmpeg -v error -y -i "$tmp/44100-stereo.wav" -c:a libmp3lame -b:a 64k tone-4410
 ffmpeg -v error -y -i "$tmp/44100-stereo.wav" -c:a aac -b:a 48k tone-44100-stereo.m4a
 tone 22050 1 2 "$tmp/22050-mono.wav"
 ffmpeg -v error -y -i "$tmp/22050-mono.wav" -c:a libvorbis -q:a 1 tone-22050-mono.ogg
+# MPEG layer II, as broadcast chains still produce it: the node decodes it with its MP3 decoder.
+tone 32000 1 1 "$tmp/32000-mono.wav"
+ffmpeg -v error -y -i "$tmp/32000-mono.wav" -c:a mp2 -b:a 64k tone-32000-mono.mp2
 tone 48000 2 1 "$tmp/48000-stereo.wav"
 ffmpeg -v error -y -i "$tmp/48000-stereo.wav" -c:a flac -compression_level 8 tone-48000-stereo.flac
 # Ogg Opus, as the controller sends streams and as operators may upload: libopus through ffmpeg

@@ -21,16 +21,21 @@ fn null_config() -> AudioConfig {
 
 /// Plays `name` on a null sink and returns the error's message; panics if it is no `Decode`.
 fn decode_error(name: &str) -> String {
+    decode_error_at(&fixture(name))
+}
+
+fn decode_error_at(path: &Path) -> String {
+    let name = path.display().to_string();
     let mut sink = open_sink(&null_config(), "x").unwrap();
     let err = play(
-        &fixture(name),
+        path,
         sink.as_mut(),
         1.0,
         &AtomicBool::new(false),
         &mut || {},
     )
-    .expect_err(name);
-    match (&err, probe(&fixture(name))) {
+    .expect_err(&name);
+    match (&err, probe(path)) {
         (AudioError::Decode(_), Err(AudioError::Decode(_))) => err.to_string(),
         (e, p) => panic!("{name}: expected Decode errors, got {e:?} and {p:?}"),
     }
@@ -54,6 +59,46 @@ fn a_truncated_file_is_refused_as_truncated() {
     let msg = decode_error("truncated.wav");
     assert!(msg.contains("file is truncated"), "{msg}");
     assert!(msg.contains("of the 2.00 s"), "{msg}");
+}
+
+/// The MP3 fixture (2 s, with the LAME tag ffmpeg writes) with `edit` applied, in a new file.
+fn edited_mp3(dir: &Path, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
+    let mut bytes = std::fs::read(fixture("tone-44100-stereo.mp3")).unwrap();
+    edit(&mut bytes);
+    let path = dir.join("edited.mp3");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn a_cut_short_mp3_is_refused_as_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = edited_mp3(dir.path(), |b| b.truncate(b.len() * 6 / 10));
+    let msg = decode_error_at(&path);
+    assert!(msg.contains("file is truncated"), "{msg}");
+    assert!(msg.contains("of the 2.00 s"), "{msg}");
+}
+
+#[test]
+fn an_mp3_with_damaged_frames_plays_on_around_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // A run of zeroed bytes in the middle, as a bad sector or a broken download would leave.
+    let path = edited_mp3(dir.path(), |b| {
+        let mid = b.len() / 2;
+        b[mid..mid + 600].fill(0);
+    });
+    let mut sink = open_sink(&null_config(), "x").unwrap();
+    let report = play(
+        &path,
+        sink.as_mut(),
+        1.0,
+        &AtomicBool::new(false),
+        &mut || {},
+    )
+    .expect("a few damaged frames are a click, not a failure");
+    let secs = report.frames as f64 / 48_000.0;
+    // The whole file is 2 s; 600 bytes at 64 kbit/s are 75 ms of it.
+    assert!(secs > 1.8 && secs <= 2.01, "{secs:.3} s played");
 }
 
 #[test]

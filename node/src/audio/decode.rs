@@ -1,12 +1,13 @@
-//! Decoding a media file into interleaved `f32` samples: symphonia for MP3, AAC/M4A, Vorbis,
-//! FLAC and WAV, libopus ([`super::opus`]) for Ogg Opus, which symphonia does not decode.
+//! Decoding a media file into interleaved `f32` samples: nanomp3 ([`super::mp3`]) for MP3 and
+//! MP2, the node's commonest and costliest files; libopus ([`super::opus`]) for Ogg Opus, which
+//! symphonia does not decode; symphonia for the rest (AAC/M4A, Vorbis, FLAC, WAV).
 //!
-//! `Decoder` is an enum of the two rather than a trait (as librespot has): symphonia already is
-//! the abstraction over most codecs, and Opus is the one exception. The file's first bytes
-//! choose (an Ogg page whose first packet is an `OpusHead`). Like librespot's, it refuses what
-//! it cannot play in its constructor, which decodes the first packet, so a file that opens is a
-//! file that plays. At the end of the stream it checks the length the container declared, so a
-//! truncated download or upload is an error, not a silently shortened announcement.
+//! `Decoder` is an enum rather than a trait (as librespot has): symphonia already is the
+//! abstraction over most codecs, and the other two are exceptions. The file's first bytes
+//! choose. Like librespot's, it refuses what it cannot play in its constructor, which decodes
+//! the first packet, so a file that opens is a file that plays. At the end of the stream it
+//! checks the length the container declared, so a truncated download or upload is an error,
+//! not a silently shortened announcement.
 
 use std::fs::File;
 use std::io::{Read, Seek};
@@ -21,6 +22,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use tracing::warn;
 
+use super::mp3::{self, Mp3File};
 use super::opus::{self, OpusFile};
 use super::AudioError;
 
@@ -35,14 +37,8 @@ const TRUNCATED_BELOW: f64 = 0.9;
 /// A file being decoded, by the library that reads its format.
 pub(crate) enum Decoder {
     Symphonia(Box<Symphonia>),
-    Opus {
-        file: Box<OpusFile>,
-        /// The first chunk, decoded by `open`.
-        first: Vec<f32>,
-        /// `first` is not yet handed out.
-        primed: bool,
-        frames: u64,
-    },
+    Mp3(Primed<Mp3File>),
+    Opus(Primed<OpusFile>),
 }
 
 impl Decoder {
@@ -50,40 +46,36 @@ impl Decoder {
     pub(crate) fn open(path: &Path) -> Result<Self, AudioError> {
         let mut file = File::open(path)
             .map_err(|e| AudioError::io(format!("opening {}", path.display()), e))?;
-        if !is_ogg_opus(&mut file) {
-            return Ok(Decoder::Symphonia(Box::new(Symphonia::open(path, file)?)));
+        if is_ogg_opus(&mut file) {
+            Ok(Decoder::Opus(Primed::open(OpusFile::open(file)?)?))
+        } else if mp3::is_mpeg_audio(&mut file) {
+            Ok(Decoder::Mp3(Primed::open(Mp3File::open(file)?)?))
+        } else {
+            Ok(Decoder::Symphonia(Box::new(Symphonia::open(path, file)?)))
         }
-        let mut opus = OpusFile::open(file)?;
-        let first = opus
-            .next_chunk()?
-            .ok_or_else(|| AudioError::Decode("the file holds no audio".to_owned()))?
-            .to_vec();
-        Ok(Decoder::Opus {
-            file: Box::new(opus),
-            first,
-            primed: true,
-            frames: 0,
-        })
     }
 
     pub(crate) fn rate(&self) -> u32 {
         match self {
             Decoder::Symphonia(d) => d.rate,
-            Decoder::Opus { .. } => opus::RATE,
+            Decoder::Mp3(d) => d.source.rate(),
+            Decoder::Opus(_) => opus::RATE,
         }
     }
 
     pub(crate) fn channels(&self) -> u16 {
         match self {
             Decoder::Symphonia(d) => d.channels,
-            Decoder::Opus { file, .. } => file.channels(),
+            Decoder::Mp3(d) => d.source.channels(),
+            Decoder::Opus(d) => d.source.channels(),
         }
     }
 
     pub(crate) fn codec(&self) -> &str {
         match self {
             Decoder::Symphonia(d) => &d.codec,
-            Decoder::Opus { .. } => "opus",
+            Decoder::Mp3(d) => d.source.codec(),
+            Decoder::Opus(_) => "opus",
         }
     }
 
@@ -91,7 +83,8 @@ impl Decoder {
     pub(crate) fn frames(&self) -> u64 {
         match self {
             Decoder::Symphonia(d) => d.frames,
-            Decoder::Opus { frames, .. } => *frames,
+            Decoder::Mp3(d) => d.frames,
+            Decoder::Opus(d) => d.frames,
         }
     }
 
@@ -99,24 +92,92 @@ impl Decoder {
     pub(crate) fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
         match self {
             Decoder::Symphonia(d) => d.next_chunk(),
-            Decoder::Opus {
-                file,
-                first,
-                primed,
-                frames,
-            } => {
-                let ch = u64::from(file.channels());
-                if std::mem::take(primed) {
-                    *frames += first.len() as u64 / ch;
-                    return Ok(Some(first));
-                }
-                let chunk = file.next_chunk()?;
-                if let Some(c) = &chunk {
-                    *frames += c.len() as u64 / ch;
-                }
-                Ok(chunk)
-            }
+            Decoder::Mp3(d) => d.next_chunk(),
+            Decoder::Opus(d) => d.next_chunk(),
         }
+    }
+}
+
+/// A decoder outside symphonia, chunk by chunk.
+pub(crate) trait Chunks {
+    fn rate(&self) -> u32;
+    fn channels(&self) -> u16;
+    /// Frames (per channel) the file declares, when that is exact enough to detect truncation.
+    fn declared_frames(&self) -> Option<u64>;
+    /// The next chunk of interleaved samples, `None` at the end.
+    fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError>;
+}
+
+impl Chunks for Mp3File {
+    fn rate(&self) -> u32 {
+        Mp3File::rate(self)
+    }
+    fn channels(&self) -> u16 {
+        Mp3File::channels(self)
+    }
+    fn declared_frames(&self) -> Option<u64> {
+        Mp3File::declared_frames(self)
+    }
+    fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        Mp3File::next_chunk(self)
+    }
+}
+
+impl Chunks for OpusFile {
+    fn rate(&self) -> u32 {
+        opus::RATE
+    }
+    fn channels(&self) -> u16 {
+        OpusFile::channels(self)
+    }
+    /// The last granule position trims the end; there is no length to compare with up front.
+    fn declared_frames(&self) -> Option<u64> {
+        None
+    }
+    fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        OpusFile::next_chunk(self)
+    }
+}
+
+/// A [`Chunks`] whose first chunk was decoded when it opened, and the frames handed out.
+pub(crate) struct Primed<S> {
+    source: Box<S>,
+    /// The first chunk, decoded by `open`.
+    first: Vec<f32>,
+    /// `first` is not yet handed out.
+    primed: bool,
+    frames: u64,
+}
+
+impl<S: Chunks> Primed<S> {
+    fn open(mut source: S) -> Result<Self, AudioError> {
+        let first = source
+            .next_chunk()?
+            .ok_or_else(|| AudioError::Decode("the file holds no audio".to_owned()))?
+            .to_vec();
+        Ok(Primed {
+            source: Box::new(source),
+            first,
+            primed: true,
+            frames: 0,
+        })
+    }
+
+    /// The next chunk (the source's own slice after the first), counted in `frames`; at the
+    /// end, an error if the file held less than it declared.
+    fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        let (rate, declared) = (self.source.rate(), self.source.declared_frames());
+        let ch = u64::from(self.source.channels().max(1));
+        let chunk = if std::mem::take(&mut self.primed) {
+            Some(&self.first[..])
+        } else {
+            self.source.next_chunk()?
+        };
+        match chunk {
+            Some(c) => self.frames += c.len() as u64 / ch,
+            None => check_length(self.frames, declared, rate)?,
+        }
+        Ok(chunk)
     }
 }
 
@@ -128,6 +189,21 @@ fn is_ogg_opus(file: &mut File) -> bool {
     let head = &head[..n];
     // The first page holds one packet, the head, right after its one-byte segment table.
     head.starts_with(b"OggS") && head.windows(8).any(|w| w == b"OpusHead")
+}
+
+/// An error if `frames` decoded fall short of the `declared` length (at `rate`).
+fn check_length(frames: u64, declared: Option<u64>, rate: u32) -> Result<(), AudioError> {
+    match declared {
+        Some(declared) if (frames as f64) < declared as f64 * TRUNCATED_BELOW => {
+            let secs = |frames: u64| frames as f64 / f64::from(rate);
+            Err(AudioError::Decode(format!(
+                "file is truncated: it holds {:.2} s of the {:.2} s its header declares",
+                secs(frames),
+                secs(declared)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub(crate) struct Symphonia {
@@ -219,7 +295,7 @@ impl Symphonia {
             self.primed = false;
         } else if self.ended || !self.decode_next()? {
             self.ended = true;
-            self.check_length()?;
+            check_length(self.frames, self.declared_frames, self.rate)?;
             return Ok(None);
         }
         Ok(self.buf.as_ref().map(SampleBuffer::samples))
@@ -275,20 +351,6 @@ impl Symphonia {
             buf.copy_interleaved_ref(decoded);
             self.frames += (buf.samples().len() / usize::from(channels)) as u64;
             return Ok(true);
-        }
-    }
-
-    fn check_length(&self) -> Result<(), AudioError> {
-        match self.declared_frames {
-            Some(declared) if (self.frames as f64) < declared as f64 * TRUNCATED_BELOW => {
-                let secs = |frames: u64| frames as f64 / f64::from(self.rate);
-                Err(AudioError::Decode(format!(
-                    "file is truncated: it holds {:.2} s of the {:.2} s its header declares",
-                    secs(self.frames),
-                    secs(declared)
-                )))
-            }
-            _ => Ok(()),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Playback: from a media file to the loudspeaker.
 //!
-//! The pipeline is `decode` (symphonia: MP3, AAC/M4A, Vorbis, FLAC, WAV; libopus for Ogg Opus,
-//! demuxed by `ogg_demux`, which also serves streams) → `resample` (rubato,
+//! The pipeline is `decode` (nanomp3 for MP3 and MP2 in `mp3`; symphonia for AAC/M4A, Vorbis,
+//! FLAC, WAV; libopus for Ogg Opus, demuxed by `ogg_demux`, which also serves streams) → `resample` (rubato,
 //! to the output's rate) → a [`Sink`]. [`player::play`] runs it for one file, on the calling
 //! thread. The sinks are `cpal` (a real ALSA device chosen by name), `wav` (a file per
 //! playback, for tests and dry runs) and `null` (discards); [`open_sink`] picks one from the
@@ -13,6 +13,7 @@
 pub mod cli;
 mod cpal_queue;
 mod decode;
+mod mp3;
 pub(crate) mod ogg_demux;
 pub(crate) mod opus;
 pub mod player;

@@ -17,6 +17,7 @@ pub const LONG: Duration = Duration::from_secs(60);
 pub const FIXTURES: &[(&str, u32, u16, f64)] = &[
     ("tone-44100-stereo.mp3", 44_100, 2, 2.0),
     ("tone-44100-stereo.m4a", 44_100, 2, 2.0),
+    ("tone-32000-mono.mp2", 32_000, 1, 1.0),
     ("tone-22050-mono.ogg", 22_050, 1, 2.0),
     ("tone-48000-stereo.flac", 48_000, 2, 1.0),
     ("tone-48000-stereo.opus", 48_000, 2, 1.0),
