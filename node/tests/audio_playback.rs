@@ -155,3 +155,19 @@ fn probe_reports_what_each_file_holds() {
         assert_eq!(info.codec, expected, "{name}");
     }
 }
+
+#[test]
+fn an_id3_tag_in_front_of_another_format_does_not_make_it_mp3() {
+    // Taggers put ID3v2 in front of FLAC files too; the MP3 decoder takes the tag as its cue,
+    // finds no MPEG frame, and symphonia plays the file.
+    let dir = tempfile::tempdir().unwrap();
+    // ID3v2.3, 15 bytes of frames: a title, "Loa".
+    let mut bytes =
+        b"ID3\x03\x00\x00\x00\x00\x00\x0fTIT2\x00\x00\x00\x05\x00\x00\x00Loa\x00".to_vec();
+    bytes.extend(std::fs::read(fixture("tone-48000-stereo.flac")).unwrap());
+    let path = dir.path().join("tagged.flac");
+    std::fs::write(&path, bytes).unwrap();
+    let info = probe(&path).unwrap();
+    assert_eq!(info.codec, "flac");
+    assert_within_5_percent("tagged.flac", info.duration_ms as f64 / 1000.0, 1.0);
+}

@@ -20,7 +20,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::mp3::{self, Mp3File};
 use super::opus::{self, OpusFile};
@@ -49,7 +49,21 @@ impl Decoder {
         if is_ogg_opus(&mut file) {
             Ok(Decoder::Opus(Primed::open(OpusFile::open(file)?)?))
         } else if mp3::is_mpeg_audio(&mut file) {
-            Ok(Decoder::Mp3(Primed::open(Mp3File::open(file)?)?))
+            let mp3 = file
+                .try_clone()
+                .map_err(|e| AudioError::io(format!("opening {}", path.display()), e))
+                .and_then(Mp3File::open)
+                .and_then(Primed::open);
+            match mp3 {
+                Ok(mp3) => Ok(Decoder::Mp3(mp3)),
+                // An ID3 tag in front of another format (FLAC, AAC) looks like MP3 at first.
+                Err(e) => {
+                    debug!(error = %e, "not MPEG audio after all; trying symphonia");
+                    file.rewind()
+                        .map_err(|e| AudioError::io(format!("opening {}", path.display()), e))?;
+                    Ok(Decoder::Symphonia(Box::new(Symphonia::open(path, file)?)))
+                }
+            }
         } else {
             Ok(Decoder::Symphonia(Box::new(Symphonia::open(path, file)?)))
         }
