@@ -9,13 +9,12 @@ pub mod ogg_opus;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::audio::{AudioDecoderOptions, CODEC_ID_NULL_AUDIO};
 use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
 
 /// What the probe learnt of a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +84,7 @@ pub fn normalising_gain_db(loudness: Option<f64>) -> f32 {
 /// Decodes the whole file once: what it is, how long, and whether it is complete.
 ///
 /// A decoder that panics on a crafted file (fuzzing found seven places in symphonia 0.5.5
-/// that do: overflows and assertions) refuses the file as damaged instead of taking the
+/// that did: overflows and assertions; 0.6 was not fuzzed here yet) refuses the file as damaged instead of taking the
 /// caller down.
 pub fn probe(path: &Path, name_hint: Option<&str>) -> Result<Probed, MediaError> {
     std::panic::catch_unwind(|| probe_unguarded(path, name_hint)).unwrap_or_else(|_| {
@@ -110,78 +109,74 @@ fn probe_unguarded(path: &Path, name_hint: Option<&str>) -> Result<Probed, Media
     {
         hint.with_extension(ext);
     }
-    let probed = symphonia::default::get_probe()
-        .format(
+    let mut format = symphonia::default::get_probe()
+        .probe(
             &hint,
             mss,
-            // Gapless: the stored length is the audio's, without encoder padding, as nodes play it.
-            &FormatOptions {
-                enable_gapless: true,
-                ..Default::default()
-            },
-            &MetadataOptions::default(),
+            FormatOptions::default(),
+            MetadataOptions::default(),
         )
         .map_err(|e| match e {
-            // The probe reads to the end looking for a format's marker: here an early end
-            // means no marker was found, not that the file was cut short.
+            // The probe reads to the end looking for a format's marker: an early end, or no
+            // reader at all, means no marker was found, not that the file was cut short.
             SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                MediaError::NotAudio("no known audio format was found in it".into())
+            }
+            SymError::Unsupported(_) => {
                 MediaError::NotAudio("no known audio format was found in it".into())
             }
             e => MediaError::NotAudio(describe(&e)),
         })?;
-    let mut format = probed.format;
-    let track = format
+    let (track_id, params, declared_frames) = format
         .tracks()
         .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or(MediaError::NoAudio)?
-        .clone();
-    let params = &track.codec_params;
+        .find_map(|t| {
+            let params = t.codec_params.as_ref()?.audio()?;
+            (params.codec != CODEC_ID_NULL_AUDIO).then(|| (t.id, params.clone(), t.num_frames))
+        })
+        .ok_or(MediaError::NoAudio)?;
+    // Gapless (the default): the stored length is the audio's, without encoder padding, as
+    // nodes play it.
     let mut decoder = symphonia::default::get_codecs()
-        .make(params, &DecoderOptions::default())
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(|e| MediaError::NotAudio(describe(&e)))?;
     let codec = symphonia::default::get_codecs()
-        .get_codec(params.codec)
-        .map(|d| d.short_name.to_string())
+        .get_audio_decoder(params.codec)
+        .map(|d| d.codec.info.short_name.to_string())
         .unwrap_or_else(|| "unknown".into());
     let mut frames: u64 = 0;
     let mut bad_packets = 0u32;
     let mut good_packets = 0u32;
     let mut rate = params.sample_rate.unwrap_or(0);
-    let mut channels = params.channels.map(|c| c.count() as u16).unwrap_or(0);
+    let mut channels = params.channels.as_ref().map_or(0, |c| c.count() as u16);
     let mut meter: Option<ebur128::EbuR128> = None;
-    let mut samples: Option<SampleBuffer<f32>> = None;
+    let mut samples: Vec<f32> = Vec::new();
     loop {
         let packet = match format.next_packet() {
-            Ok(p) => p,
+            Ok(Some(p)) => p,
+            Ok(None) => break,
             Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(SymError::ResetRequired) => break,
             Err(e) => return Err(MediaError::Damaged(describe(&e))),
         };
-        if packet.track_id() != track.id {
+        if packet.track_id != track_id {
             continue;
         }
         match decoder.decode(&packet) {
             Ok(buf) => {
                 good_packets += 1;
                 frames += buf.frames() as u64;
-                let spec = *buf.spec();
-                rate = spec.rate;
-                channels = spec.channels.count() as u16;
+                rate = buf.spec().rate();
+                channels = buf.spec().channels().count() as u16;
                 if buf.frames() == 0 {
                     continue;
                 }
                 if meter.is_none() {
                     meter = ebur128::EbuR128::new(channels as u32, rate, ebur128::Mode::I).ok();
                 }
-                let cap = buf.capacity() as u64;
-                let sb = match &mut samples {
-                    Some(sb) if sb.capacity() >= buf.capacity() * spec.channels.count() => sb,
-                    _ => samples.insert(SampleBuffer::new(cap, spec)),
-                };
-                sb.copy_interleaved_ref(buf);
+                buf.copy_to_vec_interleaved(&mut samples);
                 if let Some(m) = meter.as_mut() {
-                    let _ = m.add_frames_f32(sb.samples());
+                    let _ = m.add_frames_f32(&samples);
                 }
             }
             Err(SymError::DecodeError(_)) => bad_packets += 1,
@@ -198,7 +193,7 @@ fn probe_unguarded(path: &Path, name_hint: Option<&str>) -> Result<Probed, Media
         )));
     }
     let duration_ms = frames * 1000 / rate as u64;
-    if let Some(declared) = params.n_frames {
+    if let Some(declared) = declared_frames {
         // Decoders may trim a few priming frames; a real truncation loses far more.
         if frames * 100 < declared * 98 {
             return Err(MediaError::Truncated {

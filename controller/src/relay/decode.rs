@@ -9,13 +9,12 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::audio::{AudioDecoderOptions, CODEC_ID_NULL_AUDIO};
 use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::{MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
 use tokio::sync::mpsc;
 
 use super::backlog::Backlog;
@@ -71,42 +70,40 @@ pub fn run(reader: ChannelReader, hint: Option<&str>, backlog: Arc<Mutex<Backlog
     if let Some(ext) = hint {
         h.with_extension(ext);
     }
-    let probed = match symphonia::default::get_probe().format(
+    let mut format = match symphonia::default::get_probe().probe(
         &h,
         mss,
-        &FormatOptions::default(),
-        &MetadataOptions::default(),
+        FormatOptions::default(),
+        MetadataOptions::default(),
     ) {
-        Ok(p) => p,
+        Ok(f) => f,
         Err(e) => return format!("the stream is not audio loa can decode (MP3 or AAC): {e}"),
     };
-    let mut format = probed.format;
-    let Some(track) = format
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .cloned()
-    else {
+    let Some((track_id, params)) = format.tracks().iter().find_map(|t| {
+        let params = t.codec_params.as_ref()?.audio()?;
+        (params.codec != CODEC_ID_NULL_AUDIO).then(|| (t.id, params.clone()))
+    }) else {
         return "the stream has no audio track".into();
     };
     let mut decoder = match symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
     {
         Ok(d) => d,
         Err(e) => return format!("no decoder for the stream's audio: {e}"),
     };
     let mut resample: Option<(u32, u16, ToOpusRate)> = None;
-    let mut samples: Option<SampleBuffer<f32>> = None;
+    let mut samples: Vec<f32> = Vec::new();
     let mut mono = Vec::new();
     loop {
         let packet = match format.next_packet() {
-            Ok(p) => p,
+            Ok(Some(p)) => p,
+            Ok(None) => return "the station's stream ended".into(),
             Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 return "the station's stream ended".into()
             }
             Err(e) => return format!("the stream could not be read: {e}"),
         };
-        if packet.track_id() != track.id {
+        if packet.track_id != track_id {
             continue;
         }
         let buf = match decoder.decode(&packet) {
@@ -118,23 +115,18 @@ pub fn run(reader: ChannelReader, hint: Option<&str>, backlog: Arc<Mutex<Backlog
         if buf.frames() == 0 {
             continue;
         }
-        let spec = *buf.spec();
-        let channels = spec.channels.count() as u16;
+        let (rate, channels) = (buf.spec().rate(), buf.spec().channels().count() as u16);
         // A new rate or channel count (a station may change between programmes): start over.
-        if resample.as_ref().map(|(r, c, _)| (*r, *c)) != Some((spec.rate, channels)) {
-            match ToOpusRate::new(spec.rate, channels) {
-                Ok(r) => resample = Some((spec.rate, channels, r)),
+        if resample.as_ref().map(|(r, c, _)| (*r, *c)) != Some((rate, channels)) {
+            match ToOpusRate::new(rate, channels) {
+                Ok(r) => resample = Some((rate, channels, r)),
                 Err(e) => return e,
             }
         }
-        let sb = match &mut samples {
-            Some(sb) if sb.capacity() >= buf.capacity() * usize::from(channels) => sb,
-            _ => samples.insert(SampleBuffer::new(buf.capacity() as u64, spec)),
-        };
-        sb.copy_interleaved_ref(buf);
+        buf.copy_to_vec_interleaved(&mut samples);
         mono.clear();
         let (_, _, r) = resample.as_mut().expect("set above");
-        if let Err(e) = r.process(sb.samples(), &mut mono) {
+        if let Err(e) = r.process(&samples, &mut mono) {
             return e;
         }
         backlog.lock().expect("backlog lock").push(&mono);

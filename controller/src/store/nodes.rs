@@ -377,10 +377,19 @@ pub async fn record_node_state(
 }
 
 /// What a node's last state said about what it is (its software, the release it is trying,
-/// its board, where the installer put it, its last loudspeaker check), which the will it
-/// leaves when its link drops does not repeat: kept across going offline, so an offline
-/// station still shows its version. What it was doing (playing, its volume, its disk) is not.
-const KEPT_OFFLINE: &[&str] = &["software", "arch", "update", "location", "speaker_check"];
+/// its board, where the installer put it, its last loudspeaker check, the controller keys it
+/// trusts), which the will it leaves when its link drops does not repeat: kept across going
+/// offline, so an offline station still shows its version, and a node that saw the next key
+/// before its link dropped still counts as having seen it when a rotation is committed (the
+/// node keeps its keys on disk). What it was doing (playing, its volume, its disk) is not.
+const KEPT_OFFLINE: &[&str] = &[
+    "software",
+    "arch",
+    "update",
+    "location",
+    "speaker_check",
+    "controller_keys",
+];
 
 /// `offline_json` with [`KEPT_OFFLINE`] taken from `old` where it has none of its own.
 fn keep_what_it_is(old: Option<&str>, offline_json: &str) -> String {
@@ -458,5 +467,22 @@ impl PlanWrites {
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_what_it_is;
+
+    #[test]
+    fn the_will_keeps_what_the_node_is_and_the_keys_it_trusts_but_not_what_it_did() {
+        let old = r#"{"software":"0.1.0","controller_keys":["old","next"],"volume":80}"#;
+        let will = r#"{"presence":"offline","session":2}"#;
+        let kept: serde_json::Value =
+            serde_json::from_str(&keep_what_it_is(Some(old), will)).unwrap();
+        assert_eq!(kept["presence"], "offline");
+        assert_eq!(kept["software"], "0.1.0");
+        assert_eq!(kept["controller_keys"], serde_json::json!(["old", "next"]));
+        assert!(kept.get("volume").is_none(), "{kept}");
     }
 }

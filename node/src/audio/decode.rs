@@ -13,13 +13,15 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{self, CodecType, DecoderOptions};
+use symphonia::core::codecs::audio::well_known::{CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3};
+use symphonia::core::codecs::audio::{
+    AudioCodecId, AudioDecoder, AudioDecoderOptions, CODEC_ID_NULL_AUDIO,
+};
 use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
 use tracing::{debug, warn};
 
 use super::mp3::{self, Mp3File};
@@ -222,7 +224,7 @@ fn check_length(frames: u64, declared: Option<u64>, rate: u32) -> Result<(), Aud
 
 pub(crate) struct Symphonia {
     format: Box<dyn FormatReader>,
-    decoder: Box<dyn codecs::Decoder>,
+    decoder: Box<dyn AudioDecoder>,
     track_id: u32,
     rate: u32,
     channels: u16,
@@ -231,8 +233,8 @@ pub(crate) struct Symphonia {
     declared_frames: Option<u64>,
     /// Frames decoded so far (at the source rate).
     frames: u64,
-    /// The last decoded packet, interleaved; sized by the first packet.
-    buf: Option<SampleBuffer<f32>>,
+    /// The last decoded packet, interleaved.
+    buf: Vec<f32>,
     /// The first packet, decoded by `open` and not yet handed out.
     primed: bool,
     ended: bool,
@@ -247,14 +249,13 @@ impl Symphonia {
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
         }
-        // Gapless: the MP3 reader then trims the encoder's delay and padding (LAME tag), so
-        // an announcement lasts exactly as long as its recording.
-        let format_opts = FormatOptions {
-            enable_gapless: true,
-            ..Default::default()
-        };
-        let probed = symphonia::default::get_probe()
-            .format(&hint, mss, &format_opts, &MetadataOptions::default())
+        let format = symphonia::default::get_probe()
+            .probe(
+                &hint,
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
             .map_err(|e| match e {
                 _ if file_len == 0 => AudioError::Decode("the file is empty".to_owned()),
                 // A small file without any known marker ends the search with an EOF.
@@ -265,25 +266,28 @@ impl Symphonia {
                 ),
                 e => e.into(),
             })?;
-        let format = probed.format;
-        let track = format
+        let (track_id, params, num_frames, delay) = format
             .tracks()
             .iter()
-            .find(|t| t.codec_params.codec != codecs::CODEC_TYPE_NULL)
+            .find_map(|t| {
+                let params = t.codec_params.as_ref()?.audio()?;
+                (params.codec != CODEC_ID_NULL_AUDIO)
+                    .then(|| (t.id, params.clone(), t.num_frames, t.delay))
+            })
             .ok_or_else(|| AudioError::Decode("the file holds no audio track".to_owned()))?;
-        let (track_id, params) = (track.id, track.codec_params.clone());
         let codec = codec_name(params.codec);
+        // Gapless (the default): the encoder's delay and padding are trimmed where the
+        // container says them, so an announcement lasts exactly as long as its recording.
         let decoder = symphonia::default::get_codecs()
-            .make(&params, &DecoderOptions::default())
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
             .map_err(|e| match e {
                 SymError::Unsupported(_) => {
                     AudioError::Decode(format!("the {codec} codec is not supported"))
                 }
                 e => e.into(),
             })?;
-        let declared_frames = params
-            .n_frames
-            .filter(|_| declared_length_is_exact(&params));
+        let declared_frames =
+            num_frames.filter(|_| declared_length_is_exact(params.codec, delay.is_some()));
         let mut d = Symphonia {
             format,
             decoder,
@@ -293,7 +297,7 @@ impl Symphonia {
             codec,
             declared_frames,
             frames: 0,
-            buf: None,
+            buf: Vec::new(),
             primed: false,
             ended: false,
         };
@@ -312,7 +316,7 @@ impl Symphonia {
             check_length(self.frames, self.declared_frames, self.rate)?;
             return Ok(None);
         }
-        Ok(self.buf.as_ref().map(SampleBuffer::samples))
+        Ok(Some(&self.buf))
     }
 
     /// Decodes the next non-empty packet of our track into `buf`; false at the end.
@@ -320,14 +324,15 @@ impl Symphonia {
         let mut bad_in_a_row = 0;
         loop {
             let packet = match self.format.next_packet() {
-                Ok(p) => p,
-                // symphonia reports the end of the stream as an unexpected EOF.
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(false),
+                // A stream cut short can still end in an unexpected EOF.
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                     return Ok(false)
                 }
                 Err(e) => return Err(e.into()),
             };
-            if packet.track_id() != self.track_id {
+            if packet.track_id != self.track_id {
                 continue;
             }
             let decoded = match self.decoder.decode(&packet) {
@@ -345,44 +350,37 @@ impl Symphonia {
             if decoded.frames() == 0 {
                 continue;
             }
-            let spec = *decoded.spec();
-            let channels = spec.channels.count() as u16;
+            let spec = decoded.spec();
+            let (rate, channels) = (spec.rate(), spec.channels().count() as u16);
             if self.rate == 0 {
-                self.rate = spec.rate;
+                self.rate = rate;
                 self.channels = channels;
-            } else if (spec.rate, channels) != (self.rate, self.channels) {
+            } else if (rate, channels) != (self.rate, self.channels) {
                 return Err(AudioError::Decode(format!(
                     "the stream changes from {} Hz/{} channels to {} Hz/{} channels mid-file",
-                    self.rate, self.channels, spec.rate, channels
+                    self.rate, self.channels, rate, channels
                 )));
             }
-            // `SampleBuffer::capacity` counts samples, `AudioBufferRef::capacity` frames.
-            let samples_needed = decoded.capacity() * usize::from(channels);
-            let buf = match &mut self.buf {
-                Some(buf) if buf.capacity() >= samples_needed => buf,
-                slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
-            };
-            buf.copy_interleaved_ref(decoded);
-            self.frames += (buf.samples().len() / usize::from(channels)) as u64;
+            decoded.copy_to_vec_interleaved(&mut self.buf);
+            self.frames += (self.buf.len() / usize::from(channels)) as u64;
             return Ok(true);
         }
     }
 }
 
-/// Whether the container's frame count is exact. An MP3 without a LAME tag gets a count
-/// symphonia estimated from the bitrate of its first frames, which for VBR can be far off;
-/// trusting it would refuse good files.
-fn declared_length_is_exact(params: &codecs::CodecParameters) -> bool {
-    let mpeg = [
-        codecs::CODEC_TYPE_MP1,
-        codecs::CODEC_TYPE_MP2,
-        codecs::CODEC_TYPE_MP3,
-    ];
-    !mpeg.contains(&params.codec) || params.delay.is_some()
+/// Whether the container's frame count is exact. An MP3 without a LAME tag (no `delay`) gets a
+/// count symphonia estimated from the bitrate of its first frames, which for VBR can be far
+/// off; trusting it would refuse good files. (MP3 reaches symphonia here only when nanomp3
+/// did not take it.)
+fn declared_length_is_exact(codec: AudioCodecId, has_delay: bool) -> bool {
+    ![CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3].contains(&codec) || has_delay
 }
 
-pub(crate) fn codec_name(codec: CodecType) -> String {
+pub(crate) fn codec_name(codec: AudioCodecId) -> String {
     symphonia::default::get_codecs()
-        .get_codec(codec)
-        .map_or_else(|| format!("{codec}"), |d| d.short_name.to_owned())
+        .get_audio_decoder(codec)
+        .map_or_else(
+            || format!("{codec}"),
+            |d| d.codec.info.short_name.to_owned(),
+        )
 }

@@ -81,6 +81,7 @@ impl From<symphonia::core::errors::Error> for AudioError {
             E::Unsupported(what) => format!("unsupported audio feature ({what})"),
             E::LimitError(what) => format!("the file exceeds a decoder limit ({what})"),
             E::ResetRequired => "the stream changes format in the middle of the file".to_owned(),
+            other => format!("decoding failed ({other})"),
         };
         AudioError::Decode(message)
     }
