@@ -3,7 +3,8 @@
 //! resamplers are fed 300 s of a pure tone in stereo, in the node's chunks of 1,024 frames; the
 //! table gives each one's CPU and its signal-to-noise ratio: the tone is fitted (amplitude and
 //! phase, least squares) in the output, and whatever is left is noise and distortion the
-//! resampler added. The node uses the first row's (`FftFixedIn`); the others are rubato's
+//! resampler added. The first two rows are `FftFixedIn` with one chunk per FFT and with two
+//! (shorter FFTs, so a shorter filter: the node's since issue 17); the others are rubato's
 //! polynomial (`FastFixedIn`) and windowed-sinc (`SincFixedIn`) resamplers.
 
 use std::f64::consts::PI;
@@ -50,10 +51,16 @@ type Candidate = (String, Box<dyn VecResampler<f32>>);
 
 fn candidates(rate: usize) -> anyhow::Result<Vec<Candidate>> {
     let ratio = OUT_RATE as f64 / rate as f64;
-    let mut all: Vec<Candidate> = vec![(
-        "FFT (`FftFixedIn`, the node's)".to_owned(),
-        Box::new(FftFixedIn::<f32>::new(rate, OUT_RATE, CHUNK, 1, 2)?),
-    )];
+    let mut all: Vec<Candidate> = vec![
+        (
+            "FFT (`FftFixedIn`), 1 sub-chunk".to_owned(),
+            Box::new(FftFixedIn::<f32>::new(rate, OUT_RATE, CHUNK, 1, 2)?),
+        ),
+        (
+            "FFT (`FftFixedIn`), 2 sub-chunks".to_owned(),
+            Box::new(FftFixedIn::<f32>::new(rate, OUT_RATE, CHUNK, 2, 2)?),
+        ),
+    ];
     for degree in [
         PolynomialDegree::Linear,
         PolynomialDegree::Cubic,
