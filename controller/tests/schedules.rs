@@ -538,3 +538,43 @@ async fn a_plan_too_long_for_one_message_carries_the_soonest_items_and_the_rest_
         start + Duration::minutes(400)
     );
 }
+
+#[tokio::test]
+async fn a_cancel_while_another_writer_holds_the_database_waits_its_turn() {
+    use loa_controller::store::schedules::Status;
+    use sqlx::Connection;
+    let h = Harness::new().await;
+    let (_, village, a) = commune(&h).await;
+    let id = create(&h, body("Tuần", a, &[village], daily_at(8))).await["schedule"]["id"]
+        .as_i64()
+        .unwrap();
+    h.state.materializer.pass(Utc::now()).await.unwrap();
+    // Another writer (as ingest storing a node's events) holds the write lock, and commits
+    // while the cancel is under way: the cancel reads the occurrences to withdraw, then
+    // writes. Begun the default way (deferred) it failed with SQLITE_BUSY the moment the
+    // other writer committed, and the API answered 500.
+    let db = h.media_dir().parent().unwrap().join("loa.db");
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE zones SET name = name")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let (cancelled, ()) = tokio::join!(
+        h.state.store.set_schedule_status(id, Status::Cancelled),
+        async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+        }
+    );
+    cancelled.expect("the cancel waits for the other writer, then goes through");
+    assert!(occurrences(&h, id)
+        .await
+        .iter()
+        .all(|o| o["cancelled_at"].is_string()));
+}

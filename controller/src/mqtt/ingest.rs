@@ -212,7 +212,7 @@ impl Ingest {
         after: &mut After,
     ) -> Result<(), StoreError> {
         let _turn = self.store.bulk_write_turn().await;
-        let mut tx = self.store.pool.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         for w in work {
             match w {
                 Work::State {

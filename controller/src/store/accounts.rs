@@ -140,7 +140,7 @@ impl Store {
         for z in u.zone_ids {
             self.zone(*z).await?;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let r = sqlx::query(
             "INSERT INTO users (username, display_name, password_hash, role, language, created_at)
              VALUES (?, ?, ?, ?, ?, ?)",
@@ -222,7 +222,7 @@ impl Store {
                 self.zone(*zone).await?;
             }
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE users SET role = COALESCE(?, role), password_hash = COALESCE(?, password_hash),
                  disabled_at = CASE WHEN ? IS NULL THEN disabled_at WHEN ? THEN COALESCE(disabled_at, ?) ELSE NULL END

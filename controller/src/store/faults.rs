@@ -188,7 +188,7 @@ impl Store {
     /// the rows of faults gone are closed. Returns how many opened and closed.
     pub async fn log_faults(&self, current: &[Fault], at: DateTime<Utc>) -> Result<(u64, u64)> {
         let _turn = self.bulk_write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let open: Vec<OpenRecord> = sqlx::query_as(
             "SELECT id, node_id, kind, subject, began_at, detail FROM fault_log
              WHERE ended_at IS NULL",

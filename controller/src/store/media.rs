@@ -138,7 +138,7 @@ impl Store {
         for r in recordings {
             self.media(&r.media_sha256).await?;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let id = sqlx::query(
             "INSERT INTO announcements (title, media_sha256, created_at) VALUES (?, ?, ?)",
         )

@@ -118,6 +118,16 @@ pub struct Store {
 }
 
 impl Store {
+    /// A transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`), waiting
+    /// for it as long as the busy timeout allows. Every transaction here writes, and most
+    /// read first: begun the default way (deferred), one that read before another writer
+    /// committed cannot take the write lock at all, and SQLite fails it at once with
+    /// SQLITE_BUSY instead of waiting (the busy timeout does not cover that). Cancelling a
+    /// schedule while a node's events were being stored answered 500 so.
+    pub async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Waits for the bulk writers' turn; hold it until the transaction is committed.
     pub async fn bulk_write_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
         self.writer.clone().lock_owned().await

@@ -117,7 +117,7 @@ impl Store {
     /// broadcasts) end `cancelled`, in the same transaction. Returns how many.
     pub async fn move_node(&self, id: &str, zone_id: i64, now: DateTime<Utc>) -> Result<u64> {
         self.zone(zone_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let r = sqlx::query("UPDATE nodes SET zone_id = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(zone_id)
             .bind(id)
@@ -216,7 +216,7 @@ impl Store {
     pub async fn begin_plans(&self) -> Result<PlanWrites> {
         let turn = self.bulk_write_turn().await;
         Ok(PlanWrites {
-            tx: self.pool.begin().await?,
+            tx: self.write_tx().await?,
             _turn: turn,
         })
     }
@@ -230,7 +230,7 @@ impl Store {
         stamp: (u64, u64),
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let taken = record_node_state(&mut tx, id, presence, state_json, stamp, at).await?;
         tx.commit().await?;
         Ok(taken)

@@ -299,7 +299,7 @@ impl Store {
             ));
         }
         let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let id = sqlx::query(
             "INSERT INTO occurrences (announcement_id, priority, start_at, expires_at, created_at, chime, volume)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -406,7 +406,7 @@ impl Store {
     /// Withdraws an occurrence: every open delivery ends `cancelled`. Returns the nodes whose
     /// plans must change.
     pub async fn cancel_occurrence(&self, id: i64, reason: &str) -> Result<Vec<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let Some(touched) = cancel_in(&mut tx, id, reason, Utc::now()).await? else {
             // Unknown, or already cancelled: say which.
             drop(tx);

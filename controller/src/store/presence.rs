@@ -48,7 +48,7 @@ impl Store {
         from: DateTime<Utc>,
     ) -> Result<u64> {
         let _turn = self.bulk_write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let filter = "revoked_at IS NULL AND presence IS NOT 'unknown'
                       AND (last_seen IS NULL OR last_seen < ?)";
         sqlx::query(&format!(
@@ -77,7 +77,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Vec<String>> {
         let _turn = self.bulk_write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let cut = ts(unknown_before);
         let ids: Vec<String> = sqlx::query_scalar(
             "UPDATE nodes SET presence = 'offline'
@@ -129,7 +129,7 @@ impl Store {
         reason: impl Fn(&Hanging) -> String,
     ) -> Result<usize> {
         let _turn = self.bulk_write_turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut moved = 0;
         for h in hanging {
             let Some((mut d, err_ms)) = load_delivery(&mut tx, h.occurrence_id, &h.node_id).await?

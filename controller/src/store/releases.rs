@@ -90,7 +90,7 @@ impl Store {
         allow_metered: bool,
     ) -> Result<()> {
         let at = ts(Utc::now());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for n in nodes {
             // Deleted and inserted, so the row's id makes this the node's latest rollout.
             sqlx::query("DELETE FROM release_targets WHERE release_id = ? AND node_id = ?")

@@ -182,7 +182,7 @@ impl Store {
     ) -> Result<ScheduleRow> {
         self.check_spec(spec).await?;
         let now = ts(Utc::now());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let id = sqlx::query(
             "INSERT INTO schedules (name, announcement_id, priority, recurrence, expires_in_minutes, status,
                                     source, source_file, source_line, created_at, updated_at, approved_at,
@@ -243,7 +243,7 @@ impl Store {
             return Err(StoreError::Conflict(format!("schedule {id} is cancelled")));
         }
         let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let touched = withdraw_future(&mut tx, id, now, "the schedule was changed").await?;
         sqlx::query(
             "UPDATE schedules SET name = ?, announcement_id = ?, priority = ?, recurrence = ?,
@@ -303,7 +303,7 @@ impl Store {
             )));
         }
         let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let touched = match to {
             Status::Paused => withdraw_future(&mut tx, id, now, "the schedule was paused").await?,
             Status::Cancelled => {
@@ -437,7 +437,7 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<Vec<String>> {
         let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let moved = sqlx::query(
             "UPDATE schedules SET materialized_until = ? WHERE id = ? AND revision = ? AND status = 'active'",
         )

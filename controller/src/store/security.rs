@@ -108,7 +108,7 @@ impl Store {
     /// its deliveries still open end `cancelled`, it is offline from now on, and it leaves
     /// every zone's programme. Its past records stay, in reports too. Returns how many deliveries were cancelled.
     pub async fn decommission_node(&self, id: &str, at: DateTime<Utc>) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         // Out of service is offline from now on, in the presence history the report reads.
         super::presence::log_change(&mut tx, id, "offline", at).await?;
         let r = sqlx::query(
