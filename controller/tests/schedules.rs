@@ -568,6 +568,9 @@ async fn a_cancel_while_another_writer_holds_the_database_waits_its_turn() {
     let (cancelled, ()) = tokio::join!(
         h.state.store.set_schedule_status(id, Status::Cancelled),
         async {
+            // A pause, not a wait for an event: nothing outside SQLite shows that the cancel
+            // has reached the lock. Were the commit to come first, the test would pass with
+            // either kind of transaction, never fail wrongly.
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             sqlx::query("COMMIT").execute(&mut other).await.unwrap();
         }

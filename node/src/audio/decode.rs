@@ -131,8 +131,9 @@ impl Chunks for Mp3File {
     fn channels(&self) -> u16 {
         Mp3File::channels(self)
     }
+    /// None: see the `mp3` module on why an MP3's length is not checked here.
     fn declared_frames(&self) -> Option<u64> {
-        Mp3File::declared_frames(self)
+        None
     }
     fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
         Mp3File::next_chunk(self)

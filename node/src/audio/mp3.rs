@@ -4,12 +4,20 @@
 //! two thirds of symphonia's time and a little under `mpg123`'s (BENCHMARKS.md, "MP3 through
 //! nanomp3"), which is most of what playing an announcement costs a village's board. Like
 //! symphonia's gapless mode it trims the encoder's delay and padding (the LAME tag), so an
-//! announcement lasts exactly as long as its recording, and when that tag declares the length
-//! a file cut short is refused at its end. Damaged frames are skipped, as any MP3 player does.
+//! announcement lasts exactly as long as its recording. Damaged frames are skipped, as any MP3
+//! player does.
+//!
+//! Unlike the other formats, an MP3 that comes out shorter than its LAME tag declares still
+//! plays. nanomp3 drops a damaged frame where symphonia, which checked the upload on the
+//! controller, decodes it: refusing on the length would refuse files the controller accepted
+//! (the `media_probe` fuzz target found such files). A file cut short cannot reach a node's
+//! loudspeaker: the controller refuses it at upload, and the node plays only what matches the
+//! SHA-256 the plan names.
 
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::ops::ControlFlow;
+use std::panic::AssertUnwindSafe;
 
 use tracing::warn;
 
@@ -21,13 +29,24 @@ pub(crate) struct Mp3File {
     rate: u32,
     channels: u16,
     layer: u8,
-    /// Frames (per channel) the LAME/Xing tag declares, after trimming.
-    declared_frames: Option<u64>,
+    /// The decoder panicked: nothing more comes out.
+    broken: bool,
 }
 
 impl Mp3File {
     /// Opens `file`, already known to be MPEG audio ([`is_mpeg_audio`]).
-    pub(crate) fn open(mut file: File) -> Result<Self, AudioError> {
+    /// A panic in the decoder on a damaged file is an error, which makes the caller try
+    /// symphonia instead.
+    pub(crate) fn open(file: File) -> Result<Self, AudioError> {
+        std::panic::catch_unwind(AssertUnwindSafe(move || Self::open_unguarded(file)))
+            .unwrap_or_else(|_| {
+                Err(AudioError::Decode(
+                    "the MP3 decoder failed on the file's first frames".to_owned(),
+                ))
+            })
+    }
+
+    fn open_unguarded(mut file: File) -> Result<Self, AudioError> {
         let layer = first_layer(&mut file)?;
         // No scan of the whole file for its length: the node plays from the start, and the
         // LAME tag, when there is one, gives the length anyway.
@@ -36,15 +55,11 @@ impl Mp3File {
         let channels = reader
             .channels()
             .ok_or_else(|| AudioError::Decode("the file holds no audio".to_owned()))?;
-        let declared_frames = reader
-            .has_vbr_tag()
-            .then(|| reader.total_samples())
-            .flatten();
         Ok(Mp3File {
             rate: reader.sample_rate(),
             channels: u16::from(channels.num()),
             layer,
-            declared_frames,
+            broken: false,
             reader,
         })
     }
@@ -66,18 +81,28 @@ impl Mp3File {
         }
     }
 
-    pub(crate) fn declared_frames(&self) -> Option<u64> {
-        self.declared_frames
-    }
-
     /// The next frame's interleaved samples, `None` at the end.
     ///
     /// The stream ends, with a warning, where the frames stop matching the first one's rate,
-    /// layer or channels: a file cut in the middle of a frame ends so, and then the length
-    /// check says it is truncated (when the LAME tag gives the length) rather than blaming a
-    /// format change. Another stream appended to an announcement is not played.
+    /// layer or channels: a file cut in the middle of a frame ends so, and another stream
+    /// appended to an announcement is not played.
     pub(crate) fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
-        match self.reader.read_frame() {
+        if self.broken {
+            return Ok(None);
+        }
+        let reader = &mut self.reader;
+        let Ok(frame) = std::panic::catch_unwind(AssertUnwindSafe(move || {
+            let reader = reader;
+            reader.read_frame()
+        })) else {
+            // nanomp3 0.2 panics on some damaged frames that symphonia, on the controller,
+            // decodes (an index out of bounds; found by fuzzing `media_probe`). The decoder's
+            // state is not to be trusted after that: the stream ends here.
+            warn!("the MP3 decoder failed on a damaged frame; playing what came before");
+            self.broken = true;
+            return Ok(None);
+        };
+        match frame {
             Err(nanomp3::Error::FormatChanged) => {
                 warn!(
                     "the MP3 stops matching its first frame's rate, layer or channels (cut \
