@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use loa_node::audio::{open_sink, play, probe, AudioConfig, AudioError, SinkKind};
+use loa_node::audio::{open_sink, play, probe, AudioConfig, AudioError, PlayReport, SinkKind};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,17 +24,21 @@ fn decode_error(name: &str) -> String {
     decode_error_at(&fixture(name))
 }
 
-fn decode_error_at(path: &Path) -> String {
-    let name = path.display().to_string();
+/// Plays `path` whole on a null sink.
+fn play_null(path: &Path) -> Result<PlayReport, AudioError> {
     let mut sink = open_sink(&null_config(), "x").unwrap();
-    let err = play(
+    play(
         path,
         sink.as_mut(),
         1.0,
         &AtomicBool::new(false),
         &mut || {},
     )
-    .expect_err(&name);
+}
+
+fn decode_error_at(path: &Path) -> String {
+    let name = path.display().to_string();
+    let err = play_null(path).expect_err(&name);
     match (&err, probe(path)) {
         (AudioError::Decode(_), Err(AudioError::Decode(_))) => err.to_string(),
         (e, p) => panic!("{name}: expected Decode errors, got {e:?} and {p:?}"),
@@ -76,15 +80,7 @@ fn a_cut_short_mp3_plays_what_it_holds() {
     // SHA-256, so this is an installer's `loa-node play`: the MP3 decoder plays what is there.
     let dir = tempfile::tempdir().unwrap();
     let path = edited_mp3(dir.path(), |b| b.truncate(b.len() * 6 / 10));
-    let mut sink = open_sink(&null_config(), "x").unwrap();
-    let report = play(
-        &path,
-        sink.as_mut(),
-        1.0,
-        &AtomicBool::new(false),
-        &mut || {},
-    )
-    .unwrap();
+    let report = play_null(&path).unwrap();
     let secs = report.frames as f64 / 48_000.0;
     assert!(secs > 1.0 && secs < 1.4, "{secs:.3} s of the 2 s played");
 }
@@ -97,15 +93,7 @@ fn an_mp3_with_damaged_frames_plays_on_around_them() {
         let mid = b.len() / 2;
         b[mid..mid + 600].fill(0);
     });
-    let mut sink = open_sink(&null_config(), "x").unwrap();
-    let report = play(
-        &path,
-        sink.as_mut(),
-        1.0,
-        &AtomicBool::new(false),
-        &mut || {},
-    )
-    .expect("a few damaged frames are a click, not a failure");
+    let report = play_null(&path).expect("a few damaged frames are a click, not a failure");
     let secs = report.frames as f64 / 48_000.0;
     // The whole file is 2 s; 600 bytes at 64 kbit/s are 75 ms of it.
     assert!(secs > 1.8 && secs <= 2.01, "{secs:.3} s played");
