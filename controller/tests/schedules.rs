@@ -52,6 +52,15 @@ async fn deliveries(h: &Harness, occurrence: i64) -> Vec<Value> {
         .clone()
 }
 
+/// Creates a schedule airing `a` on `zones` daily at `hour` and materialises it now; its id.
+async fn planned_daily(h: &Harness, name: &str, a: i64, zones: &[i64], hour: u32) -> i64 {
+    let id = create(h, body(name, a, zones, daily_at(hour))).await["schedule"]["id"]
+        .as_i64()
+        .unwrap();
+    h.state.materializer.pass(Utc::now()).await.unwrap();
+    id
+}
+
 /// Today at `hh:mm` in Vietnam, in UTC.
 fn local(days: i64, hh: u32, mm: u32) -> DateTime<Utc> {
     let tz: chrono_tz::Tz = "Asia/Ho_Chi_Minh".parse().unwrap();
@@ -338,10 +347,7 @@ async fn materialising_twice_or_after_a_restart_never_duplicates_and_downtime_is
 async fn a_node_added_later_joins_its_zones_programme_and_an_edit_withdraws_the_old_one() {
     let h = Harness::new().await;
     let (commune, village, a) = commune(&h).await;
-    let id = create(&h, body("Bản tin", a, &[commune], daily_at(6))).await["schedule"]["id"]
-        .as_i64()
-        .unwrap();
-    h.state.materializer.pass(Utc::now()).await.unwrap();
+    let id = planned_daily(&h, "Bản tin", a, &[commune], 6).await;
     let occ = occurrences(&h, id).await;
     assert!(!occ.is_empty());
     let first = occ[0]["id"].as_i64().unwrap();
@@ -393,10 +399,7 @@ async fn a_node_added_later_joins_its_zones_programme_and_an_edit_withdraws_the_
 async fn pause_withdraws_the_future_and_resume_plans_again_from_now() {
     let h = Harness::new().await;
     let (_, village, a) = commune(&h).await;
-    let id = create(&h, body("Tuần", a, &[village], daily_at(8))).await["schedule"]["id"]
-        .as_i64()
-        .unwrap();
-    h.state.materializer.pass(Utc::now()).await.unwrap();
+    let id = planned_daily(&h, "Tuần", a, &[village], 8).await;
     let r = h
         .post_json(&format!("/api/v1/schedules/{id}/pause"), json!({}))
         .await;
@@ -545,10 +548,7 @@ async fn a_cancel_while_another_writer_holds_the_database_waits_its_turn() {
     use sqlx::Connection;
     let h = Harness::new().await;
     let (_, village, a) = commune(&h).await;
-    let id = create(&h, body("Tuần", a, &[village], daily_at(8))).await["schedule"]["id"]
-        .as_i64()
-        .unwrap();
-    h.state.materializer.pass(Utc::now()).await.unwrap();
+    let id = planned_daily(&h, "Tuần", a, &[village], 8).await;
     // Another writer (as ingest storing a node's events) holds the write lock, and commits
     // while the cancel is under way: the cancel reads the occurrences to withdraw, then
     // writes. Begun the default way (deferred) it failed with SQLITE_BUSY the moment the
