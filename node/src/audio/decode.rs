@@ -5,9 +5,9 @@
 //! `Decoder` is an enum rather than a trait (as librespot has): symphonia already is the
 //! abstraction over most codecs, and the other two are exceptions. The file's first bytes
 //! choose. Like librespot's, it refuses what it cannot play in its constructor, which decodes
-//! the first packet, so a file that opens is a file that plays. At the end of the stream it
-//! checks the length the container declared, so a truncated download or upload is an error,
-//! not a silently shortened announcement.
+//! the first packet, so a file that opens is a file that plays. At the end of a stream
+//! symphonia reads it checks the length the container declared, so a truncated download or
+//! upload is an error, not a silently shortened announcement (MP3 and Opus: see `mp3`, `opus`).
 
 use std::fs::File;
 use std::io::{Read, Seek};
@@ -116,40 +116,26 @@ impl Decoder {
 
 /// A decoder outside symphonia, chunk by chunk.
 pub(crate) trait Chunks {
-    fn rate(&self) -> u32;
     fn channels(&self) -> u16;
-    /// Frames (per channel) the file declares, when that is exact enough to detect truncation.
-    fn declared_frames(&self) -> Option<u64>;
     /// The next chunk of interleaved samples, `None` at the end.
     fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError>;
 }
 
+/// No length check at the end: see the `mp3` module on why an MP3's is not checked.
 impl Chunks for Mp3File {
-    fn rate(&self) -> u32 {
-        Mp3File::rate(self)
-    }
     fn channels(&self) -> u16 {
         Mp3File::channels(self)
-    }
-    /// None: see the `mp3` module on why an MP3's length is not checked here.
-    fn declared_frames(&self) -> Option<u64> {
-        None
     }
     fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
         Mp3File::next_chunk(self)
     }
 }
 
+/// No length check at the end: the last granule position trims it, and there is no length
+/// to compare with up front.
 impl Chunks for OpusFile {
-    fn rate(&self) -> u32 {
-        opus::RATE
-    }
     fn channels(&self) -> u16 {
         OpusFile::channels(self)
-    }
-    /// The last granule position trims the end; there is no length to compare with up front.
-    fn declared_frames(&self) -> Option<u64> {
-        None
     }
     fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
         OpusFile::next_chunk(self)
@@ -180,19 +166,16 @@ impl<S: Chunks> Primed<S> {
         })
     }
 
-    /// The next chunk (the source's own slice after the first), counted in `frames`; at the
-    /// end, an error if the file held less than it declared.
+    /// The next chunk (the source's own slice after the first), counted in `frames`.
     fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
-        let (rate, declared) = (self.source.rate(), self.source.declared_frames());
         let ch = u64::from(self.source.channels().max(1));
         let chunk = if std::mem::take(&mut self.primed) {
             Some(&self.first[..])
         } else {
             self.source.next_chunk()?
         };
-        match chunk {
-            Some(c) => self.frames += c.len() as u64 / ch,
-            None => check_length(self.frames, declared, rate)?,
+        if let Some(c) = chunk {
+            self.frames += c.len() as u64 / ch;
         }
         Ok(chunk)
     }
