@@ -299,6 +299,7 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
             shutdown.clone(),
         ));
     }
+    tracker.spawn(ops::live::end_left_open(state.app.clone()));
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     match https {
         Some(config) => {

@@ -30,6 +30,27 @@ impl Browser {
 
     /// Starts with a given window size (e.g. 390×844 for a phone).
     pub async fn start_sized(width: u32, height: u32) -> anyhow::Result<Browser> {
+        Browser::start_with(width, height, &[]).await
+    }
+
+    /// Starts at 1280×900 with a WAV file as the microphone: Chromium's fake capture device
+    /// plays it in a loop, and the permission is granted without asking.
+    pub async fn with_microphone(wav: &std::path::Path) -> anyhow::Result<Browser> {
+        Browser::start_with(
+            1280,
+            900,
+            &[
+                "--use-fake-ui-for-media-stream".into(),
+                "--use-fake-device-for-media-stream".into(),
+                format!("--use-file-for-fake-audio-capture={}", wav.display()),
+                "--autoplay-policy=no-user-gesture-required".into(),
+            ],
+        )
+        .await
+    }
+
+    /// Starts with a window size and more Chromium switches.
+    pub async fn start_with(width: u32, height: u32, extra: &[String]) -> anyhow::Result<Browser> {
         let port = unused_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -40,7 +61,7 @@ impl Browser {
                 "chromedriver is needed for the browser tests (apt install chromium-driver)",
             )?;
         let profile = tempfile::tempdir()?;
-        let args = serde_json::json!([
+        let mut args = serde_json::json!([
             "--headless=new",
             "--no-sandbox",
             "--disable-gpu",
@@ -54,6 +75,9 @@ impl Browser {
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", profile.path().display()),
         ]);
+        args.as_array_mut()
+            .expect("a list")
+            .extend(extra.iter().map(|a| serde_json::json!(a)));
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),

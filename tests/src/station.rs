@@ -78,3 +78,32 @@ pub fn longest_silence(pcm: &[f32]) -> f64 {
     }
     best as f64 * 0.02
 }
+
+/// Decodes an Ogg Opus stream (possibly cut in the middle of a page) with libopus, as a node
+/// would: the OpusHead and OpusTags packets first (mono, checked), then 48 kHz mono audio.
+pub fn decode_ogg_opus(bytes: &[u8]) -> Vec<f32> {
+    let mut r = ogg::reading::PacketReader::new(std::io::Cursor::new(bytes));
+    let mut out = Vec::new();
+    let Ok(Some(head)) = r.read_packet() else {
+        return out;
+    };
+    assert_eq!(
+        &head.data[..8],
+        b"OpusHead",
+        "the stream starts with OpusHead"
+    );
+    assert_eq!(head.data[9], 1, "mono");
+    let Ok(Some(tags)) = r.read_packet() else {
+        return out;
+    };
+    assert_eq!(&tags.data[..8], b"OpusTags", "then OpusTags");
+    let mut dec = opus::Decoder::new(RATE as u32, opus::Channels::Mono).unwrap();
+    let mut buf = vec![0f32; 5760];
+    while let Ok(Some(p)) = r.read_packet() {
+        let n = dec
+            .decode_float(&p.data, &mut buf, false)
+            .expect("a valid Opus packet");
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}

@@ -16,7 +16,9 @@ use std::time::Duration;
 use common::config_value;
 use loa_e2e::icecast::{Codec, Feeder, Icecast};
 use loa_e2e::procs::{Broker, Controller};
-use loa_e2e::station::{correlation_with_recording, longest_silence, write_recording, RATE};
+use loa_e2e::station::{
+    correlation_with_recording, decode_ogg_opus, longest_silence, write_recording, RATE,
+};
 use loa_e2e::wait;
 use serde_json::json;
 
@@ -54,7 +56,7 @@ impl Listening {
 
     /// What arrived so far, decoded as a node would: 48 kHz mono.
     fn pcm(&self) -> Vec<f32> {
-        decode(&self.bytes.lock().unwrap())
+        decode_ogg_opus(&self.bytes.lock().unwrap())
     }
 
     async fn until_secs(&self, secs: f64, what: &str) {
@@ -65,34 +67,6 @@ impl Listening {
         .await
         .unwrap();
     }
-}
-
-/// Decodes an Ogg Opus stream (possibly cut in the middle of a page) with libopus.
-fn decode(bytes: &[u8]) -> Vec<f32> {
-    let mut r = ogg::reading::PacketReader::new(std::io::Cursor::new(bytes));
-    let mut out = Vec::new();
-    let Ok(Some(head)) = r.read_packet() else {
-        return out;
-    };
-    assert_eq!(
-        &head.data[..8],
-        b"OpusHead",
-        "the stream starts with OpusHead"
-    );
-    assert_eq!(head.data[9], 1, "mono");
-    let Ok(Some(tags)) = r.read_packet() else {
-        return out;
-    };
-    assert_eq!(&tags.data[..8], b"OpusTags", "then OpusTags");
-    let mut dec = opus::Decoder::new(RATE as u32, opus::Channels::Mono).unwrap();
-    let mut buf = vec![0f32; 5760];
-    while let Ok(Some(p)) = r.read_packet() {
-        let n = dec
-            .decode_float(&p.data, &mut buf, false)
-            .expect("a valid Opus packet");
-        out.extend_from_slice(&buf[..n]);
-    }
-    out
 }
 
 /// Half a second of the last second and a half of what `l` heard carries the recording.

@@ -9,66 +9,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{fixture, wav_files, TONE};
+use common::{fixture, heard, is_of, relay_secs, wav_files, wav_node, TONE};
 use loa_e2e::icecast::{Codec, Feeder, Icecast};
-use loa_e2e::procs::{with_audio, Broker, Controller, Node};
+use loa_e2e::procs::{Broker, Controller};
 use loa_e2e::station::{correlation_with_recording, write_recording, RATE};
-use loa_e2e::{api::Api, wait};
+use loa_e2e::wait;
 use serde_json::json;
 
 const MOUNT: &str = "/dai-tinh";
 const RELAY_SECS: u64 = 14;
-
-/// Provisions `id` in `zone` and starts it writing each playback to `{dir}/wav` at the
-/// station's rate, mono, so what it heard compares sample for sample.
-async fn wav_node(api: &Api, root: &Path, id: &str, zone: i64) -> Node {
-    let dir = root.join(id);
-    let cfg = api
-        .provision(id, &format!("Cụm loa {id}"), zone, &dir.join("data"))
-        .await
-        .unwrap();
-    let mut audio = toml::toml! { sink = "wav"
-    rate = 48000
-    channels = 1 };
-    audio.insert(
-        "wav_dir".into(),
-        dir.join("wav").display().to_string().into(),
-    );
-    Node::start(id, &dir, &with_audio(&cfg, audio).unwrap(), None).unwrap()
-}
-
-/// A WAV file's samples as 48 kHz mono floats.
-fn heard(path: &Path) -> Vec<f32> {
-    let pcm = loa_e2e::pcm::read(path).unwrap();
-    assert_eq!((pcm.rate, pcm.channels), (RATE as u32, 1), "{path:?}");
-    pcm.samples
-        .iter()
-        .map(|s| f32::from(*s) / 32768.0)
-        .collect()
-}
-
-/// Whether the file is a playback of item `item` (`{start}-{item}.wav`, `{start}-{item}-2.wav`).
-fn is_of(path: &Path, item: &str) -> bool {
-    let stem = path.file_stem().unwrap().to_str().unwrap();
-    stem.split('-').nth(1) == Some(item)
-}
-
-/// The seconds of audio in the relay's playbacks so far.
-fn relay_secs(node: &Node, item: &str) -> f64 {
-    wav_files(node)
-        .iter()
-        .filter(|p| is_of(p, item))
-        .map(|p| {
-            std::fs::metadata(p)
-                .map_or(0, |m| m.len())
-                .saturating_sub(44) as f64
-        })
-        .sum::<f64>()
-        / (2 * RATE) as f64
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an_emergency() {

@@ -15,6 +15,7 @@ mod faults;
 pub mod guard;
 mod health;
 pub mod keys;
+mod live;
 pub mod login;
 mod map;
 mod media;

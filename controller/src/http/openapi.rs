@@ -42,6 +42,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::media::routes())
         .merge(super::sources::routes())
         .merge(super::streams::routes())
+        .merge(super::live::routes())
         .merge(super::broadcasts::routes())
         .merge(super::schedules::routes())
         .merge(super::settings::routes())
@@ -330,6 +331,10 @@ const TAGS: &[(&str, &str)] = &[
     (
         "sources",
         "Relay sources: stations' streams the controller passes on, and their stream for nodes.",
+    ),
+    (
+        "live",
+        "Live sessions: staff speak to villages from the browser's microphone.",
     ),
     (
         "broadcasts",

@@ -15,13 +15,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream))
 }
 
-/// A relayed station, for nodes
+/// A relayed station or a live session, for nodes
 ///
 /// An open-ended Ogg Opus stream (RFC 7845; 48 kHz mono, 20 ms frames, 200 ms pages): the
 /// OpusHead and OpusTags pages, then the relay's audio from now on. The controller pulls the
 /// station once, whatever the number of nodes listening; the relay starts with the first
 /// listener and stops `[relay] linger_secs` (30 s) after the last one left, which ends every
-/// listener's stream. While the station is down, the stream carries silence. A node gets only
+/// listener's stream. While the station is down, the stream carries silence. A live session's
+/// stream has 60 ms pages and ends, after a 100 ms fade, when the session does. A node gets only
 /// the sources its current plan relays: a token taken from one village does not open every
 /// station.
 #[utoipa::path(
@@ -37,6 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         (status = 401, description = "No media token (`media.token_missing`)."),
         (status = 403, description = "A media token that is not valid (`media.token_invalid`)."),
         (status = 404, description = "No such source, or not in the node's plan (`stream.not_in_plan`)."),
+        (status = 410, description = "A live session that has ended (`stream.ended`)."),
     )
 )]
 async fn stream(
@@ -52,6 +54,17 @@ async fn stream(
             "stream.not_in_plan",
             "this node's plan does not relay that source",
         ));
+    }
+    if source.live {
+        if let Some(session) = s.store.live_session_of_source(id).await? {
+            if session.ended_at.is_some() {
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "stream.ended",
+                    "that live session has ended",
+                ));
+            }
+        }
     }
     let listener = s
         .hub

@@ -19,6 +19,7 @@
 //! - [`sessions`]: signing in and out.
 //! - [`reports`]: the delivery report per village over the villages an account may see.
 //! - [`sources`]: relay sources (a station's stream): register, list, remove.
+//! - [`live`]: live sessions: staff speak to villages from the browser's microphone.
 //! - [`releases`]: node releases over the air: upload, rollout, each node's progress.
 //! - [`media`]: keeping audio as media (probe, content address, record).
 //! - [`cap`]: CAP 1.2 alerts taken in: checked, decided, stored, played or refused, audited;
@@ -33,6 +34,7 @@ pub mod cap_fetch;
 mod error;
 pub mod faults;
 pub mod keys;
+pub mod live;
 pub mod locations;
 pub mod map;
 pub mod media;

@@ -19,6 +19,9 @@ use super::Packet;
 /// minute per village, over the 250 KB budget of a paid link; 10 cost 4 %. More would add
 /// latency for a live voice (a page leaves when its last packet is encoded).
 pub const PACKETS_PER_PAGE: u32 = 10;
+/// Audio packets per page of a live session: 3 × 20 ms. A voice is heard 140 ms sooner than
+/// with 200 ms pages, for about 12 % of the bytes in page headers (a session is short).
+pub const LIVE_PACKETS_PER_PAGE: u32 = 3;
 
 /// Where the page writer puts its bytes, taken out after each packet.
 #[derive(Clone, Default)]
@@ -45,6 +48,8 @@ pub struct OggOpus {
     granule: u64,
     /// Packets on the page being filled.
     on_page: u32,
+    /// Packets to a page.
+    per_page: u32,
 }
 
 impl OggOpus {
@@ -60,7 +65,14 @@ impl OggOpus {
             input_rate,
             granule: 0,
             on_page: 0,
+            per_page: PACKETS_PER_PAGE,
         }
+    }
+
+    /// The same, with `per_page` packets to a page (a live voice wants short pages).
+    pub fn with_pages_of(mut self, per_page: u32) -> Self {
+        self.per_page = per_page.max(1);
+        self
     }
 
     /// The two header pages, OpusHead then OpusTags.
@@ -88,7 +100,7 @@ impl OggOpus {
     pub fn push(&mut self, packet: &Packet) -> Option<Vec<u8>> {
         self.granule += u64::from(packet.samples);
         self.on_page += 1;
-        let end = if self.on_page == PACKETS_PER_PAGE {
+        let end = if self.on_page == self.per_page {
             self.on_page = 0;
             PacketWriteEndInfo::EndPage
         } else {

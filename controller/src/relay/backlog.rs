@@ -17,10 +17,16 @@ use crate::opus::FRAME;
 pub const PREBUFFER: usize = 300 * 48;
 /// Most sound kept waiting: 1.5 s. Past it, the oldest is dropped down to [`PREBUFFER`].
 pub const MAX_BACKLOG: usize = 1_500 * 48;
+/// A live voice from the speaker's browser comes in even 20 ms pieces: 100 ms waiting is
+/// enough, and at most 300 ms is kept, so the speaker is heard at most that late.
+pub const LIVE_PREBUFFER: usize = 100 * 48;
+pub const LIVE_MAX_BACKLOG: usize = 300 * 48;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Backlog {
     samples: VecDeque<f32>,
+    prebuffer: usize,
+    max: usize,
     /// Playing from the station (true) or waiting for [`PREBUFFER`] (false).
     flowing: bool,
     /// Samples dropped because too much piled up, since the start.
@@ -34,12 +40,34 @@ pub enum Frame {
     Silence,
 }
 
+impl Default for Backlog {
+    /// A station's backlog: [`PREBUFFER`] and [`MAX_BACKLOG`].
+    fn default() -> Self {
+        Backlog::with_limits(PREBUFFER, MAX_BACKLOG)
+    }
+}
+
 impl Backlog {
+    /// A live session's backlog: [`LIVE_PREBUFFER`] and [`LIVE_MAX_BACKLOG`].
+    pub fn live() -> Self {
+        Backlog::with_limits(LIVE_PREBUFFER, LIVE_MAX_BACKLOG)
+    }
+
+    fn with_limits(prebuffer: usize, max: usize) -> Self {
+        Backlog {
+            samples: VecDeque::with_capacity(max + FRAME),
+            prebuffer,
+            max,
+            flowing: false,
+            dropped: 0,
+        }
+    }
+
     /// Decoded 48 kHz mono sound from the station.
     pub fn push(&mut self, pcm: &[f32]) {
         self.samples.extend(pcm);
-        if self.samples.len() > MAX_BACKLOG {
-            let excess = self.samples.len() - PREBUFFER;
+        if self.samples.len() > self.max {
+            let excess = self.samples.len() - self.prebuffer;
             self.samples.drain(..excess);
             self.dropped += excess as u64;
         }
@@ -47,7 +75,7 @@ impl Backlog {
 
     /// Fills `out` with the next frame and says what it is.
     pub fn next_frame(&mut self, out: &mut [f32; FRAME]) -> Frame {
-        if !self.flowing && self.samples.len() >= PREBUFFER {
+        if !self.flowing && self.samples.len() >= self.prebuffer {
             self.flowing = true;
         }
         if self.flowing && self.samples.len() >= FRAME {
@@ -60,6 +88,12 @@ impl Backlog {
         self.flowing = false;
         out.fill(0.0);
         Frame::Silence
+    }
+
+    /// Forgets what is waiting (a live session's speaker joined again: no stale voice).
+    pub fn clear(&mut self) {
+        self.samples.clear();
+        self.flowing = false;
     }
 
     pub fn len(&self) -> usize {
@@ -117,5 +151,16 @@ mod tests {
         let mut out = [0.0; FRAME];
         b.next_frame(&mut out);
         assert!(out.iter().all(|s| *s == 0.9), "the oldest went first");
+    }
+
+    #[test]
+    fn a_live_voice_waits_less_and_is_kept_shorter() {
+        let mut b = Backlog::live();
+        b.push(&vec![0.5; LIVE_PREBUFFER]);
+        assert_eq!(frames(&mut b, 1), [Frame::Station], "100 ms is enough");
+        b.push(&vec![0.5; LIVE_MAX_BACKLOG]);
+        assert_eq!(b.len(), LIVE_PREBUFFER, "past 300 ms, back to 100 ms");
+        b.clear();
+        assert_eq!(frames(&mut b, 1), [Frame::Silence]);
     }
 }

@@ -18,10 +18,10 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub(super) fn new(rx: broadcast::Receiver<Packet>, pre_skip: u16) -> Self {
+    pub(super) fn new(rx: broadcast::Receiver<Packet>, pre_skip: u16, per_page: u32) -> Self {
         Listener {
             rx,
-            ogg: OggOpus::new(rand::random(), pre_skip, crate::opus::RATE),
+            ogg: OggOpus::new(rand::random(), pre_skip, crate::opus::RATE).with_pages_of(per_page),
         }
     }
 

@@ -7,6 +7,12 @@
 //!   frames a second: the station's sound, or silence while there is none.
 //! - [`listen`]: one node's view of a relay, its own Ogg stream over the shared packets.
 //! - [`record`]: the evidence file, kept in the media store when the relay ends.
+//! - [`feed`]: a live session's sound, pushed by the speaker's browser instead of pulled.
+//!
+//! A live session (`crate::ops::live`) is a relay of its own source (`Source::live`): the
+//! pacer plays from the session's [`feed::Feed`] (a shorter backlog, shorter Ogg pages), and
+//! [`Hub::end`] stops it with a short fade when the session ends; its listeners' streams end,
+//! which the nodes take as the item's end.
 //!
 //! The [`Hub`] keeps one running relay per source. A relay starts when the first node asks for
 //! `GET /streams/{id}` and stops [`LINGER`] (`[relay] linger_secs`) after the last one left
@@ -19,6 +25,7 @@
 
 pub mod backlog;
 pub mod decode;
+pub mod feed;
 pub mod listen;
 pub mod record;
 pub mod upstream;
@@ -34,6 +41,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::media::MediaStore;
 use crate::opus::encode::{EncodeError, Encoder};
+use crate::opus::ogg_out::{LIVE_PACKETS_PER_PAGE, PACKETS_PER_PAGE};
 use crate::opus::{Packet, FRAME};
 use crate::store::sources::Source;
 use crate::store::Store;
@@ -44,6 +52,8 @@ use backlog::{Backlog, Frame};
 pub const LINGER: Duration = Duration::from_secs(30);
 /// Packets a listener may fall behind before it skips ahead: 5 s.
 const FAN_OUT: usize = 250;
+/// Frames a live relay fades out over when its session ends: 100 ms.
+const FADE_FRAMES: usize = 5;
 
 /// The running relays, one per source.
 pub struct Hub {
@@ -52,6 +62,8 @@ pub struct Hub {
     bitrate: u32,
     linger: Duration,
     relays: Mutex<HashMap<i64, Running>>,
+    /// Live sessions' sound, by their source.
+    feeds: Mutex<HashMap<i64, Arc<feed::Feed>>>,
     /// The controller's shutdown: every relay stops with it.
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -63,6 +75,10 @@ struct Running {
     tx: broadcast::Sender<Packet>,
     pre_skip: u16,
     generation: u64,
+    /// Packets to each listener's Ogg page.
+    per_page: u32,
+    /// Cancelled when a live session ends: the relay fades out and stops.
+    end: CancellationToken,
 }
 
 /// What a relay's pacer needs.
@@ -72,6 +88,7 @@ struct Relay {
     generation: u64,
     tx: broadcast::Sender<Packet>,
     encoder: Encoder,
+    end: CancellationToken,
 }
 
 impl Hub {
@@ -89,6 +106,7 @@ impl Hub {
             bitrate,
             linger,
             relays: Mutex::new(HashMap::new()),
+            feeds: Mutex::new(HashMap::new()),
             shutdown,
             tracker,
             generation: Default::default(),
@@ -99,8 +117,18 @@ impl Hub {
     pub fn listen(self: &Arc<Self>, source: &Source) -> Result<listen::Listener, EncodeError> {
         let mut relays = self.relays.lock().expect("relays lock");
         if let Some(r) = relays.get(&source.id) {
-            return Ok(listen::Listener::new(r.tx.subscribe(), r.pre_skip));
+            return Ok(listen::Listener::new(
+                r.tx.subscribe(),
+                r.pre_skip,
+                r.per_page,
+            ));
         }
+        let per_page = if source.live {
+            LIVE_PACKETS_PER_PAGE
+        } else {
+            PACKETS_PER_PAGE
+        };
+        let end = self.shutdown.child_token();
         let encoder = Encoder::new(crate::opus::RATE, 1, self.bitrate)?;
         let pre_skip = encoder.pre_skip();
         let (tx, rx) = broadcast::channel(FAN_OUT);
@@ -113,6 +141,8 @@ impl Hub {
                 tx: tx.clone(),
                 pre_skip,
                 generation,
+                per_page,
+                end: end.clone(),
             },
         );
         let relay = Relay {
@@ -121,10 +151,31 @@ impl Hub {
             generation,
             tx,
             encoder,
+            end,
         };
         self.tracker.spawn(relay.run());
         tracing::info!(source = source.id, name = %source.name, url = %source.url, "relay started");
-        Ok(listen::Listener::new(rx, pre_skip))
+        Ok(listen::Listener::new(rx, pre_skip, per_page))
+    }
+
+    /// A live session's feed, made on first use: the speaker pushes into it, the session's
+    /// relay plays from it.
+    pub fn feed(&self, source: i64) -> Arc<feed::Feed> {
+        self.feeds
+            .lock()
+            .expect("feeds lock")
+            .entry(source)
+            .or_default()
+            .clone()
+    }
+
+    /// A live session ended: its relay fades out and stops (its listeners' streams end), and
+    /// its feed is dropped.
+    pub fn end(&self, source: i64) {
+        self.feeds.lock().expect("feeds lock").remove(&source);
+        if let Some(r) = self.relays.lock().expect("relays lock").get(&source) {
+            r.end.cancel();
+        }
     }
 
     /// The sources whose relay is running.
@@ -155,20 +206,38 @@ impl Hub {
     }
 }
 
+/// One frame of a fade-out with `left` frames after it: the gain falls from
+/// `(left + 1) / FADE_FRAMES` to `left / FADE_FRAMES` across the frame.
+fn fade(pcm: &mut [f32; FRAME], left: usize) {
+    let (from, to) = (
+        (left + 1) as f32 / FADE_FRAMES as f32,
+        left as f32 / FADE_FRAMES as f32,
+    );
+    for (i, s) in pcm.iter_mut().enumerate() {
+        *s *= from + (to - from) * i as f32 / FRAME as f32;
+    }
+}
+
 impl Relay {
     async fn run(mut self) {
         let id = self.source.id;
         let stop = self.hub.shutdown.child_token();
-        let backlog = Arc::new(Mutex::new(Backlog::default()));
-        self.hub.tracker.spawn(upstream::run(
-            id,
-            self.source.url.clone(),
-            backlog.clone(),
-            stop.clone(),
-        ));
+        let backlog = if self.source.live {
+            self.hub.feed(id).backlog.clone()
+        } else {
+            let backlog = Arc::new(Mutex::new(Backlog::default()));
+            self.hub.tracker.spawn(upstream::run(
+                id,
+                self.source.url.clone(),
+                backlog.clone(),
+                stop.clone(),
+            ));
+            backlog
+        };
         let started = chrono::Utc::now();
         let name = format!(
-            "relay-{}-{}.opus",
+            "{}-{}-{}.opus",
+            if self.source.live { "live" } else { "relay" },
             self.source.name,
             started.format("%Y%m%dT%H%M%SZ")
         );
@@ -187,12 +256,26 @@ impl Relay {
         let mut idle_since: Option<Instant> = None;
         let mut silent_since: Option<Instant> = Some(Instant::now());
         let mut last = None;
+        // Frames left of the fade-out once a live session ended.
+        let mut fading: Option<usize> = None;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
+                _ = self.end.cancelled(), if fading.is_none() => {
+                    tracing::info!(source = id, "the live session ended: the relay fades out");
+                    fading = Some(FADE_FRAMES);
+                    continue;
+                }
                 _ = tick.tick() => {}
             }
             let frame = backlog.lock().expect("backlog lock").next_frame(&mut pcm);
+            if let Some(left) = fading.as_mut() {
+                if *left == 0 {
+                    break;
+                }
+                *left -= 1;
+                fade(&mut pcm, *left);
+            }
             match (frame, silent_since) {
                 (Frame::Silence, None) => {
                     silent_since = Some(Instant::now());
@@ -237,6 +320,9 @@ impl Relay {
         self.hub.retire(id, self.generation, true);
         // Listeners see the end of their stream once the last sender is gone.
         drop(self.tx);
+        if self.end.is_cancelled() {
+            self.hub.feeds.lock().expect("feeds lock").remove(&id);
+        }
         if let (Some(r), Some(last)) = (recorder, last) {
             if let Some(kept) = r.finish(&last, &self.hub.media, &self.hub.store).await {
                 let ended = chrono::Utc::now();

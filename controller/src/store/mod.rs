@@ -2,7 +2,7 @@
 //!
 //! One file per table family: [`zones`], [`nodes`], [`media`], [`occurrences`] (with their
 //! deliveries), [`parts`] (recordings per language, chime, parts played), [`schedules`],
-//! [`settings`] (the commune's settings, each with its default), [`sources`] (relay sources), [`releases`] (node releases and their rollouts), [`events`], [`accounts`] (staff, sessions, tokens, audit log) and [`report`] (what the
+//! [`settings`] (the commune's settings, each with its default), [`sources`] (relay sources), [`live`] (live sessions), [`releases`] (node releases and their rollouts), [`events`], [`accounts`] (staff, sessions, tokens, audit log) and [`report`] (what the
 //! delivery report counts; the presence history is written with the node's state, in
 //! [`nodes`]); [`security`] (node keys, state stamps, refusals, decommissioning);
 //! [`faults`] (the facts the fault rules read, the thresholds, the fault history);
@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod cap_alerts;
 pub mod events;
 pub mod faults;
+pub mod live;
 pub mod locations;
 pub mod media;
 pub mod nodes;

@@ -1,4 +1,5 @@
-//! Relay sources: a name and the URL of a station's stream.
+//! Relay sources: a name and the URL of a station's stream, or a live session's own source
+//! (fed by the speaker's browser; see [`super::live`]).
 
 use chrono::Utc;
 use serde::Serialize;
@@ -15,7 +16,13 @@ pub struct Source {
     pub url: String,
     /// When it was registered (RFC 3339, UTC).
     pub created_at: String,
+    /// A live session's source (fed by the speaker, not pulled from `url`).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub live: bool,
 }
+
+const COLUMNS: &str = "id, name, url, created_at, kind = 'live' AS live";
 
 impl Store {
     /// Registers a source; `name` and `url` are checked by the caller.
@@ -33,6 +40,7 @@ impl Store {
                 name: name.to_string(),
                 url: url.to_string(),
                 created_at,
+                live: false,
             }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
                 format!("a source named {name:?} already exists"),
@@ -41,17 +49,17 @@ impl Store {
         }
     }
 
-    /// Every source, by name.
+    /// Every station's source, by name (live sessions' sources are not listed).
     pub async fn sources(&self) -> Result<Vec<Source>> {
-        Ok(
-            sqlx::query_as("SELECT id, name, url, created_at FROM sources ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM sources WHERE kind = 'station' ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn source(&self, id: i64) -> Result<Source> {
-        sqlx::query_as("SELECT id, name, url, created_at FROM sources WHERE id = ?")
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM sources WHERE id = ?"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?

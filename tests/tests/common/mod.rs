@@ -283,3 +283,51 @@ pub async fn embedded_controller(root: &Path) -> (Controller, Api, u16) {
     let port = c.mqtt_port();
     (c, api, port)
 }
+
+/// Provisions `id` in `zone` and starts it writing each playback to `{dir}/wav` at the
+/// station's rate, mono, so what it heard compares sample for sample.
+pub async fn wav_node(api: &Api, root: &Path, id: &str, zone: i64) -> Node {
+    let dir = root.join(id);
+    let cfg = api
+        .provision(id, &format!("Cụm loa {id}"), zone, &dir.join("data"))
+        .await
+        .unwrap();
+    let mut audio = toml::toml! { sink = "wav"
+    rate = 48000
+    channels = 1 };
+    audio.insert(
+        "wav_dir".into(),
+        dir.join("wav").display().to_string().into(),
+    );
+    Node::start(id, &dir, &with_audio(&cfg, audio).unwrap(), None).unwrap()
+}
+
+/// A WAV file's samples as 48 kHz mono floats.
+pub fn heard(path: &Path) -> Vec<f32> {
+    let pcm = loa_e2e::pcm::read(path).unwrap();
+    assert_eq!((pcm.rate, pcm.channels), (loa_e2e::station::RATE as u32, 1), "{path:?}");
+    pcm.samples
+        .iter()
+        .map(|s| f32::from(*s) / 32768.0)
+        .collect()
+}
+
+/// Whether the file is a playback of item `item` (`{start}-{item}.wav`, `{start}-{item}-2.wav`).
+pub fn is_of(path: &Path, item: &str) -> bool {
+    let stem = path.file_stem().unwrap().to_str().unwrap();
+    stem.split('-').nth(1) == Some(item)
+}
+
+/// The seconds of audio in the relay's playbacks so far.
+pub fn relay_secs(node: &Node, item: &str) -> f64 {
+    wav_files(node)
+        .iter()
+        .filter(|p| is_of(p, item))
+        .map(|p| {
+            std::fs::metadata(p)
+                .map_or(0, |m| m.len())
+                .saturating_sub(44) as f64
+        })
+        .sum::<f64>()
+        / (2 * loa_e2e::station::RATE) as f64
+}

@@ -25,6 +25,8 @@ async fn file(Path(name): Path<String>) -> Response {
         "app.css" => (include_bytes!("../../../static/app.css"), CSS),
         "app.js" => (include_bytes!("../../../static/app.js"), JS),
         "map.js" => (include_bytes!("../../../static/map.js"), JS),
+        "live.js" => (include_bytes!("../../../static/live.js"), JS),
+        "live-worklet.js" => (include_bytes!("../../../static/live-worklet.js"), JS),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     serve(body, kind)

@@ -20,6 +20,7 @@
 //!   settings; [`security`]: the security reports and the commune's signing key with its
 //!   rotation; [`reports`]: the delivery report per village, its CSV and its printable page;
 //!   [`station`]: one station's state, faults with their history, and what it played today;
+//!   [`live`]: speaking live to villages from the microphone;
 //!   [`map`]: every station on a map (Leaflet, served from [`assets`]); [`locations`]:
 //!   setting where a loudspeaker stands; [`releases`]: node releases and their rollout;
 //!   [`cap`]: the CAP alerts taken in.
@@ -42,6 +43,7 @@ pub mod form;
 pub mod i18n;
 mod locations;
 mod login;
+mod live;
 mod map;
 mod nodes;
 mod releases;
@@ -68,6 +70,7 @@ pub fn router() -> Router<AppState> {
         .merge(emergency::router())
         .merge(broadcasts::router())
         .merge(broadcast_form::router())
+        .merge(live::router())
         .merge(announcements::router())
         .merge(schedules::router())
         .merge(approvals::router())

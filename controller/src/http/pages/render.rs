@@ -114,6 +114,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/station.html"),
     ),
     ("map.html", include_str!("../../../templates/map.html")),
+    ("live.html", include_str!("../../../templates/live.html")),
 ];
 
 fn env() -> &'static Environment<'static> {
