@@ -109,6 +109,7 @@
     countdown.textContent = "";
     stopButton.disabled = true;
     startButton.disabled = false;
+    form.hidden = false;
     state("ended", say("live.ended", { reason: reason || "" }));
   }
 
@@ -139,6 +140,8 @@
     }).then(function (s) {
       session = s;
       panel.dataset.session = s.id;
+      // While on air the page shows the session alone: level, countdown, villages, stop.
+      form.hidden = true;
       stopButton.disabled = false;
       var node = new AudioWorkletNode(audio, "loa-microphone", {
         processorOptions: { frames: Math.round(audio.sampleRate / 50) }

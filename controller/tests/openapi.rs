@@ -951,6 +951,31 @@ async fn responses_match_their_schemas_in_a_realistic_scenario() {
     assert_eq!(played["stage"], "played", "{played}");
     assert_eq!(played["start_error_ms"], 12, "{played}");
     assert!(played["parts"][2]["played_at"].is_string(), "{played}");
+    // A live session to Nà Sài: started, followed, its socket asked for without an upgrade
+    // (a plain request here: the WebSocket itself is tested over a socket in tests/live.rs),
+    // stopped, and then closed to a speaker.
+    let live = expect(
+        &c.post("/api/v1/live", json!({"zones": [na_sai], "minutes": 5}))
+            .await,
+        StatusCode::CREATED,
+    );
+    expect(
+        &c.get(&format!("/api/v1/live/{}", id(&live))).await,
+        StatusCode::OK,
+    );
+    let r = c.get(&format!("/api/v1/live/{}/audio", id(&live))).await;
+    expect_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    expect(
+        &c.post_empty(&format!("/api/v1/live/{}/stop", id(&live)))
+            .await,
+        StatusCode::OK,
+    );
+    let r = c.get(&format!("/api/v1/live/{}/audio", id(&live))).await;
+    expect_error(&r, StatusCode::CONFLICT, "live.ended");
+    let r = c
+        .post("/api/v1/live", json!({"zones": [na_sai], "minutes": 0}))
+        .await;
+    expect_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "live.length");
     expect(&c.get("/api/v1/broadcasts").await, StatusCode::OK);
     let r = c.get("/api/v1/broadcasts/9999").await;
     expect_error(&r, StatusCode::NOT_FOUND, "not_found");

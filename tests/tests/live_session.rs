@@ -51,14 +51,10 @@ async fn start_on_page(b: &Browser, api: &Api, base: &str, zones: &[i64], priori
 
 /// Waits until `node` has played `secs` of `item`.
 async fn wait_played(node: &Node, item: &str, secs: f64) {
-    wait::until(
-        &format!("{secs} s of {item} on {}", node.id),
-        WAIT,
-        || {
-            let s = relay_secs(node, item);
-            async move { Ok((s >= secs).then_some(())) }
-        },
-    )
+    wait::until(&format!("{secs} s of {item} on {}", node.id), WAIT, || {
+        let s = relay_secs(node, item);
+        async move { Ok((s >= secs).then_some(())) }
+    })
     .await
     .unwrap_or_else(|e| panic!("{e}\n{}", node.log_tail()));
 }
@@ -72,7 +68,12 @@ fn match_of(node: &Node, item: &str) -> f32 {
         .collect();
     assert_eq!(files.len(), 1, "one playback of {item}: {files:?}");
     let pcm = heard(&files[0]);
-    assert!(pcm.len() > 2 * RATE, "{:?}: {} samples", files[0], pcm.len());
+    assert!(
+        pcm.len() > 2 * RATE,
+        "{:?}: {} samples",
+        files[0],
+        pcm.len()
+    );
     let end = pcm.len() - RATE * 3 / 10;
     correlation_with_recording(&pcm[end - RATE..end])
 }
@@ -199,7 +200,10 @@ async fn a_clerk_speaks_live_from_the_page_to_two_villages_of_three() {
     );
     let end = sent.len() - RATE / 2;
     let c = correlation_with_recording(&sent[end - RATE..end]);
-    assert!(c > 0.8, "the kept recording's correlation with the microphone is {c}");
+    assert!(
+        c > 0.8,
+        "the kept recording's correlation with the microphone is {c}"
+    );
 
     // A second session whose tab is closed: ended within the timeout, the village stops.
     let second = start_on_page(&b, &api, &controller.url, &zones[..1], "normal").await;
@@ -222,7 +226,9 @@ async fn a_clerk_speaks_live_from_the_page_to_two_villages_of_three() {
     let why = over["end_reason"].as_str().unwrap();
     assert!(why.contains("sent nothing for 5 s"), "{why}");
     let d = wait::until("the second delivery to end", WAIT, || async {
-        let v = api.broadcast_status(second["broadcast_id"].as_i64().unwrap()).await?;
+        let v = api
+            .broadcast_status(second["broadcast_id"].as_i64().unwrap())
+            .await?;
         let d = v["deliveries"][0].clone();
         Ok((d["stage"] == "played" || d["stage"] == "cancelled").then_some(d))
     })

@@ -52,7 +52,10 @@ async fn start(
     Extension(actor): Extension<Actor>,
     Json(new): Json<NewLive>,
 ) -> Result<(StatusCode, Json<LiveSession>), ApiError> {
-    Ok((StatusCode::CREATED, Json(live::start(&s, &actor, &new).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(live::start(&s, &actor, &new).await?),
+    ))
 }
 
 /// A live session

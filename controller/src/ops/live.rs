@@ -122,7 +122,9 @@ async fn make_broadcast(
         source_id: source,
         seconds: minutes * 60,
     };
-    let a = create_relay(s, title, &relay).await.map_err(|e| (e, None))?;
+    let a = create_relay(s, title, &relay)
+        .await
+        .map_err(|e| (e, None))?;
     let with_it = |e: OpError| (e, Some(a.id));
     s.store
         .set_announcement_archived(a.id, Some(s.clock.now()))

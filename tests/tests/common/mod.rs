@@ -305,7 +305,11 @@ pub async fn wav_node(api: &Api, root: &Path, id: &str, zone: i64) -> Node {
 /// A WAV file's samples as 48 kHz mono floats.
 pub fn heard(path: &Path) -> Vec<f32> {
     let pcm = loa_e2e::pcm::read(path).unwrap();
-    assert_eq!((pcm.rate, pcm.channels), (loa_e2e::station::RATE as u32, 1), "{path:?}");
+    assert_eq!(
+        (pcm.rate, pcm.channels),
+        (loa_e2e::station::RATE as u32, 1),
+        "{path:?}"
+    );
     pcm.samples
         .iter()
         .map(|s| f32::from(*s) / 32768.0)
