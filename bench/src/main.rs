@@ -8,12 +8,15 @@
 //! - `node`: one node's idle traffic on its MQTT link, and its cold start to plan applied.
 //! - `relay --listeners "1 200"`: one relayed station: bytes a minute per village, and the
 //!   controller's CPU and memory, per number of villages listening.
+//! - `live --jitter "300 150"`: a live session's delay from the speaker's socket to the node's
+//!   output, p50/p95, per jitter buffer.
 //! - `resampling`: rubato's resamplers on the node's rates: quality against CPU (no site).
 
 mod db;
 mod emergency;
 mod fanout;
 mod ingest;
+mod live;
 mod node;
 mod relay;
 mod resampling;
@@ -70,6 +73,15 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         secs: u64,
     },
+    /// A live session's delay, speaker to loudspeaker, for each node jitter buffer.
+    Live {
+        /// The node's `[audio] jitter_ms`, one run each.
+        #[arg(long, default_value = "300 150")]
+        jitter: String,
+        /// Bursts timed in each run (one every 2 s).
+        #[arg(long, default_value_t = 30)]
+        bursts: usize,
+    },
     /// What a cheaper resampler than the node's would give up: SNR and CPU of each.
     Resampling,
 }
@@ -106,6 +118,14 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", relay::HEADER);
             for n in listeners.split_whitespace() {
                 let row = relay::bench(&cli.dir, n.parse()?, secs).await?;
+                println!("{}", row.markdown());
+            }
+            Ok(())
+        }
+        Cmd::Live { jitter, bursts } => {
+            println!("{}", live::HEADER);
+            for j in jitter.split_whitespace() {
+                let row = live::bench(&cli.dir, j.parse()?, bursts).await?;
                 println!("{}", row.markdown());
             }
             Ok(())

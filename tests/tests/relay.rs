@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::config_value;
+use loa_e2e::hls::{HlsStation, Segments};
 use loa_e2e::icecast::{Codec, Feeder, Icecast};
 use loa_e2e::procs::{Broker, Controller};
 use loa_e2e::station::{
@@ -92,21 +93,14 @@ async fn wait_station_listeners(ice: &Icecast, n: u64, what: &str) {
 
 /// A station on Icecast, a controller with the source registered and two provisioned nodes'
 /// media tokens.
-async fn station_and_controller(
-    dir: &Path,
-    codec: Codec,
-) -> (Icecast, Feeder, Controller, i64, Vec<String>) {
-    let recording = dir.join("dai-tinh.wav");
-    write_recording(&recording).unwrap();
-    let ice = Icecast::start(&dir.join("icecast")).await.unwrap();
-    let feeder = Feeder::start(&ice, MOUNT, &recording, codec, &dir.join("ffmpeg.log")).unwrap();
-    wait_station_listeners(&ice, 0, "the station's mount to be up").await;
-
+/// A controller with the station at `url` registered as a source and relayed to a village
+/// of two nodes for an hour: the controller, the source's id and the nodes' media tokens.
+async fn relaying(dir: &Path, url: &str) -> (Controller, i64, Vec<String>) {
     let controller = Controller::start(&dir.join("controller"), Broker::embedded())
         .await
         .unwrap();
     let api = controller.api();
-    let source = api.source("Đài tỉnh", &ice.url(MOUNT)).await.unwrap();
+    let source = api.source("Đài tỉnh", url).await.unwrap();
     let zone = api.zone("Thôn Nà Sài", None).await.unwrap();
     let mut tokens = Vec::new();
     for id in ["na-sai-1", "na-sai-2"] {
@@ -124,6 +118,20 @@ async fn station_and_controller(
     api.broadcast(json!({"announcement_id": relay["id"], "zones": [zone]}))
         .await
         .unwrap();
+    (controller, source, tokens)
+}
+
+async fn station_and_controller(
+    dir: &Path,
+    codec: Codec,
+) -> (Icecast, Feeder, Controller, i64, Vec<String>) {
+    let recording = dir.join("dai-tinh.wav");
+    write_recording(&recording).unwrap();
+    let ice = Icecast::start(&dir.join("icecast")).await.unwrap();
+    let feeder = Feeder::start(&ice, MOUNT, &recording, codec, &dir.join("ffmpeg.log")).unwrap();
+    wait_station_listeners(&ice, 0, "the station's mount to be up").await;
+
+    let (controller, source, tokens) = relaying(dir, &ice.url(MOUNT)).await;
     (ice, feeder, controller, source, tokens)
 }
 
@@ -274,4 +282,30 @@ async fn a_stream_needs_a_node_media_token() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_stations_in_ts_and_packed_segments_are_relayed() {
+    for kind in [Segments::TsAac, Segments::PackedMp3] {
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("dai-tinh.wav");
+        write_recording(&recording).unwrap();
+        let station = HlsStation::start(&dir.path().join("hls"), &recording, kind)
+            .await
+            .unwrap();
+        let (controller, source, tokens) = relaying(dir.path(), &station.url()).await;
+        let url = format!("{}/streams/{source}", controller.url);
+        let l = Listening::start(url, tokens[0].clone()).await;
+        l.until_secs(6.0, &format!("6 s of the {kind:?} station"))
+            .await;
+        let pcm = l.pcm();
+        let end = pcm.len() - RATE;
+        let c = correlation_with_recording(&pcm[end - RATE / 2..end]);
+        assert!(
+            c > 0.8,
+            "{kind:?}: correlation with the recording is {c}\n{}",
+            controller.log_tail()
+        );
+        l.task.abort();
+    }
 }

@@ -1,7 +1,8 @@
 //! The relay hub: a station's stream pulled once, however many villages listen, re-encoded to
 //! Ogg Opus for them, and recorded as evidence.
 //!
-//! - [`upstream`]: the connection to the station, reconnected with backoff.
+//! - [`upstream`]: the connection to the station, reconnected with backoff; [`hls`]: an HLS
+//!   station's playlist and segments, [`ts`]: the audio inside an MPEG-TS segment.
 //! - [`decode`]: its MP3 or AAC decoded (symphonia) to 48 kHz mono, on a blocking thread.
 //! - [`backlog`]: the sound waiting between the two, and the rule that makes it an even 50
 //!   frames a second: the station's sound, or silence while there is none.
@@ -26,8 +27,10 @@
 pub mod backlog;
 pub mod decode;
 pub mod feed;
+pub mod hls;
 pub mod listen;
 pub mod record;
+pub mod ts;
 pub mod upstream;
 
 use std::collections::HashMap;
