@@ -12,7 +12,8 @@ use crate::store::sources::Source;
 pub struct NewSource {
     /// What staff call it: "VOV1", "Đài tỉnh".
     pub name: String,
-    /// The stream: `http://` or `https://`, an Icecast/Shoutcast mount carrying MP3 or AAC.
+    /// The stream: `http://` or `https://`, an Icecast/Shoutcast mount carrying MP3 or AAC,
+    /// or an HLS playlist (`.m3u8`).
     pub url: String,
 }
 

@@ -12,7 +12,7 @@ use super::{ts, Result, Store, StoreError};
 pub struct Source {
     pub id: i64,
     pub name: String,
-    /// The station's stream: Icecast/Shoutcast over HTTP(S), MP3 or AAC.
+    /// The station's stream: Icecast/Shoutcast over HTTP(S), MP3 or AAC, or HLS.
     pub url: String,
     /// When it was registered (RFC 3339, UTC).
     pub created_at: String,
