@@ -300,6 +300,11 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         ));
     }
     tracker.spawn(ops::live::end_left_open(state.app.clone()));
+    tracker.spawn(relay::ahead::run(
+        state.hub.clone(),
+        clock.clone(),
+        shutdown.clone(),
+    ));
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     match https {
         Some(config) => {

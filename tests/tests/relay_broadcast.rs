@@ -78,8 +78,12 @@ async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an
         .unwrap();
     assert_eq!(relay["relay"]["source_id"], source);
     assert!(relay["media_sha256"].is_null(), "{relay}");
+    // Its slot 8 s ahead: the controller connects to the station 5 s before it.
+    let slot = chrono::Utc::now() + chrono::Duration::seconds(8);
     let broadcast = api
-        .broadcast(json!({"announcement_id": relay["id"], "zones": [na_sai]}))
+        .broadcast(
+            json!({"announcement_id": relay["id"], "zones": [na_sai], "at": slot.to_rfc3339()}),
+        )
         .await
         .unwrap();
     let item = format!("o{broadcast}");
@@ -103,6 +107,23 @@ async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an
     )
     .await
     .unwrap_or_else(|e| panic!("{e}\n{}", a.log_tail()));
+    // The station is on air within 5 s of the slot (the target): the first loud sample of
+    // the village's playback, placed by the node's own first frame (slot + start error).
+    let playing = api.broadcast_status(broadcast).await.unwrap();
+    let start_error = playing["deliveries"][0]["start_error_ms"]
+        .as_i64()
+        .expect("the node measured its start");
+    let first = wav_files(&a).into_iter().find(|p| is_of(p, &item)).unwrap();
+    let loud = heard(&first)
+        .iter()
+        .position(|s| s.abs() > 0.05)
+        .expect("the station in the first playback");
+    let slot_to_sound = start_error as f64 / 1000.0 + loud as f64 / RATE as f64;
+    eprintln!("slot to first sound: {slot_to_sound:.3} s (start error {start_error} ms)");
+    assert!(
+        (0.0..5.0).contains(&slot_to_sound),
+        "the station came {slot_to_sound} s after the slot"
+    );
     let flood = api.announcement("Báo lũ", &fixture(TONE)).await.unwrap();
     let emergency = api
         .broadcast(json!({"announcement_id": flood, "zones": [na_sai], "priority": "emergency"}))

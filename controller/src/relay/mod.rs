@@ -8,6 +8,7 @@
 //!   frames a second: the station's sound, or silence while there is none.
 //! - [`listen`]: one node's view of a relay, its own Ogg stream over the shared packets.
 //! - [`record`]: the evidence file, kept in the media store when the relay ends.
+//! - [`ahead`]: a station connected a few seconds before a relay's slot.
 //! - [`feed`]: a live session's sound, pushed by the speaker's browser instead of pulled.
 //!
 //! A live session (`crate::ops::live`) is a relay of its own source (`Source::live`): the
@@ -15,8 +16,8 @@
 //! [`Hub::end`] stops it with a short fade when the session ends; its listeners' streams end,
 //! which the nodes take as the item's end.
 //!
-//! The [`Hub`] keeps one running relay per source. A relay starts when the first node asks for
-//! `GET /streams/{id}` and stops [`LINGER`] (`[relay] linger_secs`) after the last one left
+//! The [`Hub`] keeps one running relay per source. A relay starts [`ahead::AHEAD`] before a
+//! slot of it, or when the first node asks for `GET /streams/{id}`, and stops [`LINGER`] (`[relay] linger_secs`) after the last one left
 //! (or when the controller stops); each relay is a pacer task that every 20 ms takes a frame from the backlog, encodes
 //! it once with libopus and sends the packet to every listener and to the recorder. While the
 //! station is down the pacer sends silence, so the nodes' connections stay up and the
@@ -24,6 +25,7 @@
 //! long. When a relay stops, its recording is kept and linked to the broadcasts and schedule
 //! airings of that source whose window it overlaps: what the villages were sent for each.
 
+pub mod ahead;
 pub mod backlog;
 pub mod decode;
 pub mod feed;

@@ -87,3 +87,26 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// The stations (not live sessions) whose relays are due to start in `[from, to]`, on an
+    /// airing not withdrawn: the hub connects to them ahead of their slot.
+    pub async fn stations_due(
+        &self,
+        from: chrono::DateTime<Utc>,
+        to: chrono::DateTime<Utc>,
+    ) -> Result<Vec<Source>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM sources WHERE kind = 'station' AND id IN (
+                 SELECT a.source_id FROM occurrences o
+                 JOIN announcements a ON a.id = o.announcement_id
+                 WHERE a.source_id IS NOT NULL AND o.cancelled_at IS NULL
+                   AND o.start_at >= ? AND o.start_at <= ?)
+             ORDER BY id"
+        ))
+        .bind(ts(from))
+        .bind(ts(to))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
