@@ -89,6 +89,14 @@ pub struct RelayConfig {
     /// Seconds a relay runs on after its last village left, so a node that reconnects finds
     /// it still up; then it stops and its recording is kept.
     pub linger_secs: u64,
+    /// An Icecast server the stations' relays are handed to as a source, for a province's
+    /// scale: `http://source:PASSWORD@icecast.example:8000`. Each relay then goes to the mount
+    /// `/loa-{site}-{source}.ogg`, and the villages pull it from there. Unset: the villages
+    /// pull from this controller (`/streams/{id}`). Live sessions always come from here.
+    pub icecast_url: Option<String>,
+    /// The address villages reach that Icecast at, when it is not `icecast_url`'s
+    /// (`https://radio.example.vn`).
+    pub icecast_public_url: Option<String>,
 }
 
 impl Default for RelayConfig {
@@ -96,7 +104,28 @@ impl Default for RelayConfig {
         RelayConfig {
             bitrate: crate::opus::DEFAULT_BITRATE,
             linger_secs: crate::relay::LINGER.as_secs(),
+            icecast_url: None,
+            icecast_public_url: None,
         }
+    }
+}
+
+impl RelayConfig {
+    /// The mount a station's relay is handed to: `/loa-{site}-{source}.ogg`.
+    pub fn mount(site: &str, source: i64) -> String {
+        format!("/loa-{site}-{source}.ogg")
+    }
+
+    /// Where the villages pull the relays from when they are handed to Icecast: its public
+    /// address, or `icecast_url` without the credentials.
+    pub fn handoff_public(&self) -> Option<String> {
+        if let Some(p) = &self.icecast_public_url {
+            return Some(p.trim_end_matches('/').to_owned());
+        }
+        let mut u = reqwest::Url::parse(self.icecast_url.as_ref()?).ok()?;
+        let _ = u.set_username("");
+        let _ = u.set_password(None);
+        Some(u.as_str().trim_end_matches('/').to_owned())
     }
 }
 
@@ -236,6 +265,9 @@ pub struct Overrides {
     /// Seconds a relay runs on after its last village left (`[relay] linger_secs`).
     #[arg(long, env = "LOA_RELAY_LINGER_SECS")]
     pub relay_linger_secs: Option<u64>,
+    /// Hand the stations' relays to this Icecast (`[relay] icecast_url`).
+    #[arg(long, env = "LOA_RELAY_ICECAST_URL")]
+    pub relay_icecast_url: Option<String>,
     /// Serve HTTPS and MQTT over TLS with this certificate (PEM); needs --tls-key.
     #[arg(long, env = "LOA_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -315,6 +347,9 @@ impl Config {
         if let Some(v) = o.relay_linger_secs {
             cfg.relay.linger_secs = v;
         }
+        if let Some(v) = &o.relay_icecast_url {
+            cfg.relay.icecast_url = Some(v.clone());
+        }
         if let Some(v) = o.requests_per_minute {
             cfg.limits.requests_per_minute = v;
         }
@@ -346,6 +381,17 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(u) = &self.relay.icecast_url {
+            let ok = reqwest::Url::parse(u)
+                .is_ok_and(|u| u.scheme() == "http" && u.has_host() && u.password().is_some());
+            if !ok {
+                return Err(ConfigError::Invalid(
+                    "[relay] icecast_url is http://USER:PASSWORD@HOST:PORT (the source \
+                     account of the Icecast server)"
+                        .into(),
+                ));
+            }
+        }
         loa_protocol::error::check_id("site", &self.site).map_err(|e| match e {
             loa_protocol::ProtocolError::Malformed(rule) => ConfigError::Invalid(rule),
             other => ConfigError::Invalid(other.to_string()),

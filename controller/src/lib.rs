@@ -271,6 +271,14 @@ pub async fn run(mut cfg: Config, shutdown: CancellationToken) -> anyhow::Result
         std::time::Duration::from_secs(cfg.relay.linger_secs),
         shutdown.clone(),
         tracker.clone(),
+        cfg.relay
+            .icecast_url
+            .as_deref()
+            .and_then(|u| reqwest::Url::parse(u).ok())
+            .map(|url| relay::icecast::Handoff {
+                url,
+                site: cfg.site.clone(),
+            }),
     );
     let state = http::AppState {
         app: ops::App {

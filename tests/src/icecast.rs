@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use crate::procs::unused_port;
 use crate::wait;
 
-const SOURCE_PASSWORD: &str = "nguon-thu";
+pub const SOURCE_PASSWORD: &str = "nguon-thu";
 
 /// A running `icecast2`.
 pub struct Icecast {

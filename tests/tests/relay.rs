@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::config_value;
+use common::{config_value, heard, is_of, relay_secs, wav_files, wav_node};
 use loa_e2e::hls::{HlsStation, Segments};
-use loa_e2e::icecast::{Codec, Feeder, Icecast};
+use loa_e2e::icecast::{Codec, Feeder, Icecast, SOURCE_PASSWORD};
 use loa_e2e::procs::{Broker, Controller};
 use loa_e2e::station::{
     correlation_with_recording, decode_ogg_opus, longest_silence, write_recording, RATE,
@@ -308,4 +308,74 @@ async fn hls_stations_in_ts_and_packed_segments_are_relayed() {
         );
         l.task.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_handed_to_icecast_reaches_the_village_from_its_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("dai-tinh.wav");
+    write_recording(&recording).unwrap();
+    let ice = Icecast::start(&dir.path().join("icecast")).await.unwrap();
+    let _feeder = Feeder::start(
+        &ice,
+        MOUNT,
+        &recording,
+        Codec::Mp3,
+        &dir.path().join("ffmpeg.log"),
+    )
+    .unwrap();
+    wait_station_listeners(&ice, 0, "the station's mount to be up").await;
+    // The controller hands its relays to an Icecast (here the station's own; in a province,
+    // the province's), and the village pulls the relay from there.
+    let handoff = format!("http://source:{SOURCE_PASSWORD}@127.0.0.1:{}", ice.port);
+    let controller = Controller::start_with(
+        &dir.path().join("controller"),
+        Broker::embedded(),
+        &[("LOA_RELAY_ICECAST_URL", handoff.as_str())],
+    )
+    .await
+    .unwrap();
+    let api = controller.api();
+    let source = api.source("Đài tỉnh", &ice.url(MOUNT)).await.unwrap();
+    let zone = api.zone("Thôn Nà Sài", None).await.unwrap();
+    let node = wav_node(&api, dir.path(), "na-sai-1", zone).await;
+    common::wait_presence(&api, "na-sai-1", "online")
+        .await
+        .unwrap();
+    let relay = api
+        .post(
+            "/api/v1/announcements",
+            json!({"title": "Tiếp sóng Đài tỉnh", "relay": {"source_id": source, "seconds": 60}}),
+        )
+        .await
+        .unwrap();
+    let slot = chrono::Utc::now() + chrono::Duration::seconds(4);
+    let broadcast = api
+        .broadcast(
+            json!({"announcement_id": relay["id"], "zones": [zone], "at": slot.to_rfc3339()}),
+        )
+        .await
+        .unwrap();
+    let item = format!("o{broadcast}");
+    let mount = format!("/loa-xa-demo-{source}.ogg");
+    wait::until(
+        "4 s of the relay in Nà Sài",
+        Duration::from_secs(40),
+        || {
+            let s = relay_secs(&node, &item);
+            async move { Ok((s >= 4.0).then_some(())) }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}\n{}", node.log_tail(), controller.log_tail()));
+    // The village listens at Icecast's mount, not at the controller.
+    assert_eq!(ice.listeners(&mount).await.unwrap(), Some(1), "{mount}");
+    let first = wav_files(&node)
+        .into_iter()
+        .find(|p| is_of(p, &item))
+        .unwrap();
+    let pcm = heard(&first);
+    let end = pcm.len() - RATE / 2;
+    let c = correlation_with_recording(&pcm[end - RATE..end]);
+    assert!(c > 0.8, "correlation with the station is {c}");
 }

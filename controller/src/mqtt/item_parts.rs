@@ -48,6 +48,11 @@ pub struct Catalogue {
     pub zone_languages: HashMap<i64, Vec<String>>,
     /// Relay announcement → what it relays.
     pub relays: HashMap<i64, RelayContent>,
+    /// The sources of those relays that are live sessions (always pulled from here).
+    pub live_sources: std::collections::HashSet<i64>,
+    /// When the stations' relays are handed to Icecast: the start of their mounts' URLs
+    /// (`{icecast}/loa-{site}-`); the source id and `.ogg` follow.
+    pub handoff: Option<String>,
 }
 
 impl Catalogue {
@@ -87,6 +92,9 @@ impl Catalogue {
             let recordings = store.recordings(a).await?;
             if recordings.is_empty() {
                 if let Some(relay) = store.announcement(a).await?.relay {
+                    if store.source(relay.source_id).await?.live {
+                        cat.live_sources.insert(relay.source_id);
+                    }
                     cat.relays.insert(a, relay);
                 }
             }
@@ -137,12 +145,19 @@ impl Catalogue {
         parts
     }
 
-    /// The stream of a relay item: the source's relay on this controller, from the item's
-    /// start for the relay's length. `None` for an announcement of recordings.
+    /// The stream of a relay item: the source's relay on this controller (or its Icecast
+    /// mount, when stations are handed to one), from the item's start for the relay's
+    /// length. `None` for an announcement of recordings.
     pub fn stream(&self, item: &PlanItemRow) -> Option<StreamRef> {
         let relay = self.relays.get(&item.announcement_id)?;
+        let url = match &self.handoff {
+            Some(base) if !self.live_sources.contains(&relay.source_id) => {
+                format!("{base}{}.ogg", relay.source_id)
+            }
+            _ => format!("{}/streams/{}", self.public_url, relay.source_id),
+        };
         Some(StreamRef {
-            url: format!("{}/streams/{}", self.public_url, relay.source_id),
+            url,
             codec: "opus".to_owned(),
             until: item.start_at + Duration::seconds(i64::from(relay.secs)),
         })

@@ -46,6 +46,8 @@ pub struct Planner {
     topics: Topics,
     site: String,
     public_url: String,
+    /// Where stations' relays are pulled from when handed to Icecast (see [`Catalogue`]).
+    handoff: Option<String>,
     /// How long a plan stays acceptable to a node after it is issued.
     validity: Duration,
     /// Where plans go; the link publishes them.
@@ -76,6 +78,10 @@ impl Planner {
             topics: Topics::for_site(&cfg.site),
             site: cfg.site.clone(),
             public_url: cfg.public_url(),
+            handoff: cfg
+                .relay
+                .handoff_public()
+                .map(|base| format!("{base}/loa-{}-", cfg.site)),
             validity: Duration::seconds(cfg.plan_validity_secs),
             outbox,
             clock,
@@ -85,9 +91,16 @@ impl Planner {
         }
     }
 
+    /// The commune's catalogue, with where relays are pulled from.
+    async fn catalogue(&self) -> crate::store::Result<Catalogue> {
+        let mut c = Catalogue::for_site(&self.store, &self.public_url).await?;
+        c.handoff = self.handoff.clone();
+        Ok(c)
+    }
+
     /// Builds, signs, stores and publishes a new plan for `node_id`; returns its version.
     pub async fn publish(&self, node_id: &str) -> Result<u64, PlanError> {
-        let mut catalogue = Catalogue::for_site(&self.store, &self.public_url).await?;
+        let mut catalogue = self.catalogue().await?;
         let versions = self
             .publish_chunk(&mut catalogue, std::slice::from_ref(&node_id.to_string()))
             .await?;
@@ -102,7 +115,7 @@ impl Planner {
             return;
         }
         // One catalogue for the whole batch: each recording and zone is read once.
-        let mut catalogue = match Catalogue::for_site(&self.store, &self.public_url).await {
+        let mut catalogue = match self.catalogue().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(nodes = node_ids.len(), error = %e, "cannot publish plans");

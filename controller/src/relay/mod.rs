@@ -9,6 +9,7 @@
 //! - [`listen`]: one node's view of a relay, its own Ogg stream over the shared packets.
 //! - [`record`]: the evidence file, kept in the media store when the relay ends.
 //! - [`ahead`]: a station connected a few seconds before a relay's slot.
+//! - [`icecast`]: a station's relay handed to an Icecast server as a source (province scale).
 //! - [`feed`]: a live session's sound, pushed by the speaker's browser instead of pulled.
 //!
 //! A live session (`crate::ops::live`) is a relay of its own source (`Source::live`): the
@@ -30,12 +31,14 @@ pub mod backlog;
 pub mod decode;
 pub mod feed;
 pub mod hls;
+pub mod icecast;
 pub mod listen;
 pub mod record;
 pub mod ts;
 pub mod upstream;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,6 +63,24 @@ const FAN_OUT: usize = 250;
 /// Frames a live relay fades out over when its session ends: 100 ms.
 const FADE_FRAMES: usize = 5;
 
+/// Who wants a relay kept running besides the nodes listening to `/streams/{id}`: the
+/// hand-off to Icecast (which is not a village), and the airings of it on air or due.
+#[derive(Default)]
+pub struct Attendance {
+    /// Connections handing the relay to Icecast (subscribed, but not villages).
+    pub pushers: AtomicUsize,
+    /// Unix milliseconds until which an airing wants the relay up.
+    kept_until_ms: AtomicI64,
+}
+
+impl Attendance {
+    /// Whether the relay is wanted, with `receivers` subscribed to it.
+    fn wanted(&self, receivers: usize) -> bool {
+        receivers > self.pushers.load(Ordering::Relaxed)
+            || chrono::Utc::now().timestamp_millis() < self.kept_until_ms.load(Ordering::Relaxed)
+    }
+}
+
 /// The running relays, one per source.
 pub struct Hub {
     store: Store,
@@ -74,6 +95,8 @@ pub struct Hub {
     tracker: TaskTracker,
     /// Tells one run of a source's relay from the next.
     generation: std::sync::atomic::AtomicU64,
+    /// Where stations' relays are handed over, when they are (`[relay] icecast_url`).
+    handoff: Option<icecast::Handoff>,
 }
 
 struct Running {
@@ -84,6 +107,7 @@ struct Running {
     per_page: u32,
     /// Cancelled when a live session ends: the relay fades out and stops.
     end: CancellationToken,
+    attendance: Arc<Attendance>,
 }
 
 /// What a relay's pacer needs.
@@ -94,6 +118,7 @@ struct Relay {
     tx: broadcast::Sender<Packet>,
     encoder: Encoder,
     end: CancellationToken,
+    attendance: Arc<Attendance>,
 }
 
 impl Hub {
@@ -104,6 +129,7 @@ impl Hub {
         linger: Duration,
         shutdown: CancellationToken,
         tracker: TaskTracker,
+        handoff: Option<icecast::Handoff>,
     ) -> Arc<Hub> {
         Arc::new(Hub {
             store,
@@ -115,6 +141,7 @@ impl Hub {
             shutdown,
             tracker,
             generation: Default::default(),
+            handoff,
         })
     }
 
@@ -134,6 +161,7 @@ impl Hub {
             PACKETS_PER_PAGE
         };
         let end = self.shutdown.child_token();
+        let attendance = Arc::new(Attendance::default());
         let encoder = Encoder::new(crate::opus::RATE, 1, self.bitrate)?;
         let pre_skip = encoder.pre_skip();
         let (tx, rx) = broadcast::channel(FAN_OUT);
@@ -148,6 +176,7 @@ impl Hub {
                 generation,
                 per_page,
                 end: end.clone(),
+                attendance: attendance.clone(),
             },
         );
         let relay = Relay {
@@ -157,6 +186,7 @@ impl Hub {
             tx,
             encoder,
             end,
+            attendance,
         };
         self.tracker.spawn(relay.run());
         tracing::info!(source = source.id, name = %source.name, url = %source.url, "relay started");
@@ -183,6 +213,20 @@ impl Hub {
         }
     }
 
+    /// Keeps `source`'s relay running until `until` whoever listens (an airing of it is on air
+    /// or due); false if it is not running.
+    pub fn keep(&self, source: i64, until: chrono::DateTime<chrono::Utc>) -> bool {
+        match self.relays.lock().expect("relays lock").get(&source) {
+            Some(r) => {
+                r.attendance
+                    .kept_until_ms
+                    .fetch_max(until.timestamp_millis(), Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The sources whose relay is running.
     pub fn running(&self) -> Vec<i64> {
         let mut ids: Vec<i64> = self
@@ -200,7 +244,10 @@ impl Hub {
     fn retire(&self, source: i64, generation: u64, force: bool) -> bool {
         let mut relays = self.relays.lock().expect("relays lock");
         match relays.get(&source) {
-            Some(r) if r.generation == generation && (force || r.tx.receiver_count() == 0) => {
+            Some(r)
+                if r.generation == generation
+                    && (force || !r.attendance.wanted(r.tx.receiver_count())) =>
+            {
                 relays.remove(&source);
                 true
             }
@@ -239,6 +286,17 @@ impl Relay {
             ));
             backlog
         };
+        if let (Some(to), false) = (self.hub.handoff.clone(), self.source.live) {
+            self.hub.tracker.spawn(icecast::push(
+                to,
+                id,
+                self.source.name.clone(),
+                self.tx.downgrade(),
+                self.encoder.pre_skip(),
+                self.attendance.clone(),
+                stop.clone(),
+            ));
+        }
         let started = chrono::Utc::now();
         let name = format!(
             "{}-{}-{}.opus",
@@ -312,7 +370,7 @@ impl Relay {
                 r.push(&packet);
             }
             last = Some(packet);
-            if self.tx.receiver_count() > 0 {
+            if self.attendance.wanted(self.tx.receiver_count()) {
                 idle_since = None;
             } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= self.hub.linger
                 && self.hub.retire(id, self.generation, false)

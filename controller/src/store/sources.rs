@@ -89,23 +89,25 @@ impl Store {
 }
 
 impl Store {
-    /// The stations (not live sessions) whose relays are due to start in `[from, to]`, on an
-    /// airing not withdrawn: the hub connects to them ahead of their slot.
-    pub async fn stations_due(
+    /// The stations (not live sessions) with an airing not withdrawn that is on air at `now`
+    /// or starts by `soon`: the hub connects to them ahead of their slot and keeps them up
+    /// through it.
+    pub async fn stations_airing(
         &self,
-        from: chrono::DateTime<Utc>,
-        to: chrono::DateTime<Utc>,
+        now: chrono::DateTime<Utc>,
+        soon: chrono::DateTime<Utc>,
     ) -> Result<Vec<Source>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM sources WHERE kind = 'station' AND id IN (
                  SELECT a.source_id FROM occurrences o
                  JOIN announcements a ON a.id = o.announcement_id
                  WHERE a.source_id IS NOT NULL AND o.cancelled_at IS NULL
-                   AND o.start_at >= ? AND o.start_at <= ?)
+                   AND o.start_at <= ?
+                   AND strftime('%Y-%m-%dT%H:%M:%fZ', o.start_at, '+' || a.relay_secs || ' seconds') >= ?)
              ORDER BY id"
         ))
-        .bind(ts(from))
-        .bind(ts(to))
+        .bind(ts(soon))
+        .bind(ts(now))
         .fetch_all(&self.pool)
         .await?)
     }

@@ -170,6 +170,7 @@ impl Harness {
             std::time::Duration::from_secs(cfg.relay.linger_secs),
             tokio_util::sync::CancellationToken::new(),
             tokio_util::task::TaskTracker::new(),
+            None,
         );
         let state = AppState {
             app: loa_controller::ops::App {
