@@ -51,6 +51,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Relayed stations: what the villages are sent (see docs/live.md).
     pub relay: RelayConfig,
+    /// Live sessions from a sound card on this machine (see docs/live.md).
+    pub live: LiveConfig,
     /// The release key's public half (base64), from `loa-controller release keygen`: uploaded
     /// node releases must be signed by it, and it is written into every node config made from
     /// now on (`[update] release_key`). Absent, no release is taken. Not the plan key.
@@ -77,6 +79,17 @@ impl Default for CapConfig {
             poll_secs: 60,
         }
     }
+}
+
+/// `[live]`: a sound card on the controller's machine that live sessions may speak from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// The centre's microphone or mixer input, an ALSA name as `arecord -L` lists it
+    /// (`default`, `plughw:CARD=USB,DEV=0`). Unset: live sessions speak from browsers only.
+    pub capture_device: Option<String>,
+    /// Hold the reading to real time: for an input without a clock (tests reading a file).
+    pub capture_pace: bool,
 }
 
 /// `[relay]`: how a station's stream is passed on to the villages.
@@ -200,6 +213,7 @@ impl Default for Config {
             limits: Default::default(),
             tls: TlsConfig::default(),
             relay: RelayConfig::default(),
+            live: LiveConfig::default(),
             cap: CapConfig::default(),
         }
     }
@@ -268,6 +282,12 @@ pub struct Overrides {
     /// Hand the stations' relays to this Icecast (`[relay] icecast_url`).
     #[arg(long, env = "LOA_RELAY_ICECAST_URL")]
     pub relay_icecast_url: Option<String>,
+    /// The sound card live sessions may speak from (`[live] capture_device`).
+    #[arg(long, env = "LOA_LIVE_CAPTURE_DEVICE")]
+    pub live_capture_device: Option<String>,
+    /// Hold that sound card to real time (`[live] capture_pace`; inputs without a clock).
+    #[arg(long, env = "LOA_LIVE_CAPTURE_PACE")]
+    pub live_capture_pace: Option<bool>,
     /// Serve HTTPS and MQTT over TLS with this certificate (PEM); needs --tls-key.
     #[arg(long, env = "LOA_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -349,6 +369,12 @@ impl Config {
         }
         if let Some(v) = &o.relay_icecast_url {
             cfg.relay.icecast_url = Some(v.clone());
+        }
+        if let Some(v) = &o.live_capture_device {
+            cfg.live.capture_device = Some(v.clone());
+        }
+        if let Some(v) = o.live_capture_pace {
+            cfg.live.capture_pace = v;
         }
         if let Some(v) = o.requests_per_minute {
             cfg.limits.requests_per_minute = v;

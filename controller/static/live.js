@@ -2,7 +2,8 @@
 // cancellation, noise suppression or gain control, which change a voice), starts the session
 // (POST /api/v1/live), sends the microphone as 16-bit PCM on the session's WebSocket, shows
 // the input level, the countdown until the villages are on air and each village's state
-// (GET /api/v1/live/{id}), and stops it (POST /api/v1/live/{id}/stop). A socket that drops is
+// (GET /api/v1/live/{id}), and stops it (POST /api/v1/live/{id}/stop). A session from the
+// controller's sound card sends nothing from here. A socket that drops is
 // opened again; the controller ends the session if the speaker is gone for long.
 (function () {
   "use strict";
@@ -121,6 +122,33 @@
     if (!zones.length) { fail(texts["live.no_zone"]); return; }
     startButton.disabled = true;
     over = false;
+    var input = form.querySelector("input[name=input]:checked");
+    var body = {
+      zones: zones,
+      priority: document.getElementById("live-priority").value,
+      minutes: Number(document.getElementById("live-minutes").value) || undefined
+    };
+    if (input && input.value === "sound_card") {
+      // The controller reads its own sound card: nothing to send from here.
+      body.input = "sound_card";
+      level.parentNode.hidden = true;
+      state("starting", texts["live.starting"]);
+      api("POST", "/api/v1/live", body).then(function (s) {
+        session = s;
+        panel.dataset.session = s.id;
+        form.hidden = true;
+        stopButton.disabled = false;
+        tick();
+        follow();
+        timers.push(setInterval(tick, 250), setInterval(follow, 1000));
+      }).catch(function (e) {
+        startButton.disabled = false;
+        state("failed", "");
+        fail(e.message);
+      });
+      return;
+    }
+    level.parentNode.hidden = false;
     state("asking", texts["live.asking_microphone"]);
     navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 }
@@ -132,11 +160,7 @@
       throw new Error(say("live.no_microphone", { detail: e.message || e.name }));
     }).then(function () {
       state("starting", texts["live.starting"]);
-      return api("POST", "/api/v1/live", {
-        zones: zones,
-        priority: document.getElementById("live-priority").value,
-        minutes: Number(document.getElementById("live-minutes").value) || undefined
-      });
+      return api("POST", "/api/v1/live", body);
     }).then(function (s) {
       session = s;
       panel.dataset.session = s.id;

@@ -311,3 +311,28 @@ async fn a_session_that_reaches_nobody_leaves_nothing_and_a_restart_ends_the_res
     assert_eq!(v["broadcast"]["deliveries"][0]["stage"], "cancelled");
     assert!(h.plan("na-sai-1").await.items.is_empty());
 }
+
+#[tokio::test]
+async fn the_page_is_for_operators_and_offers_the_sound_card_only_where_there_is_one() {
+    use common::ui::{account, assert_has, page, sign_in};
+    let h = Harness::new().await;
+    let zone = h.zone("Thôn Nà Sài", None).await;
+    account(&h, "van-thu", "operator", &[], "vi").await;
+    account(&h, "can-bo", "viewer", &[], "vi").await;
+    let operator = sign_in(&h, "van-thu").await;
+    let r = page(&h, &operator, "/ui/broadcasts/live").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_has(&r, "Phát trực tiếp");
+    assert_has(&r, &format!("value=\"{zone}\" data-test=\"zone-choice\""));
+    assert!(!r.text().contains("live-input-sound-card"), "no sound card here");
+    let viewer = sign_in(&h, "can-bo").await;
+    let r = page(&h, &viewer, "/ui/broadcasts/live").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    let h = Harness::with_config(|c| c.live.capture_device = Some("plughw:CARD=USB".into())).await;
+    account(&h, "van-thu", "operator", &[], "vi").await;
+    let operator = sign_in(&h, "van-thu").await;
+    let r = page(&h, &operator, "/ui/broadcasts/live").await;
+    assert_has(&r, "live-input-sound-card");
+    assert_has(&r, "plughw:CARD=USB");
+}

@@ -255,3 +255,35 @@ mod tests {
         assert!((hz[1] - 150.0).abs() < 1.0, "{hz:?}");
     }
 }
+
+/// An ALSA input named `name` that reads `raw_in` (16-bit little-endian mono at 48 kHz) as
+/// if a microphone were saying it: the `file` plugin's `infile` over the `null` device. It has
+/// no clock: the reader holds itself to real time (the controller's `[live] capture_pace`).
+pub fn write_input_asoundrc(home: &Path, name: &str, raw_in: &Path) -> anyhow::Result<()> {
+    let conf = format!(
+        r#"# Written by loa's tests: "{name}" reads a recording as a microphone would.
+pcm.{name} {{
+    type plug
+    slave {{
+        pcm {{
+            type file
+            slave.pcm "null"
+            file "/dev/null"
+            infile "{file}"
+            format "raw"
+        }}
+        format S16_LE
+        rate 48000
+        channels 1
+    }}
+    hint {{
+        show on
+        description "loa test input from a raw file"
+    }}
+}}
+"#,
+        file = alsa_string(raw_in)?,
+    );
+    fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    fs::write(home.join(".asoundrc"), conf).context("writing .asoundrc")
+}

@@ -7,6 +7,10 @@
 //! it everywhere and each delivery ends `played`; what the villages were sent is kept, linked
 //! to the broadcast, and matches the microphone. A second session's tab is closed mid-session:
 //! the controller ends it within its timeout (5 s without sound), and the village stops.
+//!
+//! A session from the controller's own sound card: ALSA's `file` plugin reads the recording as
+//! the centre's mixer input (held to real time by `[live] capture_pace`: the plugin has no
+//! clock), and the village plays it.
 
 mod common;
 
@@ -242,4 +246,59 @@ async fn a_clerk_speaks_live_from_the_page_to_two_villages_of_three() {
     let before = size(&file);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(size(&file), before, "the village stopped playing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_from_the_controllers_sound_card_reaches_the_village() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A minute of the recording as the mixer's input, 16-bit mono at 48 kHz.
+    let raw = root.join("mixer.raw");
+    let cycle = loa_e2e::station::cycle();
+    let bytes: Vec<u8> = (0..15)
+        .flat_map(|_| cycle.iter())
+        .flat_map(|s| ((s * 32767.0) as i16).to_le_bytes())
+        .collect();
+    std::fs::write(&raw, bytes).unwrap();
+    let home = root.join("controller-home");
+    loa_e2e::alsa::write_input_asoundrc(&home, "loa_mixer", &raw).unwrap();
+    let controller = Controller::start_with(
+        &root.join("controller"),
+        Broker::embedded(),
+        &[
+            ("HOME", home.to_str().unwrap()),
+            ("LOA_LIVE_CAPTURE_DEVICE", "loa_mixer"),
+            ("LOA_LIVE_CAPTURE_PACE", "true"),
+            ("LOA_RELAY_LINGER_SECS", "2"),
+        ],
+    )
+    .await
+    .unwrap();
+    let api = controller.api();
+    let zone = api.zone("Thôn Nà Sài", None).await.unwrap();
+    let node = wav_node(&api, root, "na-sai-1", zone).await;
+    common::wait_presence(&api, "na-sai-1", "online")
+        .await
+        .unwrap();
+
+    let session = api
+        .post(
+            "/api/v1/live",
+            serde_json::json!({"zones": [zone], "input": "sound_card", "priority": "priority"}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", controller.log_tail()));
+    let item = format!("o{}", session["broadcast_id"]);
+    wait_played(&node, &item, 4.0).await;
+    api.post(
+        &format!("/api/v1/live/{}/stop", session["id"]),
+        serde_json::json!(null),
+    )
+    .await
+    .unwrap();
+    api.wait_stage(session["broadcast_id"].as_i64().unwrap(), "played", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", node.log_tail()));
+    let c = match_of(&node, &item);
+    assert!(c > 0.8, "correlation with the mixer's input is {c}");
 }

@@ -44,6 +44,20 @@ pub struct NewLive {
     pub minutes: Option<u32>,
     /// With the commune's chime first (`true`), without (`false`), or as each node is set.
     pub chime: Option<bool>,
+    /// Where the voice comes from: the speaker's browser (default), or the sound card of the
+    /// controller's machine (`[live] capture_device`).
+    #[serde(default)]
+    pub input: LiveInput,
+}
+
+#[derive(utoipa::ToSchema, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveInput {
+    /// The browser sends the microphone on `/api/v1/live/{id}/audio`.
+    #[default]
+    Browser,
+    /// The centre's microphone or mixer, wired to the controller's machine.
+    SoundCard,
 }
 
 fn normal() -> Priority {
@@ -74,14 +88,35 @@ pub async fn start(s: &App, actor: &Actor, new: &NewLive) -> Result<LiveSession,
     let now = s.clock.now();
     let who = &actor.user.username;
     let local = now.with_timezone(&s.tz).format("%H:%M:%S %d/%m/%Y");
+    let card = match new.input {
+        LiveInput::Browser => None,
+        LiveInput::SoundCard => Some(s.cfg.live.capture_device.clone().ok_or_else(|| {
+            OpError::new(
+                super::Kind::Invalid,
+                "live.no_sound_card",
+                "this controller has no sound card for live sessions ([live] capture_device)",
+            )
+        })?),
+    };
     let source = s
         .store
         .create_live_source(&format!("{who} {local} #{}", rand::random::<u16>()))
         .await?;
+    if let Some(device) = &card {
+        let feed = s.hub.feed(source.id);
+        if let Err(why) = crate::relay::capture::start(device, s.cfg.live.capture_pace, feed) {
+            s.hub.end(source.id);
+            if let Err(d) = s.store.discard_live_source(source.id, None).await {
+                tracing::error!(source = source.id, error = %d, "a live session that could not start left its source");
+            }
+            return Err(OpError::new(super::Kind::Invalid, "live.sound_card", why));
+        }
+    }
     let made = make_broadcast(s, actor, new, source.id, minutes, &who_at(who, &local)).await;
     let occ = match made {
         Ok(o) => o,
         Err((e, announcement)) => {
+            s.hub.end(source.id);
             if let Err(d) = s.store.discard_live_source(source.id, announcement).await {
                 tracing::error!(source = source.id, error = %d, "a live session that could not start left its source");
             }

@@ -2,6 +2,7 @@
 //! relay plays from, and when the speaker last sent any (the session ends when the speaker's
 //! browser has been gone a while: [`crate::ops::live`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,8 @@ pub struct Feed {
     pub(super) backlog: Arc<Mutex<Backlog>>,
     /// When sound last came, or when the feed was made.
     last: Mutex<Instant>,
+    /// The session ended: a sound card feeding it lets go.
+    ended: AtomicBool,
 }
 
 impl Default for Feed {
@@ -18,6 +21,7 @@ impl Default for Feed {
         Feed {
             backlog: Arc::new(Mutex::new(Backlog::live())),
             last: Mutex::new(Instant::now()),
+            ended: AtomicBool::new(false),
         }
     }
 }
@@ -34,6 +38,15 @@ impl Feed {
     pub fn restart(&self) {
         self.backlog.lock().expect("backlog lock").clear();
         *self.last.lock().expect("feed lock") = Instant::now();
+    }
+
+    /// Marks the session over (see [`super::Hub::end`]).
+    pub fn end(&self) {
+        self.ended.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::Relaxed)
     }
 
     /// How long since the speaker last sent sound (or since the feed began).

@@ -10,7 +10,8 @@
 //! - [`record`]: the evidence file, kept in the media store when the relay ends.
 //! - [`ahead`]: a station connected a few seconds before a relay's slot.
 //! - [`icecast`]: a station's relay handed to an Icecast server as a source (province scale).
-//! - [`feed`]: a live session's sound, pushed by the speaker's browser instead of pulled.
+//! - [`feed`]: a live session's sound, pushed by the speaker's browser instead of pulled;
+//!   [`capture`]: or read from a sound card on the controller's machine.
 //!
 //! A live session (`crate::ops::live`) is a relay of its own source (`Source::live`): the
 //! pacer plays from the session's [`feed::Feed`] (a shorter backlog, shorter Ogg pages), and
@@ -28,6 +29,7 @@
 
 pub mod ahead;
 pub mod backlog;
+pub mod capture;
 pub mod decode;
 pub mod feed;
 pub mod hls;
@@ -207,7 +209,9 @@ impl Hub {
     /// A live session ended: its relay fades out and stops (its listeners' streams end), and
     /// its feed is dropped.
     pub fn end(&self, source: i64) {
-        self.feeds.lock().expect("feeds lock").remove(&source);
+        if let Some(f) = self.feeds.lock().expect("feeds lock").remove(&source) {
+            f.end();
+        }
         if let Some(r) = self.relays.lock().expect("relays lock").get(&source) {
             r.end.cancel();
         }

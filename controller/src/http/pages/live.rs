@@ -3,7 +3,8 @@
 //! script (`static/live.js`, with the microphone read by `static/live-worklet.js`) starts
 //! the session through the API, sends the microphone on the session's WebSocket, shows the
 //! input level, the countdown until the villages are on air and each village's state, and
-//! stops it. The rules are the API's own ([`crate::ops::live`]).
+//! stops it; or, where the controller's machine has a sound card for it, speaks from that
+//! (the page then only starts, follows and stops). The rules are the API's own ([`crate::ops::live`]).
 
 use axum::response::Response;
 use axum::routing::get;
@@ -52,6 +53,7 @@ async fn page(ctx: Ctx) -> Response {
                 "minutes": DEFAULT_MINUTES,
                 "max_minutes": MAX_MINUTES,
                 "gone_secs": SPEAKER_GONE.as_secs(),
+                "sound_card": ctx.s.cfg.live.capture_device,
                 "texts": texts,
             }),
         ))
