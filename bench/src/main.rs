@@ -8,6 +8,7 @@
 //! - `node`: one node's idle traffic on its MQTT link, and its cold start to plan applied.
 //! - `relay --listeners "1 200"`: one relayed station: bytes a minute per village, and the
 //!   controller's CPU and memory, per number of villages listening.
+//! - `relay-node --secs 600`: a node playing a relay, beside ffplay and mpg123: CPU, memory.
 //! - `live --jitter "300 150"`: a live session's delay from the speaker's socket to the node's
 //!   output, p50/p95, per jitter buffer.
 //! - `resampling`: rubato's resamplers on the node's rates: quality against CPU (no site).
@@ -19,6 +20,7 @@ mod ingest;
 mod live;
 mod node;
 mod relay;
+mod relay_node;
 mod resampling;
 mod site;
 mod stats;
@@ -73,6 +75,12 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         secs: u64,
     },
+    /// A node playing a relay, beside ffplay (the same stream) and mpg123 (the station).
+    RelayNode {
+        /// Seconds measured.
+        #[arg(long, default_value_t = 600)]
+        secs: u64,
+    },
     /// A live session's delay, speaker to loudspeaker, for each node jitter buffer.
     Live {
         /// The node's `[audio] jitter_ms`, one run each.
@@ -118,6 +126,13 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", relay::HEADER);
             for n in listeners.split_whitespace() {
                 let row = relay::bench(&cli.dir, n.parse()?, secs).await?;
+                println!("{}", row.markdown());
+            }
+            Ok(())
+        }
+        Cmd::RelayNode { secs } => {
+            println!("{}", relay_node::HEADER);
+            for row in relay_node::bench(&cli.dir, secs).await? {
                 println!("{}", row.markdown());
             }
             Ok(())

@@ -324,7 +324,10 @@ async fn the_page_is_for_operators_and_offers_the_sound_card_only_where_there_is
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_has(&r, "Phát trực tiếp");
     assert_has(&r, &format!("value=\"{zone}\" data-test=\"zone-choice\""));
-    assert!(!r.text().contains("live-input-sound-card"), "no sound card here");
+    assert!(
+        !r.text().contains("live-input-sound-card"),
+        "no sound card here"
+    );
     let viewer = sign_in(&h, "can-bo").await;
     let r = page(&h, &viewer, "/ui/broadcasts/live").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);

@@ -9,38 +9,11 @@
 
 use std::path::Path;
 
-use loa_e2e::alsa::{alsa_string, capture_pcm, CAPTURE_PCM};
+use loa_e2e::alsa::{capture_pcm, CAPTURE_PCM};
 use loa_node::audio::{AudioConfig, SinkKind};
 use loa_node::speaker::{self, signal, SpeakerCheckConfig};
 
 const RATE: u32 = 48_000;
-
-/// A capture pcm `name` reading S16_LE mono at 48 kHz from the raw file `infile`.
-fn microphone(name: &str, infile: &Path) -> String {
-    format!(
-        r#"pcm.{name} {{
-    type plug
-    slave {{
-        pcm {{
-            type file
-            slave.pcm "null"
-            file "/dev/null"
-            infile "{infile}"
-            format "raw"
-        }}
-        format S16_LE
-        rate {RATE}
-        channels 1
-    }}
-    hint {{
-        show on
-        description "loa test microphone"
-    }}
-}}
-"#,
-        infile = alsa_string(infile).unwrap()
-    )
-}
 
 /// Four seconds the microphone "hears": room noise at `noise_db`, and the test signal at
 /// `signal_db` (if any) from half a second in. Raw S16_LE mono.
@@ -77,7 +50,7 @@ fn the_check_passes_when_the_loudspeaker_is_heard_and_fails_when_silent_or_too_w
     for (name, signal_db, noise_db) in cases {
         let raw = home.path().join(format!("{name}.raw"));
         recording(&raw, signal_db, noise_db);
-        conf.push_str(&microphone(name, &raw));
+        conf.push_str(&loa_e2e::alsa::input_pcm(name, &raw).unwrap());
     }
     std::fs::write(home.path().join(".asoundrc"), conf).unwrap();
     // Edition 2021, one test in this process: nothing else reads the environment meanwhile.

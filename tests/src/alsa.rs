@@ -258,11 +258,11 @@ mod tests {
 
 /// An ALSA input named `name` that reads `raw_in` (16-bit little-endian mono at 48 kHz) as
 /// if a microphone were saying it: the `file` plugin's `infile` over the `null` device. It has
-/// no clock: the reader holds itself to real time (the controller's `[live] capture_pace`).
-pub fn write_input_asoundrc(home: &Path, name: &str, raw_in: &Path) -> anyhow::Result<()> {
-    let conf = format!(
-        r#"# Written by loa's tests: "{name}" reads a recording as a microphone would.
-pcm.{name} {{
+/// no clock: the reader holds itself to real time (the controller's `[live] capture_pace`,
+/// the node's speaker check reads a few seconds as fast as it can).
+pub fn input_pcm(name: &str, raw_in: &Path) -> anyhow::Result<String> {
+    Ok(format!(
+        r#"pcm.{name} {{
     type plug
     slave {{
         pcm {{
@@ -283,6 +283,14 @@ pcm.{name} {{
 }}
 "#,
         file = alsa_string(raw_in)?,
+    ))
+}
+
+/// A `.asoundrc` in `home` with the single input [`input_pcm`].
+pub fn write_input_asoundrc(home: &Path, name: &str, raw_in: &Path) -> anyhow::Result<()> {
+    let conf = format!(
+        "# Written by loa's tests: \"{name}\" reads a recording as a microphone would.\n{}",
+        input_pcm(name, raw_in)?
     );
     fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
     fs::write(home.join(".asoundrc"), conf).context("writing .asoundrc")

@@ -174,15 +174,7 @@ async fn a_clerk_speaks_live_from_the_page_to_two_villages_of_three() {
     );
 
     // What the villages were sent is kept with the broadcast, and is the microphone.
-    let kept = wait::until("the session's recording", WAIT, || async {
-        let v = api.broadcast_status(broadcast).await?;
-        Ok(v["recordings"]
-            .as_array()
-            .filter(|r| !r.is_empty())
-            .map(|r| r[0].clone()))
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\n{}", controller.log_tail()));
+    let kept = common::kept_recording(&api, &controller, broadcast).await;
     let sha = kept["media_sha256"].as_str().unwrap();
     let ogg = reqwest::Client::new()
         .get(format!("{}/api/v1/media/{sha}/audio", controller.url))

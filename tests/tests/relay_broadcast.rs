@@ -169,19 +169,7 @@ async fn a_relay_broadcast_plays_the_station_in_its_village_and_resumes_after_an
         "the emergency played once"
     );
     // What the villages were sent is kept and linked to the broadcast, for officials to hear.
-    let kept = wait::until(
-        "the relay's recording linked to the broadcast",
-        Duration::from_secs(30),
-        || async {
-            let v = api.broadcast_status(broadcast).await?;
-            Ok(v["recordings"]
-                .as_array()
-                .filter(|r| !r.is_empty())
-                .map(|r| r[0].clone()))
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}\n{}", controller.log_tail()));
+    let kept = common::kept_recording(&api, &controller, broadcast).await;
     let sha = kept["media_sha256"].as_str().unwrap();
     let media = api.get(&format!("/api/v1/media/{sha}")).await.unwrap();
     assert_eq!(media["codec"], "opus");

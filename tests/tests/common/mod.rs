@@ -335,3 +335,25 @@ pub fn relay_secs(node: &Node, item: &str) -> f64 {
         .sum::<f64>()
         / (2 * loa_e2e::station::RATE) as f64
 }
+
+/// Waits (30 s) for the first recording linked to `broadcast`: what a relay or a live session
+/// sent the villages, kept once it stopped.
+pub async fn kept_recording(
+    api: &Api,
+    controller: &Controller,
+    broadcast: i64,
+) -> serde_json::Value {
+    wait::until(
+        "the recording linked to the broadcast",
+        Duration::from_secs(30),
+        || async {
+            let v = api.broadcast_status(broadcast).await?;
+            Ok(v["recordings"]
+                .as_array()
+                .filter(|r| !r.is_empty())
+                .map(|r| r[0].clone()))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", controller.log_tail()))
+}
