@@ -181,6 +181,46 @@ fn level(s: i16) -> f64 {
     f64::from(s) / 32768.0
 }
 
+/// An ALSA input named `name` that reads `raw_in` (16-bit little-endian mono at 48 kHz) as
+/// if a microphone were saying it: the `file` plugin's `infile` over the `null` device. It has
+/// no clock: the reader holds itself to real time (the controller's `[live] capture_pace`,
+/// the node's speaker check reads a few seconds as fast as it can).
+pub fn input_pcm(name: &str, raw_in: &Path) -> anyhow::Result<String> {
+    Ok(format!(
+        r#"pcm.{name} {{
+    type plug
+    slave {{
+        pcm {{
+            type file
+            slave.pcm "null"
+            file "/dev/null"
+            infile "{file}"
+            format "raw"
+        }}
+        format S16_LE
+        rate 48000
+        channels 1
+    }}
+    hint {{
+        show on
+        description "loa test input from a raw file"
+    }}
+}}
+"#,
+        file = alsa_string(raw_in)?,
+    ))
+}
+
+/// A `.asoundrc` in `home` with the single input [`input_pcm`].
+pub fn write_input_asoundrc(home: &Path, name: &str, raw_in: &Path) -> anyhow::Result<()> {
+    let conf = format!(
+        "# Written by loa's tests: \"{name}\" reads a recording as a microphone would.\n{}",
+        input_pcm(name, raw_in)?
+    );
+    fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    fs::write(home.join(".asoundrc"), conf).context("writing .asoundrc")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,44 +294,4 @@ mod tests {
         assert!((hz[0] - 100.0).abs() < 1.0, "{hz:?}");
         assert!((hz[1] - 150.0).abs() < 1.0, "{hz:?}");
     }
-}
-
-/// An ALSA input named `name` that reads `raw_in` (16-bit little-endian mono at 48 kHz) as
-/// if a microphone were saying it: the `file` plugin's `infile` over the `null` device. It has
-/// no clock: the reader holds itself to real time (the controller's `[live] capture_pace`,
-/// the node's speaker check reads a few seconds as fast as it can).
-pub fn input_pcm(name: &str, raw_in: &Path) -> anyhow::Result<String> {
-    Ok(format!(
-        r#"pcm.{name} {{
-    type plug
-    slave {{
-        pcm {{
-            type file
-            slave.pcm "null"
-            file "/dev/null"
-            infile "{file}"
-            format "raw"
-        }}
-        format S16_LE
-        rate 48000
-        channels 1
-    }}
-    hint {{
-        show on
-        description "loa test input from a raw file"
-    }}
-}}
-"#,
-        file = alsa_string(raw_in)?,
-    ))
-}
-
-/// A `.asoundrc` in `home` with the single input [`input_pcm`].
-pub fn write_input_asoundrc(home: &Path, name: &str, raw_in: &Path) -> anyhow::Result<()> {
-    let conf = format!(
-        "# Written by loa's tests: \"{name}\" reads a recording as a microphone would.\n{}",
-        input_pcm(name, raw_in)?
-    );
-    fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
-    fs::write(home.join(".asoundrc"), conf).context("writing .asoundrc")
 }

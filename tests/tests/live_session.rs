@@ -236,6 +236,7 @@ async fn a_clerk_speaks_live_from_the_page_to_two_villages_of_three() {
         .find(|p| is_of(p, &item2))
         .unwrap();
     let before = size(&file);
+    // Nothing more comes: that takes a wait with no event to wait for.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(size(&file), before, "the village stopped playing");
 }

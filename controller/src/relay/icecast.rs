@@ -106,7 +106,7 @@ async fn once(url: &reqwest::Url, mount: &str, name: &str, listener: Listener) -
         Ok(Err(e)) => return (format!("Icecast's answer could not be read: {e}"), 0),
         Err(_) => return ("Icecast did not answer the source request".into(), 0),
     };
-    if !answer.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+    if answer.split_whitespace().nth(1) != Some("200") {
         return (format!("Icecast refused the mount {mount}: {answer}"), 0);
     }
     tracing::info!(%mount, "the relay is handed to Icecast");
