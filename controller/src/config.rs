@@ -124,11 +124,6 @@ impl Default for RelayConfig {
 }
 
 impl RelayConfig {
-    /// The mount a station's relay is handed to: `/loa-{site}-{source}.ogg`.
-    pub fn mount(site: &str, source: i64) -> String {
-        format!("/loa-{site}-{source}.ogg")
-    }
-
     /// Where the villages pull the relays from when they are handed to Icecast: its public
     /// address, or `icecast_url` without the credentials.
     pub fn handoff_public(&self) -> Option<String> {

@@ -50,9 +50,9 @@ pub struct Catalogue {
     pub relays: HashMap<i64, RelayContent>,
     /// The sources of those relays that are live sessions (always pulled from here).
     pub live_sources: std::collections::HashSet<i64>,
-    /// When the stations' relays are handed to Icecast: the start of their mounts' URLs
-    /// (`{icecast}/loa-{site}-`); the source id and `.ogg` follow.
-    pub handoff: Option<String>,
+    /// When the stations' relays are handed to Icecast: its address as the villages reach it,
+    /// and the site (the mounts are `relay::icecast::mount`).
+    pub handoff: Option<(String, String)>,
 }
 
 impl Catalogue {
@@ -151,8 +151,11 @@ impl Catalogue {
     pub fn stream(&self, item: &PlanItemRow) -> Option<StreamRef> {
         let relay = self.relays.get(&item.announcement_id)?;
         let url = match &self.handoff {
-            Some(base) if !self.live_sources.contains(&relay.source_id) => {
-                format!("{base}{}.ogg", relay.source_id)
+            Some((base, site)) if !self.live_sources.contains(&relay.source_id) => {
+                format!(
+                    "{base}{}",
+                    crate::relay::icecast::mount(site, relay.source_id)
+                )
             }
             _ => format!("{}/streams/{}", self.public_url, relay.source_id),
         };

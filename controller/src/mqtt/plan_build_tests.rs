@@ -142,7 +142,7 @@ fn a_relay_item_streams_its_source_after_the_chime_until_its_end() {
     assert!(built.plan.items[0].stream.is_none());
     // Handed to Icecast, a station's relay is pulled from its mount; a live session is not.
     let mut handed = catalogue(false);
-    handed.handoff = Some("http://icecast.test:8000/loa-xa-demo-".into());
+    handed.handoff = Some(("http://icecast.test:8000".into(), "xa-demo".into()));
     let url = |c: &Catalogue| {
         let built = build_plan(&ctx(), &node(10, false), vec![item(1, 3, None)], c);
         built.plan.items[0].stream.as_ref().unwrap().url.clone()

@@ -47,7 +47,7 @@ pub struct Planner {
     site: String,
     public_url: String,
     /// Where stations' relays are pulled from when handed to Icecast (see [`Catalogue`]).
-    handoff: Option<String>,
+    handoff: Option<(String, String)>,
     /// How long a plan stays acceptable to a node after it is issued.
     validity: Duration,
     /// Where plans go; the link publishes them.
@@ -81,7 +81,7 @@ impl Planner {
             handoff: cfg
                 .relay
                 .handoff_public()
-                .map(|base| format!("{base}/loa-{}-", cfg.site)),
+                .map(|base| (base, cfg.site.clone())),
             validity: Duration::seconds(cfg.plan_validity_secs),
             outbox,
             clock,

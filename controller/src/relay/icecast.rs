@@ -27,6 +27,11 @@ use super::Attendance;
 use crate::opus::ogg_out::PACKETS_PER_PAGE;
 use crate::opus::Packet;
 
+/// The mount a station's relay is handed to: `/loa-{site}-{source}.ogg`.
+pub fn mount(site: &str, source: i64) -> String {
+    format!("/loa-{site}-{source}.ogg")
+}
+
 /// Where and as whom a relay is handed over.
 #[derive(Clone, Debug)]
 pub struct Handoff {
@@ -45,7 +50,7 @@ pub async fn push(
     attendance: Arc<Attendance>,
     stop: CancellationToken,
 ) {
-    let mount = crate::config::RelayConfig::mount(&to.site, source);
+    let mount = mount(&to.site, source);
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     loop {
         // The relay is gone: nothing more to hand over.
