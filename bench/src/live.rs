@@ -1,15 +1,19 @@
-//! `live --bursts N --jitter "300 150"`: a live session's delay, mouth to loudspeaker. A real
-//! controller and one real village node (its output a paced WAV file, 48 kHz mono); the bench
-//! is the speaker's browser: it opens the session's WebSocket and sends 20 ms of 16-bit PCM
-//! every 20 ms, as the page does, silence but for a 100 ms 1 kHz burst every 2 s, noting when
-//! each burst left. When the session ends, each burst is found in what the node played (its
-//! onset, by its envelope) and timed: the node's first frame (the delivery's planned start plus
-//! its measured start error) plus the onset's place in the file, less when it was sent. The
-//! node holds its writes at most 300 ms ahead of the wall clock, as a sound card's buffer
-//! does, so this is when a card with a 300 ms buffer plays it.
+//! `live --bursts N --jitter "300 150" [--browser]`: a live session's delay, mouth to
+//! loudspeaker. A real controller and one real village node playing through the real ALSA
+//! library (cpal → `plug` → the `file` plugin, appending to a raw file, over `null`), held to
+//! real time. The speaker says a 100 ms 1 kHz burst every 2 s, silence between:
 //!
-//! Left out: the browser's own capture (an AudioWorklet hands 20 ms at a time; Chromium's
-//! capture adds a few ms), and a real card's buffer beyond that 300 ms.
+//! - by default the bench is the speaker's browser: it opens the session's WebSocket and sends
+//!   20 ms of 16-bit PCM every 20 ms, as the page does, noting when each burst left;
+//! - with `--browser`, Chromium is: a WAV of the bursts is its fake microphone, the clerk's
+//!   page starts the session, and the bursts' times count from when the microphone opened
+//!   (Chromium's fake device plays its file from its start, in a loop).
+//!
+//! When the session ends, each burst is found in what the node played (its onset, by its
+//! envelope) and timed: the node's first frame (the delivery's planned start plus its
+//! measured start error) plus the onset's place in the capture, less when it was said. The
+//! node holds its writes at most 300 ms ahead of the wall clock, as a sound card's buffer does,
+//! so this is when a card with a 300 ms buffer plays it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,6 +21,8 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures_util::SinkExt as _;
+use loa_e2e::alsa::{write_stream_asoundrc, CAPTURE_PCM, STREAM_CHANNELS, STREAM_RATE};
+use loa_e2e::browser::Browser;
 use loa_e2e::procs::{with_audio, Broker, Controller, Node};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -31,10 +37,10 @@ const CHUNK: usize = RATE / 50;
 const EVERY: usize = 100;
 const BURST: usize = 5;
 
-pub const HEADER: &str =
-    "| node's jitter buffer | bursts heard | p50 | p95 | max |\n|---:|---:|---:|---:|---:|";
+pub const HEADER: &str = "| speaker | node's jitter buffer | bursts heard | p50 | p95 | max |\n|---|---:|---:|---:|---:|---:|";
 
 pub struct Row {
+    pub browser: bool,
     pub jitter_ms: u64,
     pub heard: usize,
     pub sent: usize,
@@ -44,7 +50,12 @@ pub struct Row {
 impl Row {
     pub fn markdown(&self) -> String {
         format!(
-            "| {} ms | {} of {} | {:.0} ms | {:.0} ms | {:.0} ms |",
+            "| {} | {} ms | {} of {} | {:.0} ms | {:.0} ms | {:.0} ms |",
+            if self.browser {
+                "Chromium, fake microphone, the page"
+            } else {
+                "a WebSocket client"
+            },
             self.jitter_ms,
             self.heard,
             self.sent,
@@ -89,8 +100,29 @@ fn onsets(pcm: &[i16]) -> Vec<usize> {
     out
 }
 
-pub async fn bench(dir: &Path, jitter_ms: u64, bursts: usize) -> anyhow::Result<Row> {
-    let root = dir.join(format!("live-{jitter_ms}"));
+/// The bursts as a WAV file, one 2 s period (Chromium loops it).
+fn microphone_wav(path: &Path) -> anyhow::Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE as u32,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)?;
+    for n in 0..EVERY {
+        for pair in chunk(n).chunks_exact(2) {
+            w.write_sample(i16::from_le_bytes([pair[0], pair[1]]))?;
+        }
+    }
+    w.finalize()?;
+    Ok(())
+}
+
+pub async fn bench(dir: &Path, jitter_ms: u64, bursts: usize, browser: bool) -> anyhow::Result<Row> {
+    let root = dir.join(format!(
+        "live-{jitter_ms}{}",
+        if browser { "-browser" } else { "" }
+    ));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root)?;
     let controller =
@@ -101,55 +133,34 @@ pub async fn bench(dir: &Path, jitter_ms: u64, bursts: usize) -> anyhow::Result<
     let cfg = api
         .provision("na-sai-1", "Cụm loa Nà Sài", zone, &node_dir.join("data"))
         .await?;
+    let home = node_dir.join("home");
+    let capture = node_dir.join("capture.raw");
+    write_stream_asoundrc(&home, &capture)?;
     let mut audio = toml::Table::new();
-    audio.insert("sink".into(), "wav".into());
-    audio.insert("rate".into(), (RATE as i64).into());
-    audio.insert("channels".into(), 1.into());
+    audio.insert("device".into(), CAPTURE_PCM.into());
+    audio.insert("pace".into(), true.into());
     audio.insert("jitter_ms".into(), (jitter_ms as i64).into());
-    let wav_dir = node_dir.join("wav");
-    audio.insert("wav_dir".into(), wav_dir.display().to_string().into());
-    let node = Node::start("na-sai-1", &node_dir, &with_audio(&cfg, audio)?, None)?;
+    let node = Node::start("na-sai-1", &node_dir, &with_audio(&cfg, audio)?, Some(&home))?;
     loa_e2e::wait::until("the node online", Duration::from_secs(60), || async {
         let n = api.get("/api/v1/nodes/na-sai-1").await?;
         Ok((n["presence"] == "online").then_some(()))
     })
     .await?;
 
-    let session = api
-        .post("/api/v1/live", json!({"zones": [zone], "chime": false}))
-        .await?;
+    let (session, said) = if browser {
+        speak_in_browser(&root, &controller, zone, bursts).await?
+    } else {
+        speak_on_socket(&controller, zone, bursts).await?
+    };
     let id = session["id"].as_i64().context("a session id")?;
-    let base = controller.url.replacen("http", "ws", 1);
-    let mut req = format!("{base}/api/v1/live/{id}/audio?rate={RATE}").into_client_request()?;
-    req.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", controller.token).parse()?,
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
-    // One burst more than asked: the first goes out before the node is on air.
-    let total = (bursts + 1) * EVERY;
-    let mut sent: Vec<DateTime<Utc>> = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    for n in 0..total {
-        tick.tick().await;
-        if n % EVERY == 0 {
-            sent.push(Utc::now());
-        }
-        ws.send(Message::Binary(chunk(n).into())).await?;
-    }
     api.post(&format!("/api/v1/live/{id}/stop"), json!(null))
         .await?;
     let broadcast = session["broadcast_id"].as_i64().context("a broadcast")?;
-    let delivery = loa_e2e::wait::until(
-        "the node's delivery played",
-        Duration::from_secs(30),
-        || async {
-            let v = api.broadcast_status(broadcast).await?;
-            let d = v["deliveries"][0].clone();
-            Ok((d["stage"] == "played").then_some(d))
-        },
-    )
+    let delivery = loa_e2e::wait::until("the node's delivery played", Duration::from_secs(30), || async {
+        let v = api.broadcast_status(broadcast).await?;
+        let d = v["deliveries"][0].clone();
+        Ok((d["stage"] == "played").then_some(d))
+    })
     .await
     .with_context(|| node.log_tail())?;
     let start: DateTime<Utc> = session["started_at"]
@@ -158,25 +169,111 @@ pub async fn bench(dir: &Path, jitter_ms: u64, bursts: usize) -> anyhow::Result<
         .parse()?;
     let first_frame =
         start + chrono::Duration::milliseconds(delivery["start_error_ms"].as_i64().unwrap_or(0));
-    let wav = std::fs::read_dir(&wav_dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .next()
-        .context("no playback written")?;
-    let pcm = loa_e2e::pcm::read(&wav)?;
+    let pcm = loa_e2e::pcm::read_raw(&capture, STREAM_RATE, STREAM_CHANNELS)?;
+    let left: Vec<i16> = pcm
+        .samples
+        .iter()
+        .step_by(usize::from(STREAM_CHANNELS))
+        .copied()
+        .collect();
     let mut delays = Vec::new();
-    for onset in onsets(&pcm.samples) {
+    for onset in onsets(&left) {
         let heard = first_frame + chrono::Duration::microseconds((onset * 1_000_000 / RATE) as i64);
-        // The burst it is: the last one sent before it was heard.
-        if let Some(t) = sent.iter().rev().find(|t| **t <= heard) {
+        // The burst it is: the last one said before it was heard.
+        if let Some(t) = said.iter().rev().find(|t| **t <= heard) {
             delays.push((heard - *t).num_microseconds().unwrap_or(0) as f64 / 1000.0);
         }
     }
-    anyhow::ensure!(!delays.is_empty(), "no burst heard in {}", wav.display());
+    anyhow::ensure!(!delays.is_empty(), "no burst heard in {}", capture.display());
     drop(node);
+    let sent = said.iter().filter(|t| **t >= start).count().max(delays.len());
     Ok(Row {
+        browser,
         jitter_ms,
         heard: delays.len(),
-        sent: sent.len(),
+        sent,
         delays_ms: delays,
     })
+}
+
+/// The bench as the page: the session started through the API, the bursts sent on its socket.
+async fn speak_on_socket(
+    controller: &Controller,
+    zone: i64,
+    bursts: usize,
+) -> anyhow::Result<(serde_json::Value, Vec<DateTime<Utc>>)> {
+    let session = controller
+        .api()
+        .post("/api/v1/live", json!({"zones": [zone], "chime": false}))
+        .await?;
+    let id = session["id"].as_i64().context("a session id")?;
+    let base = controller.url.replacen("http", "ws", 1);
+    let mut req = format!("{base}/api/v1/live/{id}/audio?rate={RATE}").into_client_request()?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {}", controller.token).parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    // One burst more than asked: the first goes out before the node is on air.
+    let total = (bursts + 1) * EVERY;
+    let mut said: Vec<DateTime<Utc>> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for n in 0..total {
+        tick.tick().await;
+        if n % EVERY == 0 {
+            said.push(Utc::now());
+        }
+        ws.send(Message::Binary(chunk(n).into())).await?;
+    }
+    Ok((session, said))
+}
+
+/// Chromium as the speaker: its fake microphone says the bursts from when it opens; the clerk's
+/// page starts the session; the bench notes when the page got the microphone.
+async fn speak_in_browser(
+    root: &Path,
+    controller: &Controller,
+    zone: i64,
+    bursts: usize,
+) -> anyhow::Result<(serde_json::Value, Vec<DateTime<Utc>>)> {
+    let api = controller.api();
+    api.account("can-bo", "operator").await?;
+    let wav = root.join("microphone.wav");
+    microphone_wav(&wav)?;
+    let b = Browser::with_microphone(&wav).await?;
+    b.sign_in(&controller.url, "can-bo").await?;
+    b.goto(&format!("{}/ui/broadcasts/live", controller.url))
+        .await?;
+    // When the page gets the microphone, by the wall clock (the bench's own hook, not the
+    // page's).
+    b.client
+        .execute(
+            "const get = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+             navigator.mediaDevices.getUserMedia = c => get(c).then(s => { window.loaMicAt = Date.now(); return s; });",
+            vec![],
+        )
+        .await?;
+    b.click(&format!("[data-test=zone-choice][value=\"{zone}\"]"))
+        .await?;
+    b.click("#live-start").await?;
+    b.wait_js(
+        "the page on air",
+        "document.querySelector('#live-panel').dataset.state === 'on-air'",
+    )
+    .await?;
+    let id = b
+        .find("#live-panel")
+        .await?
+        .attr("data-session")
+        .await?
+        .context("the panel names its session")?;
+    let at = b.client.execute("return window.loaMicAt;", vec![]).await?;
+    let opened = DateTime::<Utc>::from_timestamp_millis(at.as_i64().context("loaMicAt")?)
+        .context("a time")?;
+    tokio::time::sleep(Duration::from_secs(2 * (bursts as u64 + 1))).await;
+    let said: Vec<DateTime<Utc>> = (0..bursts + 3)
+        .map(|n| opened + chrono::Duration::seconds(2 * n as i64))
+        .collect();
+    let session = api.get(&format!("/api/v1/live/{id}")).await?;
+    drop(b);
+    Ok((session, said))
 }

@@ -9,8 +9,8 @@
 //! - `relay --listeners "1 200"`: one relayed station: bytes a minute per village, and the
 //!   controller's CPU and memory, per number of villages listening.
 //! - `relay-node --secs 600`: a node playing a relay, beside ffplay and mpg123: CPU, memory.
-//! - `live --jitter "300 150"`: a live session's delay from the speaker's socket to the node's
-//!   output, p50/p95, per jitter buffer.
+//! - `live --jitter "300 150" [--browser]`: a live session's delay from the speaker (a socket
+//!   client, or Chromium's fake microphone on the page) to the node's output, per jitter buffer.
 //! - `resampling`: rubato's resamplers on the node's rates: quality against CPU (no site).
 
 mod db;
@@ -89,6 +89,9 @@ enum Cmd {
         /// Bursts timed in each run (one every 2 s).
         #[arg(long, default_value_t = 30)]
         bursts: usize,
+        /// Chromium with a fake microphone speaks, on the page, instead of a socket client.
+        #[arg(long)]
+        browser: bool,
     },
     /// What a cheaper resampler than the node's would give up: SNR and CPU of each.
     Resampling,
@@ -137,10 +140,14 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Live { jitter, bursts } => {
+        Cmd::Live {
+            jitter,
+            bursts,
+            browser,
+        } => {
             println!("{}", live::HEADER);
             for j in jitter.split_whitespace() {
-                let row = live::bench(&cli.dir, j.parse()?, bursts).await?;
+                let row = live::bench(&cli.dir, j.parse()?, bursts, browser).await?;
                 println!("{}", row.markdown());
             }
             Ok(())
