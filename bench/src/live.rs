@@ -118,7 +118,12 @@ fn microphone_wav(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn bench(dir: &Path, jitter_ms: u64, bursts: usize, browser: bool) -> anyhow::Result<Row> {
+pub async fn bench(
+    dir: &Path,
+    jitter_ms: u64,
+    bursts: usize,
+    browser: bool,
+) -> anyhow::Result<Row> {
     let root = dir.join(format!(
         "live-{jitter_ms}{}",
         if browser { "-browser" } else { "" }
@@ -140,7 +145,12 @@ pub async fn bench(dir: &Path, jitter_ms: u64, bursts: usize, browser: bool) -> 
     audio.insert("device".into(), CAPTURE_PCM.into());
     audio.insert("pace".into(), true.into());
     audio.insert("jitter_ms".into(), (jitter_ms as i64).into());
-    let node = Node::start("na-sai-1", &node_dir, &with_audio(&cfg, audio)?, Some(&home))?;
+    let node = Node::start(
+        "na-sai-1",
+        &node_dir,
+        &with_audio(&cfg, audio)?,
+        Some(&home),
+    )?;
     loa_e2e::wait::until("the node online", Duration::from_secs(60), || async {
         let n = api.get("/api/v1/nodes/na-sai-1").await?;
         Ok((n["presence"] == "online").then_some(()))
@@ -156,11 +166,15 @@ pub async fn bench(dir: &Path, jitter_ms: u64, bursts: usize, browser: bool) -> 
     api.post(&format!("/api/v1/live/{id}/stop"), json!(null))
         .await?;
     let broadcast = session["broadcast_id"].as_i64().context("a broadcast")?;
-    let delivery = loa_e2e::wait::until("the node's delivery played", Duration::from_secs(30), || async {
-        let v = api.broadcast_status(broadcast).await?;
-        let d = v["deliveries"][0].clone();
-        Ok((d["stage"] == "played").then_some(d))
-    })
+    let delivery = loa_e2e::wait::until(
+        "the node's delivery played",
+        Duration::from_secs(30),
+        || async {
+            let v = api.broadcast_status(broadcast).await?;
+            let d = v["deliveries"][0].clone();
+            Ok((d["stage"] == "played").then_some(d))
+        },
+    )
     .await
     .with_context(|| node.log_tail())?;
     let start: DateTime<Utc> = session["started_at"]
@@ -184,9 +198,17 @@ pub async fn bench(dir: &Path, jitter_ms: u64, bursts: usize, browser: bool) -> 
             delays.push((heard - *t).num_microseconds().unwrap_or(0) as f64 / 1000.0);
         }
     }
-    anyhow::ensure!(!delays.is_empty(), "no burst heard in {}", capture.display());
+    anyhow::ensure!(
+        !delays.is_empty(),
+        "no burst heard in {}",
+        capture.display()
+    );
     drop(node);
-    let sent = said.iter().filter(|t| **t >= start).count().max(delays.len());
+    let sent = said
+        .iter()
+        .filter(|t| **t >= start)
+        .count()
+        .max(delays.len());
     Ok(Row {
         browser,
         jitter_ms,
@@ -209,8 +231,10 @@ async fn speak_on_socket(
     let id = session["id"].as_i64().context("a session id")?;
     let base = controller.url.replacen("http", "ws", 1);
     let mut req = format!("{base}/api/v1/live/{id}/audio?rate={RATE}").into_client_request()?;
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {}", controller.token).parse()?);
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", controller.token).parse()?,
+    );
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
     // One burst more than asked: the first goes out before the node is on air.
     let total = (bursts + 1) * EVERY;

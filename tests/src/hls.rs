@@ -1,14 +1,15 @@
 //! A test radio station over HLS: ffmpeg cutting a recording, played in a loop in real time,
-//! into one-second segments and a live playlist (`live.m3u8`), and Python's `http.server`
-//! serving that folder on a loopback port, as a station's web server would.
+//! into one-second segments and a live playlist (`live.m3u8`), and a small web server here
+//! serving that folder on a loopback port, as a station's web server would (one file per
+//! request, with its type and length, then the connection closes).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::procs::unused_port;
 use crate::wait;
 
 /// How the station cuts its stream.
@@ -22,7 +23,7 @@ pub enum Segments {
 
 pub struct HlsStation {
     ffmpeg: Child,
-    server: Child,
+    server: tokio::task::JoinHandle<()>,
     port: u16,
     dir: PathBuf,
 }
@@ -60,22 +61,9 @@ impl HlsStation {
             .stderr(log)
             .spawn()
             .context("ffmpeg is needed for the HLS tests (scripts/setup.sh test installs it)")?;
-        let port = unused_port();
-        let server = Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("python3 serves the HLS test station")?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let server = tokio::spawn(serve(listener, dir.to_path_buf()));
         let station = HlsStation {
             ffmpeg,
             server,
@@ -113,9 +101,50 @@ impl HlsStation {
 
 impl Drop for HlsStation {
     fn drop(&mut self) {
-        for c in [&mut self.ffmpeg, &mut self.server] {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        let _ = self.ffmpeg.kill();
+        let _ = self.ffmpeg.wait();
+        self.server.abort();
+    }
+}
+
+/// Serves the files of `dir` by name (`GET /live.m3u8`), one request a connection.
+async fn serve(listener: tokio::net::TcpListener, dir: PathBuf) {
+    while let Ok((mut sock, _)) = listener.accept().await {
+        let dir = dir.clone();
+        tokio::spawn(async move {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16_384 {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let line = String::from_utf8_lossy(&head);
+            let path = line.split_whitespace().nth(1).unwrap_or("/");
+            let name = path.split('?').next().unwrap_or("").trim_start_matches('/');
+            let file = (!name.contains("..")).then(|| dir.join(name));
+            let answer = match file.map(std::fs::read) {
+                Some(Ok(body)) => {
+                    let kind = if name.ends_with(".m3u8") {
+                        "application/vnd.apple.mpegurl"
+                    } else if name.ends_with(".ts") {
+                        "video/mp2t"
+                    } else {
+                        "audio/mpeg"
+                    };
+                    let mut a = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    a.extend_from_slice(&body);
+                    a
+                }
+                _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = sock.write_all(&answer).await;
+        });
     }
 }

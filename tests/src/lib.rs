@@ -8,7 +8,7 @@
 //! - [`icecast`]: a throwaway Icecast on a free port and ffmpeg feeding it a recording: a
 //!   radio station for the relay tests.
 //! - [`hls`]: an HLS station: ffmpeg cutting a recording into segments and a live playlist,
-//!   served by Python's `http.server`.
+//!   served on a loopback port.
 //! - [`station`]: the recording a test station plays, and recognising it in what a node heard.
 //! - [`mosquitto`]: a throwaway Mosquitto on a free port, anonymous or with loa's files.
 //! - [`probe`]: a bare MQTT client, for tests of a broker's access rules and for intruders
