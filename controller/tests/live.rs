@@ -339,3 +339,29 @@ async fn the_page_is_for_operators_and_offers_the_sound_card_only_where_there_is
     assert_has(&r, "live-input-sound-card");
     assert_has(&r, "plughw:CARD=USB");
 }
+
+#[tokio::test]
+async fn a_live_emergency_speaks_in_quiet_hours_where_a_normal_session_may_not() {
+    let h = Harness::new().await;
+    let zone = h.zone("Thôn Nà Sài", None).await;
+    h.node("na-sai-1", zone).await;
+    // Quiet hours around now in the commune (UTC+7).
+    let local = chrono::Utc::now() + chrono::Duration::hours(7);
+    let hm = |t: chrono::DateTime<chrono::Utc>| t.format("%H:%M").to_string();
+    let r = h
+        .put_json(
+            &format!("/api/v1/zones/{zone}/quiet-hours"),
+            json!({"start": hm(local - chrono::Duration::hours(1)), "end": hm(local + chrono::Duration::hours(1))}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = h.post_json("/api/v1/live", json!({"zones": [zone]})).await;
+    r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "broadcast.all_quiet", &["quiet hours"]);
+    let r = h
+        .post_json("/api/v1/live", json!({"zones": [zone], "priority": "emergency"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let plan = h.plan("na-sai-1").await;
+    assert_eq!(plan.items[0].priority, loa_protocol::Priority::Emergency);
+    assert!(plan.items[0].stream.is_some());
+}
