@@ -356,9 +356,16 @@ async fn a_live_emergency_speaks_in_quiet_hours_where_a_normal_session_may_not()
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let r = h.post_json("/api/v1/live", json!({"zones": [zone]})).await;
-    r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "broadcast.all_quiet", &["quiet hours"]);
+    r.assert_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "broadcast.all_quiet",
+        &["quiet hours"],
+    );
     let r = h
-        .post_json("/api/v1/live", json!({"zones": [zone], "priority": "emergency"}))
+        .post_json(
+            "/api/v1/live",
+            json!({"zones": [zone], "priority": "emergency"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let plan = h.plan("na-sai-1").await;
