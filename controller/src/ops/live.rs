@@ -82,7 +82,7 @@ pub async fn start(s: &App, actor: &Actor, new: &NewLive) -> Result<LiveSession,
         return Err(OpError::new(
             super::Kind::Invalid,
             "live.length",
-            format!("a live session lasts at most 1 to {MAX_MINUTES} minutes"),
+            format!("a live session's longest length is 1 to {MAX_MINUTES} minutes"),
         ));
     }
     let now = s.clock.now();
@@ -102,13 +102,15 @@ pub async fn start(s: &App, actor: &Actor, new: &NewLive) -> Result<LiveSession,
         .store
         .create_live_source(&format!("{who} {local} #{}", rand::random::<u16>()))
         .await?;
-    if let Some(device) = &card {
-        let feed = s.hub.feed(source.id);
-        if let Err(why) = crate::relay::capture::start(device, s.cfg.live.capture_pace, feed) {
-            s.hub.end(source.id);
-            if let Err(d) = s.store.discard_live_source(source.id, None).await {
-                tracing::error!(source = source.id, error = %d, "a live session that could not start left its source");
-            }
+    if let Some(device) = card {
+        let (feed, pace) = (s.hub.feed(source.id), s.cfg.live.capture_pace);
+        // Opening a device blocks: not on the runtime's threads.
+        let opened =
+            tokio::task::spawn_blocking(move || crate::relay::capture::start(&device, pace, feed))
+                .await
+                .unwrap_or_else(|e| Err(format!("the capture could not start: {e}")));
+        if let Err(why) = opened {
+            abandon(s, source.id, None).await;
             return Err(OpError::new(super::Kind::Invalid, "live.sound_card", why));
         }
     }
@@ -116,10 +118,7 @@ pub async fn start(s: &App, actor: &Actor, new: &NewLive) -> Result<LiveSession,
     let occ = match made {
         Ok(o) => o,
         Err((e, announcement)) => {
-            s.hub.end(source.id);
-            if let Err(d) = s.store.discard_live_source(source.id, announcement).await {
-                tracing::error!(source = source.id, error = %d, "a live session that could not start left its source");
-            }
+            abandon(s, source.id, announcement).await;
             return Err(e);
         }
     };
@@ -137,6 +136,15 @@ pub async fn start(s: &App, actor: &Actor, new: &NewLive) -> Result<LiveSession,
         on_air + chrono::Duration::minutes(i64::from(minutes)),
     ));
     Ok(session)
+}
+
+/// Takes back what a session that could not start made: its feed (a sound card lets go), its
+/// source and its announcement.
+async fn abandon(s: &App, source: i64, announcement: Option<i64>) {
+    s.hub.end(source);
+    if let Err(d) = s.store.discard_live_source(source, announcement).await {
+        tracing::error!(source, error = %d, "a live session that could not start left its source");
+    }
 }
 
 fn who_at(who: &str, local: &impl std::fmt::Display) -> String {
