@@ -201,3 +201,72 @@ async fn a_relays_recording_is_linked_to_the_airings_it_overlaps_and_can_be_hear
         Some("audio/mpeg")
     );
 }
+
+#[tokio::test]
+async fn a_relays_delivery_shows_its_seconds_on_air_and_each_gap_with_its_cause() {
+    use loa_protocol::{Event, EventBody, Stage};
+    let h = Harness::new().await;
+    let vov = source(&h, "VOV1").await;
+    let zone = h.zone("Thôn Nà Sài", None).await;
+    h.node("na-sai-1", zone).await;
+    let r = h
+        .post_json(
+            "/api/v1/announcements",
+            json!({"title": "Thời sự VOV1", "relay": {"source_id": vov, "seconds": 60}}),
+        )
+        .await;
+    let relay = r.json();
+    let broadcast = h.broadcast(&relay["id"], &[zone], None).await;
+    let item = h.plan("na-sai-1").await.items[0].id.clone();
+    // On air for 10 s, with a 1.5 s stall in the middle.
+    let t0 = chrono::Utc::now();
+    let step = |seq: u64, secs: i64, body: EventBody| Event {
+        seq,
+        at: t0 + Duration::seconds(secs),
+        body,
+    };
+    let stage = |stage: Stage| EventBody::Item {
+        item: item.clone(),
+        stage,
+        reason: None,
+        start_error_ms: None,
+    };
+    h.ingest(
+        "na-sai-1",
+        vec![
+            step(1, 0, stage(Stage::Received)),
+            step(2, 0, stage(Stage::Ready)),
+            step(3, 0, stage(Stage::Playing)),
+            step(
+                4,
+                5,
+                EventBody::StreamGap {
+                    item: item.clone(),
+                    from: t0 + Duration::seconds(3),
+                    ms: 1500,
+                    cause: "the stream stalled (no data for 2.0 s)".into(),
+                },
+            ),
+            step(5, 10, stage(Stage::Played)),
+        ],
+    )
+    .await;
+    let v = h
+        .get(&format!("/api/v1/broadcasts/{broadcast}"))
+        .await
+        .json();
+    let on_air = &v["deliveries"][0]["on_air"];
+    assert_eq!(on_air["ms"], 8500, "{v}");
+    assert_eq!(on_air["gaps"][0]["ms"], 1500);
+    assert_eq!(
+        on_air["gaps"][0]["cause"],
+        "the stream stalled (no data for 2.0 s)"
+    );
+    account(&h, "can-bo", "viewer", &[], "vi").await;
+    let s = sign_in(&h, "can-bo").await;
+    let p = page(&h, &s, &format!("/ui/broadcasts/{broadcast}")).await;
+    assert_has(&p, r#"data-test="on-air" data-ms="8500""#);
+    assert_has(&p, "Trên sóng 8.5 giây");
+    assert_has(&p, "Mất tiếng 1.5 giây");
+    assert_has(&p, "the stream stalled");
+}

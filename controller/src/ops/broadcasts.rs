@@ -221,11 +221,21 @@ pub async fn view(
             deliveries.push(d);
         }
     }
+    let relay = s
+        .store
+        .announcement(occurrence.announcement_id)
+        .await?
+        .relay
+        .is_some();
+    let item = loa_protocol::item_id::item_id(occurrence.id);
     let mut summary = BTreeMap::new();
     let mut paths: HashMap<i64, String> = HashMap::new();
     let mut lines = Vec::with_capacity(deliveries.len());
-    for d in deliveries {
+    for mut d in deliveries {
         *summary.entry(d.stage).or_insert(0) += 1;
+        if relay {
+            d.on_air = on_air(s, &d, &item).await?;
+        }
         let zone = match paths.get(&d.zone_id) {
             Some(p) => p.clone(),
             None => {
@@ -242,6 +252,38 @@ pub async fn view(
         summary,
         deliveries: lines,
     })
+}
+
+/// How long `d`'s village had the stream on air: from its `playing` to its end (or now), less
+/// the gaps its node reported. An emergency in the middle counts as on air (the node keeps
+/// one start and one end per delivery). None before it played.
+async fn on_air(
+    s: &App,
+    d: &DeliveryView,
+    item: &str,
+) -> Result<Option<crate::store::events::OnAir>, OpError> {
+    let Some(start) = d.times.get(&Stage::Playing) else {
+        return Ok(None);
+    };
+    let end = [
+        Stage::Played,
+        Stage::Failed,
+        Stage::Cancelled,
+        Stage::Missed,
+    ]
+    .iter()
+    .filter_map(|st| d.times.get(st))
+    .filter(|t| *t >= start)
+    .min()
+    .copied()
+    .unwrap_or_else(|| s.clock.now());
+    let gaps = s.store.stream_gaps(&d.node_id, item).await?;
+    let silent: u64 = gaps.iter().map(|g| g.ms).sum();
+    let span = (end - *start).num_milliseconds().max(0) as u64;
+    Ok(Some(crate::store::events::OnAir {
+        ms: span.saturating_sub(silent),
+        gaps,
+    }))
 }
 
 /// Withdraws a broadcast (within the account's zones): every delivery not yet ended becomes

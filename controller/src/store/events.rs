@@ -1,10 +1,54 @@
 //! Node events, stored once per (node, seq), and the acknowledgement high-water mark.
 
-use chrono::Utc;
-use loa_protocol::Event;
+use chrono::{DateTime, Utc};
+use loa_protocol::{Event, EventBody};
+use serde::Serialize;
 use sqlx::SqliteConnection;
 
-use super::{ts, Result};
+use super::{ts, Result, Store};
+
+/// How long a village had a stream item on air, and the gaps in it.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
+pub struct OnAir {
+    /// From its start to its end (or now, while it plays), less the gaps, in milliseconds.
+    pub ms: u64,
+    pub gaps: Vec<StreamGap>,
+}
+
+/// A stretch of silence a node reported inside a stream item.
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, PartialEq)]
+pub struct StreamGap {
+    /// When it began, by the node's clock.
+    pub from: DateTime<Utc>,
+    pub ms: u64,
+    /// Why, in the node's words (`the stream stalled …`, `the connection broke …`).
+    pub cause: String,
+}
+
+impl Store {
+    /// The gaps `node` reported in `item`, in order.
+    pub async fn stream_gaps(&self, node: &str, item: &str) -> Result<Vec<StreamGap>> {
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM events WHERE node_id = ? \
+             AND json_extract(body, '$.kind') = 'stream_gap' AND json_extract(body, '$.item') = ? \
+             ORDER BY seq",
+        )
+        .bind(node)
+        .bind(item)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(bodies
+            .iter()
+            .filter_map(|b| serde_json::from_str::<Event>(b).ok())
+            .filter_map(|e| match e.body {
+                EventBody::StreamGap {
+                    from, ms, cause, ..
+                } => Some(StreamGap { from, ms, cause }),
+                _ => None,
+            })
+            .collect())
+    }
+}
 
 /// Stores an event unless (node, seq) is already stored; true when it is new.
 pub async fn insert_event(conn: &mut SqliteConnection, node_id: &str, ev: &Event) -> Result<bool> {

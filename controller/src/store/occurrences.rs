@@ -80,6 +80,10 @@ pub struct DeliveryView {
     pub times: BTreeMap<Stage, DateTime<Utc>>,
     /// What the item holds on this node (chime, each language) and when each part played.
     pub parts: Vec<PartView>,
+    /// For a relay or a live session, once on air: how long the village had it, and every
+    /// gap the node reported with its cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_air: Option<super::events::OnAir>,
 }
 
 fn stage_column(stage: Stage) -> &'static str {
@@ -485,6 +489,7 @@ impl Store {
                     reason: d.reason,
                     start_error_ms,
                     times: d.times,
+                    on_air: None,
                 })
             })
             .collect()
