@@ -3,10 +3,13 @@
 //! `loa-controller config` prints the defaults as a commented file to start from.
 //!
 //! Just over 500 lines: one struct per section of the file, each field with the comment that
-//! `loa-controller config` prints; the tests are in `config_tests.rs`.
+//! `loa-controller config` prints; the tests are in `config_tests.rs`, and the `[relay]` and
+//! `[live]` sections in `config_audio.rs`.
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
+
+pub use crate::config_audio::{LiveConfig, RelayConfig};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -78,62 +81,6 @@ impl Default for CapConfig {
             feed_url: None,
             poll_secs: 60,
         }
-    }
-}
-
-/// `[live]`: a sound card on the controller's machine that live sessions may speak from.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LiveConfig {
-    /// The centre's microphone or mixer input, an ALSA name as `arecord -L` lists it
-    /// (`default`, `plughw:CARD=USB,DEV=0`). Unset: live sessions speak from browsers only.
-    pub capture_device: Option<String>,
-    /// Hold the reading to real time: for an input without a clock (tests reading a file).
-    pub capture_pace: bool,
-}
-
-/// `[relay]`: how a station's stream is passed on to the villages.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RelayConfig {
-    /// The Opus bitrate the villages are sent, in bits a second (mono). 32000 keeps speech and
-    /// news clear at about 240 KB a minute per village on a paid 3G/4G link.
-    pub bitrate: u32,
-    /// Seconds a relay runs on after its last village left, so a node that reconnects finds
-    /// it still up; then it stops and its recording is kept.
-    pub linger_secs: u64,
-    /// An Icecast server the stations' relays are handed to as a source, for a province's
-    /// scale: `http://source:PASSWORD@icecast.example:8000`. Each relay then goes to the mount
-    /// `/loa-{site}-{source}.ogg`, and the villages pull it from there. Unset: the villages
-    /// pull from this controller (`/streams/{id}`). Live sessions always come from here.
-    pub icecast_url: Option<String>,
-    /// The address villages reach that Icecast at, when it is not `icecast_url`'s
-    /// (`https://radio.example.vn`).
-    pub icecast_public_url: Option<String>,
-}
-
-impl Default for RelayConfig {
-    fn default() -> Self {
-        RelayConfig {
-            bitrate: crate::opus::DEFAULT_BITRATE,
-            linger_secs: crate::relay::LINGER.as_secs(),
-            icecast_url: None,
-            icecast_public_url: None,
-        }
-    }
-}
-
-impl RelayConfig {
-    /// Where the villages pull the relays from when they are handed to Icecast: its public
-    /// address, or `icecast_url` without the credentials.
-    pub fn handoff_public(&self) -> Option<String> {
-        if let Some(p) = &self.icecast_public_url {
-            return Some(p.trim_end_matches('/').to_owned());
-        }
-        let mut u = reqwest::Url::parse(self.icecast_url.as_ref()?).ok()?;
-        let _ = u.set_username("");
-        let _ = u.set_password(None);
-        Some(u.as_str().trim_end_matches('/').to_owned())
     }
 }
 
@@ -402,17 +349,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(u) = &self.relay.icecast_url {
-            let ok = reqwest::Url::parse(u)
-                .is_ok_and(|u| u.scheme() == "http" && u.has_host() && u.password().is_some());
-            if !ok {
-                return Err(ConfigError::Invalid(
-                    "[relay] icecast_url is http://USER:PASSWORD@HOST:PORT (the source \
-                     account of the Icecast server)"
-                        .into(),
-                ));
-            }
-        }
+        self.relay.check().map_err(ConfigError::Invalid)?;
         loa_protocol::error::check_id("site", &self.site).map_err(|e| match e {
             loa_protocol::ProtocolError::Malformed(rule) => ConfigError::Invalid(rule),
             other => ConfigError::Invalid(other.to_string()),

@@ -41,6 +41,7 @@ pub mod auth;
 pub mod cap;
 pub mod clock;
 pub mod config;
+mod config_audio;
 pub mod delivery;
 pub mod faults;
 pub mod http;
