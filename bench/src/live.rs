@@ -23,7 +23,9 @@ use chrono::{DateTime, Utc};
 use futures_util::SinkExt as _;
 use loa_e2e::alsa::{write_stream_asoundrc, CAPTURE_PCM, STREAM_CHANNELS, STREAM_RATE};
 use loa_e2e::browser::Browser;
-use loa_e2e::procs::{with_audio, Broker, Controller, Node};
+use loa_e2e::procs::{Broker, Controller};
+
+use crate::village::Village;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message;
@@ -102,20 +104,13 @@ fn onsets(pcm: &[i16]) -> Vec<usize> {
 
 /// The bursts as a WAV file, one 2 s period (Chromium loops it).
 fn microphone_wav(path: &Path) -> anyhow::Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE as u32,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec)?;
-    for n in 0..EVERY {
-        for pair in chunk(n).chunks_exact(2) {
-            w.write_sample(i16::from_le_bytes([pair[0], pair[1]]))?;
-        }
-    }
-    w.finalize()?;
-    Ok(())
+    let samples: Vec<i16> = (0..EVERY)
+        .flat_map(chunk)
+        .collect::<Vec<u8>>()
+        .chunks_exact(2)
+        .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
+        .collect();
+    loa_e2e::station::write_wav(path, &samples)
 }
 
 pub async fn bench(
@@ -135,9 +130,6 @@ pub async fn bench(
     let api = controller.api();
     let zone = api.zone("Thôn Nà Sài", None).await?;
     let node_dir = root.join("na-sai-1");
-    let cfg = api
-        .provision("na-sai-1", "Cụm loa Nà Sài", zone, &node_dir.join("data"))
-        .await?;
     let home = node_dir.join("home");
     let capture = node_dir.join("capture.raw");
     write_stream_asoundrc(&home, &capture)?;
@@ -145,17 +137,7 @@ pub async fn bench(
     audio.insert("device".into(), CAPTURE_PCM.into());
     audio.insert("pace".into(), true.into());
     audio.insert("jitter_ms".into(), (jitter_ms as i64).into());
-    let node = Node::start(
-        "na-sai-1",
-        &node_dir,
-        &with_audio(&cfg, audio)?,
-        Some(&home),
-    )?;
-    loa_e2e::wait::until("the node online", Duration::from_secs(60), || async {
-        let n = api.get("/api/v1/nodes/na-sai-1").await?;
-        Ok((n["presence"] == "online").then_some(()))
-    })
-    .await?;
+    let Village { node, .. } = Village::start(&api, &node_dir, zone, audio, &home).await?;
 
     let (session, said) = if browser {
         speak_in_browser(&root, &controller, zone, bursts).await?

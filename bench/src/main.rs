@@ -24,6 +24,7 @@ mod relay_node;
 mod resampling;
 mod site;
 mod stats;
+mod village;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -47,12 +47,8 @@ impl Row {
 
 /// The media token in a provisioned node's config.
 fn token_of(config: &Path) -> anyhow::Result<String> {
-    let v: toml::Value = toml::from_str(&std::fs::read_to_string(config)?)?;
-    v.get("media_token")
-        .or_else(|| v.get("http").and_then(|h| h.get("media_token")))
-        .and_then(|t| t.as_str())
-        .map(str::to_owned)
-        .with_context(|| format!("no media_token in {}", config.display()))
+    crate::village::media_token(&std::fs::read_to_string(config)?)
+        .with_context(|| format!("in {}", config.display()))
 }
 
 pub async fn bench(dir: &Path, listeners: usize, secs: u64) -> anyhow::Result<Row> {

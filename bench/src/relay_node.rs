@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use loa_e2e::icecast::{Codec, Feeder, Icecast};
-use loa_e2e::procs::{with_audio, Broker, Controller, Node};
+use loa_e2e::procs::{Broker, Controller};
 use serde_json::json;
 
 use crate::stats;
+use crate::village::{self, Village};
 
 const MOUNT: &str = "/vov1";
 const PCM: &str = "loa_bench";
@@ -103,24 +104,12 @@ pub async fn bench(dir: &Path, secs: u64) -> anyhow::Result<Vec<Measured>> {
     let api = controller.api();
     let source = api.source("VOV1", &ice.url(MOUNT)).await?;
     let zone = api.zone("Thôn Nà Sài", None).await?;
-    let node_dir = root.join("na-sai-1");
-    let cfg = api
-        .provision("na-sai-1", "Cụm loa Nà Sài", zone, &node_dir.join("data"))
-        .await?;
-    let token = toml::from_str::<toml::Value>(&cfg)?
-        .get("media_token")
-        .and_then(|t| t.as_str())
-        .map(str::to_owned)
-        .context("a media token")?;
     let mut audio = toml::Table::new();
     audio.insert("device".into(), PCM.into());
     audio.insert("pace".into(), true.into());
-    let node = Node::start(
-        "na-sai-1",
-        &node_dir,
-        &with_audio(&cfg, audio)?,
-        Some(&home),
-    )?;
+    let Village { node, config } =
+        Village::start(&api, &root.join("na-sai-1"), zone, audio, &home).await?;
+    let token = village::media_token(&config)?;
     let pid = node.pid().context("the node's pid")?;
     let relay = api
         .post(

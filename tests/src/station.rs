@@ -24,6 +24,12 @@ pub fn cycle() -> Vec<f32> {
 
 /// Writes one cycle as a 16-bit WAV, for ffmpeg to loop to the station.
 pub fn write_recording(path: &Path) -> anyhow::Result<()> {
+    let samples: Vec<i16> = cycle().iter().map(|s| (s * 32767.0) as i16).collect();
+    write_wav(path, &samples)
+}
+
+/// Writes 16-bit mono samples at 48 kHz as a WAV file.
+pub fn write_wav(path: &Path, samples: &[i16]) -> anyhow::Result<()> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: RATE as u32,
@@ -31,8 +37,8 @@ pub fn write_recording(path: &Path) -> anyhow::Result<()> {
         sample_format: hound::SampleFormat::Int,
     };
     let mut w = hound::WavWriter::create(path, spec)?;
-    for s in cycle() {
-        w.write_sample((s * 32767.0) as i16)?;
+    for s in samples {
+        w.write_sample(*s)?;
     }
     w.finalize()?;
     Ok(())
